@@ -1,0 +1,21 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { checkHealth } from '../lib/health/index.js';
+import { runtime } from '../lib/runtime.js';
+
+/** GET /api/health — version and dependency reachability; 503 when a dependency is unreachable. */
+export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const rt = runtime();
+  const report = await checkHealth(() => rt.redis());
+  return {
+    status: report.status === 'ok' ? 200 : 503,
+    jsonBody: report,
+    headers: { 'cache-control': 'no-store' },
+  };
+}
+
+app.http('health', {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: health,
+});

@@ -1,0 +1,69 @@
+/** Base of every error raised by the state layer; `retryable` tells callers whether trying again can help. */
+export class StateError extends Error {
+  override name = 'StateError';
+  readonly retryable: boolean;
+  constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** An identifier that cannot be part of a Redis key (empty, too long, or with a reserved character). */
+export class InvalidIdentifierError extends StateError {
+  override name = 'InvalidIdentifierError';
+  constructor(
+    readonly identifier: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid identifier ${printable(identifier)}: ${reason}`);
+  }
+}
+
+export class InvalidKeyError extends StateError {
+  override name = 'InvalidKeyError';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`Not a ${reason}: ${printable(key)}`);
+  }
+}
+
+export class InvalidEnvironmentError extends StateError {
+  override name = 'InvalidEnvironmentError';
+  constructor(readonly environment: string) {
+    super(`Invalid environment ${printable(environment)}: expected one of dev, test, staging, prod`);
+  }
+}
+
+/** Redis could not be reached or did not answer in time; the operation may be retried. */
+export class RedisUnavailableError extends StateError {
+  override name = 'RedisUnavailableError';
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`Redis unavailable during ${operation}: ${causeMessage(cause)}`, { cause, retryable: true });
+  }
+}
+
+/** Redis answered with an error for this command (wrong type, script error…); retrying will not help. */
+export class RedisCommandError extends StateError {
+  override name = 'RedisCommandError';
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`Redis rejected ${operation}: ${causeMessage(cause)}`, { cause, retryable: false });
+  }
+}
+
+function causeMessage(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Identifiers can come from the network: show them escaped and bounded. */
+function printable(value: string): string {
+  const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return JSON.stringify(shown);
+}
