@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import * as hdr from 'hdr-histogram-js';
+
+/** Microsecond-resolution latency recorder; percentiles are reported in milliseconds. */
+export class LatencyRecorder {
+  private readonly histogram = hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+
+  recordMs(ms: number): void {
+    this.histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  get count(): number {
+    return this.histogram.totalCount;
+  }
+
+  summary(): { count: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; meanMs: number } {
+    const at = (p: number) => round(this.histogram.getValueAtPercentile(p) / 1000);
+    return { count: this.histogram.totalCount, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99), maxMs: round(this.histogram.maxValue / 1000), meanMs: round(this.histogram.mean / 1000) };
+  }
+}
+
+export function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export function machine(): Record<string, unknown> {
+  return { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model };
+}
+
+export function writeResult(name: string, result: Record<string, unknown>): string {
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL(`${name}.json`, dir);
+  writeFileSync(file, `${JSON.stringify({ benchmark: name, time: new Date().toISOString(), machine: machine(), ...result }, null, 2)}\n`);
+  return file.pathname;
+}
+
+/** A readable table on stdout. */
+export function printTable(rows: readonly Record<string, unknown>[]): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0] ?? {});
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? '')));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  const line = (values: string[]) => values.map((v, i) => v.padStart(widths[i] ?? 0)).join('  ');
+  console.log(line(columns));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of cells) console.log(line(row));
+}
