@@ -40,25 +40,26 @@ export function signToken(key: SigningKey, claims: TokenClaims): Promise<string>
 export class JwksServer {
   fetchCount = 0;
   private keys: JWK[] = [];
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  private readonly server: Server;
+  url = '';
 
-  static async start(): Promise<JwksServer> {
-    let self: JwksServer | undefined;
-    const server = createServer((req, res) => {
-      if (!self || req.url !== '/calling/keys') {
+  private constructor() {
+    this.server = createServer((req, res) => {
+      if (req.url !== '/calling/keys') {
         res.writeHead(404).end();
         return;
       }
-      self.fetchCount += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: self.keys }));
+      this.fetchCount += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: this.keys }));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    self = new JwksServer(server, `http://127.0.0.1:${port}/calling/keys`);
-    return self;
+  }
+
+  static async start(): Promise<JwksServer> {
+    const jwks = new JwksServer();
+    await new Promise<void>((resolve) => jwks.server.listen(0, '127.0.0.1', resolve));
+    const { port } = jwks.server.address() as AddressInfo;
+    jwks.url = `http://127.0.0.1:${port}/calling/keys`;
+    return jwks;
   }
 
   serve(...keys: SigningKey[]): void {

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { CallAutomationClient, type CallAutomationClientOptions } from '@azure/communication-call-automation';
+import type { AppConfig } from '../config/index.js';
+
+/**
+ * The process-wide Call Automation client: the connection string for local runs (the emulator, or a
+ * developer's key) and endpoint + managed identity in the cloud. One client per process and per target,
+ * because the SDK's pipeline (HTTP agent, token cache) is meant to be reused across invocations.
+ */
+
+export class AcsClientError extends Error {
+  override readonly name = 'AcsClientError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+export type AcsClientSettings = Pick<AppConfig['acs'], 'endpoint' | 'connectionString'>;
+
+export interface AcsClientOptions {
+  /** User-assigned managed identity (AZURE_CLIENT_ID); used only with an endpoint. */
+  readonly managedIdentityClientId?: string | undefined;
+}
+
+const clients = new Map<string, Promise<CallAutomationClient>>();
+
+/** `endpoint=http://…` is the local emulator; the SDK refuses plain http unless told otherwise. */
+function endpointOf(settings: AcsClientSettings): string {
+  if (settings.connectionString) {
+    const match = /endpoint=([^;]+);/i.exec(settings.connectionString);
+    if (!match?.[1]) throw new AcsClientError('ACS connection string has no endpoint');
+    return match[1];
+  }
+  if (settings.endpoint) return settings.endpoint;
+  throw new AcsClientError('Neither an ACS connection string nor an ACS endpoint is configured');
+}
+
+function cacheKey(settings: AcsClientSettings, options: AcsClientOptions): string {
+  // Hash, so the access key is not kept as a map key in plain text.
+  const identity = settings.connectionString ?? `${settings.endpoint}|${options.managedIdentityClientId ?? ''}`;
+  return createHash('sha256').update(identity).digest('hex');
+}
+
+async function build(settings: AcsClientSettings, options: AcsClientOptions): Promise<CallAutomationClient> {
+  const clientOptions: CallAutomationClientOptions = {
+    allowInsecureConnection: endpointOf(settings).startsWith('http://'),
+  };
+  if (settings.connectionString) return new CallAutomationClient(settings.connectionString, clientOptions);
+  // Imported lazily: @azure/identity (MSAL) is heavy and never needed for local runs.
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  const credential = new DefaultAzureCredential(
+    options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {},
+  );
+  return new CallAutomationClient(endpointOf(settings), credential, clientOptions);
+}
+
+/**
+ * @example
+ * const acs = await createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId });
+ * await acs.answerCall(...answerCallArgs({ incomingCallContext, callbackUrl }));
+ */
+export function createCallAutomationClient(settings: AcsClientSettings, options: AcsClientOptions = {}): Promise<CallAutomationClient> {
+  let key: string;
+  try {
+    endpointOf(settings);
+    key = cacheKey(settings, options);
+  } catch (error) {
+    return Promise.reject(error instanceof AcsClientError ? error : new AcsClientError('Invalid ACS settings', { cause: error }));
+  }
+  let client = clients.get(key);
+  if (!client) {
+    client = build(settings, options).catch((cause: unknown) => {
+      clients.delete(key); // a failed construction must not poison the cache
+      throw cause instanceof AcsClientError ? cause : new AcsClientError('Could not create the Call Automation client', { cause });
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** For tests and dev hosts that switch targets within one process. */
+export function resetCallAutomationClients(): void {
+  clients.clear();
+}
+
+export * from './operations.js';
