@@ -13,7 +13,6 @@ import type { UpstreamEvent, UpstreamResponse } from './upstream.js';
 const MAX_GROUP_NAME_LENGTH = 1024;
 
 export function isValidGroupName(group: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return group.length > 0 && group.length <= MAX_GROUP_NAME_LENGTH && !/[\u0000-\u001f]/.test(group);
 }
 

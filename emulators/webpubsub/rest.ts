@@ -63,7 +63,7 @@ export class RestApi {
 
   private async route(r: RestRequest): Promise<RestResult> {
     const hub = this.core.hub(r.hub);
-    const [first, second, third, fourth] = r.segments;
+    const [, second, , fourth] = r.segments;
     const excluded = new Set(r.query.getAll('excluded'));
     const reason = r.query.get('reason') || 'Closed by the REST API.';
     const key = `${r.method} ${r.segments.map((s, i) => (i % 2 === 1 && !s.startsWith(':') ? '{}' : s)).join('/')}`;
@@ -140,7 +140,6 @@ export class RestApi {
       case 'HEAD permissions/{}/connections/{}':
         return this.permission(r.method, hub.connections.get(fourth!), second!, r.query.get('targetName'));
       default:
-        void third;
         throw new WebPubSubEmulatorError(`No such operation: ${r.method} /api/hubs/${r.hub}/${r.segments.join('/')}`, 404);
     }
   }
