@@ -1,0 +1,67 @@
+// Azure Managed Redis: TLS only, Microsoft Entra ID only (access keys disabled), OSS cluster policy.
+// The client (src/lib/state/redis-client.ts) connects with REDIS_CLUSTER=true, REDIS_TLS=true,
+// REDIS_PORT=10000 and REDIS_AUTH=entra; test/infra checks that these stay consistent.
+
+@description('Azure Managed Redis cluster name.')
+param name string
+
+@description('Region of the cache.')
+param location string
+
+@description('Tags applied to the cache.')
+param tags object
+
+@description('SKU, e.g. Balanced_B0, Balanced_B1, MemoryOptimized_M10.')
+param skuName string
+
+@description('Replicate data across two nodes (SLA); disabling halves the cost and loses data on a node failure.')
+param highAvailability bool
+
+@allowed(['NoEviction', 'VolatileLRU', 'AllKeysLRU'])
+@description('What Redis does when memory is full. NoEviction: writes fail (the state layer journals them) instead of silently dropping call state.')
+param evictionPolicy string = 'NoEviction'
+
+@description('Object id of the app identity given the default data access policy.')
+param appPrincipalId string
+
+resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+  }
+  properties: {
+    minimumTlsVersion: '1.2'
+    highAvailability: highAvailability ? 'Enabled' : 'Disabled'
+  }
+}
+
+resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
+  parent: cluster
+  name: 'default'
+  properties: {
+    clientProtocol: 'Encrypted'
+    port: 10000
+    clusteringPolicy: 'OSSCluster'
+    evictionPolicy: evictionPolicy
+    accessKeysAuthentication: 'Disabled'
+  }
+}
+
+resource appAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = {
+  parent: database
+  name: 'rtvoiceapp'
+  properties: {
+    accessPolicyName: 'default'
+    user: {
+      objectId: appPrincipalId
+    }
+  }
+}
+
+@description('Host name, <name>.<region>.redis.azure.net (REDIS_HOST).')
+output hostName string = cluster.properties.hostName
+
+@description('TLS port of the database (REDIS_PORT).')
+output port int = database.properties.port
