@@ -2,7 +2,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = '429' | '503' | 'drop';
+/**
+ * - `429`: throttled, with `x-ms-retry-after-ms`;
+ * - `503`: service unavailable;
+ * - `drop`: the connection is closed before the request reaches the server;
+ * - `lost-response`: the request reaches the server and is applied, then the connection is closed
+ *   before the answer gets back: the case idempotent writes exist for.
+ */
+export type FaultKind = '429' | '503' | 'drop' | 'lost-response';
 
 /** Which requests a fault rule applies to; all given fields must match. */
 export interface RequestMatch {
@@ -85,7 +92,8 @@ export async function startCosmosFaultProxy(targetEndpoint: string): Promise<Cos
       rule.remaining -= 1;
       if (rule.remaining === 0) rules.splice(rules.indexOf(rule), 1);
       entries.push({ ...request, fault: rule.kind });
-      injectFault(rule, req, res);
+      if (rule.kind === 'lost-response') forward(req, res, target, agent, { loseResponse: true });
+      else injectFault(rule, req, res);
       return;
     }
     entries.push(request);
@@ -190,10 +198,16 @@ function injectFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse)
   });
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, target: URL, agent: http.Agent): void {
+function forward(req: IncomingMessage, res: ServerResponse, target: URL, agent: http.Agent, options: { loseResponse?: boolean } = {}): void {
   const upstream = http.request(
     { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, agent },
     (upstreamRes) => {
+      if (options.loseResponse) {
+        // The server has done the work; the client never hears about it.
+        upstreamRes.resume();
+        upstreamRes.on('end', () => req.socket.destroy());
+        return;
+      }
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
       upstreamRes.pipe(res);
     },
