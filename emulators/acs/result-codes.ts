@@ -1,0 +1,34 @@
+/**
+ * `resultInformation` values ACS puts in callback events. Codes and sub-codes come from the ACS
+ * docs ("Event codes" of the recognize and play how-tos) and the SDKs' reason-code tables.
+ */
+export interface ResultInformation {
+  readonly code: number;
+  readonly subCode: number;
+  readonly message: string;
+}
+
+export const RESULT = {
+  /** Call signalling events (CallConnected, ParticipantsUpdated, CallDisconnected…). */
+  ok: { code: 200, subCode: 0, message: 'The action completed successfully.' },
+  actionCompleted: { code: 200, subCode: 0, message: 'Action completed successfully.' },
+  /** Speech recognized. ACS reports 8533 for a completed recognition in the samples we could read. */
+  recognizeCompleted: { code: 200, subCode: 8533, message: 'Action completed, speech recognized.' },
+  maxDigitsReceived: { code: 200, subCode: 8531, message: 'Action completed, max digits received.' },
+  canceled: { code: 400, subCode: 8508, message: 'Action failed, the operation was canceled.' },
+  initialSilenceTimeout: { code: 400, subCode: 8510, message: 'Action failed, initial silence timeout reached.' },
+  playSourceEmpty: { code: 400, subCode: 8582, message: 'Action failed, play source text or ssml empty.' },
+  transferAccepted: { code: 202, subCode: 0, message: 'The transfer operation completed successfully.' },
+  callEndedByApp: { code: 200, subCode: 0, message: 'The conversation has ended.' },
+  callEndedByCaller: { code: 200, subCode: 7000, message: 'The call was ended by the remote participant.' },
+  streamingStarted: { code: 200, subCode: 0, message: 'Action completed successfully.' },
+  streamingFailed: { code: 500, subCode: 8581, message: 'Action failed, the media streaming WebSocket could not be connected.' },
+} as const satisfies Record<string, ResultInformation>;
+
+/** REST error codes seen in ACS answers (404 "Call not found." is from the SDK's recorded tests). */
+export const REST_ERROR = {
+  callNotFound: { status: 404, code: '8522', message: 'Call not found.' },
+  unauthorized: { status: 401, code: 'Unauthorized', message: 'HMAC authentication failed.' },
+  badRequest: { status: 400, code: 'BadRequest', message: 'The request is invalid.' },
+  notFound: { status: 404, code: 'NotFound', message: 'The requested operation does not exist.' },
+} as const;
