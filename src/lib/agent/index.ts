@@ -1,0 +1,54 @@
+import type { AppConfig } from '../config/index.js';
+import { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
+import { OfflineResponder } from './offline.js';
+import { AgentError, type ChatAgent, type ProfileLookup } from './types.js';
+
+export * from './types.js';
+export * from './prompts.js';
+export { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE, toAgentError } from './azure-openai.js';
+export type { AzureOpenAIChatAgentSettings } from './azure-openai.js';
+export { OfflineResponder, FAQ_TOPICS } from './offline.js';
+export type { OfflineResponderSettings } from './offline.js';
+export { TOOL_NAMES, toolsFor } from './tools.js';
+export type { ToolName } from './tools.js';
+
+export interface ChatAgentDeps {
+  /** The profile store's lookup ("welcome back"); without it the tool is not offered. */
+  readonly lookupProfile?: ProfileLookup;
+  /** Overrides the Entra ID token provider (tests, or a credential shared by the composition root). */
+  readonly tokenProvider?: () => Promise<string>;
+}
+
+export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & { readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'> };
+
+/**
+ * The agent chosen by `AGENT_MODE`: `offline` (deterministic) or `azure-openai` (key when
+ * AZURE_OPENAI_API_KEY is set, else managed identity via DefaultAzureCredential).
+ *
+ * @example
+ * const agent = await createChatAgent(config, { lookupProfile: (id) => profiles.get(id) });
+ * const reply = await agent.respond({ callId, history, userText, context: { userId }, signal });
+ */
+export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDeps = {}): Promise<ChatAgent> {
+  const transferTargetNumber = config.acs.transferTargetNumber;
+  if (config.agent.mode === 'offline') return new OfflineResponder({ transferTargetNumber, lookupProfile: deps.lookupProfile });
+
+  if (!config.agent.endpoint) throw new AgentError('AZURE_OPENAI_ENDPOINT is not set', { code: 'config', retryable: false });
+  let tokenProvider = deps.tokenProvider;
+  if (!config.agent.apiKey && !tokenProvider) {
+    // Imported lazily: MSAL is heavy and the offline and key paths never need it.
+    const { DefaultAzureCredential, getBearerTokenProvider } = await import('@azure/identity');
+    const credential = new DefaultAzureCredential(
+      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
+    );
+    tokenProvider = getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+  }
+  return new AzureOpenAIChatAgent({
+    endpoint: config.agent.endpoint,
+    deployment: config.agent.chatDeployment,
+    apiVersion: config.agent.apiVersion,
+    ...(config.agent.apiKey ? { apiKey: config.agent.apiKey } : { tokenProvider }),
+    transferTargetNumber,
+    lookupProfile: deps.lookupProfile,
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * The voice agent of the recognize/play mode: one call of `respond` per caller utterance. Each turn is
+ * a stateless callback invocation, so everything the agent needs (history, caller context) comes in.
+ */
+
+export interface Turn {
+  readonly role: 'user' | 'assistant';
+  readonly text: string;
+}
+
+/** What the profile store knows about a returning caller (the Cosmos profile, reduced). */
+export interface CallerProfile {
+  readonly userId: string;
+  readonly displayName?: string | undefined;
+  readonly callCount?: number | undefined;
+  readonly lastCallAt?: string | undefined;
+  readonly lastCallSummary?: string | undefined;
+}
+
+/** Injected: the agent never reaches the profile store itself. */
+export type ProfileLookup = (userId: string) => Promise<CallerProfile | undefined>;
+
+/**
+ * Tool calls the agent made in this turn. `end_call` and `transfer_to_human` are actions for the
+ * call-control handler, to run after the reply was played; `lookup_profile` already ran inside the
+ * agent and is reported for the transcript.
+ */
+export type ToolCall =
+  | { readonly id: string; readonly name: 'end_call'; readonly reason: string }
+  | {
+      readonly id: string;
+      readonly name: 'transfer_to_human';
+      readonly reason: string;
+      /** From configuration (TRANSFER_TARGET_NUMBER), never from the model. */
+      readonly targetNumber: string;
+    }
+  | { readonly id: string; readonly name: 'lookup_profile'; readonly found: boolean };
+
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+export interface AgentReply {
+  /** What to say to the caller (never empty). */
+  readonly text: string;
+  readonly toolCalls: readonly ToolCall[];
+  readonly usage?: TokenUsage;
+  readonly timings: { readonly firstTokenMs?: number; readonly totalMs: number };
+}
+
+export interface AgentInput {
+  readonly callId: string;
+  /** Earlier turns of this call, oldest first (without the current utterance). */
+  readonly history: readonly Turn[];
+  /** The caller's utterance; empty when the caller stayed silent or at the start of the call. */
+  readonly userText: string;
+  /**
+   * Facts about the call for the system prompt: `userId` (for profile lookup), `callerName`,
+   * `direction`, `purpose` (outbound)… Phone numbers are masked before they reach the model.
+   */
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly signal?: AbortSignal;
+  /** Streamed text as it arrives (the Azure OpenAI agent); lets a caller start speaking early. */
+  readonly onTextDelta?: (delta: string) => void;
+}
+
+export interface ChatAgent {
+  respond(input: AgentInput): Promise<AgentReply>;
+}
+
+export type AgentErrorCode = 'aborted' | 'timeout' | 'rate_limited' | 'unavailable' | 'auth' | 'bad_request' | 'invalid_response' | 'config';
+
+/** Base error of the agent module. `retryable`: trying the same turn again may succeed. */
+export class AgentError extends Error {
+  override name = 'AgentError';
+  readonly code: AgentErrorCode;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  constructor(message: string, options: { code: AgentErrorCode; retryable: boolean; status?: number; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+    this.retryable = options.retryable;
+    this.status = options.status;
+  }
+}
