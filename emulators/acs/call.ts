@@ -52,13 +52,16 @@ export interface CallServices {
 
 export type EndedBy = 'app' | 'caller' | 'transfer';
 
-export declare interface EmulatedCall {
-  on(event: 'request', listener: (record: RestRecord) => void): this;
-  on(event: 'event', listener: (sent: SentEvent) => void): this;
-  on(event: 'connected' | 'mediaStarted' | 'mediaStopped' | 'ended', listener: () => void): this;
+interface CallEvents {
+  request: [record: RestRecord];
+  event: [sent: SentEvent];
+  connected: [];
+  mediaStarted: [];
+  mediaStopped: [];
+  ended: [];
 }
 
-export class EmulatedCall extends EventEmitter {
+export class EmulatedCall extends EventEmitter<CallEvents> {
   readonly callConnectionId = randomUUID();
   readonly serverCallId: string;
   readonly correlationId: string;

@@ -78,6 +78,15 @@ export interface AcsEmulator {
   callByServerCallId(serverCallId: string): EmulatedCall | undefined;
   /** Waits for the next outbound call the app creates. */
   nextOutboundCall(timeoutMs?: number): Promise<EmulatedCall>;
+  /** Fault injection for resilience tests. */
+  readonly faults: {
+    /**
+     * The next `count` requests of `operation` (e.g. 'answerCall') are performed, but their
+     * responses are lost (the socket is destroyed), so the SDK retries with the same
+     * Repeatability-Request-ID.
+     */
+    loseResponses(operation: string, count?: number): void;
+  };
   /** Milliseconds on the emulator's monotonic clock (the clock of every `atMs` in records). */
   nowMs(): number;
   close(): Promise<void>;
@@ -92,6 +101,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
   const calls = new Map<string, EmulatedCall>();
   const requests: RestRecord[] = [];
   const outboundWaiters: ((call: EmulatedCall) => void)[] = [];
+  const responsesToLose = new Map<string, number>();
 
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -157,6 +167,12 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
       return reply(res, 401, { error: { code: 'Unauthorized', message: verdict.reason } });
     }
     const result = rest.handle(req, body);
+    const lose = responsesToLose.get(result.operation) ?? 0;
+    if (lose > 0) {
+      responsesToLose.set(result.operation, lose - 1);
+      res.socket?.destroy();
+      return;
+    }
     reply(res, result.status, result.body);
   }
 
@@ -187,6 +203,11 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
         };
         outboundWaiters.push(waiter);
       }),
+    faults: {
+      loseResponses: (operation, count = 1) => {
+        responsesToLose.set(operation, (responsesToLose.get(operation) ?? 0) + count);
+      },
+    },
     nowMs,
     close: async () => {
       if (closed) return;

@@ -53,12 +53,14 @@ interface Utterance {
   readonly done: () => void;
 }
 
-export declare interface MediaSession {
-  on(event: 'agentAudioStart' | 'agentAudioEnd' | 'stopAudio', listener: () => void): this;
-  on(event: 'closed', listener: (code: number, reason: string) => void): this;
+interface MediaSessionEvents {
+  agentAudioStart: [];
+  agentAudioEnd: [];
+  stopAudio: [];
+  closed: [code: number, reason: string];
 }
 
-export class MediaSession extends EventEmitter {
+export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly stats: MediaStats = {
     framesSent: 0,
     speechFramesSent: 0,

@@ -16,6 +16,10 @@ export interface RestReply {
   readonly body?: unknown;
 }
 
+export interface HandledRequest extends RestReply {
+  readonly operation: string;
+}
+
 export interface RestState {
   readonly calls: Map<string, EmulatedCall>;
   readonly requests: RestRecord[];
@@ -33,7 +37,7 @@ export class RestApi {
 
   constructor(private readonly state: RestState) {}
 
-  handle(req: IncomingMessage, rawBody: Buffer): RestReply {
+  handle(req: IncomingMessage, rawBody: Buffer): HandledRequest {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
     const parsed = parseBody(rawBody);
@@ -64,7 +68,7 @@ export class RestApi {
     this.state.requests.push(record);
     const call = route.callConnectionId ? this.state.calls.get(route.callConnectionId) : undefined;
     call?.record(record);
-    return reply;
+    return { ...reply, operation: route.operation };
   }
 
   private run(route: Route, body: Record<string, any>, record: RestRecord): RestReply {
