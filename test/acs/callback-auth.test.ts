@@ -101,6 +101,15 @@ describe('per-call signature', () => {
     expect(missing).toMatchObject({ ok: false, reason: 'missing_signature' });
   });
 
+  it('rejects a valid URL with a second callId appended', () => {
+    // Prepare
+    const url = `${callbackUrlFor(BASE, 'call-1', SIGNING_KEY)}&callId=call-2`;
+    // Act
+    const check = verifyCallbackSignature(url, SIGNING_KEY);
+    // Assess
+    expect(check).toMatchObject({ ok: false, reason: 'bad_signature', detail: 'repeated signature parameter' });
+  });
+
   it('never throws on garbage', () => {
     // Prepare
     const inputs = ['', '::::', '/api/callEvents?callId=%ZZ&sig=v1.abc', '/api/callEvents?callId=a%0Ab&exp=1&sig=v1.x', '/x?callId=c&exp=9&sig=v2.abc'];

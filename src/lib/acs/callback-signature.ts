@@ -70,6 +70,10 @@ export function verifyCallbackSignature(url: string, signingKey: string, nowMs: 
   } catch {
     return { ok: false, reason: 'bad_signature', detail: 'unparsable URL' };
   }
+  // One value each: a handler that read the last `callId` while we checked the first would be fooled.
+  if (['callId', 'exp', 'sig'].some((name) => params.getAll(name).length > 1)) {
+    return { ok: false, reason: 'bad_signature', detail: 'repeated signature parameter' };
+  }
   const callId = params.get('callId');
   const exp = params.get('exp');
   const sig = params.get('sig');
