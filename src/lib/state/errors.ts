@@ -67,3 +67,39 @@ function printable(value: string): string {
   const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
   return JSON.stringify(shown);
 }
+
+/**
+ * The write journal is full while Redis is unavailable: this write was NOT kept. Counted and logged
+ * by the store; the caller decides whether to drop the turn, retry later or end the call.
+ */
+export class JournalOverflowError extends StateError {
+  override name = 'JournalOverflowError';
+  constructor(
+    readonly partition: string,
+    readonly operation: string,
+    readonly depth: number,
+    readonly bytes: number,
+  ) {
+    super(`Write journal full (${depth} entries, ${bytes} bytes); ${operation} was not kept`, { retryable: true });
+  }
+}
+
+/** The store was closed; no further operations are accepted. */
+export class StoreClosedError extends StateError {
+  override name = 'StoreClosedError';
+  constructor(readonly operation: string) {
+    super(`Session store is closed (during ${operation})`);
+  }
+}
+
+/** A stored value could not be read as the layout it claims to be (corrupt JSON, unknown schema version). */
+export class StateFormatError extends StateError {
+  override name = 'StateFormatError';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(`Unreadable state at ${key}: ${reason}`, { cause });
+  }
+}

@@ -1,0 +1,202 @@
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { ExecOptions, Miss, StateBackend } from './backend.js';
+import type { Command, Reply } from './commands.js';
+import { RedisCommandError } from './errors.js';
+import type { RedisClient } from './redis-client.js';
+import { toRedisError } from './redis-client.js';
+import { LATENCY, type LatencyRegistry } from '../telemetry/histograms.js';
+
+// Compare-and-act on an owner value, atomically (worker affinity). KEYS[1] key, ARGV[1] owner.
+const RENEW_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+const DELETE_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+export interface RedisTierOptions {
+  readonly latency?: LatencyRegistry;
+}
+
+/**
+ * The Redis tier: one pipeline per command list (one round trip), wrapped in MULTI/EXEC when the
+ * list must apply atomically. Replies are decoded into the shapes the memory tier returns, and
+ * failures become typed state errors (`RedisUnavailableError` retryable, `RedisCommandError` not).
+ */
+export class RedisTier implements StateBackend {
+  readonly tier = 'redis' as const;
+  private readonly latency: LatencyRegistry | undefined;
+
+  constructor(
+    readonly client: RedisClient,
+    options: RedisTierOptions = {},
+  ) {
+    this.latency = options.latency;
+  }
+
+  get clustered(): boolean {
+    return this.client instanceof Cluster;
+  }
+
+  async exec(commands: readonly Command[], options: ExecOptions = {}): Promise<(Reply | Miss)[]> {
+    if (commands.length === 0) return [];
+    const name = options.name ?? commands[0]?.op ?? 'exec';
+    const started = performance.now();
+    try {
+      const pipeline = this.client.pipeline();
+      const binary = commands.some((c) => c.op === 'get' && c.binary);
+      if (options.atomic) pipeline.call('MULTI');
+      for (const c of commands) queue(pipeline, c, !options.atomic);
+      if (options.atomic) {
+        if (binary) pipeline.callBuffer('EXEC');
+        else pipeline.call('EXEC');
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const replies = options.atomic ? transactionReplies(results, commands.length, name) : pipelineReplies(results, name);
+      return commands.map((c, i) => decode(c, replies[i]));
+    } catch (err) {
+      throw toRedisError(name, err);
+    } finally {
+      const ms = performance.now() - started;
+      this.latency?.record(LATENCY.redis, ms);
+      this.latency?.record(`${LATENCY.redis}.${name}`, ms);
+    }
+  }
+
+  /**
+   * Several independent command lists in one round trip (the batch API): one pipeline holding one
+   * MULTI/EXEC per list on a single Redis; per list in parallel on a cluster, where a pipeline
+   * cannot span slots.
+   */
+  async execMany(lists: readonly (readonly Command[])[], options: ExecOptions = {}): Promise<(Reply | Miss)[][]> {
+    if (lists.length === 0) return [];
+    if (this.clustered) return Promise.all(lists.map((l) => this.exec(l, options)));
+    const name = options.name ?? 'batch';
+    const started = performance.now();
+    try {
+      const pipeline = this.client.pipeline();
+      for (const list of lists) {
+        if (options.atomic) pipeline.call('MULTI');
+        for (const c of list) queue(pipeline, c, !options.atomic);
+        if (options.atomic) pipeline.call('EXEC');
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const out: (Reply | Miss)[][] = [];
+      let at = 0;
+      for (const list of lists) {
+        const width = options.atomic ? list.length + 2 : list.length;
+        const slice = results.slice(at, at + width);
+        at += width;
+        const replies = options.atomic ? transactionReplies(slice, list.length, name) : pipelineReplies(slice, name);
+        out.push(list.map((c, i) => decode(c, replies[i])));
+      }
+      return out;
+    } catch (err) {
+      throw toRedisError(name, err);
+    } finally {
+      const ms = performance.now() - started;
+      this.latency?.record(LATENCY.redis, ms);
+      this.latency?.record(`${LATENCY.redis}.${name}`, ms);
+    }
+  }
+}
+
+function queue(p: ChainableCommander, c: Command, allowBinaryRead: boolean): void {
+  switch (c.op) {
+    case 'hset': {
+      const args: string[] = [];
+      for (const name in c.fields) args.push(name, c.fields[name] as string);
+      p.call('HSET', c.key, ...args);
+      return;
+    }
+    case 'hsetnx':
+      p.call('HSETNX', c.key, c.field, c.value);
+      return;
+    case 'hdel':
+      p.call('HDEL', c.key, ...c.fields);
+      return;
+    case 'hgetall':
+      p.call('HGETALL', c.key);
+      return;
+    case 'hmget':
+      p.call('HMGET', c.key, ...c.fields);
+      return;
+    case 'rpush':
+      p.call('RPUSH', c.key, ...c.values);
+      return;
+    case 'lrange':
+      p.call('LRANGE', c.key, c.start, c.stop);
+      return;
+    case 'llen':
+      p.call('LLEN', c.key);
+      return;
+    case 'set':
+      if (c.nx) p.call('SET', c.key, c.value, 'EX', c.ttlSeconds, 'NX');
+      else p.call('SET', c.key, c.value, 'EX', c.ttlSeconds);
+      return;
+    case 'get':
+      if (c.binary && allowBinaryRead) p.callBuffer('GET', c.key);
+      else p.call('GET', c.key);
+      return;
+    case 'expire':
+      p.call('EXPIRE', c.key, c.seconds);
+      return;
+    case 'ttl':
+      p.call('TTL', c.key);
+      return;
+    case 'del':
+      p.call('DEL', ...c.keys);
+      return;
+    case 'exists':
+      p.call('EXISTS', c.key);
+      return;
+    case 'renewIfOwner':
+      p.call('EVAL', RENEW_IF_OWNER, 1, c.key, c.owner, c.ttlSeconds);
+      return;
+    case 'deleteIfOwner':
+      p.call('EVAL', DELETE_IF_OWNER, 1, c.key, c.owner);
+      return;
+    case 'eval':
+      p.call('EVAL', c.script, c.keys.length, ...c.keys, ...c.args);
+      return;
+  }
+}
+
+type PipelineResult = [error: Error | null, result: unknown];
+
+function pipelineReplies(results: PipelineResult[], name: string): unknown[] {
+  return results.map(([err, value]) => {
+    if (err) throw toRedisError(name, err);
+    return value;
+  });
+}
+
+function transactionReplies(results: PipelineResult[], count: number, name: string): unknown[] {
+  const last = results[results.length - 1];
+  if (!last) throw new RedisCommandError(name, new Error('empty transaction reply'));
+  // A command Redis refused while queueing (syntax, wrong arity) aborts the whole transaction.
+  for (const [err] of results.slice(0, -1)) if (err) throw toRedisError(name, err);
+  const [err, value] = last;
+  if (err) throw toRedisError(name, err);
+  if (!Array.isArray(value) || value.length !== count) throw new RedisCommandError(name, new Error('transaction was discarded'));
+  for (const item of value) if (item instanceof Error) throw toRedisError(name, item);
+  return value;
+}
+
+function decode(c: Command, raw: unknown): Reply {
+  switch (c.op) {
+    case 'hgetall': {
+      const flat = raw as (string | Buffer)[];
+      const out: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1]);
+      return out;
+    }
+    case 'hmget':
+    case 'lrange':
+      return (raw as (string | Buffer | null)[]).map((v) => (v === null ? null : String(v))) as (string | null)[];
+    case 'get':
+      if (raw === null || raw === undefined) return null;
+      if (c.binary) return Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), 'latin1');
+      return String(raw);
+    case 'set':
+      return raw === null ? null : String(raw);
+    default:
+      return typeof raw === 'number' ? raw : Buffer.isBuffer(raw) ? raw.toString() : (raw as Reply);
+  }
+}

@@ -1,0 +1,272 @@
+import { createHash } from 'node:crypto';
+import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
+import { WriteBatch, type Command } from './commands.js';
+import type { RedisKeys, Component, DataType } from './keys.js';
+import type { RedisClient } from './redis-client.js';
+import { RedisTier } from './redis-tier.js';
+import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
+
+export type SessionStoreOptions = TieredStoreOptions;
+
+/** Fields starting with `_` belong to the store (e.g. `_createdAt`); they are not returned as session fields. */
+const RESERVED = (name: string) => name.startsWith('_');
+
+export interface AffinityClaim {
+  /** True when `workerId` holds the call after the claim (newly, or it already did). */
+  readonly claimed: boolean;
+  /** The worker holding the call, or null when nobody does. */
+  readonly owner: string | null;
+}
+
+export interface TtsCacheKey {
+  readonly text: string;
+  readonly voice: string;
+  readonly format: string;
+}
+
+export interface TtlOption {
+  /** Override of the key's policy TTL, clamped to the policy's bounds. */
+  readonly ttlSeconds?: number;
+}
+
+/**
+ * Call state over the memory and Redis tiers: the operations of the source document's
+ * `AsyncAzureRedisManager`, each one round trip, each key written with its policy TTL in the same
+ * MULTI. While Redis is away, call-scoped writes are journaled (`durable: false`) and replayed later;
+ * affinity and heartbeats need Redis as the arbiter and fail with `RedisUnavailableError` instead.
+ *
+ * @example
+ * const store = new SessionStore(redis.client, new RedisKeys(config.keyPrefix, config.env), { logger });
+ * const { created } = await store.createCallSession(callId, { state: 'incoming', from: maskedCaller });
+ * if (await store.claimEvent(callId, event.id)) await store.updateCallSession(callId, { state: 'connected' });
+ */
+export class SessionStore extends TieredStore {
+  constructor(
+    client: RedisClient,
+    readonly keys: RedisKeys,
+    options: SessionStoreOptions = {},
+  ) {
+    super(new RedisTier(client, { latency: options.latency }), options);
+  }
+
+  // ── call session (hash, field-level, sliding TTL) ──────────────────────────────────────────
+
+  /**
+   * Creates the call session unless it exists. Idempotent: fields already present are never
+   * overwritten (HSETNX per field), so a redelivered IncomingCall changes nothing.
+   * While Redis is away, `created` reflects what this process knows.
+   */
+  async createCallSession(callId: string, fields: Fields, options: TtlOption = {}): Promise<{ created: boolean; durable: boolean }> {
+    const key = this.keys.call(callId, 'session');
+    const ttl = this.keys.ttl('call', 'session', options.ttlSeconds);
+    const batch = new WriteBatch().hsetnx(key, '_createdAt', JSON.stringify(new Date().toISOString()), ttl);
+    for (const [name, value] of Object.entries(encodeFields(fields))) batch.hsetnx(key, name, value, ttl);
+    const commands = batch.commands();
+    // The HSETNX of `_createdAt` (index 0) says whether this call created the session.
+    const { durable, replies } = await this.writeDetailed(callId, 'call.create', commands);
+    return { created: replies[0] === 1, durable };
+  }
+
+  async getCallSession(callId: string): Promise<Record<string, JsonValue> | undefined> {
+    const key = this.keys.call(callId, 'session');
+    const [raw] = await this.read(callId, 'call.get', [{ op: 'hgetall', key }], ([r]) =>
+      this.memory.loadHash(key, r as Record<string, string>, this.keys.ttl('call', 'session')),
+    );
+    const hash = raw as Record<string, string>;
+    if (Object.keys(hash).length === 0) return undefined;
+    return decodeFields(key, hash, RESERVED);
+  }
+
+  /** Sets the given fields (others untouched; `undefined` values skipped) and slides the TTL, in one MULTI. */
+  async updateCallSession(callId: string, fields: Fields, options: TtlOption & { removeFields?: readonly string[] } = {}): Promise<WriteOutcome> {
+    const key = this.keys.call(callId, 'session');
+    const ttl = this.keys.ttl('call', 'session', options.ttlSeconds);
+    const batch = new WriteBatch().hset(key, encodeFields(fields), ttl);
+    if (options.removeFields?.length) batch.hdel(key, options.removeFields, ttl);
+    return this.write(callId, 'call.update', batch.commands());
+  }
+
+  /**
+   * De-duplicates ACS / Event Grid redeliveries: true only the first time `eventId` is claimed for
+   * the call. The ids live in one hash (`call:{id}:events`) that expires with the call session.
+   */
+  async claimEvent(callId: string, eventId: string): Promise<boolean> {
+    const key = this.keys.call(callId, 'events');
+    const ttl = this.keys.ttl('call', 'events');
+    const commands = new WriteBatch().hsetnx(key, eventId, String(Date.now()), ttl).commands();
+    const { replies } = await this.writeDetailed(callId, 'call.claimEvent', commands);
+    return replies[0] === 1;
+  }
+
+  // ── call summary (kept 7 days) ───────────────────────────────────────────────────────────────
+
+  async setCallSummary(callId: string, summary: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
+    const key = this.keys.call(callId, 'summary');
+    const commands = new WriteBatch().set(key, JSON.stringify(summary), this.keys.ttl('call', 'summary', options.ttlSeconds)).commands();
+    return this.write(callId, 'call.summary.set', commands);
+  }
+
+  async getCallSummary<T extends JsonValue = JsonValue>(callId: string): Promise<T | undefined> {
+    const key = this.keys.call(callId, 'summary');
+    const [raw] = await this.read(callId, 'call.summary.get', [{ op: 'get', key }]);
+    return raw === null || raw === undefined ? undefined : decodeJson<T>(key, String(raw));
+  }
+
+  /**
+   * Removes every key of the call (session, events, affinity, conversation context and history,
+   * auth state) in one MULTI; the summary stays unless `keepSummary` is false.
+   */
+  async deleteCall(callId: string, options: { keepSummary?: boolean } = {}): Promise<WriteOutcome> {
+    const keys = [
+      this.keys.call(callId, 'session'),
+      this.keys.call(callId, 'events'),
+      this.keys.call(callId, 'affinity'),
+      this.keys.conversation(callId, 'context'),
+      this.keys.conversation(callId, 'history'),
+      this.keys.auth(callId),
+    ];
+    if (options.keepSummary === false) keys.push(this.keys.call(callId, 'summary'));
+    return this.write(callId, 'call.delete', new WriteBatch().del(keys).commands());
+  }
+
+  // ── worker affinity and heartbeat (Redis is the arbiter: never journaled) ───────────────────
+
+  /** `SET NX EX`: claims the call for `workerId` unless another worker holds it. */
+  async claimAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<AffinityClaim> {
+    const key = this.keys.call(callId, 'affinity');
+    const ttl = this.keys.ttl('call', 'affinity', options.ttlSeconds);
+    const [, owner] = await this.direct('affinity.claim', [{ op: 'set', key, value: workerId, ttlSeconds: ttl, nx: true }, { op: 'get', key }], { atomic: true });
+    const holder = owner === null || owner === undefined ? null : String(owner);
+    return { claimed: holder === workerId, owner: holder };
+  }
+
+  /** Extends the claim only if `workerId` still holds it (atomic compare-and-expire). */
+  async renewAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<boolean> {
+    const key = this.keys.call(callId, 'affinity');
+    const [renewed] = await this.direct('affinity.renew', [{ op: 'renewIfOwner', key, owner: workerId, ttlSeconds: this.keys.ttl('call', 'affinity', options.ttlSeconds) }]);
+    return renewed === 1;
+  }
+
+  /** Gives the call up only if `workerId` holds it (atomic compare-and-delete). */
+  async releaseAffinity(callId: string, workerId: string): Promise<boolean> {
+    const [released] = await this.direct('affinity.release', [{ op: 'deleteIfOwner', key: this.keys.call(callId, 'affinity'), owner: workerId }]);
+    return released === 1;
+  }
+
+  async getAffinity(callId: string): Promise<string | null> {
+    const [owner] = await this.direct('affinity.get', [{ op: 'get', key: this.keys.call(callId, 'affinity') }]);
+    return owner === null || owner === undefined ? null : String(owner);
+  }
+
+  /** Records that `workerId` is alive (its key expires after the heartbeat TTL unless renewed). */
+  async heartbeat(workerId: string, info: Fields = {}, options: TtlOption = {}): Promise<void> {
+    const value = JSON.stringify({ ...encodeFieldsShallow(info), at: new Date().toISOString() });
+    await this.direct('worker.heartbeat', [{ op: 'set', key: this.keys.worker(workerId, 'heartbeat'), value, ttlSeconds: this.keys.ttl('worker', 'heartbeat', options.ttlSeconds) }]);
+  }
+
+  async getHeartbeat(workerId: string): Promise<Record<string, JsonValue> | undefined> {
+    const key = this.keys.worker(workerId, 'heartbeat');
+    const [raw] = await this.direct('worker.heartbeat.get', [{ op: 'get', key }]);
+    return raw === null || raw === undefined ? undefined : decodeJson<Record<string, JsonValue>>(key, String(raw));
+  }
+
+  // ── TTS cache (binary audio; a cache, so never journaled) ────────────────────────────────────
+
+  /** The cache id of a synthesis: SHA-256 of text, voice and format. */
+  static ttsCacheId(request: TtsCacheKey): string {
+    return createHash('sha256').update(`${request.voice}\u0000${request.format}\u0000${request.text}`).digest('hex').slice(0, 40);
+  }
+
+  async getTts(request: TtsCacheKey): Promise<Buffer | undefined> {
+    const key = this.keys.tts(SessionStore.ttsCacheId(request));
+    const command: Command = { op: 'get', key, binary: true };
+    const held = this.memory.read([command], Number.POSITIVE_INFINITY)[0];
+    if (Buffer.isBuffer(held)) return held;
+    try {
+      const [audio] = await this.direct('tts.get', [command]);
+      if (!Buffer.isBuffer(audio)) return undefined;
+      this.memory.applyWrites([{ op: 'set', key, value: audio, ttlSeconds: this.keys.ttl('tts', 'audio') }], true);
+      return audio;
+    } catch {
+      return undefined; // A cache miss is the right answer when Redis is away.
+    }
+  }
+
+  async setTts(request: TtsCacheKey, audio: Buffer, options: TtlOption = {}): Promise<void> {
+    const command: Command = { op: 'set', key: this.keys.tts(SessionStore.ttsCacheId(request)), value: audio, ttlSeconds: this.keys.ttl('tts', 'audio', options.ttlSeconds) };
+    this.memory.applyWrites([command], false);
+    await this.direct('tts.set', [command]).catch(() => undefined);
+  }
+
+  // ── authentication state ─────────────────────────────────────────────────────────────────────
+
+  async setAuthState(subjectId: string, state: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
+    const commands = new WriteBatch().set(this.keys.auth(subjectId), JSON.stringify(state), this.keys.ttl('auth', 'state', options.ttlSeconds)).commands();
+    return this.write(subjectId, 'auth.set', commands);
+  }
+
+  async getAuthState<T extends JsonValue = JsonValue>(subjectId: string): Promise<T | undefined> {
+    const key = this.keys.auth(subjectId);
+    const [raw] = await this.read(subjectId, 'auth.get', [{ op: 'get', key }]);
+    return raw === null || raw === undefined ? undefined : decodeJson<T>(key, String(raw));
+  }
+
+  async deleteAuthState(subjectId: string): Promise<WriteOutcome> {
+    return this.write(subjectId, 'auth.delete', new WriteBatch().del([this.keys.auth(subjectId)]).commands());
+  }
+
+  // ── TTLs ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Seconds left on a key (-2 missing, -1 no TTL), straight from Redis. */
+  async getTtl<D extends DataType>(dataType: D, id: string, component: Component<D>): Promise<number> {
+    const [ttl] = await this.direct('ttl', [{ op: 'ttl', key: this.keys.key(dataType, id, component) }]);
+    return Number(ttl);
+  }
+
+  /** Sets one key's TTL (clamped to its policy). */
+  async setTtl<D extends DataType>(dataType: D, id: string, component: Component<D>, seconds: number): Promise<WriteOutcome> {
+    const key = this.keys.key(dataType, id, component);
+    return this.write(id, 'ttl.set', [{ op: 'expire', key, seconds: this.keys.ttl(dataType, component, seconds) }]);
+  }
+
+  /** Slides every key of a live call back to its policy TTL (missing keys are left missing). */
+  async refreshCallTtls(callId: string): Promise<WriteOutcome> {
+    const commands: Command[] = [
+      { op: 'expire', key: this.keys.call(callId, 'session'), seconds: this.keys.ttl('call', 'session') },
+      { op: 'expire', key: this.keys.call(callId, 'events'), seconds: this.keys.ttl('call', 'events') },
+      { op: 'expire', key: this.keys.conversation(callId, 'context'), seconds: this.keys.ttl('conversation', 'context') },
+      { op: 'expire', key: this.keys.conversation(callId, 'history'), seconds: this.keys.ttl('conversation', 'history') },
+    ];
+    return this.write(callId, 'call.refreshTtl', commands);
+  }
+
+  // ── batch ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Several calls' sessions in one round trip; a missing session maps to undefined. */
+  async readCalls(callIds: readonly string[]): Promise<Map<string, Record<string, JsonValue> | undefined>> {
+    const items = callIds.map((id) => ({ partition: id, commands: [{ op: 'hgetall', key: this.keys.call(id, 'session') }] as Command[] }));
+    const replies = await this.readMany(items);
+    const out = new Map<string, Record<string, JsonValue> | undefined>();
+    callIds.forEach((id, i) => {
+      const hash = replies[i]?.[0] as Record<string, string> | undefined;
+      out.set(id, hash && Object.keys(hash).length > 0 ? decodeFields(this.keys.call(id, 'session'), hash, RESERVED) : undefined);
+    });
+    return out;
+  }
+
+  /** Several calls' field updates in one round trip (one MULTI per call, TTLs slid). */
+  async writeCalls(updates: readonly { callId: string; fields: Fields }[]): Promise<WriteOutcome[]> {
+    return this.writeMany(
+      updates.map(({ callId, fields }) => {
+        const key = this.keys.call(callId, 'session');
+        return { partition: callId, name: 'call.update', commands: new WriteBatch().hset(key, encodeFields(fields), this.keys.ttl('call', 'session')).commands() };
+      }),
+    );
+  }
+}
+
+function encodeFieldsShallow(fields: Fields): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
+import { RedisServer } from '../support/redis-server.js';
+import { keysWithTtl, openStore, randomId, type StoreHandle } from './support/store.js';
+import { TcpProxy } from './support/tcp-proxy.js';
+
+const BREAKER = { failureThreshold: 3, probeIntervalMs: 50 };
+
+describe('a 20-turn call through a Redis outage', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('keeps every turn: Redis stopped after turn 7, restarted after turn 14; all 20 turns in order, once, with TTLs', async () => {
+    // Prepare
+    const h = await openStore(server.port, { breaker: BREAKER, commandTimeoutMs: 200 });
+    try {
+      const callId = randomId();
+      const cm = await ConversationManager.fromRedis(callId, h.store, { writerId: 'relay1' });
+      const outcomes: boolean[] = [];
+
+      // Act
+      for (let turn = 1; turn <= 20; turn++) {
+        cm.appendToHistory('user', `caller says ${turn}`);
+        cm.appendToHistory('assistant', `agent answers ${turn}`);
+        cm.updateContext({ lastTurn: turn, [`slot${turn % 3}`]: `value ${turn}` });
+        outcomes.push((await cm.flush()).durable);
+        if (turn === 7) {
+          // A Redis that keeps its data across the restart (as a replica failover does): save, then kill.
+          await h.raw.call('SAVE');
+          await server.stop();
+        }
+        if (turn === 14) {
+          expect(h.store.health().status).toBe('degraded');
+          await server.restart();
+        }
+      }
+      await expect.poll(() => h.store.health().breaker.state, { timeout: 10_000, interval: 25 }).toBe('closed');
+      await expect.poll(() => h.store.health().journalDepth, { timeout: 10_000, interval: 25 }).toBe(0);
+
+      // Assess
+      expect(outcomes.slice(0, 7)).toEqual(Array(7).fill(true));
+      expect(outcomes.slice(7, 14)).toEqual(Array(7).fill(false)); // journaled while Redis was away
+      const stored = (await h.raw.lrange(h.keys.conversation(callId, 'history'), 0, -1)).map((s) => JSON.parse(s) as { id: string; content: string });
+      const expected = Array.from({ length: 20 }, (_, i) => [`caller says ${i + 1}`, `agent answers ${i + 1}`]).flat();
+      expect(stored.map((t) => t.content)).toEqual(expected);
+      expect(new Set(stored.map((t) => t.id)).size).toBe(40);
+      const context = await h.raw.hgetall(h.keys.conversation(callId, 'context'));
+      expect(JSON.parse(context.lastTurn as string)).toBe(20);
+      expect(JSON.parse(context.slot0 as string)).toBe('value 18');
+      expect(JSON.parse(context.slot1 as string)).toBe('value 19');
+      expect(JSON.parse(context.slot2 as string)).toBe('value 20');
+      expect(h.store.health()).toMatchObject({ status: 'ok', journalDepth: 0, breaker: { state: 'closed' } });
+      const ttls = await keysWithTtl(h.raw, h.keys);
+      expect(ttls.size).toBe(2);
+      for (const ttl of ttls.values()) expect(ttl).toBeGreaterThan(0);
+      // And the archive's view agrees.
+      const full = await (await ConversationManager.fromRedis(callId, h.store)).readFullHistory({ pageSize: 7 });
+      expect(full.map((t) => t.content)).toEqual(expected);
+      expect(full.map((t) => t.seq)).toEqual(expected.map((_, i) => i));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('replays a write whose reply was lost exactly once (it had landed), and keeps later writes in order', async () => {
+    // Prepare: the store talks to Redis through a proxy that can swallow replies.
+    const proxy = await TcpProxy.start(server.port);
+    const h = await openStore(proxy.port, { breaker: BREAKER, commandTimeoutMs: 150, rawPort: server.port });
+    try {
+      const callId = randomId();
+      const cm = await ConversationManager.fromRedis(callId, h.store, { writerId: 'w' });
+      cm.appendToHistory('user', 'one');
+      await cm.flush();
+
+      // Act: turn two reaches Redis but its reply never comes back; the connection then drops.
+      proxy.swallowReplies(true);
+      cm.appendToHistory('user', 'two');
+      const lost = await cm.flush();
+      proxy.dropConnections();
+      proxy.swallowReplies(false);
+      cm.appendToHistory('user', 'three');
+      const after = await cm.flush();
+      await expect.poll(() => h.store.health().journalDepth, { timeout: 10_000, interval: 25 }).toBe(0);
+      await expect.poll(() => h.store.health().breaker.state, { timeout: 10_000, interval: 25 }).toBe('closed');
+
+      // Assess
+      expect(lost.durable).toBe(false);
+      expect(after.durable).toBe(false); // queued behind the uncertain write, so it cannot overtake it
+      const contents = (await h.raw.lrange(h.keys.conversation(callId, 'history'), 0, -1)).map((s) => (JSON.parse(s) as { content: string }).content);
+      expect(contents).toEqual(['one', 'two', 'three']);
+      expect(h.store.health().journal.skippedAsDuplicate).toBe(1);
+    } finally {
+      await h.close();
+      await proxy.close();
+    }
+  });
+
+  it('refuses writes loudly when the journal is full, and reports down', async () => {
+    // Prepare
+    const h = await openStore(server.port, { breaker: BREAKER, journal: { maxEntries: 3 } });
+    const callId = randomId();
+    const cm = await ConversationManager.fromRedis(callId, h.store);
+    try {
+      await server.stop();
+      // Act
+      const results: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        cm.appendToHistory('user', `turn ${i}`);
+        results.push(await cm.flush().then(() => 'kept', (err: Error) => err.name));
+      }
+      // Assess
+      expect(results).toEqual(['kept', 'kept', 'kept', 'JournalOverflowError', 'JournalOverflowError']);
+      expect(h.store.health()).toMatchObject({ status: 'down', journalDepth: 3, journal: { overflows: 2 } });
+      // The refused turns stay staged in the manager; nothing vanished silently.
+      expect(cm.getHistory().map((t) => t.content)).toEqual(['turn 0', 'turn 1', 'turn 2', 'turn 3', 'turn 4']);
+    } finally {
+      await server.restart();
+      await h.close();
+    }
+  });
+});
