@@ -6,10 +6,11 @@ import type { AddressInfo } from 'node:net';
  * - `429`: throttled, with `x-ms-retry-after-ms`;
  * - `503`: service unavailable;
  * - `drop`: the connection is closed before the request reaches the server;
+ * - `stall`: no answer at all until the client gives up (its request timeout);
  * - `lost-response`: the request reaches the server and is applied, then the connection is closed
  *   before the answer gets back: the case idempotent writes exist for.
  */
-export type FaultKind = '429' | '503' | 'drop' | 'lost-response';
+export type FaultKind = '429' | '503' | 'drop' | 'stall' | 'lost-response';
 
 /** Which requests a fault rule applies to; all given fields must match. */
 export interface RequestMatch {
@@ -177,6 +178,11 @@ function injectFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse)
   if (rule.kind === 'drop') {
     // No status line at all: the client sees a reset connection, as when a gateway dies mid-request.
     req.socket.destroy();
+    return;
+  }
+  if (rule.kind === 'stall') {
+    // Read the request and never answer; the socket goes when the client aborts or the proxy closes.
+    req.resume();
     return;
   }
   const throttled = rule.kind === '429';

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ArchiveError, ArchiveRejectedError, ArchiveUnavailableError, TranscriptRepository, headerId } from '../../src/lib/archive/index.js';
-import { makeTranscript, startArchiveHarness, type ArchiveHarness } from './support/harness.js';
+import { ArchiveAbortedError, ArchiveError, ArchiveRejectedError, ArchiveUnavailableError, TranscriptRepository, headerId, openArchive } from '../../src/lib/archive/index.js';
+import { FAST_RETRY, makeTranscript, startArchiveHarness, type ArchiveHarness } from './support/harness.js';
 
 /**
  * Retry paths over the wire: the fault proxy answers 429 (with x-ms-retry-after-ms), 503 or drops the
@@ -65,6 +65,40 @@ describe('fault injection through the proxy', () => {
     // Assess
     expect(h.proxy.requests.entries.filter((e) => e.fault === 'drop')).toHaveLength(3);
     expect(back?.turns).toHaveLength(1200);
+  });
+
+  it('survives a write that times out (no answer within the request timeout)', async () => {
+    // Prepare: a client with a short request timeout over the same server
+    const archive = await openArchive(h.config, { retry: FAST_RETRY, clientOptions: { requestTimeoutMs: 200 } });
+    const transcript = makeTranscript(600);
+    h.proxy.failNext(1, 'stall', { match: transcriptWrites });
+
+    try {
+      // Act
+      await archive.transcripts.archive(transcript);
+
+      // Assess
+      expect(h.proxy.requests.entries.filter((e) => e.fault === 'stall')).toHaveLength(1);
+      expect((await archive.transcripts.read(transcript.callId))?.turns).toHaveLength(600);
+    } finally {
+      await archive.close();
+    }
+  });
+
+  it('stops retrying when the caller aborts, with a typed, non-retryable error', async () => {
+    // Prepare: throttled for longer than the caller is willing to wait
+    const transcript = makeTranscript(100);
+    h.proxy.failNext(10_000, '429', { match: transcriptWrites, retryAfterMs: 20 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('activity cancelled')), 100);
+
+    // Act
+    const failure = await h.archive.transcripts.archive(transcript, { signal: controller.signal }).catch((err: unknown) => err);
+
+    // Assess
+    expect(failure).toBeInstanceOf(ArchiveAbortedError);
+    expect(failure).toMatchObject({ retryable: false });
+    await expect(h.archive.transcripts.read(transcript.callId)).resolves.toBeUndefined();
   });
 
   it('survives 429s and a 503 on audit, analytics and profile writes', async () => {

@@ -79,6 +79,19 @@ describe('profiles through the Redis read-through cache', () => {
     });
   });
 
+  it('a partial update merges into the stored profile and keeps its call history', async () => {
+    // Prepare
+    const userId = userIdFromPhoneNumber('+15550100007', 'test-salt');
+    await h.archive.profiles.recordCall(userId, { callId: 'c-9', at: '2026-11-25T09:00:00.000Z' });
+
+    // Act
+    const updated = await h.archive.profiles.upsert({ userId, locale: 'fr-FR', preferences: { voice: 'calm' } });
+
+    // Assess
+    expect(updated).toMatchObject({ callCount: 1, recentCallIds: ['c-9'], locale: 'fr-FR', preferences: { voice: 'calm' } });
+    expect(await h.archive.profiles.get(userId)).toEqual(updated);
+  });
+
   it('concurrent recordCall of different calls loses no update (etag-guarded replace)', async () => {
     // Prepare
     const userId = userIdFromPhoneNumber('+15550100004', 'test-salt');

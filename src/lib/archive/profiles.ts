@@ -79,40 +79,52 @@ export class ProfileRepository {
     return profile;
   }
 
-  /** Creates or replaces a profile (last writer wins) and invalidates the cached copy. */
+  /**
+   * Creates a profile or merges the given fields into the stored one (fields left out keep their
+   * stored value, so a partial update never resets the call counters), then invalidates the cached copy.
+   */
   async upsert(input: UserProfileInput, options: CallOptions = {}): Promise<UserProfile> {
-    const profile = normalize(input);
-    await this.ops.upsert('profiles.upsert', { id: profile.userId, ...profile }, new ChargeMeter(), options.signal);
-    await this.invalidate(profile.userId, 'profiles.upsert');
-    return profile;
+    const changes = normalize(input);
+    return this.update('profiles.upsert', changes.userId, (current) => ({ ...(current ?? emptyProfile(changes.userId)), ...changes, updatedAt: new Date().toISOString() }), options.signal);
   }
 
   /**
    * Counts a call on the caller's profile, creating the profile on the first call. Idempotent per
-   * call id, and safe against concurrent updates (etag-guarded replace, re-read on conflict).
+   * call id: a retried activity does not count the call twice.
    */
   async recordCall(userId: string, visit: CallVisit, options: CallOptions = {}): Promise<UserProfile> {
     const op = 'profiles.recordCall';
     assertArchiveId(op, 'userId', userId);
     assertArchiveId(op, 'callId', visit.callId);
     assertIsoTimestamp(op, 'at', visit.at);
+    return this.update(op, userId, (current) => (current?.recentCallIds.includes(visit.callId) ? undefined : withVisit(current ?? emptyProfile(userId), visit)), options.signal);
+  }
+
+  /**
+   * Read-modify-write guarded by the etag (replace if-match, or create when absent), re-read and
+   * re-applied when another writer got in between, so concurrent updates are never lost.
+   * `change` returns undefined when there is nothing to write.
+   */
+  private async update(op: string, userId: string, change: (current: UserProfile | undefined) => UserProfile | undefined, signal: AbortSignal | undefined): Promise<UserProfile> {
     for (let attempt = 1; attempt <= CONCURRENT_UPDATE_ATTEMPTS; attempt += 1) {
       const meter = new ChargeMeter();
-      const doc = await this.ops.read<ProfileDocument>('profiles.read', userId, userId, meter, options.signal);
-      if (doc?.recentCallIds?.includes(visit.callId)) {
+      const doc = await this.ops.read<ProfileDocument>('profiles.read', userId, userId, meter, signal);
+      const current = doc ? toProfile(doc) : undefined;
+      const next = change(current);
+      if (next === undefined) {
         await this.invalidate(userId, op);
-        return toProfile(doc);
+        return current ?? emptyProfile(userId);
       }
-      const next = withVisit(doc ? toProfile(doc) : normalize({ userId }), visit);
+      const target = next;
       const written = doc?._etag
-        ? await this.ops.replaceIfMatch(op, { id: userId, ...next }, userId, doc._etag, meter, options.signal)
-        : await this.ops.createOnce(op, { id: userId, ...next }, meter, options.signal);
+        ? await this.ops.replaceIfMatch(op, { ...target, id: userId }, userId, doc._etag, meter, signal)
+        : await this.ops.createOnce(op, { ...target, id: userId }, meter, signal);
       if (written) {
         await this.invalidate(userId, op);
-        return next;
+        return target;
       }
     }
-    throw new ArchiveError(`profile of ${userId} kept changing during ${op}`, { operation: op, retryable: true });
+    throw new ArchiveError(`profile kept changing during ${op}`, { operation: op, retryable: true });
   }
 
   /** Deletes a profile (data-deletion requests) and its cached copy. */
@@ -156,19 +168,21 @@ export class ProfileRepository {
   }
 }
 
-function normalize(input: UserProfileInput): UserProfile {
+/** Validates an update and keeps only the fields it sets. */
+function normalize(input: UserProfileInput): UserProfileInput {
   const op = 'profiles.upsert';
   if (input === null || typeof input !== 'object') throw new InvalidArchiveInputError(op, 'profile is not an object');
   assertArchiveId(op, 'userId', input.userId);
   if (input.firstCallAt !== undefined) assertIsoTimestamp(op, 'firstCallAt', input.firstCallAt);
   if (input.lastCallAt !== undefined) assertIsoTimestamp(op, 'lastCallAt', input.lastCallAt);
-  return {
-    ...withoutSystemFields(input),
-    userId: input.userId,
-    callCount: input.callCount ?? 0,
-    recentCallIds: [...(input.recentCallIds ?? [])].slice(-RECENT_CALLS_KEPT),
-    updatedAt: new Date().toISOString(),
-  };
+  if (input.callCount !== undefined && !(Number.isInteger(input.callCount) && input.callCount >= 0)) throw new InvalidArchiveInputError(op, 'callCount is not a count');
+  const defined = Object.entries(withoutSystemFields(input)).filter(([key, value]) => value !== undefined && key !== 'id' && key !== 'updatedAt');
+  const changes = Object.fromEntries(defined) as UserProfileInput;
+  return changes.recentCallIds ? { ...changes, recentCallIds: [...changes.recentCallIds].slice(-RECENT_CALLS_KEPT) } : changes;
+}
+
+function emptyProfile(userId: string): UserProfile {
+  return { userId, callCount: 0, recentCallIds: [], updatedAt: new Date().toISOString() };
 }
 
 function withVisit(profile: UserProfile, visit: CallVisit): UserProfile {
