@@ -90,11 +90,11 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const routes: HttpRoute[] = [];
   const routePrefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
 
-  let httpOptions: HttpHostOptions | undefined;
-  let clientData: DurableClientData | undefined;
+  // Requests are refused until every registration is mounted (the port must be known first).
+  const ready: { http?: HttpHostOptions; clientData?: DurableClientData } = {};
   const server = createServer((req, res) => {
-    if (!httpOptions || !clientData) return void res.writeHead(503).end();
-    handle(req, res, httpOptions, clientData).catch((error: unknown) => {
+    if (!ready.http || !ready.clientData) return void res.writeHead(503).end();
+    handle(req, res, ready.http, ready.clientData).catch((error: unknown) => {
       logger.error('request failed', { path: req.url?.split('?')[0], error: error as Error });
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -106,7 +106,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
-  clientData = durableClientData(baseUrl, options.taskHubName ?? 'rtvoice');
+  const clientData = durableClientData(baseUrl, options.taskHubName ?? 'rtvoice');
 
   const dispatchers = new Map<string, TriggerDispatcher>();
   for (const d of [...DEFAULT_DISPATCHERS, ...(options.dispatchers ?? [])]) dispatchers.set(d.triggerType.toLowerCase(), d);
@@ -122,7 +122,8 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     dispatcher.mount(registration, trigger, context);
     served.set(trigger.type, [...(served.get(trigger.type) ?? []), registration.metadata.name]);
   }
-  httpOptions = {
+  ready.clientData = clientData;
+  ready.http = {
     routePrefix,
     functionKeys: options.functionKeys ?? [keys.function],
     masterKey: keys.master,
