@@ -174,6 +174,17 @@ describe('Web PubSub emulator upstream events', () => {
     expect(serverMessages[0]).toMatchObject({ dataType: 'text', data: 'done' });
   });
 
+  it('answers invokeEvent with the handler response as an invokeResponse', async () => {
+    // Prepare
+    const { client } = await connect('ivy');
+
+    // Act
+    const result = await client.invokeEvent('slow', 'question', 'text');
+
+    // Assess
+    expect(result).toMatchObject({ dataType: 'text', data: 'done' });
+  });
+
   it('turns a failing handler into an error ack, logs it, and keeps serving', async () => {
     // Prepare
     const { client } = await connect('dee');
