@@ -52,7 +52,10 @@ export class AuditRepository {
     this.ops = new ContainerOps(container, options);
   }
 
-  /** Records an event; `created` is false when the idempotency key was already used for this call. */
+  /**
+   * Records an event. `created` is false when the item was already there: the idempotency key was used
+   * before, or an earlier attempt of this same call was applied but its answer was lost.
+   */
   async append(event: AuditEvent, options: AppendOptions = {}): Promise<{ id: string; created: boolean }> {
     validate(event);
     // The id is fixed before the first attempt, so a retry after a lost response meets its own write (409).

@@ -57,6 +57,10 @@ const CONCURRENT_UPDATE_ATTEMPTS = 5;
  * Cosmos DB. An invalidation that fails after a write is reported ({@link ProfileCacheError},
  * retryable) because a stale copy would otherwise be served for up to the TTL; writes are idempotent,
  * so the caller simply repeats the update.
+ *
+ * Known window (cache-aside): a read that misses, loads the old profile and fills the cache just after
+ * a concurrent update invalidated it leaves that old copy cached until the TTL; profiles change
+ * rarely and the TTL bounds it.
  */
 export class ProfileRepository {
   private readonly ops: ContainerOps;
