@@ -1,5 +1,12 @@
+import type { CallAutomationClient } from '@azure/communication-call-automation';
+import { createChatAgent } from './agent/index.js';
+import type { ChatAgent } from './agent/types.js';
+import { createCallAutomationClient } from './acs/client.js';
+import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
+import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
+import { SessionStore } from './state/session-store.js';
 import { consoleLogger, type Logger } from './telemetry/logger.js';
 
 /**
@@ -11,26 +18,83 @@ import { consoleLogger, type Logger } from './telemetry/logger.js';
 export interface Runtime {
   readonly config: AppConfig;
   readonly logger: Logger;
+  readonly keys: RedisKeys;
   redis(): Promise<ManagedRedis>;
+  store(): Promise<SessionStore>;
+  archive(): Promise<Archive>;
+  acs(): Promise<CallAutomationClient>;
+  agent(): Promise<ChatAgent>;
   close(): Promise<void>;
 }
 
-export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(config.logLevel)): Runtime {
-  let redis: Promise<ManagedRedis> | undefined;
+/** A lazily created, shared value; a failed creation is forgotten so the next use tries again. */
+function lazy<T>(create: () => Promise<T>): { get(): Promise<T>; peek(): Promise<T> | undefined; reset(): void } {
+  let value: Promise<T> | undefined;
+  return {
+    get() {
+      value ??= create().catch((err: unknown) => {
+        value = undefined;
+        throw err;
+      });
+      return value;
+    },
+    peek: () => value,
+    reset: () => {
+      value = undefined;
+    },
+  };
+}
+
+export interface RuntimeOverrides {
+  /** Replaces the Cosmos-backed archive (the dev host passes one opened on the embedded server). */
+  readonly archive?: () => Promise<Archive>;
+}
+
+export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(config.logLevel), overrides: RuntimeOverrides = {}): Runtime {
+  const keys = new RedisKeys(config.keyPrefix, config.env);
+  const redis = lazy(() => createRedis(config.redis, { logger, connectionName: 'rtvoice-functions' }));
+  const store = lazy(async () => {
+    const managed = await redis.get();
+    // Connect eagerly but do not fail on it: the store degrades to memory + journal while Redis is away.
+    await managed.ready().catch((err: unknown) => logger.warn('redis not ready at start-up; degrading', { error: err as Error }));
+    return new SessionStore(managed.client, keys, { logger });
+  });
+  const archive = lazy(
+    overrides.archive ??
+      (async () => {
+        const managed = await redis.get();
+        return openArchive(config, { redis: managed.client, logger });
+      }),
+  );
+  const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
+  const agent = lazy(() =>
+    createChatAgent(config, {
+      lookupProfile: async (userId) => {
+        const profile = await (await archive.get()).profiles.get(userId);
+        return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
+      },
+    }),
+  );
+
   return {
     config,
     logger,
-    redis() {
-      redis ??= createRedis(config.redis, { logger, connectionName: 'rtvoice-functions' }).catch((err: unknown) => {
-        redis = undefined;
-        throw err;
-      });
-      return redis;
-    },
+    keys,
+    redis: redis.get,
+    store: store.get,
+    archive: archive.get,
+    acs: acs.get,
+    agent: agent.get,
     async close() {
-      const pending = redis;
-      redis = undefined;
-      if (pending) await (await pending).close();
+      const pendingStore = store.peek();
+      const pendingArchive = archive.peek();
+      const pendingRedis = redis.peek();
+      store.reset();
+      archive.reset();
+      redis.reset();
+      if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();
+      if (pendingArchive) await (await pendingArchive.catch(() => undefined))?.close();
+      if (pendingRedis) await (await pendingRedis.catch(() => undefined))?.close();
     },
   };
 }
