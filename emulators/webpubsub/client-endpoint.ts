@@ -26,6 +26,7 @@ interface Admission {
   rawSendToGroup: string | undefined;
   connectionId: string;
   connectionState: string | undefined;
+  originHost: string | undefined;
 }
 
 export class ClientEndpoint {
@@ -82,6 +83,7 @@ export class ClientEndpoint {
       rawSendToGroup: undefined,
       connectionId: randomUUID().replace(/-/g, ''),
       connectionState: undefined,
+      originHost: hostnameOf(request.headers.host),
     };
     await this.askConnectHandler(admission, claims, url, request, requested);
     if (admission.subprotocol === undefined) admission.rawSendToGroup = rawSendToGroupTarget(url, admission.roles);
@@ -109,6 +111,7 @@ export class ClientEndpoint {
         subprotocol: undefined,
         connectionState: undefined,
         payload: Payload.fromBody(Buffer.from(JSON.stringify(body)), 'json'),
+        originHost: admission.originHost,
       });
     } catch (error) {
       const status = error instanceof UpstreamError && error.upstreamStatus !== undefined && error.upstreamStatus < 500 ? error.upstreamStatus : 500;
@@ -139,6 +142,7 @@ export class ClientEndpoint {
       subprotocol: admission.subprotocol,
       rawSendToGroup: admission.rawSendToGroup,
       connectionState: admission.connectionState,
+      originHost: admission.originHost,
       reconnectionToken: admission.subprotocol === undefined ? undefined : newReconnectionToken(),
       limits: this.core.options.limits,
       onOverflow: (c, reason) => this.core.close(c, reason, 1008),
@@ -185,6 +189,16 @@ export class ClientEndpoint {
       this.attach(connection, ws);
       connection.resume(ws);
     });
+  }
+}
+
+/** `localhost:8080` → `localhost`, `[::1]:8080` → `::1`. */
+function hostnameOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return undefined;
   }
 }
 

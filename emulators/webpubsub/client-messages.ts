@@ -143,7 +143,7 @@ export class ClientMessageHandler {
   }
 
   private userEvent(connection: ClientConnection, eventName: string, payload: Payload): UpstreamEvent {
-    return { hub: connection.hub, kind: 'user', eventName, connectionId: connection.id, userId: connection.userId, subprotocol: connection.subprotocol, connectionState: connection.connectionState, payload };
+    return { hub: connection.hub, kind: 'user', eventName, connectionId: connection.id, userId: connection.userId, subprotocol: connection.subprotocol, connectionState: connection.connectionState, payload, originHost: connection.originHost };
   }
 
   private succeed(connection: ClientConnection, ackId: number | undefined): void {

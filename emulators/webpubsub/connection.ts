@@ -56,6 +56,8 @@ export interface ConnectionInit {
   rawSendToGroup: string | undefined;
   connectionState: string | undefined;
   reconnectionToken: string | undefined;
+  /** Host name (no port) the client addressed, from its Host header. */
+  originHost: string | undefined;
   limits: ConnectionLimits;
   /** Called when the connection exceeds a limit and must be closed. */
   onOverflow: (connection: ClientConnection, reason: string) => void;
@@ -72,6 +74,7 @@ export class ClientConnection {
   /** The group every frame of a raw `webpubsub_mode=sendToGroup` client is published to. */
   readonly rawSendToGroup: string | undefined;
   readonly reconnectionToken: string | undefined;
+  readonly originHost: string | undefined;
   /** The `ce-connectionState` value last set by an event handler. */
   connectionState: string | undefined;
   status: ConnectionStatus = 'open';
@@ -97,6 +100,7 @@ export class ClientConnection {
     this.rawSendToGroup = init.rawSendToGroup;
     this.connectionState = init.connectionState;
     this.reconnectionToken = init.reconnectionToken;
+    this.originHost = init.originHost;
     this.limits = init.limits;
     this.onOverflow = init.onOverflow;
   }

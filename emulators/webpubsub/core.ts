@@ -33,7 +33,7 @@ export class EmulatorCore {
     this.verifier = new TokenVerifier(options.accessKey);
     this.logger = options.logger;
     this.endpoint = options.endpoint;
-    this.upstream = new UpstreamDispatcher({ accessKey: options.accessKey, originHost: new URL(options.endpoint).hostname, logger: options.logger, timeoutMs: options.upstreamTimeoutMs });
+    this.upstream = new UpstreamDispatcher({ accessKey: options.accessKey, defaultOriginHost: new URL(options.endpoint).hostname, logger: options.logger, timeoutMs: options.upstreamTimeoutMs });
   }
 
   /** Hub names are case-insensitive in the service; state is kept under the lower-case name. */
@@ -58,6 +58,7 @@ export class EmulatorCore {
       subprotocol: connection.subprotocol,
       connectionState: connection.connectionState,
       payload: Payload.fromBody(Buffer.from(JSON.stringify(body)), 'json'),
+      originHost: connection.originHost,
     };
   }
 

@@ -67,6 +67,7 @@ export class RestApi {
     const excluded = new Set(r.query.getAll('excluded'));
     const reason = r.query.get('reason') || 'Closed by the REST API.';
     const key = `${r.method} ${r.segments.map((s, i) => (i % 2 === 1 && !s.startsWith(':') ? '{}' : s)).join('/')}`;
+    if (r.query.has('filter')) throw new BadRequestError('OData filters are not supported by the emulator.');
     switch (key) {
       case 'POST :send':
         hub.sendFromServer(hub.connections.values(), await readPayload(r.request), excluded);

@@ -27,6 +27,12 @@ export interface UpstreamEvent {
   subprotocol: string | undefined;
   connectionState: string | undefined;
   payload: Payload;
+  /**
+   * Host name the client connected to, sent as `WebHook-Request-Origin` (as the service does):
+   * it is the host of the endpoint the app's connection string names, which is what the
+   * handler (e.g. the Functions Web PubSub extension) compares it with.
+   */
+  originHost: string | undefined;
 }
 
 export interface UpstreamResponse {
@@ -37,8 +43,8 @@ export interface UpstreamResponse {
 
 export interface UpstreamOptions {
   accessKey: string;
-  /** The service host name sent in `WebHook-Request-Origin`. */
-  originHost: string;
+  /** `WebHook-Request-Origin` when the event does not say which host the client used. */
+  defaultOriginHost: string;
   logger: Logger;
   timeoutMs: number;
 }
@@ -64,12 +70,13 @@ export class UpstreamDispatcher {
     const handler = this.handlerFor(event.hub, event.kind, event.eventName);
     if (!handler) return undefined;
     const url = handler.urlTemplate.replace(/\{hub\}/gi, encodeURIComponent(event.hub)).replace(/\{event\}/gi, encodeURIComponent(event.eventName));
-    if (!(await this.validate(url))) throw new UpstreamError(`The event handler ${url} did not pass the abuse-protection validation.`);
+    const origin = event.originHost ?? this.options.defaultOriginHost;
+    if (!(await this.validate(url, origin))) throw new UpstreamError(`The event handler ${url} did not pass the abuse-protection validation.`);
     let response: Response;
     try {
       response = await fetch(url, {
         method: 'POST',
-        headers: this.cloudEventHeaders(event),
+        headers: this.cloudEventHeaders(event, origin),
         body: event.payload.bytes,
         signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.options.timeoutMs)]),
       });
@@ -101,7 +108,7 @@ export class UpstreamDispatcher {
     return `sha256=${createHmac('sha256', Buffer.from(this.options.accessKey, 'utf8')).update(connectionId, 'utf8').digest('hex')}`;
   }
 
-  private cloudEventHeaders(event: UpstreamEvent): Record<string, string> {
+  private cloudEventHeaders(event: UpstreamEvent, origin: string): Record<string, string> {
     const type = event.kind === 'system' ? `azure.webpubsub.sys.${event.eventName}` : `azure.webpubsub.user.${event.eventName}`;
     const headers: Record<string, string> = {
       'content-type': event.payload.contentType,
@@ -115,7 +122,7 @@ export class UpstreamDispatcher {
       'ce-connectionId': event.connectionId,
       'ce-eventName': event.eventName,
       'ce-signature': this.signature(event.connectionId),
-      'WebHook-Request-Origin': this.options.originHost,
+      'WebHook-Request-Origin': origin,
     };
     if (event.userId !== undefined) headers['ce-userId'] = event.userId;
     if (event.subprotocol !== undefined) headers['ce-subprotocol'] = event.subprotocol;
@@ -123,29 +130,30 @@ export class UpstreamDispatcher {
     return headers;
   }
 
-  /** The CloudEvents abuse-protection handshake, once per handler URL until it succeeds. */
-  private validate(url: string): Promise<boolean> {
-    let pending = this.validated.get(url);
+  /** The CloudEvents abuse-protection handshake, once per handler URL and origin until it succeeds. */
+  private validate(url: string, origin: string): Promise<boolean> {
+    const key = `${origin} ${url}`;
+    let pending = this.validated.get(key);
     if (!pending) {
-      pending = this.preflight(url);
-      this.validated.set(url, pending);
+      pending = this.preflight(url, origin);
+      this.validated.set(key, pending);
       void pending.then((ok) => {
-        if (!ok) this.validated.delete(url);
+        if (!ok) this.validated.delete(key);
       });
     }
     return pending;
   }
 
-  private async preflight(url: string): Promise<boolean> {
+  private async preflight(url: string, origin: string): Promise<boolean> {
     try {
       const response = await fetch(url, {
         method: 'OPTIONS',
-        headers: { 'WebHook-Request-Origin': this.options.originHost, 'ce-awpsversion': '1.0' },
+        headers: { 'WebHook-Request-Origin': origin, 'ce-awpsversion': '1.0' },
         signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.options.timeoutMs)]),
       });
       await response.arrayBuffer().catch(() => undefined);
       const allowed = (response.headers.get('webhook-allowed-origin') ?? '').split(',').map((o) => o.trim().toLowerCase());
-      const ok = response.ok && (allowed.includes('*') || allowed.includes(this.options.originHost.toLowerCase()));
+      const ok = response.ok && (allowed.includes('*') || allowed.includes(origin.toLowerCase()));
       if (!ok) this.options.logger.warn('Web PubSub emulator: event handler refused the abuse-protection preflight', { url, status: response.status });
       return ok;
     } catch (error) {

@@ -157,6 +157,21 @@ describe('Web PubSub emulator upstream events', () => {
     expect(JSON.parse(event.body)).toEqual({});
   });
 
+  it('sends the host the client connected to as WebHook-Request-Origin, in the preflight and the events', async () => {
+    // Prepare: the app's connection string names "localhost" rather than 127.0.0.1.
+    const viaLocalhost = new WebPubSubServiceClient(`Endpoint=http://localhost;Port=${emulator.port};AccessKey=${emulator.accessKey};Version=1.0;`, HUB, { allowInsecureConnection: true });
+    const raw = await RawClient.connect((await viaLocalhost.getClientAccessToken({ userId: 'lo' })).url);
+
+    // Act
+    const preflight = await eventually('a localhost preflight', () => handler.received.find((r) => r.method === 'OPTIONS' && r.headers['webhook-request-origin'] === 'localhost'));
+    const connectedEvent = await eventually('the connected event', () => handler.events('azure.webpubsub.sys.connected').find((r) => r.headers['ce-userid'] === 'handler-lo'));
+
+    // Assess
+    expect(preflight).toBeDefined();
+    expect(connectedEvent.headers['webhook-request-origin']).toBe('localhost');
+    raw.close();
+  });
+
   it('acks a user event only after the handler answered, and delivers the answer to the client', async () => {
     // Prepare
     const { client, serverMessages, connected } = await connect('cy');
