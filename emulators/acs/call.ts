@@ -18,7 +18,7 @@ export interface RestRecord {
   readonly method: string;
   readonly path: string;
   readonly operation: string;
-  readonly callConnectionId?: string;
+  callConnectionId?: string;
   readonly body: unknown;
   status: number;
   readonly repeatabilityRequestId?: string;

@@ -65,8 +65,10 @@ export class RestApi {
       if (repeatabilityRequestId && reply.status < 500) this.repeatability.set(repeatabilityRequestId, reply);
     }
     record.status = reply.status;
+    // answer/create name their call only in the response body.
+    record.callConnectionId ??= (reply.body as { callConnectionId?: string } | undefined)?.callConnectionId;
     this.state.requests.push(record);
-    const call = route.callConnectionId ? this.state.calls.get(route.callConnectionId) : undefined;
+    const call = record.callConnectionId ? this.state.calls.get(record.callConnectionId) : undefined;
     call?.record(record);
     return { ...reply, operation: route.operation };
   }

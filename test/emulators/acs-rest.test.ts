@@ -192,7 +192,7 @@ describe('ACS emulator: Call Automation REST and callbacks', () => {
     const { callConnectionId } = await ringAndAnswer();
 
     // Assess
-    const answers = acs.requests.filter((r) => r.operation === 'answerCall' && r.callConnectionId === undefined).slice(-2);
+    const answers = acs.requests.filter((r) => r.operation === 'answerCall' && r.callConnectionId === callConnectionId);
     expect(answers).toHaveLength(2);
     expect(answers[0]?.repeatabilityRequestId).toBe(answers[1]?.repeatabilityRequestId);
     expect(answers[1]?.replayed).toBe(true);
