@@ -198,6 +198,7 @@ describe('ACS emulator: media streaming', () => {
     expect(stopped).toMatchObject({ operationContext: 'stop', mediaStreamingUpdate: { mediaStreamingStatus: 'mediaStreamingStopped' } });
     expect(acs.calls.get(callConnectionId)?.mediaSessions).toHaveLength(2);
     expect(acs.calls.get(callConnectionId)?.requests.map((r) => [r.operation, r.status])).toEqual([
+      ['answerCall', 200],
       ['startMediaStreaming', 202],
       ['stopMediaStreaming', 202],
       ['startMediaStreaming', 202],
