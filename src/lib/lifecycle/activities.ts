@@ -1,0 +1,55 @@
+import type { ArchiveResult, FinalizeRequest, FinalizedCall, LifecycleAuditEntry, LifecycleDeps } from './types.js';
+import { LifecycleActivity } from './orchestrator.js';
+
+/**
+ * The lifecycle's activities, as functions of their dependencies and their (JSON) input. Each one is a
+ * single idempotent operation on one dependency, so a retry after a partial failure is harmless; the
+ * registered activity functions only look up the dependencies and call these.
+ */
+
+export async function hangUpCall(deps: LifecycleDeps, input: { readonly callConnectionId: string }): Promise<{ hungUp: true }> {
+  await deps.hangUp(input.callConnectionId);
+  return { hungUp: true };
+}
+
+export function finalizeCall(deps: LifecycleDeps, request: FinalizeRequest): Promise<FinalizedCall> {
+  return deps.finalize(request);
+}
+
+export function archiveTranscript(deps: LifecycleDeps, call: FinalizedCall): Promise<ArchiveResult> {
+  return deps.archiveTranscript(call);
+}
+
+export async function updateProfile(deps: LifecycleDeps, call: FinalizedCall): Promise<{ updated: boolean }> {
+  if (!call.callerUserId) return { updated: false };
+  await deps.updateProfile(call);
+  return { updated: true };
+}
+
+export async function writeAnalytics(deps: LifecycleDeps, call: FinalizedCall): Promise<{ written: true }> {
+  await deps.recordAnalytics(call);
+  return { written: true };
+}
+
+export async function writeAudit(deps: LifecycleDeps, entry: LifecycleAuditEntry): Promise<{ written: true }> {
+  await deps.appendAudit(entry);
+  return { written: true };
+}
+
+export async function cleanupCall(deps: LifecycleDeps, input: { readonly callId: string }): Promise<{ cleaned: true }> {
+  await deps.cleanup(input.callId);
+  return { cleaned: true };
+}
+
+type ActivityImpl = (deps: LifecycleDeps, input: any) => Promise<unknown>;
+
+/** Activity name → implementation; `src/functions/callLifecycle.ts` registers one function per entry. */
+export const LIFECYCLE_ACTIVITIES: Readonly<Record<(typeof LifecycleActivity)[keyof typeof LifecycleActivity], ActivityImpl>> = {
+  [LifecycleActivity.hangUpCall]: hangUpCall,
+  [LifecycleActivity.finalizeCall]: finalizeCall,
+  [LifecycleActivity.archiveTranscript]: archiveTranscript,
+  [LifecycleActivity.updateProfile]: updateProfile,
+  [LifecycleActivity.writeAnalytics]: writeAnalytics,
+  [LifecycleActivity.writeAudit]: writeAudit,
+  [LifecycleActivity.cleanupCall]: cleanupCall,
+};

@@ -1,0 +1,141 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { installFunctionsCore } from '../../emulators/functions-host/registry.js';
+import { startDevHost, type DevHost } from '../../emulators/devhost/index.js';
+import {
+  CALL_DISCONNECTED_EVENT,
+  lifecycleInstanceId,
+  setLifecycleDeps,
+  type LifecycleAuditEntry,
+  type LifecycleInput,
+  type LifecycleStatus,
+  type LifecycleSummary,
+} from '../../src/lib/lifecycle/index.js';
+import { RecordingDeps } from './recording-deps.js';
+
+/**
+ * The registered `callLifecycle` orchestration and its activities, run by the dev host's durable engine
+ * (durable-functions' replay machinery over an in-memory history). Durable time runs 1000× faster, so
+ * the 2 s retry interval takes 2 ms and a 60 s max duration 60 ms.
+ */
+installFunctionsCore();
+await import('../../src/functions/callLifecycle.js');
+
+let host: DevHost;
+let sequence = 0;
+
+function callInput(overrides: Partial<LifecycleInput> = {}): LifecycleInput {
+  sequence += 1;
+  return {
+    callId: `call-${sequence}`,
+    callConnectionId: `conn-${sequence}-${Date.now()}`,
+    startedAt: new Date(Date.now() - 90_000).toISOString(),
+    maxDurationSeconds: 3_600,
+    direction: 'inbound',
+    callerUserId: `user-${sequence}`,
+    ...overrides,
+  };
+}
+
+async function start(input: LifecycleInput): Promise<string> {
+  return host.durable.start('callLifecycle', { instanceId: lifecycleInstanceId(input.callConnectionId), input });
+}
+
+beforeAll(async () => {
+  host = await startDevHost({ timeScale: 0.001 });
+});
+afterEach(() => setLifecycleDeps(undefined));
+afterAll(async () => {
+  await host?.close();
+});
+
+describe('callLifecycle orchestration', () => {
+  it('finalizes, archives, updates the profile, writes analytics and audit, then cleans up after CallDisconnected', async () => {
+    // Prepare
+    const deps = new RecordingDeps();
+    setLifecycleDeps(deps);
+    const input = callInput();
+    const at = new Date().toISOString();
+    // Act
+    const id = await start(input);
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at });
+    const status = await host.durable.waitForCompletion(id);
+    // Assess
+    expect(id).toBe(input.callConnectionId);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(deps.ops()).toEqual(['finalize', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'appendAudit', 'cleanup']);
+    expect(deps.calls[0]?.arg).toEqual({
+      callId: input.callId,
+      callConnectionId: input.callConnectionId,
+      direction: 'inbound',
+      callerUserId: input.callerUserId,
+      startedAt: input.startedAt,
+      endedAt: at,
+      endReason: 'caller-hung-up',
+    });
+    expect(deps.calls[4]?.arg).toMatchObject({ callId: input.callId, action: 'ended', idempotencyKey: `${id}:ended` });
+    expect(deps.calls[5]?.arg).toBe(input.callId);
+    const output = status.output as LifecycleSummary;
+    expect(output).toMatchObject({ callId: input.callId, endReason: 'caller-hung-up', endedAt: at, hungUpByLifecycle: false, durationSeconds: 90, turnCount: 5, turnsArchived: 5, profileUpdated: true, warnings: [] });
+    expect(status.customStatus as LifecycleStatus).toEqual({ phase: 'done', callId: input.callId, endReason: 'caller-hung-up' });
+    expect(host.durable.pendingTimerCount(id)).toBe(0);
+  });
+
+  it('retries an activity that fails and carries on with the same call', async () => {
+    const deps = new RecordingDeps().failNext('archiveTranscript', 2);
+    setLifecycleDeps(deps);
+    const id = await start(callInput());
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
+    const status = await host.durable.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(deps.ops()).toEqual([
+      'finalize', 'archiveTranscript', 'archiveTranscript', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'appendAudit', 'cleanup',
+    ]);
+    expect((status.output as LifecycleSummary).warnings).toEqual([]);
+  });
+
+  it('hangs up when the max duration passes first, then finalizes with that reason', async () => {
+    const deps = new RecordingDeps();
+    setLifecycleDeps(deps);
+    const input = callInput({ maxDurationSeconds: 60 });
+    const id = await start(input);
+    const status = await host.durable.waitForCompletion(id);
+    expect(deps.ops()).toEqual(['hangUp', 'finalize', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'appendAudit', 'appendAudit', 'cleanup']);
+    expect(deps.calls[0]?.arg).toBe(input.callConnectionId);
+    expect(deps.calls[1]?.arg).toMatchObject({ endReason: 'max-duration' });
+    expect(deps.calls.filter((c) => c.op === 'appendAudit').map((c) => (c.arg as LifecycleAuditEntry).action)).toEqual(['hung_up_max_duration', 'ended']);
+    expect(status.output).toMatchObject({ endReason: 'max-duration', hungUpByLifecycle: true });
+  });
+
+  it('keeps Redis and fails the orchestration when the archive stays down, auditing the failure', async () => {
+    const deps = new RecordingDeps().failNext('archiveTranscript', Infinity);
+    setLifecycleDeps(deps);
+    const id = await start(callInput());
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
+    const status = await host.durable.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(String(status.output)).toContain('archiveTranscript failed after its retries');
+    expect(deps.ops().filter((op) => op === 'archiveTranscript')).toHaveLength(5);
+    expect(deps.ops()).not.toContain('cleanup');
+    expect(deps.calls.at(-1)).toMatchObject({ op: 'appendAudit', arg: { action: 'archive_failed' } });
+  });
+
+  it('reports best-effort steps that keep failing as warnings and still cleans up', async () => {
+    const deps = new RecordingDeps().failNext('recordAnalytics', Infinity);
+    setLifecycleDeps(deps);
+    const id = await start(callInput({ direction: 'outbound', callerUserId: undefined }));
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'callee-hung-up', at: new Date().toISOString() });
+    const status = await host.durable.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(deps.ops()).not.toContain('updateProfile');
+    expect(deps.ops().at(-1)).toBe('cleanup');
+    expect(status.output).toMatchObject({ profileUpdated: false, warnings: [expect.stringContaining('writeAnalytics')] });
+  });
+
+  it('fails fast on an input that is not a call', async () => {
+    setLifecycleDeps(new RecordingDeps());
+    const id = await host.durable.start('callLifecycle', { input: { callId: 'x' } });
+    const status = await host.durable.waitForCompletion(id);
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(String(status.output)).toContain('invalid callLifecycle input');
+  });
+});

@@ -1,0 +1,63 @@
+import type { ArchiveResult, FinalizeRequest, FinalizedCall, LifecycleAuditEntry, LifecycleDeps } from '../../src/lib/lifecycle/index.js';
+
+export type Operation = keyof LifecycleDeps;
+
+/**
+ * Lifecycle dependencies that record every call and can be told to fail. The real session store,
+ * archive and ACS client are tested on their own against real Redis, the embedded Cosmos server and
+ * the ACS emulator; these tests are about the orchestration: order, retries, timers and determinism.
+ */
+export class RecordingDeps implements LifecycleDeps {
+  readonly calls: Array<{ op: Operation; arg: unknown }> = [];
+  private readonly failuresLeft = new Map<Operation, number>();
+
+  /** The next `times` calls of `op` throw (use Infinity for a dependency that stays down). */
+  failNext(op: Operation, times: number): this {
+    this.failuresLeft.set(op, times);
+    return this;
+  }
+
+  ops(): Operation[] {
+    return this.calls.map((c) => c.op);
+  }
+
+  private record(op: Operation, arg: unknown): void {
+    this.calls.push({ op, arg });
+    const left = this.failuresLeft.get(op) ?? 0;
+    if (left > 0) {
+      this.failuresLeft.set(op, left - 1);
+      throw new Error(`${op} unavailable`);
+    }
+  }
+
+  async finalize(request: FinalizeRequest): Promise<FinalizedCall> {
+    this.record('finalize', request);
+    const durationSeconds = Math.round((Date.parse(request.endedAt) - Date.parse(request.startedAt)) / 1000);
+    return { ...request, durationSeconds, turnCount: 5, summary: `call ${request.callId} ended: ${request.endReason}` };
+  }
+
+  async archiveTranscript(call: FinalizedCall): Promise<ArchiveResult> {
+    this.record('archiveTranscript', call);
+    return { turnsArchived: call.turnCount };
+  }
+
+  async updateProfile(call: FinalizedCall): Promise<void> {
+    this.record('updateProfile', call);
+  }
+
+  async recordAnalytics(call: FinalizedCall): Promise<void> {
+    this.record('recordAnalytics', call);
+  }
+
+  async appendAudit(entry: LifecycleAuditEntry): Promise<void> {
+    this.record('appendAudit', entry);
+  }
+
+  async cleanup(callId: string): Promise<void> {
+    this.record('cleanup', callId);
+  }
+
+  async hangUp(callConnectionId: string): Promise<void> {
+    this.record('hangUp', callConnectionId);
+  }
+}
