@@ -100,20 +100,32 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     sockets.push(socket);
   }
 
-  // 50 frames/s per call, call start times spread over one frame interval.
-  const timers: NodeJS.Timeout[] = [];
+  // 50 frames/s per call, call start times spread over one frame interval. Each call schedules
+  // its next frame against its own start time, so timer drift does not lower the frame rate.
+  const timers = new Set<NodeJS.Timeout>();
+  let sending = true;
+  const firstFrameAt = nowMs() + 10;
   sockets.forEach((socket, c) => {
-    const start = setTimeout(() => {
-      const send = () => {
-        // Frames sent inside the measurement window carry measured:true, so frames still in
-        // flight when it closes are counted on arrival rather than as lost.
-        const frame = `{"kind":"AudioData","audioData":{"timestamp":"${new Date().toISOString()}","participantRawID":"8:acs:bench","data":"${pcmBase64}","silent":false},"callId":${c},"measured":${recording},"sentAtMs":${nowMs()}}`;
-        socket.send(frame, { binary: false });
-        if (recording) counts.inSent++;
-      };
-      timers.push(setInterval(send, intervalMs));
-    }, (c * intervalMs) / calls);
-    timers.push(start);
+    let frameNo = 0;
+    const startAt = firstFrameAt + (c * intervalMs) / calls;
+    const send = () => {
+      // Frames sent inside the measurement window carry measured:true, so frames still in
+      // flight when it closes are counted on arrival rather than as lost.
+      const frame = `{"kind":"AudioData","audioData":{"timestamp":"${new Date().toISOString()}","participantRawID":"8:acs:bench","data":"${pcmBase64}","silent":false},"callId":${c},"measured":${recording},"sentAtMs":${nowMs()}}`;
+      socket.send(frame, { binary: false });
+      if (recording) counts.inSent++;
+    };
+    const schedule = () => {
+      if (!sending) return;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        send();
+        frameNo++;
+        schedule();
+      }, Math.max(0, startAt + frameNo * intervalMs - nowMs()));
+      timers.add(timer);
+    };
+    schedule();
   });
 
   await sleep(WARMUP_MS);
@@ -127,7 +139,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const emulatorCpuMs = emulator.pid === undefined ? undefined : processCpuMs(emulator.pid)! - emulatorCpuStart!;
   const benchCpu = process.cpuUsage(benchCpuStart);
 
-  for (const t of timers) clearInterval(t);
+  sending = false;
+  for (const t of timers) clearTimeout(t);
   await sleep(1_000); // let the last measured frames arrive
   for (const socket of sockets) socket.close();
   for (const relay of relays) relay.stop();
@@ -151,6 +164,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     outbound: direction(counts.outSent, counts.outReceived, outbound),
     totalForwardedFramesPerSecond: round((counts.inReceived + counts.outReceived) / elapsedS, 1),
     emulatorCpuPercentOfOneCore: emulatorCpuMs === undefined ? null : round((emulatorCpuMs / (elapsedS * 1000)) * 100, 1),
+    emulatorCpuMicrosPerForwardedFrame: emulatorCpuMs === undefined ? null : round((emulatorCpuMs * 1000) / (counts.inReceived + counts.outReceived), 1),
     benchProcessCpuPercentOfOneCore: round(((benchCpu.user + benchCpu.system) / 1000 / (elapsedS * 1000)) * 100, 1),
   };
   printTable(

@@ -75,7 +75,7 @@ export class Payload {
 }
 
 const CONTENT_TYPES: Record<DataType, string> = {
-  text: 'text/plain; charset=utf-8',
+  text: 'text/plain',
   binary: 'application/octet-stream',
   json: 'application/json',
 };
