@@ -143,6 +143,10 @@ describe('infra/ Bicep structure', () => {
     }
     expect(problems).toEqual([]);
     expect(names.length).toBe(Object.keys(rules).length + 1);
+
+    // Durable task hub names: 3-45 letters and digits, starting with a letter.
+    const hub = MAIN.decls.find((d) => d.kind === 'param' && d.name === 'durableTaskHubName')!;
+    expect(textOf(MAIN.tokens, hub.valueStart!, hub.valueEnd!)).toMatch(/^'[A-Za-z][A-Za-z0-9]{2,44}'$/);
   });
 
   it('turns local (key) authentication off on every data plane', () => {
