@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { HttpRequest, HttpResponse, type HttpResponseInit } from '@azure/functions';
+import type { HttpResponse as HttpResponseType, HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse } from './functions-runtime.js';
 import type { Logger } from '../../src/lib/telemetry/logger.js';
 import type { HttpRoute } from './dispatchers.js';
 import { invocationContextFor } from './invocation.js';
@@ -58,9 +59,9 @@ export async function invokeHttpFunction(
     body: { bytes: body },
   });
   const context = invocationContextFor(route.registration, options.logger, options.extraInputValues);
-  let response: HttpResponse;
+  let response: HttpResponseType;
   try {
-    const result = (await route.registration.handler(request, context)) as HttpResponse | HttpResponseInit | undefined;
+    const result = (await route.registration.handler(request, context)) as HttpResponseType | HttpResponseInit | undefined;
     response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
   } catch (error) {
     options.logger.error('function failed', { functionName: route.registration.metadata.name, invocationId: context.invocationId, error: error as Error });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import { InvocationContext, type FunctionInput, type FunctionOutput, type FunctionTrigger, type LogLevel } from '@azure/functions';
+import type { FunctionInput, FunctionOutput, FunctionTrigger, InvocationContext as InvocationContextType, LogLevel } from '@azure/functions';
+import { InvocationContext } from './functions-runtime.js';
 import type { FunctionRegistration } from '../functions-host/registry.js';
 import { triggerOf } from '../functions-host/registry.js';
 import type { Logger } from '../../src/lib/telemetry/logger.js';
@@ -14,7 +15,7 @@ export function invocationContextFor(
   registration: FunctionRegistration,
   logger: Logger,
   extraInputValues: ReadonlyMap<string, unknown> = new Map(),
-): InvocationContext {
+): InvocationContextType {
   const functionName = registration.metadata.name;
   const invocationId = randomUUID();
   const bindings = Object.entries(registration.metadata.bindings).map(([name, binding]) => ({ ...binding, name }));

@@ -61,6 +61,19 @@ df.app.orchestration('eventOrTimer', function* (context: OrchestrationContext) {
   return { outcome: 'timer', firedAfterDeadline: context.df.currentUtcDateTime.getTime() >= deadline.getTime() };
 });
 
+df.app.orchestration('fanOut', function* (context: OrchestrationContext) {
+  const inputs = context.df.getInput<number[]>();
+  const results: number[] = yield context.df.Task.all(inputs.map((n) => context.df.callActivity('addOne', n)));
+  return results;
+});
+
+df.app.orchestration('collectTicks', function* (context: OrchestrationContext) {
+  const expected = context.df.getInput<number>();
+  const seen: number[] = [];
+  while (seen.length < expected) seen.push((yield context.df.waitForExternalEvent('tick')) as number);
+  return seen.sort((a, b) => a - b);
+});
+
 df.app.orchestration('uncaught', function* (context: OrchestrationContext) {
   context.df.setCustomStatus('about to fail');
   return yield context.df.callActivity('alwaysFails', context.df.getInput<string>());
@@ -151,6 +164,23 @@ describe('durable engine', () => {
     await host.durable.waitForCompletion(id);
     await host.durable.start('chain', { instanceId: id, input: 0 });
     await expect(host.durable.waitForCompletion(id)).resolves.toMatchObject({ name: 'chain', output: 3 });
+  });
+
+  it('fans out activities in parallel and gathers their results in order', async () => {
+    const id = await host.durable.start('fanOut', { input: [1, 2, 3, 4, 5] });
+    await expect(host.durable.waitForCompletion(id)).resolves.toMatchObject({ runtimeStatus: 'Completed', output: [2, 3, 4, 5, 6] });
+  });
+
+  it('handles events raised concurrently one replay at a time, losing none', async () => {
+    const id = await host.durable.start('collectTicks', { input: 20 });
+    const rpc = host.durable.clientData.rpcBaseUrl;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${rpc}instances/${id}/raiseEvent/tick`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: String(i) }),
+      ),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
+    await expect(host.durable.waitForCompletion(id)).resolves.toMatchObject({ output: Array.from({ length: 20 }, (_, i) => i) });
   });
 
   it('continues as new with the new input until done', async () => {

@@ -4,6 +4,7 @@ import type { OrchestrationContext } from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFunctionsCore } from '../../emulators/functions-host/registry.js';
 import { startDevHost, type DevHost } from '../../emulators/devhost/index.js';
+import { createLogger, type LogFields } from '../../src/lib/telemetry/logger.js';
 
 /**
  * HTTP functions on the dev host over real HTTP: routes, methods, auth levels, the HttpRequest the
@@ -87,8 +88,9 @@ app.http('greetingStatus', {
 
 describe('dev host over HTTP', () => {
   let host: DevHost;
+  const logged: Array<{ level: string; message: string; fields?: LogFields }> = [];
   beforeAll(async () => {
-    host = await startDevHost();
+    host = await startDevHost({ logger: createLogger((level, message, fields) => logged.push({ level, message, fields }), 'debug') });
   });
   afterAll(async () => {
     await host?.close();
@@ -123,9 +125,10 @@ describe('dev host over HTTP', () => {
     await expect(byHeader.text()).resolves.toBe('the secret');
   });
 
-  it('answers 500 when a handler throws', async () => {
+  it('answers 500 when a handler throws, and logs the failure with the function name', async () => {
     const response = await fetch(`${host.baseUrl}/api/boom`);
     expect(response.status).toBe(500);
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ functionName: 'boom', error: { name: 'Error', message: 'boom' } }) }));
   });
 
   it('starts an orchestration through the durable client, raises its event and returns its output', async () => {
