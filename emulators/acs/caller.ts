@@ -29,7 +29,8 @@ export type CallerStep =
   | { readonly silence: true; readonly timeoutMs?: number }
   | { readonly hangUp: true };
 
-export interface CallerScript extends IncomingCallInput {
+/** What the person on the phone does; for an outbound call (the app dials) this is the whole script. */
+export interface CalleeScript {
   readonly steps: readonly CallerStep[];
   /** Transfers of this call fail with CallTransferFailed instead of being accepted. */
   readonly failTransfer?: boolean;
@@ -37,14 +38,19 @@ export interface CallerScript extends IncomingCallInput {
   readonly duplicateCallbacks?: boolean;
 }
 
-export interface PlaceCallOptions {
+export interface CallerScript extends IncomingCallInput, CalleeScript {}
+
+export interface RunOptions {
+  /** The person hangs up after this long whatever happens. @default 60000 */
+  readonly maxDurationMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PlaceCallOptions extends RunOptions {
   /** Where the IncomingCall event is POSTed (the app's Event Grid webhook). */
   readonly eventGridUrl: string;
   /** @default 10000 */
   readonly answerTimeoutMs?: number;
-  /** The caller hangs up after this long whatever happens. @default 60000 */
-  readonly maxDurationMs?: number;
-  readonly signal?: AbortSignal;
 }
 
 export type HeardItem =
@@ -62,7 +68,8 @@ export interface SaidItem {
 export interface CallRecording {
   readonly callConnectionId?: string;
   readonly serverCallId: string;
-  readonly incomingCallStatus: number;
+  /** Status the app's Event Grid webhook answered the IncomingCall with (inbound calls only). */
+  readonly incomingCallStatus?: number;
   readonly answered: boolean;
   /** Everything the caller heard, in order. */
   readonly heard: HeardItem[];
@@ -94,7 +101,6 @@ export async function placeScriptedCall(host: Host, eventGrid: EventGridSender, 
   const startedAtMs = host.nowMs();
   const delivery = await eventGrid.sendIncomingCall(options.eventGridUrl, script);
   const notes: string[] = [];
-  const said: SaidItem[] = [];
   const answerDeadline = host.nowMs() + (options.answerTimeoutMs ?? 10_000);
   let call: EmulatedCall | undefined;
   while (!call && host.nowMs() < answerDeadline && !options.signal?.aborted) {
@@ -105,6 +111,20 @@ export async function placeScriptedCall(host: Host, eventGrid: EventGridSender, 
     notes.push(`not answered within ${options.answerTimeoutMs ?? 10_000} ms (IncomingCall status ${delivery.status})`);
     return emptyRecording(delivery.serverCallId, delivery.status, notes, host.nowMs() - startedAtMs);
   }
+  return runScript(host, call, script, options, { startedAtMs, incomingCallStatus: delivery.status, notes });
+}
+
+/** Plays a script through a call that exists already (answered inbound, or created by the app). */
+export async function runScript(
+  host: Host,
+  call: EmulatedCall,
+  script: CalleeScript,
+  options: RunOptions,
+  context: { startedAtMs?: number; incomingCallStatus?: number; notes?: string[] } = {},
+): Promise<CallRecording> {
+  const startedAtMs = context.startedAtMs ?? host.nowMs();
+  const notes = context.notes ?? [];
+  const said: SaidItem[] = [];
   if (script.failTransfer) call.failTransfers = true;
   if (script.duplicateCallbacks) call.duplicateCallbacks = true;
   const runner = new StepRunner(call, host, notes, said, options.signal);
@@ -115,7 +135,7 @@ export async function placeScriptedCall(host: Host, eventGrid: EventGridSender, 
     clearTimeout(maxTimer);
   }
   await call.callbacksSettled();
-  return recordingOf(call, delivery.status, notes, said, runner.timedOut, host.nowMs() - startedAtMs);
+  return recordingOf(call, context.incomingCallStatus, notes, said, runner.timedOut, host.nowMs() - startedAtMs);
 }
 
 class StepRunner {
@@ -256,7 +276,7 @@ class StepRunner {
   }
 }
 
-function recordingOf(call: EmulatedCall, incomingCallStatus: number, notes: string[], said: SaidItem[], timedOut: boolean, durationMs: number): CallRecording {
+function recordingOf(call: EmulatedCall, incomingCallStatus: number | undefined, notes: string[], said: SaidItem[], timedOut: boolean, durationMs: number): CallRecording {
   const plays: HeardItem[] = call.heardPlays.map((p) => ({
     kind: 'play',
     atMs: p.startedAtMs,

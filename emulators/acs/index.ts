@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { consoleLogger, type Logger } from '../../src/lib/telemetry/logger.js';
 import { CallbackSender } from './callbacks.js';
 import type { CallServices, EmulatedCall, RestRecord } from './call.js';
-import { placeScriptedCall, type CallerScript, type CallRecording, type PlaceCallOptions } from './caller.js';
+import { placeScriptedCall, runScript, type CalleeScript, type CallerScript, type CallRecording, type PlaceCallOptions, type RunOptions } from './caller.js';
 import { EventGridSender, type EventGridDelivery, type IncomingCallInput, type PendingIncomingCall } from './event-grid.js';
 import { verifyHmac } from './hmac.js';
 import { TokenSigner, type JwtSettings } from './jwt.js';
 import { RestApi } from './rest.js';
 
-export type { CallerScript, CallerStep, CallRecording, HeardItem } from './caller.js';
+export type { CalleeScript, CallerScript, CallerStep, CallRecording, HeardItem, PlaceCallOptions, RunOptions, SaidItem } from './caller.js';
 export type { EmulatedCall, RestRecord, CallState, MediaStreamingConfig } from './call.js';
 export type { CloudEvent, SentEvent } from './callbacks.js';
 export type { HeardAudio, StopAudioRecord } from './playout.js';
@@ -78,6 +78,11 @@ export interface AcsEmulator {
   callByServerCallId(serverCallId: string): EmulatedCall | undefined;
   /** Waits for the next outbound call the app creates. */
   nextOutboundCall(timeoutMs?: number): Promise<EmulatedCall>;
+  /**
+   * The person the app dials next picks up and follows `script`; resolves when that call ends.
+   * Call it before the app's createCall.
+   */
+  answerNextOutboundCall(script: CalleeScript, options?: RunOptions & { timeoutMs?: number }): Promise<CallRecording>;
   /** Fault injection for resilience tests. */
   readonly faults: {
     /**
@@ -203,6 +208,10 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
         };
         outboundWaiters.push(waiter);
       }),
+    answerNextOutboundCall: async (script, runOptions = {}) => {
+      const call = await emulator.nextOutboundCall(runOptions.timeoutMs);
+      return runScript(emulator, call, script, runOptions);
+    },
     faults: {
       loseResponses: (operation, count = 1) => {
         responsesToLose.set(operation, (responsesToLose.get(operation) ?? 0) + count);

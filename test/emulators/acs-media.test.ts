@@ -59,7 +59,7 @@ describe('ACS emulator: media streaming', () => {
     await acs.close();
   });
 
-  async function answerWithMedia(audioFormat: 'pcm16KMono' | 'pcm24KMono', startMediaStreaming = true): Promise<{ callConnectionId: string }> {
+  async function answerWithMedia(audioFormat: 'pcm16KMono' | 'pcm24KMono', startMediaStreaming = true, enableDtmfTones = false): Promise<{ callConnectionId: string }> {
     mediaServer = await startMediaServer();
     app = await startTestApp({
       client,
@@ -73,6 +73,7 @@ describe('ACS emulator: media streaming', () => {
           startMediaStreaming,
           enableBidirectional: true,
           audioFormat,
+          enableDtmfTones,
         },
       }),
     });
@@ -192,6 +193,7 @@ describe('ACS emulator: media streaming', () => {
     await until(() => first.socket.readyState === first.socket.CLOSED);
     await media.startMediaStreaming();
     await mediaServer.connection(1);
+    await until(() => acs.calls.get(callConnectionId)?.mediaSessions.length === 2);
 
     // Assess
     expect(started).toMatchObject({ operationContext: 'start', mediaStreamingUpdate: { mediaStreamingStatus: 'mediaStreamingStarted', mediaStreamingStatusDetails: 'subscriptionStarted' } });
@@ -203,6 +205,21 @@ describe('ACS emulator: media streaming', () => {
       ['stopMediaStreaming', 202],
       ['startMediaStreaming', 202],
     ]);
+  });
+
+  it('sends the caller\'s keys as DtmfData frames when the app asked for DTMF tones', async () => {
+    // Prepare
+    const { callConnectionId } = await answerWithMedia('pcm16KMono', true, true);
+    const connection = await mediaServer.connection(0);
+    await until(() => acs.calls.get(callConnectionId)?.media);
+
+    // Act
+    acs.calls.get(callConnectionId)!.media!.sendDtmf('5');
+    const frame = await until(() => connection.frames.find((f) => f.message.kind === 'DtmfData'));
+
+    // Assess
+    expect(StreamingData.parse(JSON.stringify(frame.message))).toEqual({ data: '5' });
+    expect(StreamingData.getStreamingKind()).toBe('DtmfData');
   });
 
   it('streams speech-like caller audio followed by a TranscriptionData frame of what was said', async () => {

@@ -97,6 +97,19 @@ describe('ACS emulator: Call Automation REST and callbacks', () => {
     expect(error.code).toBe('8522');
   });
 
+  it('lists the participants: the caller and the app', async () => {
+    // Prepare
+    const { callConnectionId } = await ringAndAnswer();
+
+    // Act
+    const participants = await client.getCallConnection(callConnectionId).listParticipants();
+
+    // Assess
+    expect(participants.values).toHaveLength(2);
+    expect(participants.values?.[0]?.identifier).toMatchObject({ phoneNumber: CALLER });
+    expect(participants.values?.[1]?.identifier).toMatchObject({ communicationUserId: expect.stringMatching(/^8:acs:/) });
+  });
+
   it('plays text and reports PlayCompleted with the operation context after the text was heard', async () => {
     // Prepare
     const { app, callConnectionId } = await ringAndAnswer();
@@ -243,6 +256,39 @@ describe('ACS emulator: Call Automation REST and callbacks', () => {
     expect(result.callConnectionProperties.callConnectionState).toBe('connecting');
     expect(connected.callConnectionId).toBe(result.callConnectionProperties.callConnectionId);
     expect((await created).direction).toBe('outbound');
+  });
+});
+
+describe('ACS emulator: outbound calls with a scripted callee', () => {
+  it('lets a scripted person pick up the call the app places and records what they heard', async () => {
+    // Prepare: an app that reads a reminder and hangs up.
+    const acs = await startAcsEmulator({ speechMsPerChar: 4 });
+    const client = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });
+    const app = await startTestApp({
+      client,
+      jwt: acs.jwt,
+      onEvent: async (event, self) => {
+        const connection = self.client.getCallConnection(event.callConnectionId);
+        if (event.kind === 'CallConnected') await connection.getCallMedia().playToAll([{ kind: 'textSource', text: 'Your appointment is tomorrow at nine.' }]);
+        if (event.kind === 'PlayCompleted') await connection.hangUp(false);
+      },
+    });
+    try {
+      const callee = acs.answerNextOutboundCall({ steps: [{ waitFor: 'greeting' }] });
+
+      // Act
+      await client.createCall({ targetParticipant: { phoneNumber: '+15550100555' }, sourceCallIdNumber: { phoneNumber: SERVICE_NUMBER } }, app.callbackUrl);
+      const run = await callee;
+
+      // Assess
+      expect(run.heardText).toEqual(['Your appointment is tomorrow at nine.']);
+      expect(run.operations).toEqual(['createCall', 'play', 'hangupCall']);
+      expect(run.endedBy).toBe('app');
+      expect(run.incomingCallStatus).toBeUndefined();
+    } finally {
+      await app.close();
+      await acs.close();
+    }
   });
 });
 
