@@ -198,7 +198,7 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
     const callId = randomUUID();
     const tracker = new PlaybackTracker({ sampleRateHz: 24000 });
     const decisions: BargeInDecision[] = [];
-    let session!: RealtimeAgentSession;
+    const live: { session?: RealtimeAgentSession } = {}; // the handlers below run once it is connected
     const r = recorder({
       onAudioDelta: (b64, responseId, itemId) => {
         if (tracker.shouldForward(responseId)) tracker.onAgentAudioSent(responseId, itemId, Buffer.byteLength(b64, 'base64'), performance.now());
@@ -210,11 +210,12 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
         const decision = tracker.onCallerSpeechStarted(performance.now());
         if (!decision) return;
         decisions.push(decision);
-        if (decision.responseIdToCancel) session.cancelResponse();
-        session.truncate(decision.itemId, decision.audioEndMs);
+        if (decision.responseIdToCancel) live.session?.cancelResponse();
+        live.session?.truncate(decision.itemId, decision.audioEndMs);
       },
     });
-    session = await RealtimeAgentSession.connect(agentOptions(callId, r.handlers));
+    const session = await RealtimeAgentSession.connect(agentOptions(callId, r.handlers));
+    live.session = session;
     try {
       callerSays(session, callId, 'Tell me a story');
       await waitFor(() => expect(r.audio.length).toBeGreaterThan(0));
@@ -302,6 +303,21 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
     }
   });
 
+  it('reports a dropped connection as a retryable error', async () => {
+    // Prepare
+    const r = recorder();
+    const session = await RealtimeAgentSession.connect(agentOptions(randomUUID(), r.handlers));
+    // Act: the service side goes away without a close handshake
+    emulator.sessions.get(session.sessionId ?? '')?.terminate();
+    await waitFor(() => expect(r.closes).toHaveLength(1));
+    // Assess
+    expect(r.closes).toEqual([1006]);
+    expect(r.errors).toEqual([expect.objectContaining({ code: 'unavailable', retryable: true })]);
+    expect(session.isClosed).toBe(true);
+    session.appendAudio('AAAA'); // ignored after close, no throw
+    await session.close();
+  });
+
   it('closes when its AbortSignal fires, and refuses to connect with an aborted signal', async () => {
     const controller = new AbortController();
     const r = recorder();
@@ -310,6 +326,10 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
     await waitFor(() => expect(r.closes).toEqual([1000]));
     expect(session.isClosed).toBe(true);
     expect(r.errors).toEqual([]);
-    await expect(RealtimeAgentSession.connect(agentOptions(randomUUID(), {}, { signal: controller.signal }))).rejects.toBeDefined();
+    await expect(RealtimeAgentSession.connect(agentOptions(randomUUID(), {}, { signal: controller.signal }))).rejects.toMatchObject({
+      name: 'RealtimeAgentError',
+      code: 'aborted',
+      retryable: false,
+    });
   });
 });

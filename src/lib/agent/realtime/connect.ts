@@ -35,7 +35,9 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Opens the socket and waits until it is open; failures become a classified RealtimeAgentError. */
 export async function openRealtimeSocket(settings: RealtimeConnectionSettings): Promise<OpenAIRealtimeWS> {
-  settings.signal?.throwIfAborted();
+  if (settings.signal?.aborted) {
+    throw new RealtimeAgentError('Realtime connection aborted', { code: 'aborted', retryable: false, cause: settings.signal.reason });
+  }
   const client = new AzureOpenAI({
     endpoint: settings.endpoint,
     apiVersion: settings.apiVersion,

@@ -255,7 +255,11 @@ export class RealtimeAgentSession {
         );
       };
       const onClose = (): void =>
-        done(new RealtimeAgentError('Realtime socket closed before the session was configured', { code: 'unavailable', retryable: true }));
+        done(
+          this.options.signal?.aborted
+            ? new RealtimeAgentError('Realtime connection aborted', { code: 'aborted', retryable: false, cause: this.options.signal.reason })
+            : new RealtimeAgentError('Realtime socket closed before the session was configured', { code: 'unavailable', retryable: true }),
+        );
       const done = (error?: RealtimeAgentError): void => {
         clearTimeout(timer);
         this.socket.off('event', onEvent);
