@@ -8,10 +8,12 @@ import { scaledClock, type EngineClock } from './clock.js';
 import { HistoryEventType, historyEvents, type FailureDetails, type HistoryEvent } from './history.js';
 import { newInstance, statusOf, TERMINAL_STATUSES, type Instance, type InstanceStatus } from './instance.js';
 import { nextRetryDelayMs } from './retry.js';
+import { copy, failureOf, parseOrchestrationFailure } from './wire.js';
+import { awaitTerminal, type WaitOptions } from './completion.js';
 
 /** Replay schema V4 (the library's latest): actions come back as one list, compound actions nested. */
 const UPPER_SCHEMA_VERSION = 3;
-const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
+const MAX_SET_TIMEOUT_MS = 2 ** 31 - 1;
 
 export interface DurableEngineOptions {
   readonly logger: Logger;
@@ -19,11 +21,7 @@ export interface DurableEngineOptions {
   readonly timeScale?: number;
 }
 
-export interface WaitOptions {
-  /** @default 30000 */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}
+export type { WaitOptions } from './completion.js';
 
 type Message =
   | { kind: 'activityResult'; generation: number; taskId: number; ok: true; value: unknown }
@@ -73,7 +71,6 @@ export class DurableEngine {
     }
     if (existing) this.stopTimers(existing);
     const instance = newInstance(instanceId, registration.metadata.name, copy(options.input), this.clock.now(), (existing?.generation ?? -1) + 1);
-    if (existing) for (const waiter of existing.waiters) instance.waiters.add(waiter);
     this.instances.set(instanceId, instance);
     this.enqueue(instance, () => this.begin(instance));
     return statusOf(instance);
@@ -120,40 +117,10 @@ export class DurableEngine {
   }
 
   /** Resolves with the final status once the instance is Completed, Failed or Terminated. */
-  async waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
-    const timeoutMs = options.timeoutMs ?? 30_000;
-    const done = () => {
-      const status = this.status(instanceId);
-      return status && TERMINAL_STATUSES.has(status.runtimeStatus) ? status : undefined;
-    };
-    const already = done();
-    if (already) return already;
+  waitForCompletion(instanceId: string, options: WaitOptions = {}): Promise<InstanceStatus> {
     const instance = this.instances.get(instanceId);
-    if (!instance) throw new DurableRequestError(`No instance with ID '${instanceId}' found.`, 404);
-    return new Promise<InstanceStatus>((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        instance.waiters.delete(check);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      const check = () => {
-        const status = done();
-        if (status) {
-          cleanup();
-          resolve(status);
-        }
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(options.signal?.reason ?? new Error('aborted'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new DurableRequestError(`Instance '${instanceId}' did not complete within ${timeoutMs} ms (status ${this.status(instanceId)?.runtimeStatus}).`, 409));
-      }, timeoutMs);
-      instance.waiters.add(check);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    if (!instance) return Promise.reject(new DurableRequestError(`No instance with ID '${instanceId}' found.`, 404));
+    return awaitTerminal(instance, options);
   }
 
   /** Stops every timer, drops late results, and waits (briefly) for activities still running. */
@@ -385,10 +352,13 @@ export class DurableEngine {
   private armTimer(instance: Instance, timerId: number, fireAt: Date): void {
     if (this.closed) return;
     const generation = instance.generation;
+    // setTimeout cannot wait longer than ~24.8 days; a longer durable timer re-arms until it is due.
+    const delayMs = Math.min(this.clock.realDelayMs(fireAt), MAX_SET_TIMEOUT_MS);
     const handle = setTimeout(() => {
       instance.timers.delete(timerId);
+      if (this.clock.realDelayMs(fireAt) > 0) return this.armTimer(instance, timerId, fireAt);
       this.enqueue(instance, () => this.handle(instance, { kind: 'timerFired', generation, timerId, fireAt }));
-    }, this.clock.realDelayMs(fireAt));
+    }, delayMs);
     instance.timers.set(timerId, handle);
   }
 
@@ -427,28 +397,4 @@ export class DurableEngine {
 function requireName(action: RawAction): string {
   if (!action.functionName) throw new UnsupportedActionError(`action type ${action.actionType} has no function name`);
   return action.functionName;
-}
-
-function failureOf(error: unknown): FailureDetails {
-  if (error instanceof Error) return { ErrorType: error.name, ErrorMessage: error.message, ...(error.stack ? { StackTrace: error.stack } : {}) };
-  return { ErrorType: 'Error', ErrorMessage: String(error) };
-}
-
-/** The library throws `OrchestrationFailureError` with its state appended as JSON after a label. */
-function parseOrchestrationFailure(error: unknown): { error: string; customStatus?: unknown } {
-  const message = error instanceof Error ? error.message : String(error);
-  const at = message.indexOf(OUT_OF_PROC_LABEL);
-  if (at < 0) return { error: message };
-  try {
-    // The text before the label is only whether the orchestrator had returned; the error is in the state.
-    const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as { error?: string; customStatus?: unknown };
-    return { error: state.error ?? message.slice(0, at), customStatus: state.customStatus };
-  } catch {
-    return { error: message.slice(0, at) };
-  }
-}
-
-/** Values cross a JSON boundary between the extension and the worker; copying keeps that property. */
-function copy<T>(value: T): T {
-  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
