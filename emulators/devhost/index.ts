@@ -110,7 +110,11 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
 
   const dispatchers = new Map<string, TriggerDispatcher>();
   for (const d of [...DEFAULT_DISPATCHERS, ...(options.dispatchers ?? [])]) dispatchers.set(d.triggerType.toLowerCase(), d);
-  const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute: (route) => routes.push(route) };
+  const addHttpRoute = (route: HttpRoute) => {
+    routes.push(route);
+    routes.sort((a, b) => b.route.precedence - a.route.precedence);
+  };
+  const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute };
   const served = new Map<string, string[]>();
   for (const registration of registeredFunctions()) {
     const trigger = triggerOf(registration);

@@ -5,6 +5,8 @@
  */
 export interface CompiledRoute {
   readonly template: string;
+  /** Higher wins when two templates match a path: literals beat parameters, catch-alls come last. */
+  readonly precedence: number;
   match(path: string): Record<string, string> | undefined;
 }
 
@@ -20,6 +22,7 @@ export function compileRoute(template: string): CompiledRoute {
   const names: string[] = [];
   const segments = template.replace(/^\/+|\/+$/g, '').split('/').filter(Boolean);
   let pattern = '';
+  let precedence = 0;
   for (const segment of segments) {
     const whole = /^\{(\*)?([A-Za-z_][\w]*)(?::([A-Za-z]+)(?:\([^)]*\))?)?(\?)?\}$/.exec(segment);
     if (whole) {
@@ -27,8 +30,10 @@ export function compileRoute(template: string): CompiledRoute {
       names.push(name);
       const body = catchAll ? '.*' : (constraint && CONSTRAINTS[constraint.toLowerCase()]) ?? '[^/]+';
       pattern += optional || catchAll ? `(?:/(${body}))?` : `/(${body})`;
+      precedence += catchAll ? -100 : constraint ? 10 : optional ? 0 : 5;
       continue;
     }
+    precedence += segment.includes('{') ? 20 : 100;
     pattern += '/' + segment.replace(/\{([A-Za-z_]\w*)\}|([^{]+)/g, (_m, name: string | undefined, literal: string | undefined) => {
       if (name) {
         names.push(name);
@@ -40,6 +45,7 @@ export function compileRoute(template: string): CompiledRoute {
   const regex = new RegExp(`^${pattern}/?$`, 'i');
   return {
     template,
+    precedence,
     match(path) {
       const found = regex.exec(path === '' ? '/' : path);
       if (!found) return undefined;

@@ -30,6 +30,9 @@ app.http('echo', {
   }),
 });
 
+app.http('byId', { route: 'items/{id}', methods: ['GET'], authLevel: 'anonymous', handler: async (req: HttpRequest) => ({ body: `item ${req.params.id}` }) });
+app.http('latest', { route: 'items/latest', methods: ['GET'], authLevel: 'anonymous', handler: async () => ({ body: 'the latest item' }) });
+
 app.http('secret', {
   route: 'secret',
   methods: ['GET'],
@@ -114,6 +117,12 @@ describe('dev host over HTTP', () => {
     expect(unknown.status).toBe(404);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('prefers a literal route segment over a parameter, whatever the registration order', async () => {
+    const [latest, byId] = await Promise.all([fetch(`${host.baseUrl}/api/items/latest`), fetch(`${host.baseUrl}/api/ITEMS/7`)]);
+    await expect(latest.text()).resolves.toBe('the latest item');
+    await expect(byId.text()).resolves.toBe('item 7');
   });
 
   it('protects function-level routes with the function key, by query or header', async () => {
