@@ -272,11 +272,30 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
     }
   });
 
-  it('refuses a wrong key with a non-retryable auth error', async () => {
-    const attempt = RealtimeAgentSession.connect(agentOptions(randomUUID(), {}, { apiKey: 'not-the-key' }));
+  it.each([
+    ['v1', '/openai/v1/realtime'],
+    ['deployment', '/openai/realtime'],
+  ] as const)('refuses a wrong key with a non-retryable auth error (%s route)', async (route, path) => {
+    const attempt = RealtimeAgentSession.connect(agentOptions(randomUUID(), {}, { apiKey: 'not-the-key', route }));
     await expect(attempt).rejects.toBeInstanceOf(RealtimeAgentError);
     await expect(attempt).rejects.toMatchObject({ code: 'auth', status: 401, retryable: false });
-    expect(emulator.refusals).toContainEqual({ status: 401, path: '/openai/realtime' });
+    expect(emulator.refusals).toContainEqual({ status: 401, path });
+  });
+
+  it('speaks over the AzureOpenAI deployment route (OpenAIRealtimeWS.azure) as well', async () => {
+    // Prepare
+    const r = recorder();
+    const session = await RealtimeAgentSession.connect(agentOptions(randomUUID(), r.handlers, { route: 'deployment' }));
+    try {
+      // Act: the agent speaks first (greeting)
+      session.requestResponse('Greet the caller');
+      await waitFor(() => expect(r.turns).toHaveLength(1));
+      // Assess
+      expect(r.turns[0]).toMatchObject({ role: 'agent', text: 'Hello, how can I help you today?', interrupted: false });
+      expect(r.turns[0]?.timings.ttfaMs).toBeUndefined(); // not an answer to speech
+    } finally {
+      await session.close();
+    }
   });
 
   it('reports an unknown deployment as not-found', async () => {

@@ -1,11 +1,17 @@
 /**
- * Opens the realtime WebSocket to Azure OpenAI through the `openai` package:
- * `OpenAIRealtimeWS.azure(AzureOpenAI, { deploymentName })` connects to
- * `wss://<endpoint>/openai/realtime?api-version=<v>&deployment=<d>` with an `api-key` header (key) or
- * `Authorization: Bearer <token>` (Entra ID, e.g. managed identity).
+ * Opens the realtime WebSocket to Azure OpenAI through the `openai` package's `OpenAIRealtimeWS`.
+ *
+ * Two routes, both speaking the GA protocol the openai 6.49 types describe (`session.type: 'realtime'`,
+ * `response.output_audio.delta`…):
+ * - `v1` (default): `wss://<endpoint>/openai/v1/realtime?model=<deployment>`, the Azure GA endpoint
+ *   (no api-version), through an `OpenAI` client with `baseURL <endpoint>/openai/v1`, as Microsoft's
+ *   quickstart does. A key goes in the `api-key` header; an Entra ID token as `Authorization: Bearer`.
+ * - `deployment`: what `OpenAIRealtimeWS.azure(AzureOpenAI)` builds,
+ *   `wss://<endpoint>/openai/realtime?api-version=<v>&deployment=<d>`. On Azure that path serves the
+ *   preview protocol for preview api-versions, so use it only with a GA-protocol api-version.
  */
 
-import { AzureOpenAI } from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import type { ClientOptions as WebSocketOptions } from 'ws';
 import { RealtimeAgentError, connectError } from './errors.js';
@@ -16,7 +22,10 @@ export type RealtimeConnectionSettings = {
   /** `https://<resource>.openai.azure.com` */
   readonly endpoint: string;
   readonly deployment: string;
-  readonly apiVersion: string;
+  /** Used by the `deployment` route only. */
+  readonly apiVersion?: string | undefined;
+  /** @default 'v1' */
+  readonly route?: 'v1' | 'deployment' | undefined;
   /** Key for local runs; without it (and without `tokenProvider`) DefaultAzureCredential is used. */
   readonly apiKey?: string | undefined;
   /** Entra ID token provider (overrides DefaultAzureCredential). */
@@ -32,28 +41,33 @@ export type RealtimeConnectionSettings = {
 
 /** @default 10 000 ms handshake timeout */
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_DEPLOYMENT_ROUTE_API_VERSION = '2025-08-28';
 
 /** Opens the socket and waits until it is open; failures become a classified RealtimeAgentError. */
 export async function openRealtimeSocket(settings: RealtimeConnectionSettings): Promise<OpenAIRealtimeWS> {
   if (settings.signal?.aborted) {
     throw new RealtimeAgentError('Realtime connection aborted', { code: 'aborted', retryable: false, cause: settings.signal.reason });
   }
-  const client = new AzureOpenAI({
-    endpoint: settings.endpoint,
-    apiVersion: settings.apiVersion,
-    deployment: settings.deployment,
-    ...(settings.apiKey ? { apiKey: settings.apiKey } : { azureADTokenProvider: await tokenProviderFor(settings) }),
-  });
+  const headers: Record<string, string> = settings.correlationId ? { 'x-ms-client-request-id': settings.correlationId } : {};
+  const options = { handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS, ...settings.socketOptions };
   let socket: OpenAIRealtimeWS;
   try {
-    socket = await OpenAIRealtimeWS.azure(client, {
-      deploymentName: settings.deployment,
-      options: {
-        handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        ...settings.socketOptions,
-        headers: settings.correlationId ? { 'x-ms-client-request-id': settings.correlationId } : {},
-      },
-    });
+    if ((settings.route ?? 'v1') === 'v1') {
+      const baseURL = `${settings.endpoint.replace(/\/+$/, '')}/openai/v1`;
+      const apiKey = settings.apiKey ? settings.apiKey : await tokenProviderFor(settings);
+      const client = new OpenAI({ baseURL, apiKey });
+      // Microsoft's GA quickstart sends the key as `api-key` too (the client itself only sends it as a bearer).
+      if (settings.apiKey) headers['api-key'] = settings.apiKey;
+      socket = await OpenAIRealtimeWS.create(client, { model: settings.deployment, options: { ...options, headers } });
+    } else {
+      const client = new AzureOpenAI({
+        endpoint: settings.endpoint,
+        apiVersion: settings.apiVersion ?? DEFAULT_DEPLOYMENT_ROUTE_API_VERSION,
+        deployment: settings.deployment,
+        ...(settings.apiKey ? { apiKey: settings.apiKey } : { azureADTokenProvider: await tokenProviderFor(settings) }),
+      });
+      socket = await OpenAIRealtimeWS.azure(client, { deploymentName: settings.deployment, options: { ...options, headers } });
+    }
   } catch (error) {
     throw new RealtimeAgentError('Cannot obtain credentials for the realtime service', { code: 'auth', retryable: true, cause: error });
   }
