@@ -212,7 +212,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
       if (this.state !== 'transferring') return;
       if (this.failTransfers) {
         this.state = 'connected';
-        this.emitEvent('CallTransferFailed', { operationContext, resultInformation: { code: 500, subCode: 7505, message: 'The transfer target did not answer.' } });
+        this.emitEvent('CallTransferFailed', { operationContext, resultInformation: RESULT.transferFailed });
         return;
       }
       this.state = 'transferAccepted';
@@ -332,7 +332,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
       session.close(1000, 'call ended');
       this.emitEvent('MediaStreamingStopped', { mediaStreamingUpdate: mediaUpdate('mediaStreamingStopped', 'subscriptionStopped') });
     }
-    this.emitEvent('CallDisconnected', { resultInformation: by === 'caller' ? RESULT.callEndedByCaller : RESULT.callEndedByApp });
+    this.emitEvent('CallDisconnected', { resultInformation: RESULT.callEnded });
     this.state = 'disconnected';
     this.emit('ended');
   }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { consoleLogger, type Logger } from '../../src/lib/telemetry/logger.js';
 import { CallbackSender } from './callbacks.js';
+import { ControlApi } from './control.js';
 import type { CallServices, EmulatedCall, RestRecord } from './call.js';
 import { placeScriptedCall, runScript, type CalleeScript, type CallerScript, type CallRecording, type PlaceCallOptions, type RunOptions } from './caller.js';
 import { EventGridSender, type EventGridDelivery, type IncomingCallInput, type PendingIncomingCall } from './event-grid.js';
@@ -55,6 +56,8 @@ export interface AcsEmulatorOptions {
    * @default true
    */
   readonly mediaAuthorizationHeader?: boolean;
+  /** Serve the unauthenticated `/emulator/*` control API (for running as a process). @default false */
+  readonly controlApi?: boolean;
 }
 
 export interface AcsEmulator {
@@ -165,6 +168,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     const path = new URL(req.url ?? '/', base).pathname;
     if (req.method === 'GET' && path === '/calling/keys') return reply(res, 200, signer.jwks());
     if (req.method === 'GET' && path === '/calling/.well-known/acsopenidconfiguration') return reply(res, 200, signer.openIdConfiguration());
+    if (control?.handle(req, res, body)) return;
     if (!path.startsWith('/calling/')) return reply(res, 404, { error: { code: 'NotFound', message: `No resource at ${path}.` } });
     const verdict = verifyHmac({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body }, accessKey);
     if (!verdict.ok) {
@@ -182,6 +186,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
   }
 
   let closed = false;
+  let control: ControlApi | undefined;
   const emulator: AcsEmulator = {
     endpoint: `${base}/`,
     connectionString: `endpoint=${base}/;accesskey=${accessKey}`,
@@ -228,6 +233,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  if (options.controlApi) control = new ControlApi(emulator);
   return emulator;
 }
 

@@ -195,6 +195,60 @@ describe('ACS emulator: scripted caller', () => {
     expect(run.endedBy).toBe('caller');
   });
 
+  it('keeps the call up when a transfer fails, so the app can recover and hang up itself', async () => {
+    // Prepare
+    const transferring = async (event: CallAutomationEvent, self: TestApp): Promise<void> => {
+      const connection = self.client.getCallConnection(event.callConnectionId);
+      if (event.kind === 'CallConnected') await connection.transferCallToParticipant({ phoneNumber: '+15550100222' }, { operationContext: 'to-human' });
+      if (event.kind === 'CallTransferFailed') await connection.getCallMedia().playToAll([{ kind: 'textSource', text: 'Nobody is available.' }], { operationContext: 'sorry' });
+      if (event.kind === 'PlayCompleted') await connection.hangUp(false);
+    };
+    app = await startTestApp({ client, jwt: acs.jwt, onEvent: transferring });
+
+    // Act
+    const run = await acs.placeCall({ from: CALLER, to: SERVICE_NUMBER, failTransfer: true, steps: [{ waitFor: 'greeting' }] }, { eventGridUrl: app.eventGridUrl });
+
+    // Assess
+    expect(run.eventTypes).toEqual(['CallConnected', 'ParticipantsUpdated', 'CallTransferFailed', 'PlayCompleted', 'CallDisconnected']);
+    expect(run.heardText).toEqual(['Nobody is available.']);
+    expect(run.endedBy).toBe('app');
+  });
+
+  it('can be driven over the control API when the emulator runs as a process', async () => {
+    // Prepare
+    const controlled = await startAcsEmulator({ controlApi: true, speechMsPerChar: 4 });
+    const controlledClient = new CallAutomationClient(controlled.connectionString, { allowInsecureConnection: true });
+    app = await startTestApp({
+      client: controlledClient,
+      jwt: controlled.jwt,
+      onEvent: async (event, self) => {
+        if (event.kind === 'CallConnected') await self.client.getCallConnection(event.callConnectionId).getCallMedia().playToAll([{ kind: 'textSource', text: 'Hello from the app.' }]);
+      },
+    });
+    try {
+      // Act
+      const started = await fetch(`${controlled.endpoint}emulator/calls`, {
+        method: 'POST',
+        headers: { connection: 'close' },
+        body: JSON.stringify({ eventGridUrl: app.eventGridUrl, from: CALLER, to: SERVICE_NUMBER, steps: [{ waitFor: 'greeting' }, { hangUp: true }] }),
+      });
+      const { runId } = (await started.json()) as { runId: string };
+      let run: any;
+      for (let i = 0; i < 200 && !run?.done; i += 1) {
+        await new Promise((r) => setTimeout(r, 20));
+        run = await (await fetch(`${controlled.endpoint}emulator/runs/${runId}`, { headers: { connection: 'close' } })).json();
+      }
+
+      // Assess
+      expect(started.status).toBe(202);
+      expect(run).toMatchObject({ done: true, recording: { heardText: ['Hello from the app.'], endedBy: 'caller', operations: ['answerCall', 'play'] } });
+    } finally {
+      await app.close();
+      app = undefined;
+      await controlled.close();
+    }
+  });
+
   it('reports an unanswered call instead of hanging', async () => {
     // Prepare: an app that acknowledges IncomingCall but never answers.
     const ignoring = { ...client, answerCall: async () => undefined } as unknown as CallAutomationClient;
