@@ -119,6 +119,27 @@ describe('resampler', () => {
     expect(rms(out.slice(100))).toBeLessThan(rms(high) * 0.1);
   });
 
+  it('measures the cost per 20 ms frame (figures only, no timing assertion)', () => {
+    const figures: string[] = [];
+    for (const [fromHz, toHz] of [
+      [16000, 24000],
+      [24000, 16000],
+    ] as const) {
+      const resampler = createResampler(fromHz, toHz);
+      const frame = bytesOf(sine(440, fromHz, 20)).toString('base64');
+      let produced = 0;
+      let bestMs = Infinity;
+      for (let round = 0; round < 5; round++) {
+        const start = performance.now();
+        for (let i = 0; i < 500; i++) produced += resampler.processBase64(frame).length;
+        bestMs = Math.min(bestMs, performance.now() - start);
+      }
+      figures.push(`${fromHz / 1000}→${toHz / 1000} kHz ${((bestMs * 1000) / 500).toFixed(1)} µs/frame`);
+      expect(produced).toBeGreaterThan(0);
+    }
+    console.log(`resampler incl. base64 decode/encode: ${figures.join(', ')}`);
+  });
+
   it('starts afresh after reset', () => {
     const resampler = createResampler(16000, 24000);
     const frame = bytesOf(sine(440, 16000, 20));

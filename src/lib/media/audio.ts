@@ -152,6 +152,7 @@ class LinearResampler implements Resampler {
     const divisor = gcd(fromHz, toHz);
     this.step = fromHz / divisor;
     this.denominator = toHz / divisor;
+    // 31 taps: odd, so the filter is symmetric around a centre tap (see FirFilter).
     this.lowPass = toHz < fromHz ? new FirFilter(lowPassTaps((0.45 * toHz) / fromHz, 31)) : undefined;
     this.reset();
   }
@@ -193,32 +194,39 @@ class LinearResampler implements Resampler {
 
 /** A streaming FIR filter: keeps the last taps−1 input samples so chunks join seamlessly. */
 class FirFilter {
-  private readonly history: Float64Array;
+  private readonly order: number;
+  /** [history (order samples) | current chunk]; grown on demand, reused across chunks. */
+  private work: Float64Array;
 
   constructor(private readonly taps: Float64Array) {
-    this.history = new Float64Array(taps.length - 1);
+    this.order = taps.length - 1;
+    this.work = new Float64Array(this.order + 960);
   }
 
   reset(): void {
-    this.history.fill(0);
+    this.work.fill(0, 0, this.order);
   }
 
   apply(input: Int16Array): Int16Array {
-    const { taps, history } = this;
-    const order = taps.length - 1;
+    const { taps, order } = this;
+    if (this.work.length < order + input.length) {
+      const grown = new Float64Array(order + input.length);
+      grown.set(this.work.subarray(0, order));
+      this.work = grown;
+    }
+    const work = this.work;
+    for (let i = 0; i < input.length; i++) work[order + i] = input[i] as number;
     const out = new Int16Array(input.length);
+    // The taps are symmetric (odd length): pair sample k with sample order−k and halve the multiplies.
+    const middle = order / 2;
+    const centreTap = taps[middle] as number;
     for (let n = 0; n < input.length; n++) {
-      let acc = 0;
-      for (let k = 0; k <= order; k++) {
-        const i = n - k;
-        acc += (taps[k] ?? 0) * (i >= 0 ? (input[i] ?? 0) : (history[order + i] ?? 0));
-      }
+      let acc = centreTap * (work[n + middle] as number);
+      for (let k = 0; k < middle; k++) acc += (taps[k] as number) * ((work[n + k] as number) + (work[n + order - k] as number));
       out[n] = clamp16(Math.round(acc));
     }
-    // Keep the newest `order` samples (older history first when the chunk is shorter than the filter).
-    const keep = Math.min(order, input.length);
-    history.copyWithin(0, keep);
-    for (let j = 0; j < keep; j++) history[order - keep + j] = input[input.length - keep + j] ?? 0;
+    // The newest `order` samples become the history of the next chunk.
+    work.copyWithin(0, input.length, input.length + order);
     return out;
   }
 }
