@@ -1,7 +1,7 @@
 /**
  * Speech-like PCM made offline: noise shaped by a syllable envelope (~4–5 syllables per second,
- * short gaps between words) and a gentle low-pass, so voice-activity detectors see bursts of
- * energy the way they would with a real voice. Deterministic for a given seed.
+ * short gaps between words) and a gentle low-pass, so energy-based voice-activity detectors see
+ * one utterance of the requested length. Deterministic for a given seed.
  */
 
 export const FRAME_MS = 20;
@@ -40,8 +40,10 @@ export function speechLikePcm(durationMs: number, sampleRate: number, seed = 1):
   let filtered = 0;
   for (let i = 0; i < samples; i += 1) {
     const t = i / sampleRate;
-    const syllable = Math.max(0, Math.sin(2 * Math.PI * syllableHz * t));
-    const wordGap = Math.sin(2 * Math.PI * 0.7 * t) > -0.85 ? 1 : 0.05;
+    // Syllables dip but never go quiet; word gaps stay under ~150 ms, so an energy VAD with a
+    // 200–500 ms silence window hears one utterance, not several.
+    const syllable = 0.35 + 0.65 * Math.max(0, Math.sin(2 * Math.PI * syllableHz * t));
+    const wordGap = Math.sin(2 * Math.PI * 0.7 * t) > -0.95 ? 1 : 0.05;
     const fade = Math.min(1, t / 0.03, (samples - i) / sampleRate / 0.03);
     filtered += alpha * (random() * 2 - 1 - filtered);
     const value = filtered * syllable * wordGap * fade * 0.6 * 32767;
