@@ -17,6 +17,7 @@ import {
   type RealtimeAgentOptions,
   type RealtimeMetric,
   type ToolCallRequest,
+  type TruncatedTurn,
 } from '../../src/lib/agent/realtime/index.js';
 import { durationMsForBase64 } from '../../src/lib/media/audio.js';
 import { PlaybackTracker, type BargeInDecision } from '../../src/lib/media/barge-in.js';
@@ -248,6 +249,65 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
       expect(r.errors).toEqual([]); // a cancel racing the service's own interruption is not an error
     } finally {
       await session.close();
+    }
+  });
+
+  it('truncates an agent turn already reported when the model generated faster than the caller listened', async () => {
+    // Prepare: a service that sends a whole answer at once, as real models often do; the relay's side simulated.
+    const fast = await startRealtimeEmulator({
+      paceFactor: 0,
+      speechMsPerWord: MS_PER_WORD,
+      responder: (input) => (/story/i.test(input.userText) ? { text: LONG_ANSWER } : defaultResponder(input)),
+    });
+    const tracker = new PlaybackTracker({ sampleRateHz: 24000 });
+    const truncated: TruncatedTurn[] = [];
+    const live: { session?: RealtimeAgentSession } = {};
+    const r = recorder({
+      onAudioDelta: (b64, responseId, itemId) => {
+        if (tracker.shouldForward(responseId)) tracker.onAgentAudioSent(responseId, itemId, Buffer.byteLength(b64, 'base64'), performance.now());
+      },
+      onAgentTranscript: (text, responseId, done, itemId) => {
+        if (!done) tracker.onAgentTranscriptDelta(responseId, itemId, text);
+      },
+      onSpeechStarted: () => {
+        const decision = tracker.onCallerSpeechStarted(performance.now());
+        if (decision) live.session?.truncate(decision.itemId, decision.audioEndMs);
+      },
+    });
+    const callId = randomUUID();
+    const options = agentOptions(callId, { ...r.handlers, onAgentTurnTruncated: (t) => truncated.push(t) }, {
+      endpoint: fast.endpoint,
+      apiKey: fast.apiKey,
+      socketOptions: { ca: fast.ca },
+    });
+    const session = await RealtimeAgentSession.connect(options);
+    live.session = session;
+    try {
+      fast.utterances.say('Tell me a story', callId);
+      for (const frame of callerSpeechFrames({ sampleRateHz: 24000, speechMs: 300, silenceMs: 300 })) session.appendAudio(frame.toString('base64'));
+      await waitFor(() => expect(r.turns.map((t) => t.role)).toEqual(['user', 'agent']));
+      tracker.onResponseDone(r.turns[1]!.responseId!);
+      expect(r.turns[1]).toMatchObject({ text: LONG_ANSWER, interrupted: false }); // all of it generated…
+      const itemId = r.turns[1]!.itemId;
+      await waitFor(() => expect(tracker.heardMs(itemId, performance.now())).toBeGreaterThan(300));
+      // Act: …but the caller interrupts after hearing a part of it
+      fast.utterances.say('Stop please', callId);
+      for (const frame of callerSpeechFrames({ sampleRateHz: 24000, speechMs: 300, silenceMs: 300 })) session.appendAudio(frame.toString('base64'));
+      await waitFor(() => expect(truncated).toHaveLength(1));
+      // Assess: the reported turn is corrected to what was heard, and the service truncated its item there
+      const correction = truncated[0]!;
+      expect(correction.itemId).toBe(itemId);
+      expect(correction.audioEndMs).toBeGreaterThan(300);
+      expect(correction.audioEndMs).toBeLessThan(3000);
+      expect(LONG_ANSWER.startsWith(correction.text)).toBe(true);
+      expect(correction.text.length).toBeLessThan(LONG_ANSWER.length);
+      const emulated = fast.sessions.get(session.sessionId ?? '')!;
+      await waitFor(() => expect(emulated.items.find((i) => i.id === itemId)?.truncatedAtMs).toBe(correction.audioEndMs));
+      expect(emulated.responses[0]?.status).toBe('completed');
+      expect(r.errors).toEqual([]);
+    } finally {
+      await session.close();
+      await fast.close();
     }
   });
 

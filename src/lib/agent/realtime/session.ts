@@ -200,9 +200,10 @@ export class RealtimeAgentSession {
    */
   truncate(itemId: string, audioEndMs: number): string {
     const item = this.agentItems.get(itemId);
-    const audioMs = item?.audioMs ?? 0;
-    const clampedMs = Math.max(0, Math.min(Math.floor(audioEndMs), Math.floor(audioMs)));
-    const heard = item === undefined ? '' : truncateTranscript(item.transcript, clampedMs, audioMs);
+    // Never past the audio the service generated (it refuses that); unknown items are passed as given.
+    const requestedMs = Math.max(0, Math.floor(audioEndMs));
+    const clampedMs = item === undefined ? requestedMs : Math.min(requestedMs, Math.floor(item.audioMs));
+    const heard = item === undefined ? '' : truncateTranscript(item.transcript, clampedMs, item.audioMs);
     if (!this.closing) {
       this.socket.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: clampedMs });
     }
