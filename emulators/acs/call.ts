@@ -17,6 +17,7 @@ export interface RestRecord {
   readonly atMs: number;
   readonly method: string;
   readonly path: string;
+  readonly apiVersion?: string;
   readonly operation: string;
   callConnectionId?: string;
   readonly body: unknown;
@@ -102,7 +103,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     this.duplicateCallbacks = services.duplicateCallbacks;
     this.ops = new MediaOps({
       nowMs: services.nowMs,
-      emitEvent: (type, data) => this.emitEvent(type, data),
+      emitEvent: (type, data, callbackUri) => this.emitEvent(type, data, callbackUri),
       speechMsPerChar: services.speechMsPerChar,
       filePlayMs: services.filePlayMs,
     });
@@ -166,8 +167,10 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     });
   }
 
-  emitEvent(shortType: string, data: Record<string, unknown>): SentEvent | undefined {
-    if (!this.callbackUri || this.state === 'disconnected') return undefined;
+  /** Sends one callback; `callbackUri` overrides the call's (an operation's `operationCallbackUri`). */
+  emitEvent(shortType: string, data: Record<string, unknown>, callbackUri?: string): SentEvent | undefined {
+    const url = callbackUri || this.callbackUri;
+    if (!url || this.state === 'disconnected') return undefined;
     const payload: Record<string, unknown> = {
       callConnectionId: this.callConnectionId,
       serverCallId: this.serverCallId,
@@ -177,7 +180,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     };
     if (payload.operationContext === undefined) delete payload.operationContext;
     const event = cloudEvent(this.callConnectionId, shortType, payload);
-    const { sent, done } = this.services.sender.send(this.callConnectionId, this.callbackUri, event, { duplicate: this.duplicateCallbacks });
+    const { sent, done } = this.services.sender.send(this.callConnectionId, url, event, { duplicate: this.duplicateCallbacks });
     this.events.push(sent);
     this.delivered.push(done);
     this.emit('event', sent);
@@ -195,24 +198,25 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
       throw new AcsRestError(400, 'BadRequest', 'Media streaming was not configured for this call (mediaStreamingOptions.transportUrl).');
     }
     if (this.media?.isOpen) throw new AcsRestError(400, 'BadRequest', 'Media streaming is already active on this call.');
-    void this.startMedia(body.operationContext);
+    void this.startMedia(body.operationContext, body.operationCallbackUri);
   }
 
   stopMediaStreamingRequest(body: Record<string, any>): void {
     this.requireConnected();
     if (!this.media?.isOpen) throw new AcsRestError(400, 'BadRequest', 'Media streaming is not active on this call.');
-    this.stopMedia(body.operationContext);
+    this.stopMedia(body.operationContext, body.operationCallbackUri);
   }
 
   transfer(body: Record<string, any>): void {
     this.requireConnected();
     this.state = 'transferring';
     const operationContext = body.operationContext;
+    const callbackUri = body.operationCallbackUri;
     setTimeout(() => {
       if (this.state !== 'transferring') return;
       if (this.failTransfers) {
         this.state = 'connected';
-        this.emitEvent('CallTransferFailed', { operationContext, resultInformation: RESULT.transferFailed });
+        this.emitEvent('CallTransferFailed', { operationContext, resultInformation: RESULT.transferFailed }, callbackUri);
         return;
       }
       this.state = 'transferAccepted';
@@ -221,7 +225,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
         resultInformation: RESULT.transferAccepted,
         transferTarget: body.targetParticipant,
         transferee: body.transferee ?? this.remote,
-      });
+      }, callbackUri);
       this.end('transfer');
     }, 50);
   }
@@ -262,10 +266,10 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     this.emitEvent('ParticipantsUpdated', { sequenceNumber: this.participantsSequence, participants: this.participants() });
   }
 
-  private async startMedia(operationContext: string | undefined): Promise<void> {
+  private async startMedia(operationContext: string | undefined, callbackUri?: string): Promise<void> {
     const config = this.mediaStreaming;
     if (!config?.transportUrl) {
-      this.emitEvent('MediaStreamingFailed', { operationContext, resultInformation: RESULT.streamingFailed, mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'streamUrlMissing') });
+      this.emitEvent('MediaStreamingFailed', { operationContext, resultInformation: RESULT.streamingFailed, mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'streamUrlMissing') }, callbackUri);
       return;
     }
     try {
@@ -299,7 +303,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
         this.emitEvent('MediaStreamingFailed', { resultInformation: RESULT.streamingFailed, mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'streamConnectionInterrupted') });
         this.emit('mediaStopped');
       });
-      this.emitEvent('MediaStreamingStarted', { operationContext, resultInformation: RESULT.streamingStarted, mediaStreamingUpdate: mediaUpdate('mediaStreamingStarted', 'subscriptionStarted') });
+      this.emitEvent('MediaStreamingStarted', { operationContext, resultInformation: RESULT.streamingStarted, mediaStreamingUpdate: mediaUpdate('mediaStreamingStarted', 'subscriptionStarted') }, callbackUri);
       this.emit('mediaStarted');
     } catch (error) {
       if (!this.isActive) return;
@@ -308,16 +312,16 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
         operationContext,
         resultInformation: RESULT.streamingFailed,
         mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'initialWebSocketConnectionFailed'),
-      });
+      }, callbackUri);
     }
   }
 
-  private stopMedia(operationContext: string | undefined): void {
+  private stopMedia(operationContext: string | undefined, callbackUri?: string): void {
     const session = this.media;
     if (!session) return;
     this.media = undefined;
     session.close(1000, 'media streaming stopped');
-    this.emitEvent('MediaStreamingStopped', { operationContext, mediaStreamingUpdate: mediaUpdate('mediaStreamingStopped', 'subscriptionStopped') });
+    this.emitEvent('MediaStreamingStopped', { operationContext, mediaStreamingUpdate: mediaUpdate('mediaStreamingStopped', 'subscriptionStopped') }, callbackUri);
     this.emit('mediaStopped');
   }
 

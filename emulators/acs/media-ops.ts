@@ -29,7 +29,8 @@ export interface CallerInput {
 
 export interface MediaOpsHost {
   nowMs(): number;
-  emitEvent(shortType: string, data: Record<string, unknown>): void;
+  /** `callbackUri` is the operation's own `operationCallbackUri`, when the app gave one. */
+  emitEvent(shortType: string, data: Record<string, unknown>, callbackUri?: string): void;
   readonly speechMsPerChar: number;
   readonly filePlayMs: number;
 }
@@ -44,6 +45,7 @@ interface PlaySource {
 interface PlayOp {
   readonly sources: PlaySource[];
   readonly operationContext?: string;
+  readonly callbackUri?: string;
   readonly loop: boolean;
   readonly abort: AbortController;
   readonly prompt: boolean;
@@ -53,6 +55,7 @@ interface PlayOp {
 interface RecognizeOp {
   readonly inputType: string;
   readonly operationContext?: string;
+  readonly callbackUri?: string;
   readonly interruptPrompt: boolean;
   readonly initialSilenceMs: number;
   readonly maxTones?: number;
@@ -98,6 +101,7 @@ export class MediaOps extends EventEmitter {
     const op: PlayOp = {
       sources,
       operationContext: body.operationContext,
+      callbackUri: body.operationCallbackUri,
       loop: body.playOptions?.loop === true,
       abort: new AbortController(),
       prompt: false,
@@ -114,6 +118,7 @@ export class MediaOps extends EventEmitter {
     const op: RecognizeOp = {
       inputType: String(body.recognizeInputType ?? 'speech').toLowerCase(),
       operationContext: body.operationContext,
+      callbackUri: body.operationCallbackUri,
       interruptPrompt: options.interruptPrompt === true,
       initialSilenceMs: Number(options.initialSilenceTimeoutInSeconds ?? 5) * 1000,
       maxTones: options.dtmfOptions?.maxTonesToCollect,
@@ -123,7 +128,7 @@ export class MediaOps extends EventEmitter {
     this.recognizeOp = op;
     if (body.interruptCallMediaOperation === true) this.cancelPlays();
     if (prompts.length > 0) {
-      op.prompt = { sources: prompts, operationContext: op.operationContext, loop: false, abort: new AbortController(), prompt: true };
+      op.prompt = { sources: prompts, operationContext: op.operationContext, callbackUri: op.callbackUri, loop: false, abort: new AbortController(), prompt: true };
       this.queue.unshift(op.prompt);
       this.pump();
     } else {
@@ -156,7 +161,7 @@ export class MediaOps extends EventEmitter {
     if (op) {
       this.finishRecognize(op);
       if (op.prompt) this.interrupt(op.prompt);
-      this.host.emitEvent('RecognizeCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled });
+      this.host.emitEvent('RecognizeCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled }, op.callbackUri);
     }
   }
 
@@ -169,12 +174,12 @@ export class MediaOps extends EventEmitter {
 
   private cancelPlays(): void {
     for (const op of this.queue.splice(0)) {
-      if (!op.prompt) this.host.emitEvent('PlayCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled });
+      if (!op.prompt) this.host.emitEvent('PlayCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled }, op.callbackUri);
     }
     if (this.active && !this.active.prompt) {
       const op = this.active;
       this.interrupt(op);
-      this.host.emitEvent('PlayCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled });
+      this.host.emitEvent('PlayCanceled', { operationContext: op.operationContext, resultInformation: RESULT.canceled }, op.callbackUri);
     }
   }
 
@@ -200,7 +205,7 @@ export class MediaOps extends EventEmitter {
     }
     op.timer = setTimeout(() => {
       this.finishRecognize(op);
-      this.host.emitEvent('RecognizeFailed', { operationContext: op.operationContext, resultInformation: RESULT.initialSilenceTimeout });
+      this.host.emitEvent('RecognizeFailed', { operationContext: op.operationContext, resultInformation: RESULT.initialSilenceTimeout }, op.callbackUri);
     }, op.initialSilenceMs);
   }
 
@@ -209,14 +214,14 @@ export class MediaOps extends EventEmitter {
     const base = { operationContext: op.operationContext };
     if (input.tones !== undefined && op.inputType !== 'choices') {
       const tones = toneNames(input.tones).slice(0, op.maxTones ?? undefined);
-      this.host.emitEvent('RecognizeCompleted', { ...base, resultInformation: RESULT.maxDigitsReceived, recognitionType: 'dtmf', dtmfResult: { tones } });
+      this.host.emitEvent('RecognizeCompleted', { ...base, resultInformation: RESULT.maxDigitsReceived, recognitionType: 'dtmf', dtmfResult: { tones } }, op.callbackUri);
       return;
     }
     if (op.inputType === 'choices') {
       const said = (input.speech ?? input.tones ?? '').toLowerCase();
       const choice = op.choices.find((c) => c.label.toLowerCase() === said || c.phrases.some((p) => said.includes(p.toLowerCase())));
       if (!choice) {
-        this.host.emitEvent('RecognizeFailed', { ...base, resultInformation: { code: 400, subCode: 8547, message: 'Action failed, speech option not matched.' } });
+        this.host.emitEvent('RecognizeFailed', { ...base, resultInformation: { code: 400, subCode: 8547, message: 'Action failed, speech option not matched.' } }, op.callbackUri);
         return;
       }
       this.host.emitEvent('RecognizeCompleted', {
@@ -224,7 +229,7 @@ export class MediaOps extends EventEmitter {
         resultInformation: { code: 200, subCode: 8545, message: 'Action completed, speech option matched.' },
         recognitionType: 'choices',
         choiceResult: { label: choice.label, recognizedPhrase: input.speech ?? input.tones, confidence: 0.95 },
-      });
+      }, op.callbackUri);
       return;
     }
     this.host.emitEvent('RecognizeCompleted', {
@@ -232,7 +237,7 @@ export class MediaOps extends EventEmitter {
       resultInformation: RESULT.recognizeCompleted,
       recognitionType: 'speech',
       speechResult: { speech: input.speech ?? '', confidence: 0.95 },
-    });
+    }, op.callbackUri);
   }
 
   private finishRecognize(op: RecognizeOp): void {
@@ -271,7 +276,7 @@ export class MediaOps extends EventEmitter {
       const recognize = this.recognizeOp;
       if (recognize && recognize.prompt === op) this.startListening(recognize);
     } else {
-      this.host.emitEvent('PlayCompleted', { operationContext: op.operationContext, resultInformation: RESULT.actionCompleted });
+      this.host.emitEvent('PlayCompleted', { operationContext: op.operationContext, resultInformation: RESULT.actionCompleted }, op.callbackUri);
     }
   }
 

@@ -48,6 +48,7 @@ export class RestApi {
       atMs: this.state.nowMs(),
       method,
       path: url.pathname,
+      apiVersion: url.searchParams.get('api-version') ?? undefined,
       operation: route.operation,
       callConnectionId: route.callConnectionId,
       body,

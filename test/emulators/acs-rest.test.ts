@@ -124,6 +124,21 @@ describe('ACS emulator: Call Automation REST and callbacks', () => {
     expect(acs.calls.get(callConnectionId)?.heardPlays).toMatchObject([{ text: 'Welcome to the emulator.', outcome: 'completed' }]);
   });
 
+  it('sends an operation\'s events to its operationCallbackUrl when the app gives one', async () => {
+    // Prepare
+    const { app, callConnectionId } = await ringAndAnswer();
+    const media = client.getCallConnection(callConnectionId).getCallMedia();
+
+    // Act
+    await media.playToAll([{ kind: 'textSource', text: 'One moment.' }], { operationContext: 'hold', operationCallbackUrl: `${app.callbackUrl}?operation=hold` });
+    await app.waitForEvent('PlayCompleted');
+
+    // Assess
+    expect(app.callbacks.find((c) => c.event.kind === 'PlayCompleted')?.url).toBe('/api/callbacks?operation=hold');
+    expect(app.callbacks.find((c) => c.event.kind === 'CallConnected')?.url).toBe('/api/callbacks');
+    expect(acs.calls.get(callConnectionId)?.requests.at(-1)?.apiVersion).toBe('2026-03-12');
+  });
+
   it('fails a recognize the caller never answers with RecognizeFailed 8510 (initial silence timeout)', async () => {
     // Prepare
     const { app, callConnectionId } = await ringAndAnswer();

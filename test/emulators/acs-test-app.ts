@@ -17,6 +17,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface ReceivedCallback {
   readonly atMs: number;
+  /** Path and query the callback was POSTed to. */
+  readonly url: string;
   readonly raw: Record<string, any>;
   readonly event: CallAutomationEvent;
   readonly claims?: JWTPayload;
@@ -54,7 +56,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     req.on('end', () => {
       void (async () => {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]') as any[];
-        if (req.url === '/api/incomingCall') {
+        const path = new URL(req.url ?? '/', 'http://app.invalid').pathname;
+        if (path === '/api/incomingCall') {
           incoming.push({ headers: req.headers, body });
           const first = body[0];
           if (req.headers['aeg-event-type'] === 'SubscriptionValidation') {
@@ -72,7 +75,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
           res.writeHead(200).end();
           return;
         }
-        if (req.url === '/api/callbacks') {
+        if (path === '/api/callbacks') {
           const status = options.callbackStatus?.() ?? 200;
           let claims: JWTPayload | undefined;
           let verifyError: string | undefined;
@@ -86,7 +89,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
           if (status !== 200) return;
           for (const raw of body) {
             const event = parseCallAutomationEvent(raw);
-            callbacks.push({ atMs: performance.now(), raw, event, claims, verifyError });
+            callbacks.push({ atMs: performance.now(), url: req.url ?? '', raw, event, claims, verifyError });
             try {
               await options.onEvent?.(event, app);
             } catch (error) {
