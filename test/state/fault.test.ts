@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { RedisServer } from '../support/redis-server.js';
-import { keysWithTtl, openStore, randomId, type StoreHandle } from './support/store.js';
+import { keysWithTtl, openStore, randomId } from './support/store.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const BREAKER = { failureThreshold: 3, probeIntervalMs: 50 };

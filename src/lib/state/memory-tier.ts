@@ -7,7 +7,10 @@ export interface MemoryTierOptions {
   readonly maxEntries?: number;
   /** Most bytes held (keys, fields and values, approximately). @default 64 MiB */
   readonly maxBytes?: number;
-  /** Most items kept per list; older items are dropped from the head (Redis keeps the full list). @default 2_000 */
+  /**
+   * Most items kept per list; older items are dropped from the head (Redis keeps the full list).
+   * Enough for a conversation's hot window; more only costs heap and GC time. @default 64
+   */
   readonly maxListItems?: number;
   /** How long a deleted key is remembered as absent. @default 60_000 */
   readonly tombstoneTtlMs?: number;
@@ -56,7 +59,7 @@ export class MemoryTier implements StateBackend {
   private readonly now: () => number;
 
   constructor(options: MemoryTierOptions = {}) {
-    this.maxListItems = options.maxListItems ?? 2_000;
+    this.maxListItems = options.maxListItems ?? 64;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
@@ -76,7 +79,9 @@ export class MemoryTier implements StateBackend {
   }
 
   async exec(commands: readonly Command[], _options?: ExecOptions): Promise<(Reply | Miss)[]> {
-    return commands.map((c) => this.execOne(c, Number.POSITIVE_INFINITY, false));
+    const replies = commands.map((c) => this.execOne(c, Number.POSITIVE_INFINITY, false));
+    this.settleDirty();
+    return replies;
   }
 
   /**
@@ -89,7 +94,9 @@ export class MemoryTier implements StateBackend {
 
   /** Write-through: mirrors writes Redis has applied. */
   applyWrites(commands: readonly Command[], synced: boolean): Reply[] {
-    return commands.map((c) => this.execOne(c, Number.POSITIVE_INFINITY, synced) as Reply);
+    const replies = commands.map((c) => this.execOne(c, Number.POSITIVE_INFINITY, synced) as Reply);
+    this.settleDirty();
+    return replies;
   }
 
   /** Records a whole hash as read from Redis (`{}` = absent). */
@@ -200,8 +207,8 @@ export class MemoryTier implements StateBackend {
         e.bytes += listBytes(c.values);
         const over = e.items.length - this.maxListItems;
         if (over > 0) {
-          e.bytes -= listBytes(e.items.slice(0, over));
-          e.items = e.items.slice(over);
+          for (let i = 0; i < over; i++) e.bytes -= (e.items[i] as string).length;
+          e.items.splice(0, over);
           e.dropped += over;
         }
         this.touch(c.key, e, synced);
@@ -217,6 +224,11 @@ export class MemoryTier implements StateBackend {
         return 'OK';
       }
       case 'expire': {
+        const dirty = this.dirty.get(c.key);
+        if (dirty) {
+          dirty.ttlMs = c.seconds * 1000;
+          return 1;
+        }
         const e = this.cache.get(c.key);
         if (e === undefined || e.kind === 'none') return 0;
         this.cache.set(c.key, e, { ttl: c.seconds * 1000 });
@@ -290,14 +302,27 @@ export class MemoryTier implements StateBackend {
     return entry;
   }
 
-  /** Re-inserts after a mutation so the LRU recomputes the size; the TTL stays until an EXPIRE moves it. */
+  /**
+   * A mutated entry must be re-inserted so the LRU recomputes its size. That happens once per key at
+   * the end of the command list (with the TTL of a following EXPIRE), not once per command.
+   */
   private touch(key: string, entry: Entry, synced: boolean): void {
     if (synced) entry.syncedAtMs = this.now();
-    else entry.syncedAtMs = Math.min(entry.syncedAtMs, this.now());
-    this.cache.set(key, entry, { noUpdateTTL: true });
+    const dirty = this.dirty.get(key);
+    if (dirty) dirty.entry = entry;
+    else this.dirty.set(key, { entry, ttlMs: undefined });
+  }
+
+  private readonly dirty = new Map<string, { entry: Entry; ttlMs: number | undefined }>();
+
+  private settleDirty(): void {
+    if (this.dirty.size === 0) return;
+    for (const [key, { entry, ttlMs }] of this.dirty) this.cache.set(key, entry, ttlMs === undefined ? { noUpdateTTL: true } : { ttl: ttlMs });
+    this.dirty.clear();
   }
 
   private put(key: string, entry: Entry, ttlMsValue: number | undefined): void {
+    this.dirty.delete(key);
     this.cache.set(key, entry, ttlMsValue === undefined ? {} : { ttl: ttlMsValue });
   }
 

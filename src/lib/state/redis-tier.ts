@@ -53,10 +53,21 @@ export class RedisTier implements StateBackend {
     } catch (err) {
       throw toRedisError(name, err);
     } finally {
-      const ms = performance.now() - started;
-      this.latency?.record(LATENCY.redis, ms);
-      this.latency?.record(`${LATENCY.redis}.${name}`, ms);
+      this.record(name, performance.now() - started);
     }
+  }
+
+  private readonly histogramNames = new Map<string, string>();
+
+  private record(name: string, ms: number): void {
+    if (!this.latency) return;
+    let full = this.histogramNames.get(name);
+    if (full === undefined) {
+      full = `${LATENCY.redis}.${name}`;
+      this.histogramNames.set(name, full);
+    }
+    this.latency.record(LATENCY.redis, ms);
+    this.latency.record(full, ms);
   }
 
   /**
@@ -90,9 +101,7 @@ export class RedisTier implements StateBackend {
     } catch (err) {
       throw toRedisError(name, err);
     } finally {
-      const ms = performance.now() - started;
-      this.latency?.record(LATENCY.redis, ms);
-      this.latency?.record(`${LATENCY.redis}.${name}`, ms);
+      this.record(name, performance.now() - started);
     }
   }
 }
@@ -171,7 +180,10 @@ function transactionReplies(results: PipelineResult[], count: number, name: stri
   const last = results[results.length - 1];
   if (!last) throw new RedisCommandError(name, new Error('empty transaction reply'));
   // A command Redis refused while queueing (syntax, wrong arity) aborts the whole transaction.
-  for (const [err] of results.slice(0, -1)) if (err) throw toRedisError(name, err);
+  for (let i = 0; i < results.length - 1; i++) {
+    const err = (results[i] as PipelineResult)[0];
+    if (err) throw toRedisError(name, err);
+  }
   const [err, value] = last;
   if (err) throw toRedisError(name, err);
   if (!Array.isArray(value) || value.length !== count) throw new RedisCommandError(name, new Error('transaction was discarded'));

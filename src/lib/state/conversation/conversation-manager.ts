@@ -174,7 +174,7 @@ export class ConversationManager {
 
   /** Stages a turn; it reaches Redis with the next {@link flush}. */
   appendToHistory(role: TurnRole, content: string, meta?: Readonly<Record<string, JsonValue>>): Turn {
-    const turn: Turn = { id: this.ids.next(), role, content, at: this.now().toISOString(), ...(meta ? { meta } : {}) };
+    const turn: Turn = { id: this.ids.next(), role, content, at: this.isoNow(), ...(meta ? { meta } : {}) };
     this.pendingTurns.push(turn);
     this.hot.push(turn);
     if (this.hot.length > this.hotWindow * 2) this.hot = this.hot.slice(-this.hotWindow);
@@ -309,16 +309,34 @@ export class ConversationManager {
     this.knownLength = raw.length;
   }
 
+  private lastIso = { ms: Number.NaN, iso: '' };
+
+  /** Two turns per millisecond are common (user + agent); format the time once. */
+  private isoNow(): string {
+    const d = this.now();
+    const ms = d.getTime();
+    if (ms !== this.lastIso.ms) this.lastIso = { ms, iso: d.toISOString() };
+    return this.lastIso.iso;
+  }
+
   private setField(name: string, value: JsonValue): void {
     this.context[name] = value;
     this.pendingFields[name] = JSON.stringify(value);
     this.pendingRemovals.delete(name);
   }
 
+  /** Our turns are the last `turns.length` items RPUSH left in the list; mark them in the hot window (in place). */
   private assignSeq(turns: readonly Turn[], lengthAfter: number): void {
     const first = lengthAfter - turns.length;
-    const seqById = new Map(turns.map((t, i) => [t.id, first + i]));
-    this.hot = this.hot.map((t) => (seqById.has(t.id) ? { ...t, seq: seqById.get(t.id) } : t));
+    for (let i = this.hot.length - 1, found = 0; i >= 0 && found < turns.length; i--) {
+      const t = this.hot[i] as Turn;
+      const k = turns.indexOf(t);
+      if (k >= 0) {
+        // Our own turn objects: seq becomes known now, so it is set on them in place.
+        (t as { seq?: number }).seq = first + k;
+        found++;
+      }
+    }
   }
 }
 

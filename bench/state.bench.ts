@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Redis } from 'ioredis';
+import { loadConfig } from '../src/lib/config/index.js';
+import { ConversationManager } from '../src/lib/state/conversation/conversation-manager.js';
+import { RedisKeys } from '../src/lib/state/keys.js';
+import { createRedis, type ManagedRedis } from '../src/lib/state/redis-client.js';
+import { SessionStore } from '../src/lib/state/session-store.js';
+import { LatencyRegistry } from '../src/lib/telemetry/histograms.js';
+import { RedisServer } from '../test/support/redis-server.js';
+import { TcpProxy } from '../test/state/support/tcp-proxy.js';
+import { baseEnv } from '../test/support/env.js';
+import { LatencyRecorder, printTable, round } from './lib.js';
+
+/**
+ * `npm run bench -- state [--closed-ms 4000] [--open-seconds 15]`
+ *
+ * Everything against one redis-server this run starts on a free port:
+ * - closed loop: 50 and 200 simulated calls doing turns back to back (user + agent turn, context
+ *   update, flush), ours and the bare ioredis MULTI floor, alternated;
+ * - open loop: 1,000 calls each persisting a turn every 3 s at a random phase (persistence latency of
+ *   each turn; the event loop's timer lag is reported beside it, since it is the harness's, not the store's);
+ * - growth: round trips and bytes per turn at history length 10 and 1,000 (counted by a TCP proxy).
+ */
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({ args, options: { 'closed-ms': { type: 'string', default: '4000' }, 'open-seconds': { type: 'string', default: '15' } } });
+  const closedMs = Number(values['closed-ms']);
+  const openSeconds = Number(values['open-seconds']);
+  const server = await RedisServer.start();
+  const proxy = await TcpProxy.start(server.port);
+  const ours = await connect(server.port);
+  const floorRedis = await connect(server.port);
+  const viaProxy = await connect(proxy.port);
+  const keys = new RedisKeys('bench', 'test');
+  const store = new SessionStore(ours.client, keys, { latency: new LatencyRegistry() });
+  const proxiedStore = new SessionStore(viaProxy.client, keys, { latency: new LatencyRegistry() });
+  const floor = floorRedis.client as Redis;
+  try {
+    // Warm up both paths (JIT, connections, Redis allocations).
+    await closedLoop('ours', 50, 1000, () => oursTurn(store));
+    await closedLoop('floor', 50, 1000, () => floorTurn(floor, keys));
+
+    // The open loop first, on a clean heap: it measures latency, which a major GC of the closed
+    // loops' garbage would otherwise dominate.
+    collectGarbage();
+    const openFloor = await openLoop('floor', 1000, 3000, openSeconds * 1000, () => floorTurn(floor, keys));
+    collectGarbage();
+    const openOurs = await openLoop('ours', 1000, 3000, openSeconds * 1000, () => oursTurn(store));
+
+    const closed: ClosedResult[] = [];
+    for (const calls of [50, 200]) {
+      // Short alternating rounds, so noise on a shared machine falls on both sides alike.
+      for (let round = 0; round < ROUNDS; round++) {
+        closed.push(await closedLoop('floor', calls, closedMs / ROUNDS, () => floorTurn(floor, keys)));
+        closed.push(await closedLoop('ours', calls, closedMs / ROUNDS, () => oursTurn(store)));
+      }
+    }
+    const closedRows = summariseClosed(closed);
+
+    const growth = [await growthAt(proxiedStore, proxy, 10), await growthAt(proxiedStore, proxy, 1000)];
+
+    const ratio200 = ratioAt(closedRows, 200);
+    const budgets = {
+      closedLoopRatioAt200: { value: ratio200, budget: '>= 0.70', pass: ratio200 >= 0.7 },
+      openLoopP99MsAt1000: { value: openOurs.p99Ms, budget: '<= 2', pass: (openOurs.p99Ms as number) <= 2 },
+      noTurnJournaled: { value: journaledTurns, budget: '0', pass: journaledTurns === 0 },
+      bytesPerTurnEqual: { value: growth.map((g) => g.bytesPerTurn), budget: 'equal at 10 and 1000', pass: growth[0]?.bytesPerTurn === growth[1]?.bytesPerTurn },
+      roundTripsPerTurn: { value: growth.map((g) => g.roundTripsPerTurn), budget: '1', pass: growth.every((g) => g.roundTripsPerTurn === 1) },
+    };
+
+    console.log('\nclosed loop (turn = user + agent turn, context update, one flush)');
+    printTable(closedRows);
+    console.log('\nopen loop: 1,000 calls, one turn every 3 s each, random phase');
+    printTable([openFloor, openOurs]);
+    console.log('\ngrowth');
+    printTable(growth);
+    console.log('\nbudgets');
+    printTable(Object.entries(budgets).map(([name, b]) => ({ name, value: JSON.stringify(b.value), budget: b.budget, pass: b.pass })));
+    const health = store.health();
+    console.log(`\nstore: ${health.status}, breaker opened ${health.breaker.opens} times, journal replayed ${health.journal.replayed}`);
+    return { closedLoop: closedRows, openLoop: [openFloor, openOurs], growth, budgets, storeHealth: health, settings: { closedMs, openSeconds } };
+  } finally {
+    await store.close();
+    await proxiedStore.close();
+    await Promise.all([ours.close(), floorRedis.close(), viaProxy.close()]);
+    await proxy.close();
+    await server.dispose();
+  }
+}
+
+const gc = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+function collectGarbage(): void {
+  gc();
+}
+
+async function connect(port: number): Promise<ManagedRedis> {
+  const config = loadConfig(baseEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), REDIS_COMMAND_TIMEOUT_MS: '1000' }));
+  const redis = await createRedis(config.redis);
+  await redis.ready();
+  return redis;
+}
+
+// ── the two implementations of one turn ──────────────────────────────────────────────────────
+
+const ROUNDS = 4;
+
+const USER_TEXT = 'I would like to check the status of my last order, the one I placed on Monday.';
+const AGENT_TEXT = 'Of course. Your order shipped on Tuesday and should arrive tomorrow before noon.';
+
+interface SimCall {
+  readonly id: string;
+  turn: number;
+  cm?: ConversationManager;
+}
+
+async function oursTurn(store: SessionStore): Promise<(call: SimCall) => Promise<void>> {
+  return async (call) => {
+    call.cm ??= await ConversationManager.fromRedis(call.id, store, { migrateLegacy: false });
+    const cm = call.cm;
+    call.turn++;
+    cm.appendToHistory('user', USER_TEXT);
+    cm.appendToHistory('assistant', AGENT_TEXT);
+    cm.updateContext({ turn: call.turn, stage: 'order-status' });
+    if (!(await cm.flush()).durable) journaledTurns++;
+  };
+}
+
+/** Turns our store journaled instead of writing (Redis too slow or away): a run with any is not a clean measurement. */
+let journaledTurns = 0;
+
+async function floorTurn(client: Redis, keys: RedisKeys): Promise<(call: SimCall) => Promise<void>> {
+  let counter = 0;
+  const writer = randomBytes(4).toString('hex');
+  return async (call) => {
+    call.turn++;
+    const at = new Date().toISOString();
+    const user = JSON.stringify({ id: `${writer}-${(counter++).toString(36)}`, role: 'user', content: USER_TEXT, at });
+    const agent = JSON.stringify({ id: `${writer}-${(counter++).toString(36)}`, role: 'assistant', content: AGENT_TEXT, at });
+    const hist = keys.conversation(`f${call.id}`, 'history');
+    const ctx = keys.conversation(`f${call.id}`, 'context');
+    await client
+      .multi()
+      .rpush(hist, user, agent)
+      .hset(ctx, 'turn', String(call.turn), 'stage', '"order-status"', '_v', '2')
+      .expire(hist, 7200)
+      .expire(ctx, 1800)
+      .exec();
+  };
+}
+
+// ── loads ────────────────────────────────────────────────────────────────────────────────────
+
+interface ClosedResult {
+  impl: 'ours' | 'floor';
+  calls: number;
+  turns: number;
+  seconds: number;
+  latency: LatencyRecorder;
+}
+
+const recorders = new Map<string, LatencyRecorder>();
+
+async function closedLoop(impl: 'ours' | 'floor', calls: number, durationMs: number, make: () => Promise<(call: SimCall) => Promise<void>>): Promise<ClosedResult> {
+  const turn = await make();
+  const sims: SimCall[] = Array.from({ length: calls }, () => ({ id: randomBytes(6).toString('hex'), turn: 0 }));
+  await Promise.all(sims.map((s) => turn(s))); // load/create each conversation outside the measurement
+  // Rounds of one (impl, calls) pair share a histogram, so percentiles cover all of them.
+  const name = `${impl}:${calls}:${durationMs}`;
+  const latency = recorders.get(name) ?? new LatencyRecorder();
+  recorders.set(name, latency);
+  let turns = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    sims.map(async (sim) => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await turn(sim);
+        latency.recordMs(performance.now() - t0);
+        turns++;
+      }
+    }),
+  );
+  return { impl, calls, turns, seconds: (performance.now() - started) / 1000, latency };
+}
+
+function summariseClosed(results: ClosedResult[]): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const calls of [50, 200]) {
+    for (const impl of ['floor', 'ours'] as const) {
+      const mine = results.filter((r) => r.calls === calls && r.impl === impl);
+      const turns = mine.reduce((n, r) => n + r.turns, 0);
+      const seconds = mine.reduce((n, r) => n + r.seconds, 0);
+      const s = mine[0]?.latency.summary();
+      rows.push({ impl, calls, turnsPerSec: Math.round(turns / seconds), p50Ms: s?.p50Ms, p95Ms: s?.p95Ms, p99Ms: s?.p99Ms });
+    }
+    const floor = rows.find((r) => r.calls === calls && r.impl === 'floor')?.turnsPerSec as number;
+    const ours = rows.find((r) => r.calls === calls && r.impl === 'ours') as Record<string, unknown>;
+    ours.ratioToFloor = round((ours.turnsPerSec as number) / floor, 3);
+  }
+  return rows;
+}
+
+function ratioAt(rows: Record<string, unknown>[], calls: number): number {
+  return (rows.find((r) => r.calls === calls && r.impl === 'ours')?.ratioToFloor as number) ?? 0;
+}
+
+async function openLoop(impl: 'ours' | 'floor', calls: number, periodMs: number, durationMs: number, make: () => Promise<(call: SimCall) => Promise<void>>): Promise<Record<string, unknown>> {
+  const turn = await make();
+  const sims: SimCall[] = Array.from({ length: calls }, () => ({ id: randomBytes(6).toString('hex'), turn: 0 }));
+  await Promise.all(sims.map((s) => turn(s)));
+  const latency = new LatencyRecorder();
+  const schedulerLag = new LatencyRecorder();
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    sims.map(async (sim) => {
+      // Start times are fixed up front (random phase); a turn never waits for anything but its time.
+      for (let due = started + Math.random() * periodMs; due < end; due += periodMs) {
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const t0 = performance.now();
+        schedulerLag.recordMs(Math.max(0, t0 - due));
+        await turn(sim);
+        latency.recordMs(performance.now() - t0);
+      }
+    }),
+  );
+  const s = latency.summary();
+  const lag = schedulerLag.summary();
+  return { impl, calls, turns: s.count, turnsPerSec: Math.round(s.count / (durationMs / 1000)), p50Ms: s.p50Ms, p99Ms: s.p99Ms, maxMs: s.maxMs, timerLagP99Ms: lag.p99Ms };
+}
+
+async function growthAt(store: SessionStore, proxy: TcpProxy, historyLength: number): Promise<Record<string, unknown>> {
+  // The history is written by one writer; a fresh one measures, so turn ids have the same length at
+  // both history lengths and any difference in bytes would come from the history itself.
+  const id = `g${String(historyLength).padStart(5, '0')}${randomBytes(3).toString('hex')}`; // same length at every size
+  const seed = await ConversationManager.fromRedis(id, store, { migrateLegacy: false, writerId: 'seed' });
+  for (let i = 0; i < historyLength; i += 2) {
+    seed.appendToHistory('user', USER_TEXT);
+    seed.appendToHistory('assistant', AGENT_TEXT);
+    if (i % 200 === 0) await seed.flush();
+  }
+  await seed.flush();
+  const cm = await ConversationManager.fromRedis(id, store, { migrateLegacy: false, writerId: 'grow' });
+  const turns = 20;
+  proxy.resetCounters();
+  for (let i = 0; i < turns; i++) {
+    cm.appendToHistory('user', USER_TEXT);
+    cm.appendToHistory('assistant', AGENT_TEXT);
+    cm.updateContext({ turn: i % 10, stage: 'order-status' });
+    await cm.flush();
+  }
+  return { historyLength: cm.length - 2 * turns, turns, roundTripsPerTurn: proxy.roundTrips / turns, bytesPerTurn: proxy.bytesToServer / turns };
+}
