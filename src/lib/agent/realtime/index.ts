@@ -4,13 +4,7 @@
  */
 
 export { RealtimeAgentSession } from './session.js';
-export type {
-  CompletedTurn,
-  RealtimeAgentHandlers,
-  RealtimeAgentOptions,
-  TruncatedTurn,
-  TurnTimings,
-} from './session.js';
+export type { CompletedTurn, RealtimeAgentHandlers, RealtimeAgentOptions, TruncatedTurn, TurnTimings } from './types.js';
 export { RealtimeAgentError, connectError } from './errors.js';
 export type { RealtimeAgentErrorCode } from './errors.js';
 export { buildRealtimeInstructions, buildSessionUpdate, REALTIME_SAMPLE_RATE_HZ } from './session-config.js';
