@@ -4,7 +4,10 @@ import {
   LIFECYCLE_ORCHESTRATION,
   callLifecycleOrchestrator,
   getLifecycleDeps,
+  setLifecycleDeps,
 } from '../lib/lifecycle/index.js';
+import { lifecycleDeps } from '../lib/calls/lifecycle-deps.js';
+import { runtime } from '../lib/runtime.js';
 
 /**
  * The call lifecycle (Durable Functions): one orchestration per call, instance id = call connection id,
@@ -12,6 +15,9 @@ import {
  * from `setLifecycleDeps()`, which the composition root calls at start-up.
  */
 export { callLifecycleOrchestrator as callLifecycle };
+
+// The activities run against the process runtime unless a host or test provides other dependencies.
+setLifecycleDeps(() => lifecycleDeps(runtime()));
 
 df.app.orchestration(LIFECYCLE_ORCHESTRATION, callLifecycleOrchestrator);
 

@@ -1,0 +1,248 @@
+import type { CallConnection } from '@azure/communication-call-automation';
+import { createCallbackAuthenticator, checkEventsBelongToCall, type CallbackAuthenticator } from '../acs/callback-auth.js';
+import { phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
+import {
+  isEvent,
+  isSilenceTimeout,
+  isSpeechServiceFailure,
+  parseCallAutomationEvents,
+  recognizedText,
+  type CallAutomationEvent,
+} from '../acs/events.js';
+import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
+import type { AgentReply } from '../agent/types.js';
+import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import type { CallControlDeps } from './ports.js';
+import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
+import { toCallSession, type CallSession } from './session.js';
+
+/** operationContext values: they come back on the Play and Recognize events and say what to do next. */
+export const OPERATION = {
+  greeting: 'greeting',
+  turn: 'turn',
+  reprompt: 'reprompt',
+  goodbye: 'goodbye',
+  transferHold: 'transfer-hold',
+  transfer: 'transfer',
+} as const;
+
+const authenticators = new WeakMap<CallControlDeps['config'], CallbackAuthenticator>();
+
+function authenticatorFor(deps: CallControlDeps): CallbackAuthenticator {
+  let auth = authenticators.get(deps.config);
+  if (!auth) {
+    auth = createCallbackAuthenticator(deps.config.acs);
+    authenticators.set(deps.config, auth);
+  }
+  return auth;
+}
+
+/**
+ * POST /api/callEvents: authenticate, parse, de-duplicate and route every CloudEvent of the body.
+ * Each event is handled on its own: one that fails is logged with its id and the request answers
+ * 500 so ACS retries; events already handled are skipped by their id on the retry.
+ */
+export async function handleCallEvents(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
+  const { logger } = deps;
+  const urlCallId = new URL(request.url, 'http://localhost').searchParams.get('callId') ?? undefined;
+  const auth = await authenticatorFor(deps).authenticate({ url: request.url, authorization: request.headers.get('authorization') });
+  if (!auth.ok) {
+    logger.warn('callback rejected', { reason: auth.reason, detail: auth.detail, callId: urlCallId });
+    if (urlCallId) await auditAuthFailure(deps, urlCallId, auth.reason);
+    return { status: auth.status, jsonBody: { error: 'unauthorized', reason: auth.reason } };
+  }
+  const callId = auth.callId ?? urlCallId;
+  if (!callId) return badRequest('callId: missing from the callback URL');
+
+  const parsed = parseCallAutomationEvents(await request.text());
+  if (!parsed.ok) return badRequest(parsed.reason);
+
+  const session = toCallSession(await deps.store.getCallSession(callId));
+  if (!session) {
+    // A late event for a call already cleaned up (or never ours): acknowledge so ACS stops retrying.
+    logger.warn('events for an unknown call acknowledged', { callId, types: parsed.value.map((e) => e.type) });
+    return ok({ handled: 0 });
+  }
+  const binding = checkEventsBelongToCall(parsed.value, {
+    callConnectionId: session.callConnectionId,
+    serverCallId: session.serverCallId,
+    correlationId: session.correlationId,
+  });
+  if (!binding.ok) {
+    logger.warn('callback events belong to another call', { callId, detail: binding.detail });
+    await auditAuthFailure(deps, callId, 'call_mismatch');
+    return { status: 401, jsonBody: { error: 'unauthorized', reason: 'call_mismatch' } };
+  }
+
+  let handled = 0;
+  let failed = 0;
+  for (const event of parsed.value) {
+    if (!(await deps.store.claimEvent(callId, event.id))) {
+      logger.debug('duplicate event skipped', { callId, eventId: event.id, type: event.type });
+      continue;
+    }
+    try {
+      await routeEvent(callId, session, event, deps);
+      handled += 1;
+    } catch (err) {
+      failed += 1;
+      // Let ACS redeliver this event: forget the claim so the retry is not skipped as a duplicate.
+      await deps.store.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
+        logger.error('could not release event claim', { callId, eventId: event.id, error: releaseErr as Error }),
+      );
+      logger.error('event handling failed', { callId, eventId: event.id, type: event.type, error: err as Error });
+    }
+  }
+  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
+  return ok({ handled });
+}
+
+async function auditAuthFailure(deps: CallControlDeps, callId: string, reason: string): Promise<void> {
+  try {
+    await deps.audit.append({ callId, action: 'auth_failed', actor: 'acs-callback', at: now(deps), details: { reason } });
+  } catch (err) {
+    deps.logger.error('audit of a rejected callback failed', { callId, error: err as Error });
+  }
+}
+
+function now(deps: CallControlDeps): string {
+  return (deps.now?.() ?? new Date()).toISOString();
+}
+
+async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps): Promise<void> {
+  const { logger } = deps;
+  if (isEvent(event, 'CallConnected')) {
+    await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, deps);
+  } else if (isEvent(event, 'RecognizeCompleted')) {
+    await converse(callId, session, recognizedText(event.data), deps);
+  } else if (isEvent(event, 'RecognizeFailed')) {
+    if (isSpeechServiceFailure(event.data)) {
+      // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
+      logger.error('speech recognition unavailable; ending the call', { callId, result: event.data.resultInformation });
+      await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
+      await play(session, failurePrompt(), OPERATION.goodbye, deps);
+    } else {
+      await onSilenceOrFailure(callId, session, isSilenceTimeout(event.data), deps);
+    }
+  } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
+    if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
+    await afterPlay(callId, session, event.data.operationContext ?? '', deps);
+  } else if (isEvent(event, 'CallTransferAccepted')) {
+    await deps.store.updateCallSession(callId, { state: 'transferring', outcome: 'transferred' });
+    await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
+  } else if (isEvent(event, 'CallTransferFailed')) {
+    await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
+    await listen(callId, session, transferFailedPrompt(), OPERATION.turn, deps);
+  } else if (isEvent(event, 'CallDisconnected')) {
+    const at = now(deps);
+    await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
+    await deps.lifecycle.callDisconnected(event.data.callConnectionId, { reason: 'disconnected', at });
+  } else if (isEvent(event, 'ParticipantsUpdated')) {
+    logger.debug('participants updated', { callId, count: event.data.participants?.length });
+  } else if (event.kind === 'unknown') {
+    logger.info('unhandled event type acknowledged', { callId, type: event.type });
+  } else {
+    logger.debug('event acknowledged', { callId, type: event.type });
+  }
+}
+
+function connection(session: CallSession, deps: CallControlDeps): Promise<CallConnection> {
+  const id = session.callConnectionId;
+  if (!id) throw new Error('call has no callConnectionId yet');
+  return deps.acs().then((client) => client.getCallConnection(id));
+}
+
+async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
+  const profile = session.callerUserId ? await deps.profiles.lookup(session.callerUserId).catch(() => undefined) : undefined;
+  const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+  const conversation = await ConversationManager.fromRedis(callId, deps.store);
+  conversation.appendToHistory('assistant', text, { kind: 'greeting' });
+  conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+  await conversation.flush();
+  await listen(callId, session, text, OPERATION.greeting, deps);
+}
+
+/** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
+async function converse(callId: string, session: CallSession, userText: string, deps: CallControlDeps): Promise<void> {
+  const started = performance.now();
+  const conversation = await ConversationManager.fromRedis(callId, deps.store);
+  const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
+  const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
+  let reply: AgentReply;
+  try {
+    reply = await deps.agent.respond({ callId, history, userText, context });
+  } catch (err) {
+    deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+    reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
+  }
+  const turnMs = Math.round((performance.now() - started) * 10) / 10;
+  conversation.appendToHistory('user', userText);
+  conversation.appendToHistory('assistant', reply.text, {
+    agentMs: Math.round(reply.timings.totalMs * 10) / 10,
+    ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
+    turnMs,
+    ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+  });
+  conversation.updateContext({ silenceCount: 0 });
+  await conversation.flush();
+
+  const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
+  const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
+  if (transfer && deps.config.acs.transferTargetNumber) {
+    await deps.store.updateCallSession(callId, { state: 'transferring' });
+    await play(session, `${reply.text} ${transferHoldPrompt()}`.trim(), OPERATION.transferHold, deps);
+  } else if (endCall) {
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
+    await play(session, reply.text || goodbyePrompt(), OPERATION.goodbye, deps);
+  } else {
+    await listen(callId, session, reply.text, OPERATION.turn, deps);
+  }
+}
+
+async function onSilenceOrFailure(callId: string, session: CallSession, silence: boolean, deps: CallControlDeps): Promise<void> {
+  const conversation = await ConversationManager.fromRedis(callId, deps.store);
+  const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
+  conversation.updateContext({ silenceCount });
+  if (silenceCount > deps.config.lifecycle.silenceReprompts) {
+    const text = silenceGoodbyePrompt();
+    conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
+    await conversation.flush();
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'caller_silent' });
+    await play(session, text, OPERATION.goodbye, deps);
+    return;
+  }
+  const text = repromptPrompt(silenceCount);
+  conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
+  await conversation.flush();
+  await listen(callId, session, text, OPERATION.reprompt, deps);
+}
+
+async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {
+  if (operationContext === OPERATION.goodbye) {
+    await (await connection(session, deps)).hangUp(true);
+  } else if (operationContext === OPERATION.transferHold) {
+    const target = deps.config.acs.transferTargetNumber;
+    if (!target) throw new Error('TRANSFER_TARGET_NUMBER is not configured');
+    await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
+  }
+  // Prompts played inside recognize come back as Recognize* events; nothing else to do here.
+  void callId;
+}
+
+async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps): Promise<void> {
+  const media = (await connection(session, deps)).getCallMedia();
+  await media.playToAll(...playText(text, deps.config.acs, { operationContext }));
+}
+
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps): Promise<void> {
+  const target = session.participantRawId;
+  if (!target) throw new Error(`call ${callId} has no participant to recognize`);
+  const media = (await connection(session, deps)).getCallMedia();
+  await media.startRecognizing(identifierFromRawId(target), recognizeSpeech(prompt, deps.config.acs, { operationContext }));
+}
+
+function identifierFromRawId(rawId: string) {
+  if (rawId.startsWith('4:')) return phoneIdentifier(rawId.slice(2));
+  return { communicationUserId: rawId };
+}

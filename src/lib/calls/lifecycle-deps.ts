@@ -1,0 +1,141 @@
+import { summarizeLatency } from '../archive/index.js';
+import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
+import type { Runtime } from '../runtime.js';
+import type { JsonValue } from '../state/codec.js';
+import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import type { Turn } from '../state/conversation/turns.js';
+import { toCallSession } from './session.js';
+
+/** What finalize keeps in `call:{id}:summary` (7 days) and the later steps read back. */
+export interface CallSummaryRecord {
+  readonly callId: string;
+  readonly outcome: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationSeconds: number;
+  readonly turnCount: number;
+  readonly bargeIns: number;
+  readonly summary: string;
+  readonly callerUserId?: string;
+}
+
+const SPOKEN = new Set(['user', 'assistant']);
+
+/**
+ * The lifecycle activities over the real store, archive and ACS client. Every step is idempotent:
+ * finalize rewrites the same summary, archive writes deterministic ids, the profile counts a call
+ * once per call id, audit entries carry idempotency keys, cleanup deletes what may already be gone.
+ */
+export function lifecycleDeps(rt: Runtime): LifecycleDeps {
+  async function turnsOf(callId: string): Promise<Turn[]> {
+    const conversation = await ConversationManager.fromRedis(callId, await rt.store());
+    return conversation.readFullHistory();
+  }
+  async function summaryOf(callId: string): Promise<CallSummaryRecord | undefined> {
+    return (await (await rt.store()).getCallSummary(callId)) as CallSummaryRecord | undefined;
+  }
+
+  return {
+    async finalize(request) {
+      const store = await rt.store();
+      // Whatever this process journaled while Redis was away must reach Redis before it is read back.
+      await store.flushJournal();
+      const [turns, session] = await Promise.all([turnsOf(request.callId), store.getCallSession(request.callId).then(toCallSession)]);
+      const spoken = turns.filter((t) => SPOKEN.has(t.role));
+      const outcome = session?.outcome ?? (request.endReason === 'max-duration' ? 'timed_out' : spoken.some((t) => t.role === 'user') ? 'completed' : 'abandoned');
+      const durationSeconds = Math.max(0, Math.round((Date.parse(request.endedAt) - Date.parse(request.startedAt)) / 1000));
+      const bargeIns = turns.filter((t) => t.meta?.kind === 'truncation').length;
+      const summary = summarize(spoken, outcome);
+      const record: CallSummaryRecord = {
+        callId: request.callId,
+        outcome,
+        startedAt: request.startedAt,
+        endedAt: request.endedAt,
+        durationSeconds,
+        turnCount: spoken.length,
+        bargeIns,
+        summary,
+        ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
+      };
+      await store.setCallSummary(request.callId, record as unknown as JsonValue);
+      return { ...request, durationSeconds, turnCount: spoken.length, summary };
+    },
+
+    async archiveTranscript(call) {
+      const [turns, record, archive] = await Promise.all([turnsOf(call.callId), summaryOf(call.callId), rt.archive()]);
+      const result = await archive.transcripts.archive({
+        callId: call.callId,
+        caller: call.callerUserId ?? 'unknown',
+        startedAt: call.startedAt,
+        endedAt: call.endedAt,
+        outcome: record?.outcome ?? 'completed',
+        summary: call.summary,
+        turns: turns.map(({ id, role, content, at, meta }) => (meta ? { id, role, content, at, meta } : { id, role, content, at })),
+      });
+      return { turnsArchived: result.turnCount };
+    },
+
+    async updateProfile(call) {
+      if (!call.callerUserId) return;
+      const record = await summaryOf(call.callId);
+      await (await rt.archive()).profiles.recordCall(call.callerUserId, { callId: call.callId, at: call.startedAt, ...(record ? { outcome: record.outcome } : {}) });
+    },
+
+    async recordAnalytics(call) {
+      const [turns, record, archive] = await Promise.all([turnsOf(call.callId), summaryOf(call.callId), rt.archive()]);
+      await archive.analytics.record({
+        callId: call.callId,
+        startedAt: call.startedAt,
+        endedAt: call.endedAt,
+        durationMs: call.durationSeconds * 1000,
+        turns: call.turnCount,
+        bargeIns: record?.bargeIns ?? 0,
+        outcome: record?.outcome ?? 'completed',
+        latency: latencyByStage(turns),
+        ...(call.callerUserId ? { userId: call.callerUserId } : {}),
+      });
+    },
+
+    async appendAudit(entry) {
+      const { idempotencyKey, ...event } = entry;
+      await (await rt.archive()).audit.append(event, { idempotencyKey });
+    },
+
+    async cleanup(callId) {
+      await (await rt.store()).deleteCall(callId, { keepSummary: true });
+    },
+
+    async hangUp(callConnectionId) {
+      try {
+        await (await rt.acs()).getCallConnection(callConnectionId).hangUp(true);
+      } catch (err) {
+        // The call is already gone: that is what hanging up wanted.
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status === 404 || status === 410) return;
+        throw err;
+      }
+    },
+  };
+}
+
+/** Latency per stage from the turn metadata call control records (`agentMs`, `turnMs`, `firstTokenMs`…). */
+function latencyByStage(turns: readonly Turn[]): Record<string, ReturnType<typeof summarizeLatency>> {
+  const stages: Record<string, number[]> = {};
+  const stageOf: Record<string, string> = { agentMs: 'agent', turnMs: 'turn', firstTokenMs: 'llm_ttft', ttfaMs: 'first_audio' };
+  for (const turn of turns) {
+    for (const [field, stage] of Object.entries(stageOf)) {
+      const value = turn.meta?.[field];
+      if (typeof value === 'number' && Number.isFinite(value)) (stages[stage] ??= []).push(value);
+    }
+  }
+  return Object.fromEntries(Object.entries(stages).map(([stage, samples]) => [stage, summarizeLatency(samples)]));
+}
+
+/** A short, number-free summary kept 7 days: the outcome and the caller's first request. */
+function summarize(spoken: readonly Turn[], outcome: string): string {
+  const firstAsk = spoken.find((t) => t.role === 'user')?.content ?? '';
+  const ask = firstAsk.replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]').slice(0, 120);
+  return `${spoken.length} turns, ${outcome}${ask ? `; caller asked: "${ask}"` : ''}`;
+}
+
+export type { FinalizedCall };

@@ -1,0 +1,46 @@
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
+import { runtime, type Runtime } from '../runtime.js';
+import { invocationLogger, type Logger } from '../telemetry/logger.js';
+import { durableLifecycle } from './durable-lifecycle.js';
+import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
+
+/** Call-control dependencies of one invocation: the process runtime plus the invocation's durable client. */
+export async function callControlDeps(context: InvocationContext, rt: Runtime = runtime()): Promise<CallControlDeps> {
+  const logger = invocationLogger(context, rt.config.logLevel);
+  return callControlDepsWith(rt, durableLifecycle(df.getClient(context), logger), logger);
+}
+
+export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
+  const [store, agent] = await Promise.all([rt.store(), rt.agent()]);
+  return {
+    config: rt.config,
+    store,
+    acs: () => rt.acs(),
+    agent,
+    lifecycle,
+    audit: auditPort(() => rt.archive()),
+    profiles: profilePort(() => rt.archive()),
+    logger,
+  };
+}
+
+export function auditPort(archive: () => Promise<Archive>): AuditPort {
+  return {
+    async append(entry) {
+      const { idempotencyKey, ...event } = entry;
+      await (await archive()).audit.append(event, idempotencyKey === undefined ? {} : { idempotencyKey });
+    },
+  };
+}
+
+export function profilePort(archive: () => Promise<Archive>): ProfilePort {
+  return {
+    userIdFor: (phoneNumber) => userIdFromPhoneNumber(phoneNumber),
+    async lookup(userId) {
+      const profile = await (await archive()).profiles.get(userId);
+      return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
+    },
+  };
+}
