@@ -98,6 +98,15 @@ export class SessionStore extends TieredStore {
     return replies[0] === 1;
   }
 
+  /**
+   * Forgets a claimed event id, so a redelivery is handled again: for an event whose handling failed
+   * after it was claimed.
+   */
+  async releaseEvent(callId: string, eventId: string): Promise<WriteOutcome> {
+    const key = this.keys.call(callId, 'events');
+    return this.write(callId, 'call.releaseEvent', new WriteBatch().hdel(key, [eventId], this.keys.ttl('call', 'events')).commands());
+  }
+
   // ── call summary (kept 7 days) ───────────────────────────────────────────────────────────────
 
   async setCallSummary(callId: string, summary: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
