@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
@@ -131,6 +132,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   await sleep(WARMUP_MS);
   const emulatorCpuStart = processCpuMs(emulator.pid);
   const benchCpuStart = process.cpuUsage();
+  const loadBefore = loadavg()[0] ?? 0;
   const startedAt = nowMs();
   recording = true;
   await sleep(seconds * 1000);
@@ -165,6 +167,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     totalForwardedFramesPerSecond: round((counts.inReceived + counts.outReceived) / elapsedS, 1),
     emulatorCpuPercentOfOneCore: emulatorCpuMs === undefined ? null : round((emulatorCpuMs / (elapsedS * 1000)) * 100, 1),
     emulatorCpuMicrosPerForwardedFrame: emulatorCpuMs === undefined ? null : round((emulatorCpuMs * 1000) / (counts.inReceived + counts.outReceived), 1),
+    // Other work on the machine shows up as latency tails; the 1-minute load average says how much there was.
+    loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0] ?? 0, 2) },
     benchProcessCpuPercentOfOneCore: round(((benchCpu.user + benchCpu.system) / 1000 / (elapsedS * 1000)) * 100, 1),
   };
   printTable(
@@ -177,7 +181,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       maxMs: result[d].latencyMs.maxMs,
     })),
   );
-  console.log(`emulator CPU: ${result.emulatorCpuPercentOfOneCore ?? 'n/a'} % of one core; bench process: ${result.benchProcessCpuPercentOfOneCore} %`);
+  console.log(`emulator CPU: ${result.emulatorCpuPercentOfOneCore ?? 'n/a'} % of one core (${result.emulatorCpuMicrosPerForwardedFrame ?? 'n/a'} µs per forwarded frame); bench process: ${result.benchProcessCpuPercentOfOneCore} %; load average ${result.loadAverage1m.before} → ${result.loadAverage1m.after}`);
   return result;
 }
 
