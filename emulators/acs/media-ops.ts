@@ -59,7 +59,7 @@ interface RecognizeOp {
   readonly interruptPrompt: boolean;
   readonly initialSilenceMs: number;
   readonly maxTones?: number;
-  readonly choices: { label: string; phrases: string[] }[];
+  readonly choices: { label: string; phrases: string[]; tone?: string }[];
   state: 'prompting' | 'listening';
   prompt?: PlayOp;
   deferred?: CallerInput;
@@ -122,7 +122,7 @@ export class MediaOps extends EventEmitter {
       interruptPrompt: options.interruptPrompt === true,
       initialSilenceMs: Number(options.initialSilenceTimeoutInSeconds ?? 5) * 1000,
       maxTones: options.dtmfOptions?.maxTonesToCollect,
-      choices: (options.choices ?? []).map((c: any) => ({ label: String(c.label), phrases: (c.phrases ?? []).map(String) })),
+      choices: (options.choices ?? []).map((c: any) => ({ label: String(c.label), phrases: (c.phrases ?? []).map(String), tone: c.tone })),
       state: 'prompting',
     };
     this.recognizeOp = op;
@@ -218,8 +218,11 @@ export class MediaOps extends EventEmitter {
       return;
     }
     if (op.inputType === 'choices') {
-      const said = (input.speech ?? input.tones ?? '').toLowerCase();
-      const choice = op.choices.find((c) => c.label.toLowerCase() === said || c.phrases.some((p) => said.includes(p.toLowerCase())));
+      const said = (input.speech ?? '').toLowerCase();
+      const tone = input.tones !== undefined ? toneNames(input.tones)[0] : undefined;
+      const choice = op.choices.find((c) =>
+        tone !== undefined ? c.tone === tone : c.label.toLowerCase() === said || c.phrases.some((p) => said.includes(p.toLowerCase())),
+      );
       if (!choice) {
         this.host.emitEvent('RecognizeFailed', { ...base, resultInformation: { code: 400, subCode: 8547, message: 'Action failed, speech option not matched.' } }, op.callbackUri);
         return;

@@ -2,6 +2,7 @@ import { CallAutomationClient, type CallAutomationEvent } from '@azure/communica
 import { RestError } from '@azure/core-rest-pipeline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAcsEmulator, type AcsEmulator } from '../../emulators/acs/index.js';
+import { createLogger, type LogFields } from '../../src/lib/telemetry/logger.js';
 import { startTestApp, type TestApp } from './acs-test-app.js';
 
 /**
@@ -22,13 +23,23 @@ async function restErrorOf(promise: Promise<unknown>): Promise<RestError> {
   return error;
 }
 
+/** Keeps the emulator's warnings for assertions instead of printing them. */
+function collectingLogger(): { logger: ReturnType<typeof createLogger>; warnings: { message: string; fields?: LogFields }[] } {
+  const warnings: { message: string; fields?: LogFields }[] = [];
+  const logger = createLogger((level, message, fields) => {
+    if (level === 'warn' || level === 'error') warnings.push({ message, fields });
+  }, 'warn');
+  return { logger, warnings };
+}
+
 describe('ACS emulator: Call Automation REST and callbacks', () => {
   let acs: AcsEmulator;
   let client: CallAutomationClient;
   let app: TestApp | undefined;
 
   beforeAll(async () => {
-    acs = await startAcsEmulator({ speechMsPerChar: 5 });
+    // Apps are closed between tests while their calls may still send events: keep those warnings quiet.
+    acs = await startAcsEmulator({ speechMsPerChar: 5, logger: collectingLogger().logger });
     client = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true, retryOptions: { retryDelayInMs: 20, maxRetryDelayInMs: 50 } });
   });
   afterEach(async () => {
@@ -277,7 +288,7 @@ describe('ACS emulator: Call Automation REST and callbacks', () => {
 describe('ACS emulator: outbound calls with a scripted callee', () => {
   it('lets a scripted person pick up the call the app places and records what they heard', async () => {
     // Prepare: an app that reads a reminder and hangs up.
-    const acs = await startAcsEmulator({ speechMsPerChar: 4 });
+    const acs = await startAcsEmulator({ speechMsPerChar: 4, logger: collectingLogger().logger });
     const client = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });
     const app = await startTestApp({
       client,
@@ -311,9 +322,10 @@ describe('ACS emulator: callback delivery faults', () => {
   let acs: AcsEmulator;
   let client: CallAutomationClient;
   let app: TestApp | undefined;
+  const log = collectingLogger();
 
   beforeAll(async () => {
-    acs = await startAcsEmulator({ callbackRetryDelaysMs: [20, 20] });
+    acs = await startAcsEmulator({ callbackRetryDelaysMs: [20, 20], logger: log.logger });
     client = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });
   });
   afterEach(async () => {
@@ -340,7 +352,7 @@ describe('ACS emulator: callback delivery faults', () => {
     expect(first?.delivered).toBe(true);
   });
 
-  it('gives up after the retries and records the failed delivery', async () => {
+  it('gives up after the retries, records the failed delivery and logs it', async () => {
     // Prepare
     app = await startTestApp({ client, jwt: acs.jwt, callbackStatus: () => 500 });
 
@@ -352,6 +364,10 @@ describe('ACS emulator: callback delivery faults', () => {
     // Assess
     expect(call.events[0]?.attempts).toHaveLength(3);
     expect(call.events[0]?.delivered).toBe(false);
+    expect(log.warnings).toContainEqual({
+      message: 'ACS emulator: callback not accepted after retries',
+      fields: expect.objectContaining({ eventType: 'CallConnected', attempts: 3, lastStatus: 500 }),
+    });
   });
 
   it('delivers every callback twice with the same id when asked to, so de-duplication can be tested', async () => {
