@@ -164,20 +164,26 @@ class StepRunner {
   }
 
   async run(steps: readonly CallerStep[]): Promise<void> {
-    await this.until(() => this.call.state !== 'connecting', 10_000, 'call never connected');
+    await this.noting(() => this.until(() => this.call.state !== 'connecting', 10_000, 'the call never connected'));
     if (this.call.mediaStreaming?.startMediaStreaming === true) {
-      await this.until(() => this.call.media !== undefined || this.call.events.some((e) => e.type === 'MediaStreamingFailed'), 5_000, 'media streaming never started');
+      const streamingSettled = (): boolean => this.call.media !== undefined || this.call.events.some((e) => e.type === 'MediaStreamingFailed');
+      await this.noting(() => this.until(streamingSettled, 5_000, 'media streaming never started'));
     }
     for (const step of steps) {
       if (!this.call.isActive) break;
-      try {
-        await this.step(step);
-      } catch (error) {
-        if (!(error instanceof CallerScriptError)) throw error;
-        this.notes.push(error.message);
-      }
+      await this.noting(() => this.step(step));
     }
     await this.ended;
+  }
+
+  /** A step that cannot complete is noted in the recording; the script goes on. */
+  private async noting(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      if (!(error instanceof CallerScriptError)) throw error;
+      this.notes.push(error.message);
+    }
   }
 
   private async step(step: CallerStep): Promise<void> {
@@ -196,14 +202,14 @@ class StepRunner {
     return this.speak(step.say, step.audioMs, step.timeoutMs ?? 10_000);
   }
 
+  /** 'greeting': something was heard (ever) and the agent then went quiet; 'agentSilence': only the quiet. */
   private async waitForAgent(requireSpeech: boolean, quietMs: number, timeoutMs: number): Promise<void> {
-    const heardBefore = this.heardCount();
     this.lastSpeakingAtMs = this.host.nowMs();
     await this.until(
       () => {
         const now = this.host.nowMs();
         if (this.call.agentSpeaking) this.lastSpeakingAtMs = now;
-        const spoke = !requireSpeech || this.heardCount() > heardBefore;
+        const spoke = !requireSpeech || this.heardCount() > 0;
         return spoke && !this.call.agentSpeaking && now - this.lastSpeakingAtMs >= quietMs;
       },
       timeoutMs,

@@ -142,6 +142,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Queues caller audio; resolves when its last frame went out (and its transcript, if any). */
   speak(pcm: Buffer, transcript?: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => this.utterances.push({ pcm, offset: 0, transcript, done: resolve }));
   }
 
