@@ -249,6 +249,23 @@ describe('ACS emulator: scripted caller', () => {
     }
   });
 
+  it('notes a sentence nobody listened for and hangs up at the maximum duration when the app does nothing', async () => {
+    // Prepare: an app that answers and then never acts.
+    app = await startTestApp({ client, jwt: acs.jwt });
+
+    // Act
+    const run = await acs.placeCall(
+      { from: CALLER, to: SERVICE_NUMBER, steps: [{ say: 'anyone there?', timeoutMs: 200 }] },
+      { eventGridUrl: app.eventGridUrl, maxDurationMs: 600 },
+    );
+
+    // Assess
+    expect(run.said).toMatchObject([{ text: 'anyone there?', via: 'unheard' }]);
+    expect(run.notes).toEqual(['nobody was listening for "anyone there?" within 200 ms', 'the call hit its maximum duration; the caller hung up']);
+    expect(run.endedBy).toBe('timeout');
+    expect(run.eventTypes.at(-1)).toBe('CallDisconnected');
+  });
+
   it('reports an unanswered call instead of hanging', async () => {
     // Prepare: an app that acknowledges IncomingCall but never answers.
     const ignoring = { ...client, answerCall: async () => undefined } as unknown as CallAutomationClient;
