@@ -1,11 +1,15 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { checkHealth } from '../lib/health/index.js';
 import { runtime } from '../lib/runtime.js';
+import { processLatency } from '../lib/telemetry/histograms.js';
 
-/** GET /api/health — version and dependency reachability; 503 when a dependency is unreachable. */
+/**
+ * GET /api/health — version, dependency reachability and the monitoring baselines; 503 when a
+ * dependency is unreachable or the session store is degraded or down.
+ */
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const rt = runtime();
-  const report = await checkHealth(() => rt.redis());
+  const report = await checkHealth(() => rt.redis(), undefined, { latency: processLatency });
   return {
     status: report.status === 'ok' ? 200 : 503,
     jsonBody: report,

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisUnavailableError } from '../../src/lib/state/errors.js';
+import { SessionStore } from '../../src/lib/state/session-store.js';
+import { RedisServer } from '../support/redis-server.js';
+import { openStore, randomId, type StoreHandle } from './support/store.js';
+
+let h: StoreHandle;
+beforeAll(async () => {
+  h = await openStore(inject('redisPort'));
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('SessionStore call state', () => {
+  it('creates a call session once; a redelivered create changes nothing', async () => {
+    // Prepare
+    const callId = randomId();
+    // Act
+    const first = await h.store.createCallSession(callId, { state: 'incoming', attempt: 1 });
+    const second = await h.store.createCallSession(callId, { state: 'overwritten?', attempt: 2, extra: true });
+    // Assess
+    expect(first).toEqual({ created: true, durable: true });
+    expect(second).toEqual({ created: false, durable: true });
+    expect(await h.store.getCallSession(callId)).toEqual({ state: 'incoming', attempt: 1, extra: true });
+    expect(await h.raw.hexists(h.keys.call(callId, 'session'), '_createdAt')).toBe(1);
+  });
+
+  it('updates fields, removes fields, and reads through a cold memory tier', async () => {
+    const callId = randomId();
+    await h.store.createCallSession(callId, { state: 'incoming', from: 'masked' });
+    await h.store.updateCallSession(callId, { state: 'connected', connectionId: 'cc-1', from: undefined });
+    await h.store.updateCallSession(callId, {}, { removeFields: ['from'] });
+    h.store.memory.clear();
+    expect(await h.store.getCallSession(callId)).toEqual({ state: 'connected', connectionId: 'cc-1' });
+    expect(await h.store.getCallSession(randomId())).toBeUndefined();
+  });
+
+  it('claims each event id once per call (ACS / Event Grid redeliveries)', async () => {
+    const callId = randomId();
+    const results = await Promise.all([h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e2')]);
+    expect(results.filter(Boolean)).toHaveLength(2);
+    expect(await h.store.claimEvent(callId, 'e1')).toBe(false);
+    expect(await h.store.claimEvent(randomId(), 'e1')).toBe(true);
+    expect(await h.raw.ttl(h.keys.call(callId, 'events'))).toBeGreaterThan(0);
+  });
+
+  it('deletes every key of a call but keeps the summary', async () => {
+    // Prepare
+    const callId = randomId();
+    await h.store.createCallSession(callId, { s: 1 });
+    await h.store.claimEvent(callId, 'e');
+    await h.store.claimAffinity(callId, 'w1');
+    await h.store.setAuthState(callId, { ok: true });
+    await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
+    // Act
+    await h.store.deleteCall(callId, { keepSummary: true });
+    // Assess
+    const left = await h.raw.keys(`${h.keys.prefix}:test:*{${callId}}*`);
+    expect(left).toEqual([h.keys.call(callId, 'summary')]);
+    expect(await h.store.getCallSummary(callId)).toEqual({ outcome: 'resolved', turns: 12 });
+    expect(await h.store.getCallSession(callId)).toBeUndefined();
+    await h.store.deleteCall(callId, { keepSummary: false });
+    expect(await h.raw.exists(h.keys.call(callId, 'summary'))).toBe(0);
+  });
+
+  it('reads and writes several calls in one batch', async () => {
+    const ids = [randomId(), randomId(), randomId()];
+    const outcomes = await h.store.writeCalls(ids.slice(0, 2).map((callId, i) => ({ callId, fields: { n: i } })));
+    const sessions = await h.store.readCalls(ids);
+    expect(outcomes).toEqual([{ durable: true }, { durable: true }]);
+    expect([...sessions.entries()]).toEqual([
+      [ids[0], { n: 0 }],
+      [ids[1], { n: 1 }],
+      [ids[2], undefined],
+    ]);
+  });
+
+  it('keeps authentication state with its TTL and can delete it', async () => {
+    const subject = randomId('s');
+    await h.store.setAuthState(subject, { step: 'otp-sent', attempts: 1 });
+    expect(await h.store.getAuthState(subject)).toEqual({ step: 'otp-sent', attempts: 1 });
+    expect(await h.store.getTtl('auth', subject, 'state')).toBeGreaterThan(800);
+    await h.store.setTtl('auth', subject, 'state', 120);
+    expect(await h.store.getTtl('auth', subject, 'state')).toBeLessThanOrEqual(120);
+    await h.store.deleteAuthState(subject);
+    expect(await h.store.getAuthState(subject)).toBeUndefined();
+  });
+});
+
+describe('worker affinity and heartbeat', () => {
+  it('lets one worker claim a call; only the owner renews or releases', async () => {
+    // Prepare
+    const callId = randomId();
+    // Act
+    const claims = await Promise.all([h.store.claimAffinity(callId, 'relay-a'), h.store.claimAffinity(callId, 'relay-b')]);
+    const winner = claims.find((c) => c.claimed)?.owner as string;
+    const loser = winner === 'relay-a' ? 'relay-b' : 'relay-a';
+    // Assess
+    expect(claims.filter((c) => c.claimed)).toHaveLength(1);
+    expect(claims.every((c) => c.owner === winner)).toBe(true);
+    expect(await h.store.claimAffinity(callId, winner)).toEqual({ claimed: true, owner: winner });
+    expect(await h.store.renewAffinity(callId, loser)).toBe(false);
+    expect(await h.store.releaseAffinity(callId, loser)).toBe(false);
+    expect(await h.store.getAffinity(callId)).toBe(winner);
+    expect(await h.store.renewAffinity(callId, winner, { ttlSeconds: 45 })).toBe(true);
+    expect(await h.raw.ttl(h.keys.call(callId, 'affinity'))).toBeLessThanOrEqual(45);
+    expect(await h.store.releaseAffinity(callId, winner)).toBe(true);
+    expect(await h.store.getAffinity(callId)).toBeNull();
+    expect(await h.store.claimAffinity(callId, loser)).toEqual({ claimed: true, owner: loser });
+  });
+
+  it('records heartbeats that expire', async () => {
+    const worker = randomId('w');
+    await h.store.heartbeat(worker, { calls: 3 }, { ttlSeconds: 5 });
+    expect(await h.store.getHeartbeat(worker)).toMatchObject({ calls: 3, at: expect.any(String) });
+    expect(await h.raw.ttl(h.keys.worker(worker, 'heartbeat'))).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('TTS cache', () => {
+  it('stores binary audio under a hash of text, voice and format', async () => {
+    // Prepare
+    const audio = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256));
+    const request = { text: `Welcome ${randomId()}`, voice: 'en-US-AvaMultilingualNeural', format: 'pcm24KMono' };
+    // Act
+    await h.store.setTts(request, audio);
+    h.store.memory.clear();
+    const fromRedis = await h.store.getTts(request);
+    const fromMemory = await h.store.getTts(request);
+    // Assess
+    expect(fromRedis?.equals(audio)).toBe(true);
+    expect(fromMemory?.equals(audio)).toBe(true);
+    expect(await h.store.getTts({ ...request, voice: 'other' })).toBeUndefined();
+    expect(SessionStore.ttsCacheId(request)).not.toBe(SessionStore.ttsCacheId({ ...request, format: 'pcm16KMono' }));
+    expect(await h.raw.ttl(h.keys.tts(SessionStore.ttsCacheId(request)))).toBeGreaterThan(86_000);
+  });
+});
+
+describe('while Redis is away', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('serves call state from memory, journals writes, refuses affinity, and catches up after', async () => {
+    // Prepare
+    const s = await openStore(server.port, { breaker: { failureThreshold: 1, probeIntervalMs: 30 } });
+    try {
+      const callId = randomId();
+      await s.store.createCallSession(callId, { state: 'connected' });
+      await s.store.claimEvent(callId, 'e1');
+      await s.store.getCallSession(callId); // memory answers only for values it has seen whole
+      await s.raw.call('SAVE');
+      await server.stop();
+      // Act
+      const update = await s.store.updateCallSession(callId, { state: 'transferring' });
+      const seenDuringOutage = await s.store.getCallSession(callId);
+      const duplicateEvent = await s.store.claimEvent(callId, 'e1');
+      const newEvent = await s.store.claimEvent(callId, 'e2');
+      const affinity = s.store.claimAffinity(callId, 'relay-a');
+      const unknownCall = s.store.getCallSession(randomId());
+      await expect(affinity).rejects.toBeInstanceOf(RedisUnavailableError);
+      await expect(unknownCall).rejects.toBeInstanceOf(RedisUnavailableError);
+      await server.restart();
+      const left = await s.store.flushJournal(10_000);
+      // Assess
+      expect(update).toEqual({ durable: false });
+      expect(seenDuringOutage).toEqual({ state: 'transferring' });
+      expect([duplicateEvent, newEvent]).toEqual([false, true]);
+      expect(left).toBe(0);
+      expect(await s.raw.hget(s.keys.call(callId, 'session'), 'state')).toBe('"transferring"');
+      expect(await s.raw.hkeys(s.keys.call(callId, 'events'))).toEqual(['e1', 'e2']);
+      expect(s.store.health().status).toBe('ok');
+    } finally {
+      await s.close();
+    }
+  });
+});
