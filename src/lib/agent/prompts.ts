@@ -12,6 +12,9 @@ export function greetingPrompt(profile?: CallerProfile): string {
   if (profile?.displayName) {
     return `Welcome back, ${profile.displayName}! Thanks for calling ${COMPANY_NAME} again. How can I help you today?`;
   }
+  if (profile && (profile.callCount ?? 0) > 0) {
+    return `Welcome back! Thanks for calling ${COMPANY_NAME} again. How can I help you today?`;
+  }
   return `Hello, thanks for calling ${COMPANY_NAME}. I'm your virtual assistant. How can I help you today?`;
 }
 

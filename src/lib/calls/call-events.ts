@@ -191,7 +191,7 @@ async function converse(callId: string, session: CallSession, userText: string, 
   const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
   if (transfer && deps.config.acs.transferTargetNumber) {
     await deps.store.updateCallSession(callId, { state: 'transferring' });
-    await play(session, `${reply.text} ${transferHoldPrompt()}`.trim(), OPERATION.transferHold, deps);
+    await play(session, reply.text.trim() || transferHoldPrompt(), OPERATION.transferHold, deps);
   } else if (endCall) {
     await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
     await play(session, reply.text || goodbyePrompt(), OPERATION.goodbye, deps);

@@ -56,6 +56,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     ...(data.correlationId ? { correlationId: data.correlationId } : {}),
     ...(callerUserId ? { callerUserId } : {}),
     ...(from ? { callerMasked: maskPhoneNumber(from) } : {}),
+    ...(displayName(data.callerDisplayName) ? { callerName: displayName(data.callerDisplayName) } : {}),
     ...(data.from.rawId ? { participantRawId: data.from.rawId } : {}),
   });
   if (!created) {
@@ -106,6 +107,13 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
   await deps.audit.append({ callId, action: 'answered', actor: 'agent', at: startedAt, idempotencyKey: `${callId}:answered` });
   logger.info('call answered', { callId, callConnectionId, caller: from ? maskPhoneNumber(from) : 'unknown' });
   return callId;
+}
+
+/** A caller display name worth keeping: never a phone number (carriers often send the number as the name). */
+function displayName(name: string | undefined): string | undefined {
+  const trimmed = name?.trim();
+  if (!trimmed || /\d{4,}/.test(trimmed)) return undefined;
+  return trimmed.slice(0, 60);
 }
 
 /** The per-call callback URL: signed unless callbacks are authenticated by the ACS JWT alone. */

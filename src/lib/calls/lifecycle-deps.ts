@@ -17,6 +17,7 @@ export interface CallSummaryRecord {
   readonly bargeIns: number;
   readonly summary: string;
   readonly callerUserId?: string;
+  readonly callerName?: string;
 }
 
 const SPOKEN = new Set(['user', 'assistant']);
@@ -56,6 +57,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         bargeIns,
         summary,
         ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
+        ...(session?.callerName ? { callerName: session.callerName } : {}),
       };
       await store.setCallSummary(request.callId, record as unknown as JsonValue);
       return { ...request, durationSeconds, turnCount: spoken.length, summary };
@@ -78,7 +80,9 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
     async updateProfile(call) {
       if (!call.callerUserId) return;
       const record = await summaryOf(call.callId);
-      await (await rt.archive()).profiles.recordCall(call.callerUserId, { callId: call.callId, at: call.startedAt, ...(record ? { outcome: record.outcome } : {}) });
+      const profiles = (await rt.archive()).profiles;
+      await profiles.recordCall(call.callerUserId, { callId: call.callId, at: call.startedAt, ...(record ? { outcome: record.outcome } : {}) });
+      if (record?.callerName) await profiles.upsert({ userId: call.callerUserId, displayName: record.callerName });
     },
 
     async recordAnalytics(call) {

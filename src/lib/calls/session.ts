@@ -15,6 +15,8 @@ export interface CallSession {
   readonly callerUserId?: string;
   /** Masked for display (`+1•••••0100`); raw numbers are never stored. */
   readonly callerMasked?: string;
+  /** The caller's display name from the network, when it is a name and not a number. */
+  readonly callerName?: string;
   readonly serverCallId?: string;
   readonly correlationId?: string;
   readonly callConnectionId?: string;
