@@ -16,8 +16,10 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-// E.164 or long digit runs, optionally prefixed by ACS's raw-id kind ("4:+1555…").
-const PHONE = /(\+?\d[\d\s().-]{6,}\d)/g;
+// E.164 or dialable digit runs ("4:+1555…", "+1 (555) 010-0123"), but not parts of ids: a run that
+// touches a letter, digit or dash on either side (UUIDs, hex hashes) is left alone.
+const PHONE = /(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])/g;
+const MIN_PHONE_DIGITS = 7;
 const SECRET_FIELD = /(password|secret|token|key|authorization|connectionstring|signature)$/i;
 
 /** "+15550100123" → "+1•••••••123": enough to correlate, not enough to dial. */
@@ -28,7 +30,7 @@ export function maskPhoneNumber(value: string): string {
 }
 
 export function redact(text: string): string {
-  return text.replace(PHONE, (m) => maskPhoneNumber(m));
+  return text.replace(PHONE, (m) => (m.replace(/\D/g, '').length >= MIN_PHONE_DIGITS ? maskPhoneNumber(m) : m));
 }
 
 function scrub(fields: LogFields | undefined): LogFields | undefined {
