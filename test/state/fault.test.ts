@@ -124,3 +124,56 @@ describe('a 20-turn call through a Redis outage', () => {
     }
   });
 });
+
+describe('replay while another writer has appended meanwhile', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('lands the journaled turns once, in their order, after what the other writer appended (appends never conflict)', async () => {
+    // Prepare: the relay (slow to probe, so the test decides when it replays) and the callback function.
+    const relayStore = await openStore(server.port, { breaker: { failureThreshold: 1, probeIntervalMs: 60_000 } });
+    const callbackStore = await openStore(server.port, { prefix: relayStore.keys.prefix });
+    try {
+      const callId = randomId();
+      const relay = await ConversationManager.fromRedis(callId, relayStore.store, { writerId: 'relay' });
+      relay.appendToHistory('user', 'relay 1');
+      relay.updateContext({ shared: 'relay', relayOnly: 1 });
+      await relay.flush();
+      await relayStore.raw.call('SAVE');
+      await server.stop();
+
+      // Act: the relay keeps talking during the outage (journaled) …
+      for (const n of [2, 3, 4]) {
+        relay.appendToHistory('user', `relay ${n}`);
+        relay.updateContext({ relayOnly: n });
+        expect((await relay.flush()).durable).toBe(false);
+      }
+      // … Redis returns and the callback writes before the relay has replayed …
+      await server.restart();
+      await expect.poll(() => callbackStore.redis.client.status, { timeout: 5_000, interval: 20 }).toBe('ready');
+      const callback = await ConversationManager.fromRedis(callId, callbackStore.store, { writerId: 'cb' });
+      callback.appendToHistory('system', 'callback 1');
+      callback.updateContext({ shared: 'callback', callbackOnly: true });
+      expect((await callback.flush()).durable).toBe(true);
+      expect(relayStore.store.health().journalDepth).toBe(3);
+      // … then the relay replays.
+      const left = await relayStore.store.flushJournal(10_000);
+
+      // Assess
+      expect(left).toBe(0);
+      const contents = (await relayStore.raw.lrange(relayStore.keys.conversation(callId, 'history'), 0, -1)).map((s) => (JSON.parse(s) as { content: string }).content);
+      expect(contents).toEqual(['relay 1', 'callback 1', 'relay 2', 'relay 3', 'relay 4']);
+      const context = await relayStore.raw.hgetall(relayStore.keys.conversation(callId, 'context'));
+      expect(context).toMatchObject({ relayOnly: '4', callbackOnly: 'true', shared: '"callback"' });
+      expect(relayStore.store.health()).toMatchObject({ status: 'ok', journal: { replayed: 3, skippedAsDuplicate: 0 } });
+    } finally {
+      await callbackStore.close();
+      await relayStore.close();
+    }
+  });
+});

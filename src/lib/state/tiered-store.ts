@@ -225,7 +225,8 @@ export class TieredStore {
     while (this.journal.depth > 0 || this.breaker.state !== 'closed') {
       if (this.closed || Date.now() >= deadline) break;
       await this.drain();
-      if (this.journal.depth > 0 || this.breaker.state !== 'closed') await sleep(Math.min(this.breaker.probeIntervalMs, Math.max(1, deadline - Date.now())));
+      // The caller is waiting: retry at a brisk pace rather than the background probe interval.
+      if (this.journal.depth > 0 || this.breaker.state !== 'closed') await sleep(Math.min(this.breaker.probeIntervalMs, 50, Math.max(1, deadline - Date.now())));
     }
     return this.journal.depth;
   }

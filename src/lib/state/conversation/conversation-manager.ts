@@ -174,7 +174,7 @@ export class ConversationManager {
 
   /** Stages a turn; it reaches Redis with the next {@link flush}. */
   appendToHistory(role: TurnRole, content: string, meta?: Readonly<Record<string, JsonValue>>): Turn {
-    const turn: Turn = { id: this.ids.next(), role, content, at: this.isoNow(), ...(meta ? { meta } : {}) };
+    const turn: Turn = meta ? { id: this.ids.next(), role, content, at: this.isoNow(), meta } : { id: this.ids.next(), role, content, at: this.isoNow() };
     this.pendingTurns.push(turn);
     this.hot.push(turn);
     if (this.hot.length > this.hotWindow * 2) this.hot = this.hot.slice(-this.hotWindow);
