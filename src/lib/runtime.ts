@@ -1,9 +1,11 @@
 import type { CallAutomationClient } from '@azure/communication-call-automation';
+import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import type { ChatAgent } from './agent/types.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
+import { createWebPubSubService } from './media/webpubsub-service.js';
 import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
 import { SessionStore } from './state/session-store.js';
@@ -24,6 +26,8 @@ export interface Runtime {
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
+  /** The Web PubSub service client of the media hub (token minting, REST data plane). */
+  webPubSub(): Promise<WebPubSubServiceClient>;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       }),
   );
   const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
+  const webPubSub = lazy(() => createWebPubSubService(config));
   const agent = lazy(() =>
     createChatAgent(config, {
       lookupProfile: async (userId) => {
@@ -85,6 +90,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
+    webPubSub: webPubSub.get,
     async close() {
       const pendingStore = store.peek();
       const pendingArchive = archive.peek();

@@ -2,6 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import { runtime, type Runtime } from '../runtime.js';
+import { mediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
@@ -23,6 +24,9 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive()),
     logger,
+    ...(rt.config.webPubSub.mediaMode === 'realtime'
+      ? { mediaTransportUrl: mediaTransportUrlFactory(() => rt.webPubSub(), { maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds }) }
+      : {}),
   };
 }
 
