@@ -48,6 +48,15 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
   const callerUserId = from ? deps.profiles.userIdFor(from) : undefined;
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
 
+  // After the lifecycle's cleanup only the call's summary is left (7 days). A redelivery arriving then
+  // must not create a new session and answer again: ACS refuses an answered call, the 500 would make
+  // Event Grid redeliver for a day, and the new session would outlive the cleanup. Finalize writes the
+  // summary before cleanup deletes the session, so at any moment one of the two tells us.
+  if (await store.getCallSummary(callId)) {
+    logger.info('incoming call redelivered after the call ended; ignored', { callId, eventId: event.id });
+    return undefined;
+  }
+
   const { created } = await store.createCallSession(callId, {
     state: 'answering',
     direction: 'inbound',
