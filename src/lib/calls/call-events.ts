@@ -85,6 +85,13 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       await routeEvent(callId, session, event, deps);
       handled += 1;
     } catch (err) {
+      if (isCallGone(err)) {
+        // The caller hung up while we handled the event (e.g. during the greeting): ACS answers the
+        // media operation with 404. A retry cannot succeed; CallDisconnected ends the call.
+        logger.info('call already ended; event acknowledged', { callId, eventId: event.id, type: event.type });
+        handled += 1;
+        continue;
+      }
       failed += 1;
       // Let ACS redeliver this event: forget the claim so the retry is not skipped as a duplicate.
       await deps.store.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
@@ -95,6 +102,12 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
   return ok({ handled });
+}
+
+/** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
+function isCallGone(err: unknown): boolean {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return status === 404 || status === 410;
 }
 
 async function auditAuthFailure(deps: CallControlDeps, callId: string, reason: string): Promise<void> {
