@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
+import { RedisUnavailableError } from './errors.js';
 import { WriteBatch, type Command } from './commands.js';
 import type { RedisKeys, Component, DataType } from './keys.js';
 import type { RedisClient } from './redis-client.js';
@@ -169,7 +170,7 @@ export class SessionStore extends TieredStore {
 
   /** Records that `workerId` is alive (its key expires after the heartbeat TTL unless renewed). */
   async heartbeat(workerId: string, info: Fields = {}, options: TtlOption = {}): Promise<void> {
-    const value = JSON.stringify({ ...encodeFieldsShallow(info), at: new Date().toISOString() });
+    const value = JSON.stringify({ ...definedFields(info), at: new Date().toISOString() });
     await this.direct('worker.heartbeat', [{ op: 'set', key: this.keys.worker(workerId, 'heartbeat'), value, ttlSeconds: this.keys.ttl('worker', 'heartbeat', options.ttlSeconds) }]);
   }
 
@@ -196,15 +197,22 @@ export class SessionStore extends TieredStore {
       if (!Buffer.isBuffer(audio)) return undefined;
       this.memory.applyWrites([{ op: 'set', key, value: audio, ttlSeconds: this.keys.ttl('tts', 'audio') }], true);
       return audio;
-    } catch {
-      return undefined; // A cache miss is the right answer when Redis is away.
+    } catch (err) {
+      // A cache: when Redis is away (or refuses), a miss is the right answer; synthesis goes on.
+      this.logCacheFailure('tts.get', err);
+      return undefined;
     }
   }
 
   async setTts(request: TtsCacheKey, audio: Buffer, options: TtlOption = {}): Promise<void> {
     const command: Command = { op: 'set', key: this.keys.tts(SessionStore.ttsCacheId(request)), value: audio, ttlSeconds: this.keys.ttl('tts', 'audio', options.ttlSeconds) };
     this.memory.applyWrites([command], false);
-    await this.direct('tts.set', [command]).catch(() => undefined);
+    await this.direct('tts.set', [command]).catch((err: unknown) => this.logCacheFailure('tts.set', err));
+  }
+
+  private logCacheFailure(operation: string, err: unknown): void {
+    if (err instanceof RedisUnavailableError) return; // counted by the breaker; expected while Redis is away
+    this.logger.warn('tts cache operation failed', { operation, error: err instanceof Error ? err.name : 'Error' });
   }
 
   // ── authentication state ─────────────────────────────────────────────────────────────────────
@@ -274,7 +282,7 @@ export class SessionStore extends TieredStore {
   }
 }
 
-function encodeFieldsShallow(fields: Fields): Record<string, JsonValue> {
+function definedFields(fields: Fields): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
   return out;
