@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
@@ -133,6 +134,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const emulatorCpuStart = processCpuMs(emulator.pid);
   const benchCpuStart = process.cpuUsage();
   const loadBefore = loadavg()[0] ?? 0;
+  // Stalls of this process's own event loop show up in both directions' latency; reported apart.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const startedAt = nowMs();
   recording = true;
   await sleep(seconds * 1000);
@@ -140,6 +144,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const elapsedS = (nowMs() - startedAt) / 1000;
   const emulatorCpuMs = emulator.pid === undefined ? undefined : processCpuMs(emulator.pid)! - emulatorCpuStart!;
   const benchCpu = process.cpuUsage(benchCpuStart);
+  loopDelay.disable();
 
   sending = false;
   for (const t of timers) clearTimeout(t);
@@ -169,6 +174,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     emulatorCpuMicrosPerForwardedFrame: emulatorCpuMs === undefined ? null : round((emulatorCpuMs * 1000) / (counts.inReceived + counts.outReceived), 1),
     // Other work on the machine shows up as latency tails; the 1-minute load average says how much there was.
     loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0] ?? 0, 2) },
+    benchEventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
     benchProcessCpuPercentOfOneCore: round(((benchCpu.user + benchCpu.system) / 1000 / (elapsedS * 1000)) * 100, 1),
   };
   printTable(
@@ -182,6 +188,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     })),
   );
   console.log(`emulator CPU: ${result.emulatorCpuPercentOfOneCore ?? 'n/a'} % of one core (${result.emulatorCpuMicrosPerForwardedFrame ?? 'n/a'} µs per forwarded frame); bench process: ${result.benchProcessCpuPercentOfOneCore} %; load average ${result.loadAverage1m.before} → ${result.loadAverage1m.after}`);
+  console.log(`bench event-loop delay: p99 ${result.benchEventLoopDelayMs.p99} ms, max ${result.benchEventLoopDelayMs.max} ms (1 ms resolution)`);
   return result;
 }
 
