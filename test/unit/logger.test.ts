@@ -13,6 +13,7 @@ describe('log redaction', () => {
     expect(redact(`call ${uuid}`)).toBe(`call ${uuid}`);
     expect(redact('hash 0c0012345678ab')).toBe('hash 0c0012345678ab');
     expect(redact('took 1234 ms')).toBe('took 1234 ms');
+    expect(redact('listening on http://127.0.0.1:45123/x')).toBe('listening on http://127.0.0.1:45123/x');
   });
 
   it('drops secret-looking fields and masks nested values', () => {

@@ -16,9 +16,9 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-// E.164 or dialable digit runs ("4:+1555…", "+1 (555) 010-0123"), but not parts of ids: a run that
-// touches a letter, digit or dash on either side (UUIDs, hex hashes) is left alone.
-const PHONE = /(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])/g;
+// E.164 or dialable digit runs ("4:+1555…", "+1 (555) 010-0123"), but not parts of ids or addresses: a run that
+// touches a letter, digit, dot or dash on either side (UUIDs, hex hashes, IP addresses) is left alone.
+const PHONE = /(?<![\w.-])\+?\d[\d\s()-]{5,}\d(?![\w.-])/g;
 const MIN_PHONE_DIGITS = 7;
 const SECRET_FIELD = /(password|secret|token|key|authorization|connectionstring|signature)$/i;
 
