@@ -9,7 +9,9 @@ import { processLatency } from '../lib/telemetry/histograms.js';
  */
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const rt = runtime();
-  const report = await checkHealth(() => rt.redis(), undefined, { latency: processLatency });
+  // The process's session store (created on first use; a store that cannot be built is left out).
+  const store = await rt.store().catch(() => undefined);
+  const report = await checkHealth(() => rt.redis(), undefined, { latency: processLatency, ...(store ? { store } : {}) });
   return {
     status: report.status === 'ok' ? 200 : 503,
     jsonBody: report,
