@@ -58,8 +58,11 @@ describe('a 20-turn call through a Redis outage', () => {
       const ttls = await keysWithTtl(h.raw, h.keys);
       expect(ttls.size).toBe(2);
       for (const ttl of ttls.values()) expect(ttl).toBeGreaterThan(0);
+      // A manager loaded right after recovery (memory tier still warm) sees each turn once.
+      const reloaded = await ConversationManager.fromRedis(callId, h.store, { hotWindow: 30 });
+      expect(reloaded.getHistory().map((t) => t.content)).toEqual(expected.slice(-30));
       // And the archive's view agrees.
-      const full = await (await ConversationManager.fromRedis(callId, h.store)).readFullHistory({ pageSize: 7 });
+      const full = await reloaded.readFullHistory({ pageSize: 7 });
       expect(full.map((t) => t.content)).toEqual(expected);
       expect(full.map((t) => t.seq)).toEqual(expected.map((_, i) => i));
     } finally {

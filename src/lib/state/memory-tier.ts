@@ -115,7 +115,17 @@ export class MemoryTier implements StateBackend {
   }
 
   delete(key: string): void {
+    this.dirty.delete(key);
     this.cache.delete(key);
+  }
+
+  /** Drops every key the commands touch, so the next read loads them from Redis. */
+  forget(commands: readonly Command[]): void {
+    for (const c of commands) {
+      if ('key' in c) this.delete(c.key);
+      else if (c.op === 'del') for (const key of c.keys) this.delete(key);
+      else if (c.op === 'eval') for (const key of c.keys) this.delete(key);
+    }
   }
 
   clear(): void {

@@ -191,7 +191,8 @@ export class TieredStore {
     try {
       const replies = (await this.redis.exec(commands, { name })) as Reply[];
       this.breaker.recordSuccess();
-      remember?.(replies);
+      // Redis lacks this partition's journaled writes: its view must not replace memory's.
+      if (!this.journal.has(partition)) remember?.(replies);
       return replies;
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
@@ -317,6 +318,7 @@ export class TieredStore {
   private async replayPartition(partition: string): Promise<void> {
     for (let entry = this.journal.head(partition); entry; entry = this.journal.head(partition)) {
       if (entry.uncertain && entry.guards.length > 0 && (await this.alreadyApplied(entry))) {
+        this.memory.forget(entry.commands);
         this.journal.settle(entry, 'duplicate');
         continue;
       }
@@ -333,7 +335,9 @@ export class TieredStore {
         continue;
       }
       this.latency.record(LATENCY.persistence, performance.now() - started);
-      this.memory.applyWrites(entry.commands, true);
+      // Memory applied this entry when it was journaled; applying it again would double its appends.
+      // Forget the keys instead: the next read loads them whole from Redis, which now has everything.
+      this.memory.forget(entry.commands);
       this.journal.settle(entry, 'applied');
     }
   }
