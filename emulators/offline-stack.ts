@@ -5,8 +5,13 @@ import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from './cosmos/index.js';
-import { startDevHost, type DevHost } from './devhost/index.js';
+import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
+import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { freePort, RedisServer } from './redis/server.js';
+import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
+import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
+import { createRedis } from '../src/lib/state/redis-client.js';
+import { SessionStore } from '../src/lib/state/session-store.js';
 
 /**
  * The whole product, offline: Redis (the configured one or a private redis-server), the embedded
@@ -24,7 +29,30 @@ export interface OfflineStack {
   readonly eventGridUrl: string;
   /** `POST /api/calls` with the function key. */
   readonly placeCallUrl: string;
+  /** Present with `media`: the realtime path's emulators and relays. */
+  readonly media?: OfflineMedia;
   close(): Promise<void>;
+}
+
+export interface OfflineMedia {
+  readonly webPubSub: WebPubSubEmulator;
+  readonly realtime: RealtimeEmulator;
+  /** The relays started, each with its own Redis connection (as separate processes would have). */
+  readonly relays: Relay[];
+  /** Starts one more relay (e.g. to replace one that was terminated). */
+  startRelay(overrides?: Partial<RelayOptions>): Promise<Relay>;
+}
+
+export interface OfflineMediaOptions {
+  /** @default 1 */
+  readonly relays?: number;
+  /** Heartbeat TTL of the relays (failover tests use the 5 s minimum). @default the policy's 30 s */
+  readonly heartbeatTtlSeconds?: number;
+  /** @default 10 (the policy's minimum), so an orphaned call is free again quickly */
+  readonly affinityTtlSeconds?: number;
+  readonly realtime?: RealtimeEmulatorOptions;
+  /** Passed to every relay (e.g. `onTurn`). */
+  readonly relay?: Partial<RelayOptions>;
 }
 
 export interface OfflineStackOptions {
@@ -36,6 +64,13 @@ export interface OfflineStackOptions {
   /** Durable time scale of the dev host (timers). @default 1 */
   readonly timeScale?: number;
   readonly logger?: Logger;
+  /**
+   * The realtime media path: a Web PubSub emulator (hub `media`, system events to the dev host's
+   * webPubSubTrigger webhook), the Azure OpenAI realtime emulator, `MEDIA_MODE=realtime`, and relays
+   * started in this process (the caller's words reach the realtime emulator through ACS's
+   * TranscriptionData side channel). Without it the stack is the recognize/play path, unchanged.
+   */
+  readonly media?: boolean | OfflineMediaOptions;
 }
 
 export const DEMO_TRANSFER_NUMBER = '+15550100999';
@@ -64,6 +99,29 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     cleanups.push(() => acs.close());
 
     const port = await freePort();
+    const mediaOptions: OfflineMediaOptions | undefined = options.media === true ? {} : options.media || undefined;
+    let mediaEnv: Record<string, string> = {};
+    let wps: WebPubSubEmulator | undefined;
+    let realtime: RealtimeEmulator | undefined;
+    if (mediaOptions) {
+      wps = await startWebPubSubEmulator({
+        logger,
+        hubs: { media: { eventHandlers: [{ urlTemplate: `http://127.0.0.1:${port}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected', 'disconnected'] }] } },
+      });
+      const startedWps = wps;
+      cleanups.push(() => startedWps.close());
+      realtime = await startRealtimeEmulator(mediaOptions.realtime);
+      const startedRealtime = realtime;
+      cleanups.push(() => startedRealtime.close());
+      mediaEnv = {
+        MEDIA_MODE: 'realtime',
+        WEBPUBSUB_CONNECTION_STRING: wps.connectionString,
+        WEBPUBSUB_HUB: 'media',
+        AZURE_OPENAI_ENDPOINT: realtime.endpoint,
+        AZURE_OPENAI_API_KEY: realtime.apiKey,
+        AZURE_OPENAI_REALTIME_DEPLOYMENT: realtime.deployment,
+      };
+    }
     const config = loadConfig({
       APP_ENV: 'dev',
       REDIS_KEY_PREFIX: `rtv${randomBytes(3).toString('hex')}`,
@@ -84,6 +142,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       COGNITIVE_SERVICES_ENDPOINT: 'https://ai-services.invalid',
       AGENT_MODE: 'offline',
       LOG_LEVEL: 'warn',
+      ...mediaEnv,
       ...options.env,
     });
     const runtime = createRuntime(config, logger);
@@ -98,14 +157,58 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
       logger,
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
+      ...(wps ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => [wps.accessKey] })] } : {}),
     });
     cleanups.push(() => host.close());
+
+    let media: OfflineMedia | undefined;
+    if (mediaOptions && wps && realtime) {
+      const relays: Relay[] = [];
+      const emulator = realtime;
+      const launch = async (overrides: Partial<RelayOptions> = {}): Promise<Relay> => {
+        // Each relay has its own Redis connection and session store, as a separate process would.
+        const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
+        await redisClient.ready();
+        const store = new SessionStore(redisClient.client, runtime.keys, { logger });
+        const relay = await startRelay({
+          config,
+          store,
+          logger,
+          realtimeSocketOptions: { ca: emulator.ca },
+          onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
+          affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
+          ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),
+          ...mediaOptions.relay,
+          ...overrides,
+        });
+        relays.push(relay);
+        cleanups.push(async () => {
+          await relay.close();
+          await store.close();
+          await redisClient.close();
+        });
+        return relay;
+      };
+      for (let i = 0; i < (mediaOptions.relays ?? 1); i++) await launch();
+      media = { webPubSub: wps, realtime, relays, startRelay: launch };
+    }
 
     const eventGridUrl = `${host.baseUrl}/api/incomingCall?code=${host.keys.function}`;
     const validation = await acs.eventGrid.validate(eventGridUrl);
     if (!validation.validated) throw new Error(`the Event Grid subscription handshake failed (HTTP ${validation.status})`);
 
-    return { config, runtime, acs, cosmos, host, redis, eventGridUrl, placeCallUrl: `${host.baseUrl}/api/calls?code=${host.keys.function}`, close };
+    return {
+      config,
+      runtime,
+      acs,
+      cosmos,
+      host,
+      redis,
+      eventGridUrl,
+      placeCallUrl: `${host.baseUrl}/api/calls?code=${host.keys.function}`,
+      ...(media ? { media } : {}),
+      close,
+    };
   } catch (err) {
     await close();
     throw err;

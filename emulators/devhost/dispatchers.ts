@@ -2,6 +2,7 @@ import type { FunctionRegistration } from '../functions-host/registry.js';
 import type { Logger } from '../../src/lib/telemetry/logger.js';
 import type { DurableEngine } from './durable/engine.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
+import { webPubSubDispatcher } from './webpubsub-trigger.js';
 
 /** An HTTP-triggered function mounted on the host. */
 export interface HttpRoute {
@@ -17,7 +18,16 @@ export interface DevHostContext {
   readonly engine: DurableEngine;
   readonly baseUrl: string;
   addHttpRoute(route: HttpRoute): void;
+  /**
+   * Serves an exact path outside the route prefix, as the host's extensions do (`/runtime/webhooks/<name>`).
+   * A second registration of the same path keeps the first.
+   */
+  addWebhook(path: string, handler: WebhookHandler): void;
 }
+
+export type WebhookRequest = { readonly method: string; readonly url: URL; readonly headers: Readonly<Record<string, string | string[] | undefined>>; readonly body: Buffer };
+export type WebhookReply = { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string };
+export type WebhookHandler = (request: WebhookRequest) => Promise<WebhookReply>;
 
 /**
  * Mounts the functions of one trigger type. The host keeps a map from trigger type to dispatcher;
@@ -53,4 +63,4 @@ export const activityDispatcher: TriggerDispatcher = {
   mount: (registration, _trigger, host) => host.engine.registerActivity(registration),
 };
 
-export const DEFAULT_DISPATCHERS: readonly TriggerDispatcher[] = [httpDispatcher, orchestrationDispatcher, activityDispatcher];
+export const DEFAULT_DISPATCHERS: readonly TriggerDispatcher[] = [httpDispatcher, orchestrationDispatcher, activityDispatcher, webPubSubDispatcher()];

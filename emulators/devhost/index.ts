@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { consoleLogger, type Logger } from '../../src/lib/telemetry/logger.js';
 import { installFunctionsCore, registeredFunctions, registeredHooks, triggerOf } from '../functions-host/registry.js';
-import { DEFAULT_DISPATCHERS, type DevHostContext, type HttpRoute, type TriggerDispatcher } from './dispatchers.js';
+import { DEFAULT_DISPATCHERS, type DevHostContext, type HttpRoute, type TriggerDispatcher, type WebhookHandler } from './dispatchers.js';
 import { DURABLE_WEBHOOK_PATH, durableClientData, type DurableClientData } from './durable/client-data.js';
 import { DurableEngine, type WaitOptions } from './durable/engine.js';
 import type { HistoryEvent } from './durable/history.js';
@@ -14,7 +14,9 @@ import { handleDurableApi } from './durable/http-api.js';
 import type { InstanceStatus } from './durable/instance.js';
 import { invokeHttpFunction, isAuthorized, lookupRoute, type HttpHostOptions } from './http-host.js';
 
-export type { DevHostContext, HttpRoute, TriggerDispatcher } from './dispatchers.js';
+export type { DevHostContext, HttpRoute, TriggerDispatcher, WebhookHandler, WebhookReply, WebhookRequest } from './dispatchers.js';
+export { webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH } from './webpubsub-trigger.js';
+export type { WebPubSubDispatcherOptions } from './webpubsub-trigger.js';
 export type { InstanceStatus, RuntimeStatus } from './durable/instance.js';
 export type { HistoryEvent } from './durable/history.js';
 export type { DurableClientData } from './durable/client-data.js';
@@ -114,7 +116,11 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     routes.push(route);
     routes.sort((a, b) => b.route.precedence - a.route.precedence);
   };
-  const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute };
+  const webhooks = new Map<string, WebhookHandler>();
+  const addWebhook = (path: string, handler: WebhookHandler) => {
+    if (!webhooks.has(path.toLowerCase())) webhooks.set(path.toLowerCase(), handler);
+  };
+  const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute, addWebhook };
   const served = new Map<string, string[]>();
   for (const registration of registeredFunctions()) {
     const trigger = triggerOf(registration);
@@ -165,6 +171,12 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
       });
       const headers = { 'content-type': 'application/json', ...(api.headers ?? {}) };
       res.writeHead(api.status, headers).end(api.body === undefined ? undefined : JSON.stringify(api.body));
+      return;
+    }
+    const webhook = webhooks.get(url.pathname.toLowerCase());
+    if (webhook) {
+      const reply = await webhook({ method, url, headers: req.headers, body });
+      res.writeHead(reply.status, reply.headers ?? {}).end(reply.body);
       return;
     }
     const prefix = routePrefix ? `/${routePrefix}` : '';

@@ -15,6 +15,7 @@ export function invocationContextFor(
   registration: FunctionRegistration,
   logger: Logger,
   extraInputValues: ReadonlyMap<string, unknown> = new Map(),
+  triggerMetadata?: Record<string, unknown>,
 ): InvocationContextType {
   const functionName = registration.metadata.name;
   const invocationId = randomUUID();
@@ -24,6 +25,7 @@ export function invocationContextFor(
     functionName,
     invocationId,
     logHandler: (level: LogLevel, ...args: unknown[]) => log(logger, level, format(...args), { functionName, invocationId }),
+    ...(triggerMetadata ? { triggerMetadata } : {}),
     options: {
       trigger: { ...trigger, name: bindings.find((b) => b.type === trigger.type)?.name ?? 'trigger' } as FunctionTrigger,
       extraInputs: bindings.filter((b) => b.direction === 'in' && b.type !== trigger.type) as unknown as FunctionInput[],

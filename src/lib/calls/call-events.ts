@@ -126,6 +126,8 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
+    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here.
+    if (deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl) return;
     await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
     await converse(callId, session, recognizedText(event.data), deps);

@@ -1,0 +1,55 @@
+/**
+ * What the relay needs from a voice agent session, and the default factory over Azure OpenAI
+ * realtime (`RealtimeAgentSession`). Tests and benchmarks may pass their own factory.
+ */
+
+import type { AppConfig } from '../config/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { RealtimeAgentSession, realtimeToolsFor, type RealtimeAgentHandlers, type RealtimeConnectionSettings } from '../agent/realtime/index.js';
+
+export interface AgentSessionLike {
+  appendAudio(base64Pcm24k: string): void;
+  requestResponse(instructions?: string): void;
+  cancelResponse(): void;
+  /** Returns the transcript the caller heard. */
+  truncate(itemId: string, audioEndMs: number): string;
+  close(): Promise<void>;
+}
+
+export type AgentSessionRequest = {
+  readonly callId: string;
+  readonly instructions: string;
+  readonly handlers: RealtimeAgentHandlers;
+  readonly signal: AbortSignal;
+};
+
+export type AgentSessionFactory = (request: AgentSessionRequest) => Promise<AgentSessionLike>;
+
+/** The agent's audio format on both sides. */
+export const AGENT_SAMPLE_RATE_HZ = 24000;
+
+/**
+ * Realtime sessions from config: `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_REALTIME_DEPLOYMENT`, a key for
+ * local runs or managed identity. `socketOptions.ca` trusts a local emulator's certificate.
+ */
+export function realtimeAgentFactory(
+  config: AppConfig,
+  options: { logger?: Logger; socketOptions?: RealtimeConnectionSettings['socketOptions']; canTransfer?: boolean } = {},
+): AgentSessionFactory {
+  return async (request) => {
+    if (!config.agent.endpoint) throw new Error('AZURE_OPENAI_ENDPOINT is required for the realtime agent');
+    return RealtimeAgentSession.connect({
+      endpoint: config.agent.endpoint,
+      deployment: config.agent.realtimeDeployment,
+      apiKey: config.agent.apiKey,
+      managedIdentityClientId: config.managedIdentityClientId,
+      correlationId: request.callId,
+      ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
+      instructions: request.instructions,
+      tools: realtimeToolsFor({ canTransfer: options.canTransfer ?? config.acs.transferTargetNumber !== undefined, canLookUpProfile: false }),
+      handlers: request.handlers,
+      ...(options.logger ? { logger: options.logger } : {}),
+      signal: request.signal,
+    });
+  };
+}

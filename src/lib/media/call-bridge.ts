@@ -1,0 +1,271 @@
+/**
+ * One call on a relay: the caller's frames (from `call.<id>.in`) go to the agent session, the agent's
+ * audio goes back to `call.<id>.out` as AudioData, barge-in sends StopAudio, cancels and truncates,
+ * and every completed turn is appended through the ConversationManager (one flush per turn).
+ *
+ * Everything here is per call and bounded: frames that arrive while the agent connects wait in a
+ * small ring (the oldest are dropped), the playback tracker prunes what finished playing.
+ */
+
+import type { JsonValue } from '../state/codec.js';
+import type { ConversationManager } from '../state/conversation/conversation-manager.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
+import { buildRealtimeInstructions } from '../agent/realtime/index.js';
+import { createResampler, base64ByteLength, type Resampler } from './audio.js';
+import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
+import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
+import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
+import { outboundGroup } from './groups.js';
+
+/** Sends a text frame to a group, fire-and-forget (the relay's one Web PubSub connection). */
+export type GroupSender = (group: string, frame: string) => void;
+
+export type BargeInRecord = BargeInDecision & {
+  /** Relay clock (ms) when the VAD event arrived and when StopAudio was handed to the connection. */
+  readonly vadAtMs: number;
+  readonly stopAudioSentAtMs: number;
+  /** Inbound frames processed between the VAD event and StopAudio (0: StopAudio went out within the same frame). */
+  readonly framesBetween: number;
+};
+
+export type CallBridgeStats = {
+  framesIn: number;
+  framesOut: number;
+  framesDroppedWhileConnecting: number;
+  badFrames: number;
+  turnsPersisted: number;
+  flushFailures: number;
+};
+
+export type CallBridgeOptions = {
+  readonly callId: string;
+  readonly conversation: ConversationManager;
+  readonly send: GroupSender;
+  readonly agent: AgentSessionFactory;
+  readonly logger: Logger;
+  /** Extra instruction context (caller name…) besides the conversation context. */
+  readonly context?: Readonly<Record<string, JsonValue>>;
+  readonly tools?: (call: ToolCallRequest) => unknown;
+  /** Offline agents only: what the caller said, from ACS's TranscriptionData frames. */
+  readonly onCallerTranscription?: (callId: string, text: string) => void;
+  readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
+  /** Frames kept while the agent session connects. @default 50 (one second) */
+  readonly maxPendingFrames?: number;
+  /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
+  readonly resumeTurns?: number;
+  readonly now?: () => number;
+};
+
+export class CallBridge {
+  readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, turnsPersisted: 0, flushFailures: 0 };
+  readonly bargeIns: BargeInRecord[] = [];
+  private readonly out: string;
+  private readonly now: () => number;
+  private readonly abort = new AbortController();
+  private session: AgentSessionLike | undefined;
+  private pending: string[] = [];
+  private acsRateHz = AGENT_SAMPLE_RATE_HZ;
+  private inbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
+  private outbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
+  private tracker = new PlaybackTracker({ sampleRateHz: AGENT_SAMPLE_RATE_HZ });
+  private flushChain: Promise<void> = Promise.resolve();
+  private readonly fullTranscripts = new Map<string, BargeInRecord>();
+  private vadAt: { atMs: number; framesIn: number } | undefined;
+  private closed = false;
+
+  constructor(private readonly options: CallBridgeOptions) {
+    this.out = outboundGroup(options.callId);
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get callId(): string {
+    return this.options.callId;
+  }
+
+  /** Connects the agent with the caller's context; a resumed call (history in Redis) is not greeted again. */
+  async start(): Promise<void> {
+    const history = this.options.conversation.getHistory();
+    const resumed = history.length > 0;
+    const context: Record<string, JsonValue> = { ...this.options.conversation.getContext(), ...this.options.context };
+    let instructions = buildRealtimeInstructions({ context, canTransfer: false, canLookUpProfile: false });
+    if (resumed) {
+      const recent = history.slice(-(this.options.resumeTurns ?? 10)).filter((t) => t.role === 'user' || t.role === 'assistant');
+      instructions += `\n\nThe call was interrupted by a technical problem and resumes now. The conversation so far:\n${recent.map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.content}`).join('\n')}`;
+    }
+    const session = await this.options.agent({ callId: this.options.callId, instructions, handlers: this.handlers(), signal: this.abort.signal });
+    if (this.closed) {
+      await session.close();
+      return;
+    }
+    this.session = session;
+    for (const frame of this.pending.splice(0)) session.appendAudio(frame);
+    if (!resumed) session.requestResponse('Greet the caller briefly and ask how you can help.');
+  }
+
+  /** One text frame from `call.<id>.in` (the hot path). */
+  onInboundFrame(text: string): void {
+    this.stats.framesIn += 1;
+    let frame;
+    try {
+      frame = parseMediaFrame(text);
+    } catch (error) {
+      this.stats.badFrames += 1;
+      if (this.stats.badFrames <= 3) this.options.logger.warn('media frame ignored', { callId: this.options.callId, reason: error instanceof MediaFrameError ? error.reason : 'unknown' });
+      return;
+    }
+    switch (frame.kind) {
+      case 'AudioData': {
+        const audio = this.inbound.processBase64(frame.data);
+        if (this.session) this.session.appendAudio(audio);
+        else this.keepWhileConnecting(audio);
+        return;
+      }
+      case 'AudioMetadata':
+        this.onAudioMetadata(frame.sampleRateHz);
+        return;
+      case 'TranscriptionData':
+        if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Ends the agent session and writes what is staged. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    await this.session?.close().catch(() => undefined);
+    await this.flush();
+  }
+
+  /** Drops the call without a goodbye (another relay took it over): nothing is written. */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    await this.session?.close().catch(() => undefined);
+  }
+
+  get playback(): PlaybackTracker {
+    return this.tracker;
+  }
+
+  // ── agent → caller ─────────────────────────────────────────────────────────────────────────
+
+  private handlers(): RealtimeAgentHandlers {
+    return {
+      onAudioDelta: (base64, responseId, itemId) => this.onAgentAudio(base64, responseId, itemId),
+      onAgentTranscript: (text, responseId, done, itemId) => {
+        if (done) this.tracker.setAgentTranscript(responseId, itemId, text);
+        else this.tracker.onAgentTranscriptDelta(responseId, itemId, text);
+      },
+      onSpeechStarted: () => this.onCallerSpeechStarted(),
+      onTurnCompleted: (turn) => this.onTurnCompleted(turn),
+      onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
+      ...(this.options.tools ? { onToolCall: this.options.tools } : {}),
+      onError: (error) => this.options.logger.warn('realtime agent error', { callId: this.options.callId, code: error.code, retryable: error.retryable }),
+    };
+  }
+
+  private onAgentAudio(base64: string, responseId: string, itemId: string): void {
+    if (this.closed || !this.tracker.shouldForward(responseId)) return;
+    const audio = this.outbound.processBase64(base64);
+    this.options.send(this.out, buildAudioDataFrame(audio));
+    this.stats.framesOut += 1;
+    this.tracker.onAgentAudioSent(responseId, itemId, base64ByteLength(audio), this.now());
+  }
+
+  /** Barge-in: StopAudio first (the caller must stop hearing the agent now), then cancel and truncate. */
+  private onCallerSpeechStarted(): void {
+    const vadAtMs = this.now();
+    const framesAtVad = this.stats.framesIn;
+    const decision = this.tracker.onCallerSpeechStarted(vadAtMs);
+    if (!decision) return;
+    this.options.send(this.out, STOP_AUDIO_FRAME);
+    const record: BargeInRecord = { ...decision, vadAtMs, stopAudioSentAtMs: this.now(), framesBetween: this.stats.framesIn - framesAtVad };
+    this.vadAt = { atMs: vadAtMs, framesIn: framesAtVad };
+    if (decision.responseIdToCancel !== undefined) this.session?.cancelResponse();
+    const heard = this.session?.truncate(decision.itemId, decision.audioEndMs);
+    this.bargeIns.push({ ...record, heardTranscript: heard && heard !== '' ? heard : decision.heardTranscript });
+    this.fullTranscripts.set(decision.itemId, this.bargeIns[this.bargeIns.length - 1] as BargeInRecord);
+    this.outbound.reset();
+    this.options.conversation.setBargeIn(true);
+  }
+
+  // ── turns → Redis ──────────────────────────────────────────────────────────────────────────
+
+  private onTurnCompleted(turn: CompletedTurn): void {
+    const conversation = this.options.conversation;
+    if (turn.role === 'user') {
+      conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn) });
+    } else {
+      if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);
+      this.tracker.prune(this.now());
+      const bargeIn = this.fullTranscripts.get(turn.itemId);
+      if (bargeIn) {
+        // The generated turn, then a truncation marker with what the caller heard: reads show the
+        // heard text, the raw history keeps what the model said, and analytics count the marker.
+        this.fullTranscripts.delete(turn.itemId);
+        const full = conversation.appendToHistory('assistant', bargeIn.fullTranscript || turn.text, { itemId: turn.itemId, interrupted: true, ...timingMeta(turn) });
+        conversation.appendToHistory('assistant', turn.text, { kind: 'truncation', replaces: full.id, heardMs: bargeIn.audioEndMs });
+        conversation.setBargeIn(false);
+      } else {
+        conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn) });
+      }
+    }
+    this.options.onTurn?.(this.options.callId, turn);
+    void this.flush().then(() => {
+      this.stats.turnsPersisted += 1;
+    });
+  }
+
+  /** The agent turn was reported before the truncate reached the session: mark what the caller heard. */
+  private onLateTruncation(turn: TruncatedTurn): void {
+    this.options.conversation.truncateLastAgentTurn(turn.text, { heardMs: turn.audioEndMs });
+    void this.flush();
+  }
+
+  /** One flush at a time, in order; a failure (journal full, store closed) stays staged for the next. */
+  private flush(): Promise<void> {
+    this.flushChain = this.flushChain.then(async () => {
+      try {
+        await this.options.conversation.flush();
+      } catch (error) {
+        this.stats.flushFailures += 1;
+        this.options.logger.warn('turn not persisted yet; kept for the next flush', { callId: this.options.callId, error: error as Error });
+      }
+    });
+    return this.flushChain;
+  }
+
+  // ── formats and buffers ────────────────────────────────────────────────────────────────────
+
+  private onAudioMetadata(sampleRateHz: number): void {
+    if (sampleRateHz === this.acsRateHz || (sampleRateHz !== 16000 && sampleRateHz !== 24000)) return;
+    this.acsRateHz = sampleRateHz;
+    this.inbound = createResampler(sampleRateHz, AGENT_SAMPLE_RATE_HZ);
+    this.outbound = createResampler(AGENT_SAMPLE_RATE_HZ, sampleRateHz);
+    this.tracker = new PlaybackTracker({ sampleRateHz });
+  }
+
+  private keepWhileConnecting(audio: string): void {
+    this.pending.push(audio);
+    const max = this.options.maxPendingFrames ?? 50;
+    if (this.pending.length > max) {
+      this.stats.framesDroppedWhileConnecting += this.pending.length - max;
+      this.pending.splice(0, this.pending.length - max);
+    }
+  }
+}
+
+function timingMeta(turn: CompletedTurn): Record<string, JsonValue> {
+  const t = turn.timings;
+  return {
+    startedAt: new Date(t.startedAtEpochMs).toISOString(),
+    endedAt: new Date(t.endedAtEpochMs).toISOString(),
+    ...(t.ttfaMs === undefined ? {} : { ttfaMs: Math.round(t.ttfaMs) }),
+    ...(t.audioDurationMs === undefined ? {} : { audioMs: t.audioDurationMs }),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Messages on the relays' control group. The webPubSubTrigger function announces media connections
+ * there (through the service's REST API); every relay hears them, races for the call's affinity key
+ * (`SET NX`), and remembers calls it does not own so it can take them over when their owner dies.
+ */
+
+export type RelayControlMessage =
+  | { readonly type: 'call-connected'; readonly callId: string }
+  | { readonly type: 'call-disconnected'; readonly callId: string }
+  /** A relay's own Web PubSub connection is gone: its calls need a new owner. */
+  | { readonly type: 'relay-lost'; readonly workerId: string }
+  /** A relay took a call over; a stale owner that still thinks it holds the call lets go at once. */
+  | { readonly type: 'call-claimed'; readonly callId: string; readonly workerId: string };
+
+export function parseRelayControl(data: unknown): RelayControlMessage | undefined {
+  let value = data;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const str = (name: string): string | undefined => (typeof v[name] === 'string' && v[name] !== '' ? (v[name] as string) : undefined);
+  switch (v.type) {
+    case 'call-connected':
+    case 'call-disconnected': {
+      const callId = str('callId');
+      return callId === undefined ? undefined : { type: v.type, callId };
+    }
+    case 'relay-lost': {
+      const workerId = str('workerId');
+      return workerId === undefined ? undefined : { type: 'relay-lost', workerId };
+    }
+    case 'call-claimed': {
+      const callId = str('callId');
+      const workerId = str('workerId');
+      return callId === undefined || workerId === undefined ? undefined : { type: 'call-claimed', callId, workerId };
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * The media relay worker: one Web PubSub client connection per process bridging every call it owns
+ * between ACS (groups `call.<id>.in` / `call.<id>.out`) and a realtime agent session.
+ *
+ * Assignment. The webPubSubTrigger function announces each ACS media connection on the relays' control
+ * group (and hands it straight to the relay of its own process, when there is one). Every relay races
+ * for the call's affinity key (`SET NX EX`); the winner joins `call.<id>.in`, loads the conversation
+ * from Redis and connects the agent; the others remember the call and its owner. No relay polls for new
+ * calls, and no frame ever passes through a function.
+ *
+ * Liveness. Each relay heartbeats (`worker:{id}:heartbeat`) and renews the affinity of its calls on
+ * every beat. When an owner is gone — its Web PubSub connection dropped (`relay-lost`), or its heartbeat
+ * key expired (checked on each beat for the calls a relay remembers) — another relay takes the call over
+ * with compare-and-delete + `SET NX`, rebuilds the conversation from Redis and carries on. A relay that
+ * loses a call's key (renewal refused, or a `call-claimed` by another relay) lets the call go at once.
+ * While Redis is unreachable an owner keeps its calls: turns go to the session store's journal.
+ *
+ * Limits of this design: a relay learns of calls from announcements, so a relay started after a call
+ * connected can take it over only if it is announced again; run at least two relays for failover.
+ */
+
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
+import type { AppConfig } from '../config/index.js';
+import type { SessionStore } from '../state/session-store.js';
+import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { RedisUnavailableError } from '../state/errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
+import type { JsonValue } from '../state/codec.js';
+import { CallBridge, type CallBridgeStats } from './call-bridge.js';
+import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
+import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
+import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
+import { createWebPubSubService } from './webpubsub-service.js';
+import { setLocalRelay } from './local-relay.js';
+
+export class RelayError extends Error {
+  override name = 'RelayError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type RelayOptions = {
+  readonly config: AppConfig;
+  readonly store: SessionStore;
+  readonly logger: Logger;
+  /** Unique per process. @default `<host>-<pid>-<random>` */
+  readonly workerId?: string;
+  /** @default a client from `config.webPubSub` */
+  readonly service?: WebPubSubServiceClient;
+  /** @default Azure OpenAI realtime from `config.agent` */
+  readonly agent?: AgentSessionFactory;
+  /** TLS options for the realtime socket (a local emulator's `ca`), used by the default agent. */
+  readonly realtimeSocketOptions?: { readonly ca?: string };
+  /** @default the worker_heartbeat policy (30 s); beats every third of it */
+  readonly heartbeatTtlSeconds?: number;
+  /** @default the worker_affinity policy (60 s) */
+  readonly affinityTtlSeconds?: number;
+  /** Tool implementations for the agent (end_call, transfer_to_human…). */
+  readonly tools?: (callId: string) => ((call: ToolCallRequest) => unknown) | undefined;
+  /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
+  readonly onCallerTranscription?: (callId: string, text: string) => void;
+  readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
+  /** Register as this process's relay for the webPubSubTrigger's direct hand-off. @default true */
+  readonly registerLocal?: boolean;
+  readonly signal?: AbortSignal;
+};
+
+export type RelayStats = { readonly calls: number; readonly watched: number; readonly claims: number; readonly takeovers: number; readonly released: number };
+
+export interface Relay {
+  readonly workerId: string;
+  /** Calls this relay owns. */
+  calls(): string[];
+  bridge(callId: string): CallBridge | undefined;
+  stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallBridgeStats> };
+  /** A `connected` event for the call's ACS connection: try to own it. Resolves true when this relay owns it. */
+  handleConnected(callId: string): Promise<boolean>;
+  /** The call's ACS connection is gone: close its session, persist, release. */
+  handleDisconnected(callId: string): Promise<void>;
+  /** Graceful stop: every call is persisted and released (another relay may pick them up). */
+  close(): Promise<void>;
+  /**
+   * Stops at once, as a killed process would look to the others: the socket closes, heartbeats stop,
+   * sessions end, nothing is flushed or released. For fatal errors (and failover tests).
+   */
+  terminate(): Promise<void>;
+}
+
+export async function startRelay(options: RelayOptions): Promise<Relay> {
+  const relay = new MediaRelay(options);
+  await relay.start();
+  return relay;
+}
+
+type Watched = { owner: string | null };
+
+const MAX_WATCHED = 10_000;
+
+class MediaRelay implements Relay {
+  readonly workerId: string;
+  private readonly bridges = new Map<string, CallBridge>();
+  /** `call.<id>.in` → bridge: the hot path's one lookup. */
+  private readonly byGroup = new Map<string, CallBridge>();
+  private readonly claiming = new Map<string, Promise<boolean>>();
+  private readonly watched = new Map<string, Watched>();
+  private readonly agent: AgentSessionFactory;
+  private readonly logger: Logger;
+  private readonly heartbeatTtlSeconds: number;
+  private readonly affinityTtlSeconds: number;
+  private client: WebPubSubClient | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private counters = { claims: 0, takeovers: 0, released: 0 };
+
+  constructor(private readonly options: RelayOptions) {
+    this.workerId = options.workerId ?? `${hostname().replace(/[^A-Za-z0-9-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.logger = options.logger;
+    this.heartbeatTtlSeconds = options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds);
+    this.affinityTtlSeconds = options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds);
+    this.agent = options.agent ?? realtimeAgentFactory(options.config, { logger: options.logger, ...(options.realtimeSocketOptions ? { socketOptions: options.realtimeSocketOptions } : {}) });
+  }
+
+  async start(): Promise<void> {
+    const service = this.options.service ?? (await createWebPubSubService(this.options.config));
+    const client = new WebPubSubClient(
+      {
+        getClientAccessUrl: async () =>
+          (await service.getClientAccessToken({ userId: relayUserId(this.workerId), roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup'], groups: [RELAY_CONTROL_GROUP] })).url,
+      },
+      { protocol: WebPubSubJsonProtocol(), autoReconnect: true, autoRejoinGroups: true },
+    );
+    client.on('group-message', ({ message }) => {
+      const bridge = this.byGroup.get(message.group);
+      if (bridge) {
+        if (typeof message.data === 'string') bridge.onInboundFrame(message.data);
+        return;
+      }
+      if (message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
+    });
+    this.client = client;
+    await client.start();
+    await this.beat();
+    this.schedule();
+    if (this.options.registerLocal ?? true) setLocalRelay(this);
+    this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+    this.logger.info('media relay started', { workerId: this.workerId });
+  }
+
+  calls(): string[] {
+    return [...this.bridges.keys()];
+  }
+
+  bridge(callId: string): CallBridge | undefined {
+    return this.bridges.get(callId);
+  }
+
+  stats(): RelayStats & { perCall: Map<string, CallBridgeStats> } {
+    return {
+      calls: this.bridges.size,
+      watched: this.watched.size,
+      ...this.counters,
+      perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats }])),
+    };
+  }
+
+  handleConnected(callId: string): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    if (this.bridges.has(callId)) return Promise.resolve(true);
+    let pending = this.claiming.get(callId);
+    if (!pending) {
+      pending = this.claim(callId).finally(() => this.claiming.delete(callId));
+      this.claiming.set(callId, pending);
+    }
+    return pending;
+  }
+
+  async handleDisconnected(callId: string): Promise<void> {
+    this.watched.delete(callId);
+    const bridge = this.bridges.get(callId);
+    if (!bridge) return;
+    this.forget(callId, bridge);
+    await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
+    await bridge.close();
+    await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
+    this.counters.released += 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    setLocalRelay(undefined, this);
+    await this.beating;
+    for (const callId of [...this.bridges.keys()]) await this.handleDisconnected(callId);
+    this.client?.stop();
+  }
+
+  async terminate(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    setLocalRelay(undefined, this);
+    this.client?.stop();
+    const bridges = [...this.bridges.values()];
+    this.bridges.clear();
+    this.byGroup.clear();
+    await Promise.all(bridges.map((b) => b.abandon()));
+  }
+
+  // ── claims ─────────────────────────────────────────────────────────────────────────────────
+
+  private async claim(callId: string): Promise<boolean> {
+    const store = this.options.store;
+    let claim;
+    try {
+      claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+    } catch (error) {
+      // Without Redis no relay can arbitrate; the call is remembered and claimed on a later beat.
+      this.watch(callId, null);
+      this.logger.warn('cannot claim a call while Redis is unavailable', { callId, error: error as Error });
+      return false;
+    }
+    if (!claim.claimed) {
+      this.watch(callId, claim.owner);
+      return false;
+    }
+    this.counters.claims += 1;
+    this.watched.delete(callId);
+    try {
+      await this.own(callId);
+      return true;
+    } catch (error) {
+      this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
+      const bridge = this.bridges.get(callId);
+      if (bridge) {
+        this.forget(callId, bridge);
+        await bridge.abandon();
+      }
+      await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
+      await store.releaseAffinity(callId, this.workerId).catch(() => undefined);
+      this.watch(callId, null);
+      return false;
+    }
+  }
+
+  /** Loads the conversation, joins `.in` (frames wait in the bridge while the agent connects), starts the agent. */
+  private async own(callId: string): Promise<void> {
+    const store = this.options.store;
+    const [conversation, session] = await Promise.all([
+      ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` }),
+      store.getCallSession(callId).catch(() => undefined),
+    ]);
+    const context: Record<string, JsonValue> = {};
+    if (typeof session?.callerName === 'string') context.callerName = session.callerName;
+    const tools = this.options.tools?.(callId);
+    const bridge = new CallBridge({
+      callId,
+      conversation,
+      send: (group, frame) => this.send(group, frame),
+      agent: this.agent,
+      logger: this.logger,
+      context,
+      ...(tools ? { tools } : {}),
+      ...(this.options.onCallerTranscription ? { onCallerTranscription: this.options.onCallerTranscription } : {}),
+      ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
+    });
+    this.bridges.set(callId, bridge);
+    this.byGroup.set(inboundGroup(callId), bridge);
+    const client = this.client;
+    if (!client) throw new RelayError('the relay is not started', false);
+    await client.joinGroup(inboundGroup(callId));
+    await bridge.start();
+  }
+
+  private forget(callId: string, bridge: CallBridge): void {
+    if (this.bridges.get(callId) === bridge) this.bridges.delete(callId);
+    if (this.byGroup.get(inboundGroup(callId)) === bridge) this.byGroup.delete(inboundGroup(callId));
+  }
+
+  /** Another relay owns the call now: stop bridging it without writing anything. */
+  private async letGo(callId: string, reason: string): Promise<void> {
+    const bridge = this.bridges.get(callId);
+    if (!bridge) return;
+    this.logger.warn('lost a call to another relay', { callId, reason });
+    this.forget(callId, bridge);
+    await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
+    await bridge.abandon();
+  }
+
+  private async takeOver(callId: string, deadOwner: string): Promise<void> {
+    const store = this.options.store;
+    // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
+    await store.releaseAffinity(callId, deadOwner).catch(() => false);
+    if (await this.handleConnected(callId)) {
+      this.counters.takeovers += 1;
+      this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
+      this.announce({ type: 'call-claimed', callId, workerId: this.workerId });
+    }
+  }
+
+  private watch(callId: string, owner: string | null): void {
+    this.watched.delete(callId);
+    this.watched.set(callId, { owner });
+    if (this.watched.size > MAX_WATCHED) {
+      const oldest = this.watched.keys().next().value;
+      if (oldest !== undefined) this.watched.delete(oldest);
+    }
+  }
+
+  // ── control group ──────────────────────────────────────────────────────────────────────────
+
+  private onControl(message: RelayControlMessage | undefined): void {
+    if (!message || this.stopped) return;
+    switch (message.type) {
+      case 'call-connected':
+        void this.handleConnected(message.callId);
+        return;
+      case 'call-disconnected':
+        void this.handleDisconnected(message.callId);
+        return;
+      case 'call-claimed':
+        if (message.workerId !== this.workerId) {
+          const watched = this.watched.get(message.callId);
+          if (watched) watched.owner = message.workerId;
+          if (this.bridges.has(message.callId)) void this.letGo(message.callId, 'claimed by another relay');
+        }
+        return;
+      case 'relay-lost':
+        if (message.workerId === this.workerId) return;
+        for (const [callId, watched] of this.watched) if (watched.owner === message.workerId) void this.takeOver(callId, message.workerId);
+        return;
+    }
+  }
+
+  private announce(message: RelayControlMessage): void {
+    void this.client?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(() => undefined);
+  }
+
+  private send(group: string, frame: string): void {
+    // Fire-and-forget: no ack round trip per 20 ms frame; a lost frame is a click, a blocked one a gap.
+    this.client?.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(() => undefined);
+  }
+
+  // ── heartbeat ──────────────────────────────────────────────────────────────────────────────
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const intervalMs = (this.heartbeatTtlSeconds * 1000) / 3;
+    this.timer = setTimeout(() => {
+      this.beating = this.beat().finally(() => this.schedule());
+    }, intervalMs);
+  }
+
+  private async beat(): Promise<void> {
+    const store = this.options.store;
+    try {
+      await store.heartbeat(this.workerId, { calls: this.bridges.size }, { ttlSeconds: this.heartbeatTtlSeconds });
+    } catch (error) {
+      this.logger.warn('relay heartbeat failed', { workerId: this.workerId, error: error as Error });
+      return; // Redis is away: keep every call (the store journals turns), retry next beat
+    }
+    for (const callId of [...this.bridges.keys()]) {
+      try {
+        const renewed = await store.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+        if (!renewed && !this.stopped) await this.letGo(callId, 'affinity renewal refused');
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
+      }
+    }
+    await this.sweep();
+  }
+
+  /** Calls this relay knows of but does not own: claim those whose owner is gone. */
+  private async sweep(): Promise<void> {
+    const store = this.options.store;
+    const alive = new Map<string, boolean>();
+    for (const [callId, watched] of [...this.watched]) {
+      if (this.stopped || this.bridges.has(callId)) continue;
+      try {
+        const owner = await store.getAffinity(callId);
+        watched.owner = owner;
+        if (owner === null) {
+          await this.handleConnected(callId);
+          continue;
+        }
+        if (owner === this.workerId) continue;
+        let ownerAlive = alive.get(owner);
+        if (ownerAlive === undefined) {
+          ownerAlive = (await store.getHeartbeat(owner)) !== undefined;
+          alive.set(owner, ownerAlive);
+        }
+        if (!ownerAlive) await this.takeOver(callId, owner);
+      } catch (error) {
+        if (error instanceof RedisUnavailableError) return;
+        this.logger.warn('relay sweep failed for a call', { callId, error: error as Error });
+      }
+    }
+  }
+}
+
