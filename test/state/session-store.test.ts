@@ -88,6 +88,28 @@ describe('SessionStore call state', () => {
   });
 });
 
+describe('memory as L1', () => {
+  it('reads Redis by default, so another instance’s write is seen at once; l1FreshMs trades that for fewer round trips', async () => {
+    // Prepare: two processes on one call; the second one with a long L1 window.
+    const other = await openStore(inject('redisPort'), { prefix: h.keys.prefix });
+    const cached = await openStore(inject('redisPort'), { prefix: h.keys.prefix, l1FreshMs: 60_000 });
+    try {
+      const callId = randomId();
+      await h.store.createCallSession(callId, { state: 'ringing' });
+      expect(await h.store.getCallSession(callId)).toEqual({ state: 'ringing' });
+      expect(await cached.store.getCallSession(callId)).toEqual({ state: 'ringing' });
+      // Act
+      await other.store.updateCallSession(callId, { state: 'connected' });
+      // Assess
+      expect(await h.store.getCallSession(callId)).toEqual({ state: 'connected' });
+      expect(await cached.store.getCallSession(callId)).toEqual({ state: 'ringing' }); // served from its memory
+    } finally {
+      await other.close();
+      await cached.close();
+    }
+  });
+});
+
 describe('worker affinity and heartbeat', () => {
   it('lets one worker claim a call; only the owner renews or releases', async () => {
     // Prepare

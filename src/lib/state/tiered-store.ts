@@ -14,8 +14,11 @@ export interface TieredStoreOptions {
   readonly journal?: JournalOptions;
   /**
    * How long an entry the memory tier synced with Redis may answer a read while Redis is healthy.
-   * Another instance may have written since, so keep this short; 0 reads Redis every time while it is up.
-   * @default 250
+   * Call state has several writers (callbacks on any instance, the relay), and a memory answer cannot
+   * see another instance's write, so the default reads Redis whenever it is up and uses memory as
+   * the fallback. Raise it (e.g. 250) for data this process alone writes, or where a read that is
+   * that much stale is acceptable. The TTS cache always reads memory first (its entries never change).
+   * @default 0
    */
   readonly l1FreshMs?: number;
   /**
@@ -49,7 +52,8 @@ const JOURNALED: WriteOutcome = Object.freeze({ durable: false });
  * The tiering and degradation machinery, shared by every state module:
  * - writes go to Redis as one MULTI (one round trip) and through to memory; when Redis is away they
  *   go to the per-call journal instead (`durable: false`), in order;
- * - reads try memory (fresh entries while healthy, anything held while not), then Redis;
+ * - reads go to Redis while it is healthy (or to memory within `l1FreshMs`), and to memory when it
+ *   is not; a value memory never saw whole is not guessed (`RedisUnavailableError`);
  * - a circuit breaker stops sending to a Redis that keeps failing, probes it, and on recovery the
  *   journal is replayed in order, exactly once, before the breaker closes.
  *
@@ -78,7 +82,7 @@ export class TieredStore {
     this.journal = new WriteJournal(options.journal);
     this.logger = options.logger ?? quietLogger;
     this.latency = options.latency ?? processLatency;
-    this.l1FreshMs = options.l1FreshMs ?? 250;
+    this.l1FreshMs = options.l1FreshMs ?? 0;
     this.dedupeWindow = options.replayDedupeWindow ?? 1_000;
     this.breaker = new CircuitBreaker(options.breaker, (state) => {
       if (state === 'open') this.logger.warn('redis circuit opened; serving from memory, journaling writes', { journalDepth: this.journal.depth });
