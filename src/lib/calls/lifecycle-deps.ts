@@ -45,7 +45,8 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
       const spoken = turns.filter((t) => SPOKEN.has(t.role));
       const outcome = session?.outcome ?? (request.endReason === 'max-duration' ? 'timed_out' : spoken.some((t) => t.role === 'user') ? 'completed' : 'abandoned');
       const durationSeconds = Math.max(0, Math.round((Date.parse(request.endedAt) - Date.parse(request.startedAt)) / 1000));
-      const bargeIns = turns.filter((t) => t.meta?.kind === 'truncation').length;
+      // Reads apply truncation markers (the marker disappears, its target is flagged `truncated`).
+      const bargeIns = turns.filter((t) => t.meta?.kind === 'truncation' || t.meta?.truncated === true).length;
       const summary = summarize(spoken, outcome);
       const record: CallSummaryRecord = {
         callId: request.callId,

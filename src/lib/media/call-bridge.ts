@@ -50,6 +50,7 @@ export type CallBridgeOptions = {
   /** Offline agents only: what the caller said, from ACS's TranscriptionData frames. */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
+  readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Frames kept while the agent session connects. @default 50 (one second) */
   readonly maxPendingFrames?: number;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
@@ -71,7 +72,6 @@ export class CallBridge {
   private tracker = new PlaybackTracker({ sampleRateHz: AGENT_SAMPLE_RATE_HZ });
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
-  private vadAt: { atMs: number; framesIn: number } | undefined;
   private closed = false;
 
   constructor(private readonly options: CallBridgeOptions) {
@@ -184,14 +184,17 @@ export class CallBridge {
     const decision = this.tracker.onCallerSpeechStarted(vadAtMs);
     if (!decision) return;
     this.options.send(this.out, STOP_AUDIO_FRAME);
-    const record: BargeInRecord = { ...decision, vadAtMs, stopAudioSentAtMs: this.now(), framesBetween: this.stats.framesIn - framesAtVad };
-    this.vadAt = { atMs: vadAtMs, framesIn: framesAtVad };
+    const stopAudioSentAtMs = this.now();
+    const framesBetween = this.stats.framesIn - framesAtVad;
     if (decision.responseIdToCancel !== undefined) this.session?.cancelResponse();
     const heard = this.session?.truncate(decision.itemId, decision.audioEndMs);
-    this.bargeIns.push({ ...record, heardTranscript: heard && heard !== '' ? heard : decision.heardTranscript });
-    this.fullTranscripts.set(decision.itemId, this.bargeIns[this.bargeIns.length - 1] as BargeInRecord);
+    const record: BargeInRecord = { ...decision, heardTranscript: heard ? heard : decision.heardTranscript, vadAtMs, stopAudioSentAtMs, framesBetween };
+    this.bargeIns.push(record);
+    if (this.bargeIns.length > 16) this.bargeIns.shift();
+    this.fullTranscripts.set(decision.itemId, record);
     this.outbound.reset();
     this.options.conversation.setBargeIn(true);
+    this.options.onBargeIn?.(this.options.callId, record);
   }
 
   // ── turns → Redis ──────────────────────────────────────────────────────────────────────────
@@ -223,6 +226,7 @@ export class CallBridge {
 
   /** The agent turn was reported before the truncate reached the session: mark what the caller heard. */
   private onLateTruncation(turn: TruncatedTurn): void {
+    this.fullTranscripts.delete(turn.itemId);
     this.options.conversation.truncateLastAgentTurn(turn.text, { heardMs: turn.audioEndMs });
     void this.flush();
   }

@@ -30,7 +30,8 @@ import { RedisUnavailableError } from '../state/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
-import { CallBridge, type CallBridgeStats } from './call-bridge.js';
+import { CallBridge, type BargeInRecord, type CallBridgeStats } from './call-bridge.js';
+import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
@@ -69,6 +70,7 @@ export type RelayOptions = {
   /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
+  readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Register as this process's relay for the webPubSubTrigger's direct hand-off. @default true */
   readonly registerLocal?: boolean;
   readonly signal?: AbortSignal;
@@ -82,6 +84,8 @@ export interface Relay {
   calls(): string[];
   bridge(callId: string): CallBridge | undefined;
   stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallBridgeStats> };
+  /** The relay's session store: `degraded` with a journal depth while Redis is away. */
+  stateHealth(): StoreHealth;
   /** A `connected` event for the call's ACS connection: try to own it. Resolves true when this relay owns it. */
   handleConnected(callId: string): Promise<boolean>;
   /** The call's ACS connection is gone: close its session, persist, release. */
@@ -171,6 +175,10 @@ class MediaRelay implements Relay {
       ...this.counters,
       perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats }])),
     };
+  }
+
+  stateHealth(): StoreHealth {
+    return this.options.store.health();
   }
 
   handleConnected(callId: string): Promise<boolean> {
@@ -272,6 +280,7 @@ class MediaRelay implements Relay {
       ...(tools ? { tools } : {}),
       ...(this.options.onCallerTranscription ? { onCallerTranscription: this.options.onCallerTranscription } : {}),
       ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
+      ...(this.options.onBargeIn ? { onBargeIn: this.options.onBargeIn } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
