@@ -9,7 +9,7 @@ export interface MemoryTierOptions {
   readonly maxBytes?: number;
   /**
    * Most items kept per list; older items are dropped from the head (Redis keeps the full list).
-   * Enough for a conversation's hot window; more only costs heap and GC time. @default 64
+   * Enough for a conversation's hot window (20 by default); more only costs heap and GC time. @default 32
    */
   readonly maxListItems?: number;
   /** How long a deleted key is remembered as absent. @default 60_000 */
@@ -44,6 +44,7 @@ interface Tombstone extends EntryBase {
 type Entry = HashEntry | ListEntry | StringEntry | Tombstone;
 
 const ENTRY_OVERHEAD_BYTES = 64;
+const KEEP_TTL = Object.freeze({ noUpdateTTL: true });
 
 /**
  * The in-process tier: a bounded LRU (entries and bytes) whose items expire with their Redis TTL.
@@ -59,7 +60,7 @@ export class MemoryTier implements StateBackend {
   private readonly now: () => number;
 
   constructor(options: MemoryTierOptions = {}) {
-    this.maxListItems = options.maxListItems ?? 64;
+    this.maxListItems = options.maxListItems ?? 32;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
@@ -216,11 +217,8 @@ export class MemoryTier implements StateBackend {
         e.items.push(...c.values);
         e.bytes += listBytes(c.values);
         const over = e.items.length - this.maxListItems;
-        if (over > 0) {
-          for (let i = 0; i < over; i++) e.bytes -= (e.items[i] as string).length;
-          e.items.splice(0, over);
-          e.dropped += over;
-        }
+        for (let i = 0; i < over; i++) e.bytes -= (e.items.shift() as string).length;
+        if (over > 0) e.dropped += over;
         this.touch(c.key, e, synced);
         return e.dropped + e.items.length;
       }
@@ -327,7 +325,7 @@ export class MemoryTier implements StateBackend {
 
   private settleDirty(): void {
     if (this.dirty.size === 0) return;
-    for (const [key, { entry, ttlMs }] of this.dirty) this.cache.set(key, entry, ttlMs === undefined ? { noUpdateTTL: true } : { ttl: ttlMs });
+    for (const [key, { entry, ttlMs }] of this.dirty) this.cache.set(key, entry, ttlMs === undefined ? KEEP_TTL : { ttl: ttlMs });
     this.dirty.clear();
   }
 
