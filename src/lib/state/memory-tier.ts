@@ -44,7 +44,6 @@ interface Tombstone extends EntryBase {
 type Entry = HashEntry | ListEntry | StringEntry | Tombstone;
 
 const ENTRY_OVERHEAD_BYTES = 64;
-const KEEP_TTL = Object.freeze({ noUpdateTTL: true });
 
 /**
  * The in-process tier: a bounded LRU (entries and bytes) whose items expire with their Redis TTL.
@@ -325,7 +324,7 @@ export class MemoryTier implements StateBackend {
 
   private settleDirty(): void {
     if (this.dirty.size === 0) return;
-    for (const [key, { entry, ttlMs }] of this.dirty) this.cache.set(key, entry, ttlMs === undefined ? KEEP_TTL : { ttl: ttlMs });
+    for (const [key, { entry, ttlMs }] of this.dirty) this.cache.set(key, entry, ttlMs === undefined ? { noUpdateTTL: true } : { ttl: ttlMs });
     this.dirty.clear();
   }
 
