@@ -174,6 +174,20 @@ describe('ACS callbacks', () => {
     expect((await authFailures(callB)).slice(beforeB)).toEqual(['call_mismatch']);
   });
 
+  it('audits no rejection for a call the app does not have', async () => {
+    // Prepare: a well-formed URL naming a call that never existed (nothing signed it).
+    const stranger = new URL(callA.callbackUri);
+    const unknownCallId = callIdForIncoming(`unknown-${randomUUID()}`);
+    stranger.searchParams.set('callId', unknownCallId);
+
+    // Act
+    const result = await postCallback(stranger.toString(), JSON.stringify([eventFor(callA)]), `Bearer ${validToken}`);
+
+    // Assess
+    expect(result).toEqual({ status: 401, json: { error: 'unauthorized', reason: 'bad_signature' } });
+    expect(await (await archiveOf(stack)).audit.list(unknownCallId)).toEqual([]);
+  });
+
   it('answers 400 with the reason for a malformed body or an event without its callConnectionId', async () => {
     // Prepare
     const incomplete = eventFor(callA);

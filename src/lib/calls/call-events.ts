@@ -48,7 +48,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   const auth = await authenticatorFor(deps).authenticate({ url: request.url, authorization: request.headers.get('authorization') });
   if (!auth.ok) {
     logger.warn('callback rejected', { reason: auth.reason, detail: auth.detail, callId: urlCallId });
-    if (urlCallId) await auditAuthFailure(deps, urlCallId, auth.reason);
+    if (urlCallId && (await isKnownCall(deps, urlCallId))) await auditAuthFailure(deps, urlCallId, auth.reason);
     return { status: auth.status, jsonBody: { error: 'unauthorized', reason: auth.reason } };
   }
   const callId = auth.callId ?? urlCallId;
@@ -102,6 +102,19 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
   return ok({ handled });
+}
+
+/**
+ * Rejections are audited on calls we have, never on any id an unauthenticated request names: otherwise
+ * anyone could make us write audit documents (Cosmos DB request units) at will.
+ */
+async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boolean> {
+  try {
+    return toCallSession(await deps.store.getCallSession(callId)) !== undefined;
+  } catch {
+    // Not even a valid identifier (InvalidIdentifierError), or Redis unreachable: nothing to audit against.
+    return false;
+  }
 }
 
 /** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
