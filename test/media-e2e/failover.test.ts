@@ -1,0 +1,121 @@
+/**
+ * Failover on the media path: the relay that owns a call stops dead mid-call; another relay claims the
+ * call, joins its groups, rebuilds the conversation from Redis and carries on. The caller hears a gap,
+ * not a hang-up, and every turn is archived. Two ways the loss is noticed: Web PubSub reports the dead
+ * relay's connection (`relay-lost`), or — when that event never arrives — its heartbeat key expires.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallerStep } from '../../emulators/acs/index.js';
+import type { OfflineStack } from '../../emulators/offline-stack.js';
+import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
+import { callIdForIncoming } from '../../src/lib/calls/session.js';
+import type { Relay } from '../../src/lib/media/relay.js';
+import { eventually } from '../emulators/webpubsub-support.js';
+import { lifecycleOf } from '../e2e/support.js';
+import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
+
+const Q = ['What are your opening hours', 'Can I change my address', 'Where is my parcel', 'Tell me the billing address', 'Thanks that is all'];
+
+describe('relay failover', () => {
+  let stack: OfflineStack;
+  /** Agent turns persisted per call (the greeting counts). */
+  const agentTurns = new Map<string, number>();
+
+  beforeAll(async () => {
+    stack = await startMediaStack({
+      relays: 2,
+      heartbeatTtlSeconds: 5,
+      relay: { logger: consoleLogger(process.env.RELAY_DEBUG ? 'info' : 'error', { component: 'relay' }), onTurn: (callId, turn) => void (turn.role === 'agent' && agentTurns.set(callId, (agentTurns.get(callId) ?? 0) + 1)) },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  /** Two questions, a pause during which the owner dies, then three more. */
+  function script(pauseMs: number): CallerStep[] {
+    return [
+      { waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 },
+      ...ask(Q[0]!),
+      ...ask(Q[1]!),
+      { pause: pauseMs },
+      ...ask(Q[2]!),
+      ...ask(Q[3]!),
+      ...ask(Q[4]!),
+      { hangUp: true },
+    ];
+  }
+
+  /** The greeting and two answers were spoken: the caller is in the pause. */
+  function callInPause(): Promise<string> {
+    return eventually('the greeting and two answers', () => [...agentTurns].find(([, n]) => n >= 3)?.[0], 20_000);
+  }
+
+  async function killOwnerAfterTwoTurns(phone: string): Promise<{ callId: string; dead: Relay; survivor: Relay }> {
+    const callId = await callInPause();
+    const dead = stack.media!.relays.find((r) => r.calls().includes(callId))!;
+    expect(dead, `a relay owns the call of ${phone}`).toBeDefined();
+    const survivor = stack.media!.relays.find((r) => r !== dead && r.calls().length === 0)!;
+    await dead.terminate();
+    return { callId, dead, survivor };
+  }
+
+  it('another relay takes the call over when Web PubSub reports the dead relay', { timeout: 60_000 }, async () => {
+    // Prepare
+    agentTurns.clear();
+    const phone = '+15550107101';
+    const placed = stack.acs.placeCall({ from: phone, to: APP_NUMBER, steps: script(1_500) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 50_000 });
+
+    // Act
+    const { callId, dead, survivor } = await killOwnerAfterTwoTurns(phone);
+    await stack.media!.startRelay(); // a replacement process, so two relays run again (for the next test)
+    const call = await placed;
+    const { output } = await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess
+    expect(callIdForIncoming(call.serverCallId)).toBe(callId);
+    expect(call.endedBy).toBe('caller');
+    expect(call.notes).toEqual([]);
+    expect(survivor.stats()).toMatchObject({ takeovers: 1, released: 1 });
+    expect(dead.calls()).toEqual([]);
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', 'Hello, how can I help you today?'],
+      ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
+    ]);
+    expect(output).toMatchObject({ turnCount: 11, turnsArchived: 11 });
+    // The second relay's agent session resumed with the conversation so far (and did not greet again).
+    const sessions = [...stack.media!.realtime.sessions.values()].filter((s) => s.correlationId === callId);
+    expect(sessions).toHaveLength(2);
+    expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[1]}`);
+  });
+
+  it('another relay takes the call over when only the heartbeat tells', { timeout: 60_000 }, async () => {
+    // Prepare: the service's system events stop reaching the app for a while, so nobody hears `relay-lost`.
+    agentTurns.clear();
+    const phone = '+15550107102';
+    const wps = stack.media!.webPubSub;
+    const handlers = [{ urlTemplate: `${stack.host.baseUrl}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected' as const, 'disconnected' as const] }];
+    const placed = stack.acs.placeCall({ from: phone, to: APP_NUMBER, steps: script(8_000) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 55_000 });
+
+    // Act
+    const callId = await callInPause();
+    wps.setEventHandlers('media', []);
+    const dead = stack.media!.relays.find((r) => r.calls().includes(callId))!;
+    await dead.terminate();
+    const survivor = await eventually('a relay that took the call', () => stack.media!.relays.find((r) => r !== dead && r.calls().includes(callId)), 15_000);
+    wps.setEventHandlers('media', handlers);
+    const call = await placed;
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess
+    expect(call.notes).toEqual([]);
+    expect(survivor.stats().takeovers).toBeGreaterThanOrEqual(1);
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', 'Hello, how can I help you today?'],
+      ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
+    ]);
+  });
+});
