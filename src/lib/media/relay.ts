@@ -380,7 +380,11 @@ class MediaRelay implements Relay {
     for (const callId of [...this.bridges.keys()]) {
       try {
         const renewed = await store.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
-        if (!renewed && !this.stopped) await this.letGo(callId, 'affinity renewal refused');
+        if (!renewed && !this.stopped) {
+          // The key may simply have expired while Redis was away: take it back unless another relay holds it.
+          const claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+          if (!claim.claimed) await this.letGo(callId, `affinity held by ${claim.owner ?? 'nobody'}`);
+        }
       } catch (error) {
         if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
       }
