@@ -71,6 +71,12 @@ export type RelayOptions = {
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
+  /**
+   * Called with the time (ms) the relay spent on each caller frame, from the group message to the
+   * agent hand-off returning (with a synchronous agent, the agent's answer frame sent too). For
+   * latency histograms and benchmarks; not measured when absent.
+   */
+  readonly onFrameTiming?: (durationMs: number) => void;
   /** Register as this process's relay for the webPubSubTrigger's direct hand-off. @default true */
   readonly registerLocal?: boolean;
   readonly signal?: AbortSignal;
@@ -146,7 +152,15 @@ class MediaRelay implements Relay {
     client.on('group-message', ({ message }) => {
       const bridge = this.byGroup.get(message.group);
       if (bridge) {
-        if (typeof message.data === 'string') bridge.onInboundFrame(message.data);
+        if (typeof message.data !== 'string') return;
+        const timing = this.options.onFrameTiming;
+        if (timing === undefined) {
+          bridge.onInboundFrame(message.data);
+        } else {
+          const startedAt = performance.now();
+          bridge.onInboundFrame(message.data);
+          timing(performance.now() - startedAt);
+        }
         return;
       }
       if (message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));

@@ -1,0 +1,287 @@
+/**
+ * Media relay capacity: concurrent calls on ONE relay process at 50 frames/s each way.
+ *
+ *   npm run bench -- relay [--calls 100,300,500] [--seconds 8] [--fps 50]
+ *
+ * Three processes, as in production where ACS, Web PubSub and the relay are different machines:
+ * - the Web PubSub emulator (emulators/webpubsub/main.ts) in a child process;
+ * - the callers in a second child: one raw `webpubsub_mode=sendToGroup` socket per call with the media
+ *   token the app mints, sending 960-byte PCM AudioData frames to `call.<id>.in` every 20 ms;
+ * - the relay under test in this process: the real `startRelay` (one WebPubSubClient, JSON protocol,
+ *   affinity claims in a private Redis, a CallBridge per call). The voice model is replaced by an echo
+ *   agent (no model runs here): each caller frame is serialised as `input_audio_buffer.append` and
+ *   answered at once by parsing an `output_audio.delta` event carrying the same audio, the per-frame
+ *   work the `openai` realtime client does, so every inbound frame produces one outbound AudioData.
+ *
+ * Reported per step: relay-added latency per frame (group message in → agent hand-off → outbound
+ * AudioData handed to the socket, `onFrameTiming`), p50/p99; relay process CPU per call; the relay's
+ * event-loop delay (queueing a frame can suffer before that work starts); and, for context, the
+ * callers' round trip (ACS → Web PubSub → relay → Web PubSub → ACS) which includes the emulator.
+ * On a 2-core machine the emulator and the callers share the cores with the relay: at high call
+ * counts they, not the relay, saturate first (see `machineBusy`).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../src/lib/config/index.js';
+import { mediaTransportUrl } from '../src/lib/media/media-token.js';
+import { startRelay } from '../src/lib/media/relay.js';
+import type { AgentSessionFactory } from '../src/lib/media/agent-port.js';
+import { RedisKeys } from '../src/lib/state/keys.js';
+import { createRedis } from '../src/lib/state/redis-client.js';
+import { SessionStore } from '../src/lib/state/session-store.js';
+import { consoleLogger } from '../src/lib/telemetry/logger.js';
+import { RedisServer } from '../emulators/redis/server.js';
+import { LatencyRecorder, printTable, round } from './lib.js';
+
+const HUB = 'media';
+const PCM_FRAME_BYTES = 960;
+const WARMUP_MS = 1_500;
+
+type CallerRequest = { connectionString: string; urls: string[]; fps: number; seconds: number; warmupMs: number };
+type CallerReport = { sent: number; received: number; rtt: ReturnType<LatencyRecorder['summary']>; cpuMs: number };
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const { values } = parseArgs({ args, options: { calls: { type: 'string', default: '100,300,500' }, seconds: { type: 'string', default: '8' }, fps: { type: 'string', default: '50' } } });
+  const steps = String(values.calls).split(',').map(Number).filter((n) => n > 0);
+  const seconds = Number(values.seconds);
+  const fps = Number(values.fps);
+  const redis = await RedisServer.start();
+  const results: Record<string, unknown>[] = [];
+  try {
+    for (const calls of steps) results.push(await step(calls, seconds, fps, redis));
+  } finally {
+    await redis.dispose();
+  }
+  printTable(results.map((r) => ({
+    calls: r.calls,
+    relayP50Ms: (r.relayAddedLatencyMs as { p50Ms: number }).p50Ms,
+    relayP99Ms: (r.relayAddedLatencyMs as { p99Ms: number }).p99Ms,
+    loopDelayP99Ms: (r.relayEventLoopDelayMs as { p99: number }).p99,
+    cpuPerCallPct: r.relayCpuPercentOfOneCorePerCall,
+    relayCpuPct: r.relayCpuPercentOfOneCore,
+    framesInPerS: r.framesInPerSecond,
+    lostPct: r.lostPercent,
+    rttP99Ms: (r.callerRoundTripMs as { p99Ms: number }).p99Ms,
+  })));
+  return { fps, seconds, pcmBytesPerFrame: PCM_FRAME_BYTES, agent: 'echo (append serialised, delta parsed; no model)', steps: results };
+}
+
+async function step(calls: number, seconds: number, fps: number, redis: RedisServer): Promise<Record<string, unknown>> {
+  const emulator = await startEmulatorProcess();
+  const config = loadConfig({
+    APP_ENV: 'test',
+    REDIS_HOST: redis.host,
+    REDIS_PORT: String(redis.port),
+    REDIS_KEY_PREFIX: `bench${calls}`,
+    ACS_CONNECTION_STRING: `endpoint=http://127.0.0.1:1/;accesskey=${Buffer.from('k'.repeat(32)).toString('base64')}`,
+    ACS_CALLBACK_BASE_URL: 'http://127.0.0.1:1',
+    ACS_CALLBACK_SIGNING_KEY: 'x'.repeat(40),
+    ACS_JWT_AUDIENCE: '00000000-0000-0000-0000-000000000000',
+    COSMOS_ENDPOINT: 'http://127.0.0.1:1',
+    MEDIA_MODE: 'realtime',
+    WEBPUBSUB_CONNECTION_STRING: emulator.connectionString,
+    LOG_LEVEL: 'error',
+  });
+  const logger = consoleLogger('error', { component: 'relay-bench' });
+  const managed = await createRedis(config.redis, { logger });
+  await managed.ready();
+  const store = new SessionStore(managed.client, new RedisKeys(config.keyPrefix, config.env), { logger });
+  const service = new WebPubSubServiceClient(emulator.connectionString, HUB, { allowInsecureConnection: true });
+  const timings = new LatencyRecorder();
+  let measuring = false;
+  const relay = await startRelay({ config, store, logger, service, agent: echoAgent, registerLocal: false, onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
+  const callIds = Array.from({ length: calls }, (_, i) => `bench-${calls}-${i}`);
+  for (const callId of callIds) await relay.handleConnected(callId);
+  const urls = await Promise.all(callIds.map((callId) => mediaTransportUrl(service, callId, { maxCallDurationSeconds: 3600 })));
+
+  const callers = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, RELAY_BENCH_CALLERS: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const report = new Promise<CallerReport>((resolve, reject) => {
+    callers.once('message', (m) => resolve(m as CallerReport));
+    callers.once('exit', (code) => reject(new Error(`callers exited with ${code}`)));
+  });
+  const statsBefore = totalFramesIn(relay.stats().perCall);
+  callers.send({ connectionString: emulator.connectionString, urls, fps, seconds, warmupMs: WARMUP_MS } satisfies CallerRequest);
+
+  await sleep(WARMUP_MS);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const cpuStart = process.cpuUsage();
+  const emulatorCpuStart = processCpuMs(emulator.pid);
+  const framesStart = totalFramesIn(relay.stats().perCall);
+  const loadBefore = loadavg()[0] ?? 0;
+  const startedAt = performance.now();
+  measuring = true;
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuStart);
+  const emulatorCpuMs = (processCpuMs(emulator.pid) ?? 0) - (emulatorCpuStart ?? 0);
+  const framesIn = totalFramesIn(relay.stats().perCall) - framesStart;
+  loop.disable();
+  const callerReport = await report;
+  const loadAfter = loadavg()[0] ?? 0;
+
+  await relay.close();
+  await store.close();
+  await managed.close();
+  await emulator.stop();
+  void statsBefore;
+
+  const relayCpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+  const expectedIn = calls * fps * (elapsedMs / 1000);
+  return {
+    calls,
+    relayAddedLatencyMs: timings.summary(),
+    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
+    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
+    relayCpuMicrosPerFramePair: round(((cpu.user + cpu.system) / framesIn) || 0, 1),
+    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    lostPercent: round(Math.max(0, (1 - framesIn / expectedIn) * 100), 2),
+    callerRoundTripMs: callerReport.rtt,
+    callerFrames: { sent: callerReport.sent, echoed: callerReport.received },
+    emulatorCpuPercentOfOneCore: round((emulatorCpuMs / elapsedMs) * 100, 1),
+    callersCpuPercentOfOneCore: round((callerReport.cpuMs / (seconds * 1000)) * 100, 1),
+    machineBusy: { loadAverage1mBefore: loadBefore, loadAverage1mAfter: loadAfter },
+  };
+}
+
+/** The model stand-in: the realtime client's per-frame work (serialise the append, parse a delta), answered at once. */
+const echoAgent: AgentSessionFactory = async ({ handlers }) => ({
+  appendAudio(base64) {
+    const wire = JSON.stringify({ type: 'input_audio_buffer.append', audio: base64 });
+    if (wire.length === 0) return;
+    const event = JSON.parse(`{"type":"response.output_audio.delta","response_id":"r1","item_id":"i1","output_index":0,"content_index":0,"delta":"${base64}"}`) as { delta: string };
+    handlers.onAudioDelta?.(event.delta, 'r1', 'i1');
+  },
+  requestResponse() {},
+  cancelResponse() {},
+  truncate: () => '',
+  close: async () => {},
+});
+
+function totalFramesIn(perCall: ReadonlyMap<string, { framesIn: number }>): number {
+  let total = 0;
+  for (const stats of perCall.values()) total += stats.framesIn;
+  return total;
+}
+
+// ── the callers' process ─────────────────────────────────────────────────────────────────────
+
+async function callersMain(request: CallerRequest): Promise<CallerReport> {
+  const nowMs = (): number => performance.timeOrigin + performance.now();
+  const rtt = new LatencyRecorder();
+  const intervalMs = 1000 / request.fps;
+  const sockets = await Promise.all(
+    request.urls.map(
+      (url) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const socket = new WebSocket(url);
+          socket.once('open', () => resolve(socket)).once('error', reject);
+        }),
+    ),
+  );
+  const sentAt = sockets.map(() => new Map<number, number>());
+  let measuring = false;
+  let sent = 0;
+  let received = 0;
+  sockets.forEach((socket, c) => {
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      const at = text.indexOf('"data":"');
+      if (at < 0) return;
+      const seq = Buffer.from(text.slice(at + 8, at + 16), 'base64').readUInt32LE(0);
+      const started = sentAt[c]!.get(seq);
+      if (started === undefined) return;
+      sentAt[c]!.delete(seq);
+      if (measuring) {
+        rtt.recordMs(nowMs() - started);
+        received++;
+      }
+    });
+  });
+  const pcm = Buffer.alloc(PCM_FRAME_BYTES);
+  const timestamp = new Date().toISOString();
+  let stop = false;
+  const firstAt = nowMs() + 10;
+  const done = sockets.map(
+    (socket, c) =>
+      new Promise<void>((resolve) => {
+        let frameNo = 0;
+        const startAt = firstAt + (c * intervalMs) / sockets.length;
+        const tick = (): void => {
+          if (stop) return resolve();
+          pcm.writeUInt32LE(frameNo, 0);
+          sentAt[c]!.set(frameNo, nowMs());
+          if (sentAt[c]!.size > 500) sentAt[c]!.delete(sentAt[c]!.keys().next().value as number);
+          socket.send(`{"kind":"AudioData","audioData":{"timestamp":"${timestamp}","participantRawID":"4:+15550100123","data":"${pcm.toString('base64')}","silent":false}}`);
+          if (measuring) sent++;
+          frameNo++;
+          setTimeout(tick, Math.max(0, startAt + frameNo * intervalMs - nowMs()));
+        };
+        setTimeout(tick, Math.max(0, startAt - nowMs()));
+      }),
+  );
+  await sleep(request.warmupMs);
+  const cpuStart = process.cpuUsage();
+  measuring = true;
+  await sleep(request.seconds * 1000);
+  measuring = false;
+  const cpu = process.cpuUsage(cpuStart);
+  stop = true;
+  await Promise.all(done);
+  for (const socket of sockets) socket.terminate();
+  return { sent, received, rtt: rtt.summary(), cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+if (process.env.RELAY_BENCH_CALLERS === '1' && process.send) {
+  process.once('message', (request) => {
+    void callersMain(request as CallerRequest).then((report) => {
+      process.send?.(report, () => process.exit(0));
+    });
+  });
+}
+
+// ── helpers ──────────────────────────────────────────────────────────────────────────────────
+
+async function startEmulatorProcess(): Promise<{ connectionString: string; pid: number | undefined; stop(): Promise<void> }> {
+  const main = fileURLToPath(new URL('../emulators/webpubsub/main.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', HUB], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
+  });
+  const { connectionString } = JSON.parse(first) as { connectionString: string };
+  return {
+    connectionString,
+    pid: child.pid,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
