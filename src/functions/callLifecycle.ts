@@ -6,8 +6,6 @@ import {
   getLifecycleDeps,
   setLifecycleDeps,
 } from '../lib/lifecycle/index.js';
-import { lifecycleDeps } from '../lib/calls/lifecycle-deps.js';
-import { runtime } from '../lib/runtime.js';
 
 /**
  * The call lifecycle (Durable Functions): one orchestration per call, instance id = call connection id,
@@ -16,8 +14,12 @@ import { runtime } from '../lib/runtime.js';
  */
 export { callLifecycleOrchestrator as callLifecycle };
 
-// The activities run against the process runtime unless a host or test provides other dependencies.
-setLifecycleDeps(() => lifecycleDeps(runtime()));
+// The activities run against the process runtime unless a host or test provides other dependencies;
+// the runtime and its SDKs are loaded on the first activity, not when the host imports this module.
+setLifecycleDeps(async () => {
+  const [{ lifecycleDeps }, { runtime }] = await Promise.all([import('../lib/calls/lifecycle-deps.js'), import('../lib/runtime.js')]);
+  return lifecycleDeps(runtime());
+});
 
 df.app.orchestration(LIFECYCLE_ORCHESTRATION, callLifecycleOrchestrator);
 

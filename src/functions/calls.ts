@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { handlePlaceCall } from '../lib/calls/outbound-call.js';
-import { callControlDeps } from '../lib/calls/wiring.js';
 
 /** POST /api/calls `{ target, purpose }` — places an outbound call (function key required). */
 export async function calls(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  // Loaded on first use, not at import: the host imports every function module at cold start.
+  const [{ handlePlaceCall }, { callControlDeps }] = await Promise.all([import('../lib/calls/outbound-call.js'), import('../lib/calls/wiring.js')]);
   return handlePlaceCall(request, await callControlDeps(context));
 }
 

@@ -1,13 +1,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkHealth } from '../lib/health/index.js';
-import { runtime } from '../lib/runtime.js';
-import { processLatency } from '../lib/telemetry/histograms.js';
 
 /**
  * GET /api/health — version, dependency reachability and the monitoring baselines; 503 when a
  * dependency is unreachable or the session store is degraded or down.
  */
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  // Loaded on first use, not at import: the host imports every function module at cold start.
+  const [{ checkHealth }, { runtime }, { processLatency }] = await Promise.all([
+    import('../lib/health/index.js'),
+    import('../lib/runtime.js'),
+    import('../lib/telemetry/histograms.js'),
+  ]);
   const rt = runtime();
   // The process's session store (created on first use; a store that cannot be built is left out).
   const store = await rt.store().catch(() => undefined);

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { handleIncomingCall } from '../lib/calls/incoming-call.js';
-import { callControlDeps } from '../lib/calls/wiring.js';
 
 /** POST /api/incomingCall — the Event Grid webhook for ACS IncomingCall (and its handshakes). */
 export async function incomingCall(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  // Loaded on first use, not at import: the host imports every function module at cold start.
+  const [{ handleIncomingCall }, { callControlDeps }] = await Promise.all([import('../lib/calls/incoming-call.js'), import('../lib/calls/wiring.js')]);
   return handleIncomingCall(request, await callControlDeps(context));
 }
 
