@@ -9,7 +9,7 @@ import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { freePort, RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
-import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
+import { acsHangUp, startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
 
@@ -176,6 +176,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           logger,
           realtimeSocketOptions: { ca: emulator.ca },
           onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
+          hangUp: acsHangUp(store, () => runtime.acs()),
           affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
           ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),
           ...mediaOptions.relay,

@@ -51,6 +51,11 @@ export type CallBridgeOptions = {
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
+  /**
+   * Ends the call (ACS hang-up). With it the agent's `end_call` tool works: the call ends once the
+   * goodbye that follows has played out.
+   */
+  readonly hangUp?: (callId: string) => Promise<void>;
   /** Frames kept while the agent session connects. @default 50 (one second) */
   readonly maxPendingFrames?: number;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
@@ -73,6 +78,7 @@ export class CallBridge {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
+  private endAfterNextAgentTurn = false;
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
@@ -164,7 +170,7 @@ export class CallBridge {
       onSpeechStarted: () => this.onCallerSpeechStarted(),
       onTurnCompleted: (turn) => this.onTurnCompleted(turn),
       onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
-      ...(this.options.tools ? { onToolCall: this.options.tools } : {}),
+      onToolCall: (call) => this.onToolCall(call),
       onError: (error) => this.options.logger.warn('realtime agent error', { callId: this.options.callId, code: error.code, retryable: error.retryable }),
     };
   }
@@ -197,6 +203,29 @@ export class CallBridge {
     this.options.onBargeIn?.(this.options.callId, record);
   }
 
+  private onToolCall(call: ToolCallRequest): unknown {
+    if (call.name === 'end_call' && this.options.hangUp) {
+      this.endAfterNextAgentTurn = true;
+      return { ok: true, note: 'the call ends after your goodbye' };
+    }
+    return this.options.tools ? this.options.tools(call) : { error: `tool ${call.name} is not available` };
+  }
+
+  /** Waits until the caller has heard the goodbye, then hangs up. */
+  private hangUpAfterPlayout(): void {
+    const hangUp = this.options.hangUp;
+    if (!hangUp) return;
+    const poll = (): void => {
+      if (this.closed) return;
+      if (this.tracker.isAgentAudible(this.now())) {
+        setTimeout(poll, 100).unref();
+        return;
+      }
+      hangUp(this.options.callId).catch((error: unknown) => this.options.logger.warn('hang-up after end_call failed', { callId: this.options.callId, error: error as Error }));
+    };
+    setTimeout(poll, 100).unref();
+  }
+
   // ── turns → Redis ──────────────────────────────────────────────────────────────────────────
 
   private onTurnCompleted(turn: CompletedTurn): void {
@@ -219,6 +248,10 @@ export class CallBridge {
       }
     }
     this.options.onTurn?.(this.options.callId, turn);
+    if (turn.role === 'agent' && this.endAfterNextAgentTurn) {
+      this.endAfterNextAgentTurn = false;
+      this.hangUpAfterPlayout();
+    }
     void this.flush().then(() => {
       this.stats.turnsPersisted += 1;
     });

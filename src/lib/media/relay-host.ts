@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { runtime } from '../runtime.js';
-import { startRelay, type Relay } from './relay.js';
+import { acsHangUp, startRelay, type Relay } from './relay.js';
 
 /**
  * Starts the media relay in this Functions instance when `RELAY_ENABLED=true` (an always-ready
@@ -22,7 +22,8 @@ export function registerRelayHost(): void {
     }
     if (!rt.config.webPubSub.relayEnabled) return;
     try {
-      relay = await startRelay({ config: rt.config, store: await rt.store(), logger: rt.logger });
+      const store = await rt.store();
+      relay = await startRelay({ config: rt.config, store, logger: rt.logger, hangUp: acsHangUp(store, () => rt.acs()) });
     } catch (error) {
       rt.logger.error('media relay did not start', { error: error as Error });
     }

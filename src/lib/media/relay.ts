@@ -21,6 +21,7 @@
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
 import type { AppConfig } from '../config/index.js';
@@ -71,6 +72,8 @@ export type RelayOptions = {
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
+  /** Ends a call through ACS; enables the agent's `end_call` tool (see {@link acsHangUp}). */
+  readonly hangUp?: (callId: string) => Promise<void>;
   /**
    * Called with the time (ms) the relay spent on each caller frame, from the group message to the
    * agent hand-off returning (with a synchronous agent, the agent's answer frame sent too). For
@@ -103,6 +106,17 @@ export interface Relay {
    * sessions end, nothing is flushed or released. For fatal errors (and failover tests).
    */
   terminate(): Promise<void>;
+}
+
+/** `hangUp` over the call's session (its callConnectionId) and the ACS client: hangs up for everyone. */
+export function acsHangUp(store: SessionStore, acs: () => Promise<CallAutomationClient>): (callId: string) => Promise<void> {
+  return async (callId) => {
+    const session = await store.getCallSession(callId);
+    const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
+    if (!callConnectionId) throw new RelayError(`call ${callId} has no callConnectionId`, false);
+    await store.updateCallSession(callId, { outcome: 'completed' }).catch(() => undefined);
+    await (await acs()).getCallConnection(callConnectionId).hangUp(true);
+  };
 }
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
@@ -295,6 +309,7 @@ class MediaRelay implements Relay {
       ...(this.options.onCallerTranscription ? { onCallerTranscription: this.options.onCallerTranscription } : {}),
       ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
       ...(this.options.onBargeIn ? { onBargeIn: this.options.onBargeIn } : {}),
+      ...(this.options.hangUp ? { hangUp: this.options.hangUp } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
