@@ -5,8 +5,8 @@
 
 export interface LocalRelay {
   readonly workerId: string;
-  handleConnected(callId: string): Promise<boolean>;
-  handleDisconnected(callId: string): Promise<void>;
+  handleConnected(callId: string, connectionId?: string): Promise<boolean>;
+  handleDisconnected(callId: string, connectionId?: string): Promise<void>;
 }
 
 let current: LocalRelay | undefined;

@@ -47,11 +47,12 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
   await deps.store
     .updateCallSession(callId, connected ? { mediaState: 'connected', mediaConnectionId: event.connectionId } : { mediaState: 'disconnected' })
     .catch((error: unknown) => deps.logger.warn('media state not recorded', { callId, error: error as Error }));
-  const announced: RelayControlMessage = connected ? { type: 'call-connected', callId } : { type: 'call-disconnected', callId };
+  const { connectionId } = event;
+  const announced: RelayControlMessage = connected ? { type: 'call-connected', callId, connectionId } : { type: 'call-disconnected', callId, connectionId };
   // The local relay first (no round trip through the service); every relay hears the announcement.
   const local = deps.localRelay;
   if (local) {
-    const handOff = connected ? local.handleConnected(callId) : local.handleDisconnected(callId);
+    const handOff = connected ? local.handleConnected(callId, connectionId) : local.handleDisconnected(callId, connectionId);
     void Promise.resolve(handOff).catch((error: unknown) => deps.logger.error('local relay failed to take the call', { callId, error: error as Error }));
   }
   await announce(announced, deps);

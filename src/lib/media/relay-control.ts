@@ -5,8 +5,9 @@
  */
 
 export type RelayControlMessage =
-  | { readonly type: 'call-connected'; readonly callId: string }
-  | { readonly type: 'call-disconnected'; readonly callId: string }
+  /** `connectionId`: the ACS media connection (ACS may reconnect a call's media on a new one). */
+  | { readonly type: 'call-connected'; readonly callId: string; readonly connectionId?: string }
+  | { readonly type: 'call-disconnected'; readonly callId: string; readonly connectionId?: string }
   /** A relay's own Web PubSub connection is gone: its calls need a new owner. */
   | { readonly type: 'relay-lost'; readonly workerId: string }
   /** A relay took a call over; a stale owner that still thinks it holds the call lets go at once. */
@@ -28,7 +29,9 @@ export function parseRelayControl(data: unknown): RelayControlMessage | undefine
     case 'call-connected':
     case 'call-disconnected': {
       const callId = str('callId');
-      return callId === undefined ? undefined : { type: v.type, callId };
+      const connectionId = str('connectionId');
+      if (callId === undefined) return undefined;
+      return connectionId === undefined ? { type: v.type, callId } : { type: v.type, callId, connectionId };
     }
     case 'relay-lost': {
       const workerId = str('workerId');

@@ -95,10 +95,16 @@ export interface Relay {
   stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallBridgeStats> };
   /** The relay's session store: `degraded` with a journal depth while Redis is away. */
   stateHealth(): StoreHealth;
-  /** A `connected` event for the call's ACS connection: try to own it. Resolves true when this relay owns it. */
-  handleConnected(callId: string): Promise<boolean>;
-  /** The call's ACS connection is gone: close its session, persist, release. */
-  handleDisconnected(callId: string): Promise<void>;
+  /**
+   * A `connected` event for the call's ACS media connection: try to own the call. Resolves true when
+   * this relay owns it. A connection already reported disconnected is refused (events may cross).
+   */
+  handleConnected(callId: string, connectionId?: string): Promise<boolean>;
+  /**
+   * The call's ACS media connection is gone: close its session, persist, release — unless ACS has
+   * reconnected the call's media on a newer connection meanwhile.
+   */
+  handleDisconnected(callId: string, connectionId?: string): Promise<void>;
   /** Graceful stop: every call is persisted and released (another relay may pick them up). */
   close(): Promise<void>;
   /**
@@ -128,6 +134,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 type Watched = { owner: string | null };
 
 const MAX_WATCHED = 10_000;
+/** Ended media connections remembered, so a `connected` that arrives after its `disconnected` is ignored. */
+const MAX_ENDED_CONNECTIONS = 10_000;
 
 class MediaRelay implements Relay {
   readonly workerId: string;
@@ -136,6 +144,9 @@ class MediaRelay implements Relay {
   private readonly byGroup = new Map<string, CallBridge>();
   private readonly claiming = new Map<string, Promise<boolean>>();
   private readonly watched = new Map<string, Watched>();
+  /** The latest ACS media connection seen per call, and connections known to have ended. */
+  private readonly mediaConnection = new Map<string, string>();
+  private readonly endedConnections = new Set<string>();
   private readonly agent: AgentSessionFactory;
   private readonly logger: Logger;
   private readonly heartbeatTtlSeconds: number;
@@ -209,8 +220,14 @@ class MediaRelay implements Relay {
     return this.options.store.health();
   }
 
-  handleConnected(callId: string): Promise<boolean> {
+  handleConnected(callId: string, connectionId?: string): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
+    if (connectionId !== undefined) {
+      if (this.endedConnections.has(connectionId)) return Promise.resolve(false);
+      this.mediaConnection.delete(callId);
+      this.mediaConnection.set(callId, connectionId);
+      if (this.mediaConnection.size > MAX_WATCHED) this.mediaConnection.delete(this.mediaConnection.keys().next().value as string);
+    }
     if (this.bridges.has(callId)) return Promise.resolve(true);
     let pending = this.claiming.get(callId);
     if (!pending) {
@@ -220,8 +237,18 @@ class MediaRelay implements Relay {
     return pending;
   }
 
-  async handleDisconnected(callId: string): Promise<void> {
+  async handleDisconnected(callId: string, connectionId?: string): Promise<void> {
+    if (connectionId !== undefined) {
+      this.endedConnections.add(connectionId);
+      if (this.endedConnections.size > MAX_ENDED_CONNECTIONS) this.endedConnections.delete(this.endedConnections.values().next().value as string);
+      const latest = this.mediaConnection.get(callId);
+      // ACS reconnected the call's media on a newer connection: the call goes on.
+      if (latest !== undefined && latest !== connectionId && !this.endedConnections.has(latest)) return;
+    }
+    this.mediaConnection.delete(callId);
     this.watched.delete(callId);
+    // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
+    await this.claiming.get(callId)?.catch(() => false);
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
     this.forget(callId, bridge);
@@ -360,10 +387,10 @@ class MediaRelay implements Relay {
     if (!message || this.stopped) return;
     switch (message.type) {
       case 'call-connected':
-        void this.handleConnected(message.callId);
+        void this.handleConnected(message.callId, message.connectionId);
         return;
       case 'call-disconnected':
-        void this.handleDisconnected(message.callId);
+        void this.handleDisconnected(message.callId, message.connectionId);
         return;
       case 'call-claimed':
         if (message.workerId !== this.workerId) {
