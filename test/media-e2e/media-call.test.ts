@@ -35,8 +35,8 @@ describe('a five-turn media call with a barge-in', () => {
       ...ask(Q[0]!),
       ...ask(Q[1]!),
       { say: Q[2]!, audioMs: 400 },
-      { bargeInAfterMs: 300, say: Q[3]!, audioMs: 400 },
-      { waitFor: 'agentSilence' as const, quietMs: 1_000, timeoutMs: 10_000 },
+      { bargeInAfterMs: 200, say: Q[3]!, audioMs: 400 },
+      { waitFor: 'agentSilence' as const, quietMs: 700, timeoutMs: 10_000 },
       ...ask(Q[4]!),
       { hangUp: true as const },
     ];

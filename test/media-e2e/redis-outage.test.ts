@@ -13,7 +13,7 @@ import { eventually } from '../emulators/webpubsub-support.js';
 import { lifecycleOf } from '../e2e/support.js';
 import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
 
-const Q = ['What are your opening hours', 'Can I change my address', 'Where is my parcel', 'Tell me the billing address', 'Thanks that is all'];
+const Q = ['What are your opening hours', 'Can I change my address', 'Where is my parcel'];
 
 describe('Redis unavailable mid-call', () => {
   let redis: RedisServer;
@@ -40,16 +40,16 @@ describe('Redis unavailable mid-call', () => {
   });
 
   it('loses no turn: the relay journals while Redis is away and replays when it is back', { timeout: 60_000 }, async () => {
-    // Prepare: the caller asks two questions, then two more while Redis is frozen, then one after.
-    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), ...ask(Q[1]!), ...ask(Q[2]!), ...ask(Q[3]!), { pause: 1_500 }, ...ask(Q[4]!), { hangUp: true as const }];
+    // Prepare: the caller asks a question, another while Redis is frozen, and one after it is back.
+    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), ...ask(Q[1]!), { pause: 1_500 }, ...ask(Q[2]!), { hangUp: true as const }];
     const placed = stack.acs.placeCall({ from: '+15550107201', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 55_000 });
     const relay = stack.media!.relays[0]!;
 
-    // Act: freeze Redis after the first answer, thaw it after the third.
+    // Act: freeze Redis after the first answer, thaw it after the second.
     const callId = await eventually('the first answer', () => [...agentTurns].find(([, n]) => n >= 2)?.[0], 20_000);
     process.kill(redis.pid!, 'SIGSTOP');
     try {
-      await eventually('the third answer', () => ((agentTurns.get(callId) ?? 0) >= 4 ? true : undefined), 20_000);
+      await eventually('the second answer', () => ((agentTurns.get(callId) ?? 0) >= 3 ? true : undefined), 20_000);
       duringOutage.push(relay.stateHealth().status !== 'ok', relay.stateHealth().journalDepth > 0);
     } finally {
       process.kill(redis.pid!, 'SIGCONT');
@@ -69,7 +69,7 @@ describe('Redis unavailable mid-call', () => {
       ['assistant', 'Hello, how can I help you today?'],
       ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
     ]);
-    expect(new Set(transcript!.turns.map((t) => t.id)).size).toBe(11);
-    expect(output).toMatchObject({ turnCount: 11, turnsArchived: 11 });
+    expect(new Set(transcript!.turns.map((t) => t.id)).size).toBe(7);
+    expect(output).toMatchObject({ turnCount: 7, turnsArchived: 7 });
   });
 });

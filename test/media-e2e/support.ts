@@ -15,14 +15,14 @@ export async function startMediaStack(media: OfflineMediaOptions = {}, options: 
     logger: consoleLogger('error', { component: 'media-e2e' }),
     ...options,
     // Shorter words keep the test quick; audio is still paced in real time on both sides.
-    media: { realtime: { speechMsPerWord: 100 }, ...media },
+    media: { realtime: { speechMsPerWord: 60 }, ...media },
   });
 }
 
 /** A question, then wait until the agent has answered and gone quiet. */
 export function ask(say: string): CallerStep[] {
   // quietMs spans the VAD's 500 ms end-of-speech window, so the wait does not end before the answer starts.
-  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 1_000, timeoutMs: 10_000 }];
+  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 700, timeoutMs: 10_000 }];
 }
 
 export const CALLER = '+15550107001';
