@@ -116,3 +116,40 @@ describe('a five-turn media call with a barge-in', () => {
     await expect(RawClient.connect(other.toString())).rejects.toBeInstanceOf(UpgradeRefused);
   });
 });
+
+describe('a media call at 16 kHz', () => {
+  let stack: OfflineStack;
+
+  beforeAll(async () => {
+    stack = await startMediaStack({}, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('resamples both ways between ACS at 16 kHz and the model at 24 kHz', { timeout: 30_000 }, async () => {
+    // Prepare
+    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { hangUp: true as const }];
+
+    // Act
+    const call = await stack.acs.placeCall({ from: '+15550107002', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: ACS streamed and played 16 kHz (640 bytes per 20 ms); the model heard the question at 24 kHz.
+    const callId = callIdForIncoming(call.serverCallId);
+    expect((call.requests[0]!.body as { mediaStreamingOptions: { audioFormat: string } }).mediaStreamingOptions.audioFormat).toBe('pcm16KMono');
+    expect(call.media?.sampleRate).toBe(16000);
+    expect(call.media!.stats.outboundBytes / call.media!.stats.outboundFrames).toBe(640);
+    const session = [...stack.media!.realtime.sessions.values()].find((s) => s.correlationId === callId)!;
+    // Every 20 ms of caller audio reached the model as 20 ms of 24 kHz audio (no frame lost or stretched).
+    expect(Math.abs(session.appendedAudioMs - call.media!.stats.framesSent * 20)).toBeLessThanOrEqual(200);
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', 'Hello, how can I help you today?'],
+      ['user', Q[0]],
+      ['assistant', echoAnswer(Q[0]!)],
+    ]);
+    // The caller heard the agent (played out at 16 kHz).
+    expect(call.heardAudioMs).toBeGreaterThan(0);
+  });
+});

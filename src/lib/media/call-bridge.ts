@@ -56,6 +56,12 @@ export type CallBridgeOptions = {
    * goodbye that follows has played out.
    */
   readonly hangUp?: (callId: string) => Promise<void>;
+  /**
+   * The rate ACS streams at (the answer's `audioFormat`). The AudioMetadata frame says it too, but it is
+   * the first frame ACS sends and usually published before any relay has joined the call's group.
+   * @default 24000
+   */
+  readonly acsSampleRateHz?: 16000 | 24000;
   /** Frames kept while the agent session connects. @default 50 (one second) */
   readonly maxPendingFrames?: number;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
@@ -83,6 +89,7 @@ export class CallBridge {
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
     this.now = options.now ?? (() => performance.now());
+    this.onAudioMetadata(options.acsSampleRateHz ?? AGENT_SAMPLE_RATE_HZ);
   }
 
   get callId(): string {

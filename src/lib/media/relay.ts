@@ -329,6 +329,7 @@ class MediaRelay implements Relay {
       callId,
       conversation,
       send: (group, frame) => this.send(group, frame),
+      acsSampleRateHz: this.options.config.webPubSub.audioFormat === 'pcm16KMono' ? 16000 : 24000,
       agent: this.agent,
       logger: this.logger,
       context,
