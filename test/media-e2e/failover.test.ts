@@ -116,4 +116,32 @@ describe('relay failover', () => {
       ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
     ]);
   });
+
+  it('reopens the agent session when the realtime connection drops mid-call', { timeout: 30_000 }, async () => {
+    // Prepare
+    agentTurns.clear();
+    const steps: CallerStep[] = [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: 1_500 }, ...ask(Q[1]!), { hangUp: true }];
+    const placed = stack.acs.placeCall({ from: '+15550107103', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 25_000 });
+
+    // Act: the service side drops the socket after the first answer.
+    const callId = await eventually('the first answer', () => [...agentTurns].find(([, n]) => n >= 2)?.[0], 15_000);
+    const first = [...stack.media!.realtime.sessions.values()].find((s) => s.correlationId === callId && !s.closed)!;
+    first.terminate();
+    const call = await placed;
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: a second session carried on from the conversation so far, and no turn is missing.
+    expect(call.notes).toEqual([]);
+    const sessions = [...stack.media!.realtime.sessions.values()].filter((s) => s.correlationId === callId);
+    expect(sessions).toHaveLength(2);
+    expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[0]}`);
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', 'Hello, how can I help you today?'],
+      ['user', Q[0]],
+      ['assistant', echoAnswer(Q[0]!)],
+      ['user', Q[1]],
+      ['assistant', echoAnswer(Q[1]!)],
+    ]);
+  });
 });

@@ -69,6 +69,9 @@ export type CallBridgeOptions = {
   readonly now?: () => number;
 };
 
+/** Attempts to reopen a dropped agent session (250 ms, 500 ms, 1 s, 2 s, 2 s apart). */
+const MAX_AGENT_RECONNECTS = 5;
+
 export class CallBridge {
   readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, turnsPersisted: 0, flushFailures: 0 };
   readonly bargeIns: BargeInRecord[] = [];
@@ -85,6 +88,8 @@ export class CallBridge {
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
   private endAfterNextAgentTurn = false;
+  private reconnecting = false;
+  private reconnects = 0;
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
@@ -112,8 +117,32 @@ export class CallBridge {
       return;
     }
     this.session = session;
+    this.reconnects = 0;
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
     if (!resumed) session.requestResponse('Greet the caller briefly and ask how you can help.');
+  }
+
+  /**
+   * The agent's socket closed under the call (service restart, network): frames wait in the bounded
+   * ring while a new session is opened with the conversation so far. The caller hears a gap.
+   */
+  private reconnectAgent(): void {
+    if (this.closed || this.reconnecting) return;
+    this.session = undefined;
+    this.reconnecting = true;
+    const attempt = this.reconnects++;
+    if (attempt >= MAX_AGENT_RECONNECTS) {
+      this.options.logger.error('realtime agent unreachable; the call stays without an agent', { callId: this.options.callId, attempts: attempt });
+      return;
+    }
+    const delayMs = Math.min(2_000, 250 * 2 ** attempt);
+    setTimeout(() => {
+      this.reconnecting = false;
+      this.start().catch((error: unknown) => {
+        this.options.logger.warn('realtime agent reconnect failed', { callId: this.options.callId, attempt: attempt + 1, error: error as Error });
+        this.reconnectAgent();
+      });
+    }, delayMs).unref();
   }
 
   /** One text frame from `call.<id>.in` (the hot path). */
@@ -179,6 +208,9 @@ export class CallBridge {
       onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
       onToolCall: (call) => this.onToolCall(call),
       onError: (error) => this.options.logger.warn('realtime agent error', { callId: this.options.callId, code: error.code, retryable: error.retryable }),
+      onClose: () => {
+        if (!this.closed) this.reconnectAgent();
+      },
     };
   }
 
