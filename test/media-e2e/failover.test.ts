@@ -15,7 +15,7 @@ import { lifecycleOf } from '../e2e/support.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
 
-const Q = ['What are your opening hours', 'Can I change my address', 'Where is my parcel'];
+const Q = ['What are your opening hours', 'Can I change my address'];
 
 describe('relay failover', () => {
   let stack: OfflineStack;
@@ -33,21 +33,22 @@ describe('relay failover', () => {
     await stack?.close();
   });
 
-  /** Two questions, a pause during which the owner dies, then one more. */
+  /** A question, a pause during which the owner dies, then another. */
   function script(pauseMs: number): CallerStep[] {
-    return [
-      { waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 },
-      ...ask(Q[0]!),
-      ...ask(Q[1]!),
-      { pause: pauseMs },
-      ...ask(Q[2]!),
-      { hangUp: true },
-    ];
+    return [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: pauseMs }, ...ask(Q[1]!), { hangUp: true }];
   }
 
-  /** The greeting and two answers were spoken: the caller is in the pause. */
+  const WHOLE_CALL = [
+    ['assistant', 'Hello, how can I help you today?'],
+    ['user', Q[0]],
+    ['assistant', echoAnswer(Q[0]!)],
+    ['user', Q[1]],
+    ['assistant', echoAnswer(Q[1]!)],
+  ];
+
+  /** The greeting and the first answer were spoken: the caller is in the pause. */
   function callInPause(): Promise<string> {
-    return eventually('the greeting and two answers', () => [...agentTurns].find(([, n]) => n >= 3)?.[0], 20_000);
+    return eventually('the greeting and the first answer', () => [...agentTurns].find(([, n]) => n >= 2)?.[0], 20_000);
   }
 
   async function killOwnerAfterTwoTurns(phone: string): Promise<{ callId: string; dead: Relay; survivor: Relay }> {
@@ -63,7 +64,7 @@ describe('relay failover', () => {
     // Prepare
     agentTurns.clear();
     const phone = '+15550107101';
-    const placed = stack.acs.placeCall({ from: phone, to: APP_NUMBER, steps: script(1_500) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 50_000 });
+    const placed = stack.acs.placeCall({ from: phone, to: APP_NUMBER, steps: script(1_000) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 50_000 });
 
     // Act
     const { callId, dead, survivor } = await killOwnerAfterTwoTurns(phone);
@@ -78,15 +79,12 @@ describe('relay failover', () => {
     expect(survivor.stats()).toMatchObject({ takeovers: 1, released: 1 });
     expect(dead.calls()).toEqual([]);
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
-    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
-      ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
-    ]);
-    expect(output).toMatchObject({ turnCount: 7, turnsArchived: 7 });
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
+    expect(output).toMatchObject({ turnCount: 5, turnsArchived: 5 });
     // The second relay's agent session resumed with the conversation so far (and did not greet again).
     const sessions = [...stack.media!.realtime.sessions.values()].filter((s) => s.correlationId === callId);
     expect(sessions).toHaveLength(2);
-    expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[1]}`);
+    expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[0]}`);
   });
 
   it('another relay takes the call over when only the heartbeat tells', { timeout: 60_000 }, async () => {
@@ -111,10 +109,7 @@ describe('relay failover', () => {
     expect(call.notes).toEqual([]);
     expect(survivor.stats().takeovers).toBeGreaterThanOrEqual(1);
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
-    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
-      ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
-    ]);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
   });
 
   it('reopens the agent session when the realtime connection drops mid-call', { timeout: 30_000 }, async () => {
@@ -136,12 +131,6 @@ describe('relay failover', () => {
     expect(sessions).toHaveLength(2);
     expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[0]}`);
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
-    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
-      ['user', Q[0]],
-      ['assistant', echoAnswer(Q[0]!)],
-      ['user', Q[1]],
-      ['assistant', echoAnswer(Q[1]!)],
-    ]);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
   });
 });
