@@ -1,7 +1,7 @@
 /**
  * Media relay capacity: concurrent calls on ONE relay process at 50 frames/s each way.
  *
- *   npm run bench -- relay [--calls 100,300,500] [--seconds 8] [--fps 50]
+ *   npm run bench -- relay [--calls 100,300,500] [--seconds 8] [--fps 50] [--no-direct]
  *
  * Three processes, as in production where ACS, Web PubSub and the relay are different machines:
  * - the Web PubSub emulator (emulators/webpubsub/main.ts) in a child process;
@@ -19,6 +19,11 @@
  * callers' round trip (ACS → Web PubSub → relay → Web PubSub → ACS) which includes the emulator.
  * On a 2-core machine the emulator and the callers share the cores with the relay: at high call
  * counts they, not the relay, saturate first (see `machineBusy`).
+ *
+ * So each step also runs "direct": the same relay frame path (the Web PubSub JSON envelope parsed as
+ * the client SDK does, CallBridge, codec, playback tracker, the echo agent, the outbound sendToGroup
+ * message serialised as the SDK does) driven in this process by a 1 ms scheduler that spreads every
+ * call's 50 frames/s evenly, with no emulator or callers competing for the cores: the relay's own cost.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,6 +41,8 @@ import type { AgentSessionFactory } from '../src/lib/media/agent-port.js';
 import { RedisKeys } from '../src/lib/state/keys.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
+import { ConversationManager } from '../src/lib/state/conversation/conversation-manager.js';
+import { CallBridge } from '../src/lib/media/call-bridge.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { RedisServer } from '../emulators/redis/server.js';
 import { LatencyRecorder, printTable, round } from './lib.js';
@@ -48,14 +55,18 @@ type CallerRequest = { connectionString: string; urls: string[]; fps: number; se
 type CallerReport = { sent: number; received: number; rtt: ReturnType<LatencyRecorder['summary']>; cpuMs: number };
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const { values } = parseArgs({ args, options: { calls: { type: 'string', default: '100,300,500' }, seconds: { type: 'string', default: '8' }, fps: { type: 'string', default: '50' } } });
+  const { values } = parseArgs({ args, options: { calls: { type: 'string', default: '100,300,500' }, seconds: { type: 'string', default: '8' }, fps: { type: 'string', default: '50' }, 'no-direct': { type: 'boolean', default: false } } });
   const steps = String(values.calls).split(',').map(Number).filter((n) => n > 0);
   const seconds = Number(values.seconds);
   const fps = Number(values.fps);
   const redis = await RedisServer.start();
   const results: Record<string, unknown>[] = [];
+  const direct: Record<string, unknown>[] = [];
   try {
-    for (const calls of steps) results.push(await step(calls, seconds, fps, redis));
+    for (const calls of steps) {
+      results.push(await step(calls, seconds, fps, redis));
+      if (!values['no-direct']) direct.push(await directStep(calls, seconds, fps, redis));
+    }
   } finally {
     await redis.dispose();
   }
@@ -70,7 +81,91 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     lostPct: r.lostPercent,
     rttP99Ms: (r.callerRoundTripMs as { p99Ms: number }).p99Ms,
   })));
-  return { fps, seconds, pcmBytesPerFrame: PCM_FRAME_BYTES, agent: 'echo (append serialised, delta parsed; no model)', steps: results };
+  if (direct.length > 0) {
+    console.log('\ndirect frame path (no emulator or callers on the cores):');
+    printTable(direct.map((r) => ({
+      calls: r.calls,
+      relayP50Ms: (r.relayAddedLatencyMs as { p50Ms: number }).p50Ms,
+      relayP99Ms: (r.relayAddedLatencyMs as { p99Ms: number }).p99Ms,
+      loopDelayP99Ms: (r.relayEventLoopDelayMs as { p99: number }).p99,
+      cpuPerCallPct: r.relayCpuPercentOfOneCorePerCall,
+      relayCpuPct: r.relayCpuPercentOfOneCore,
+      framesInPerS: r.framesInPerSecond,
+    })));
+  }
+  return { fps, seconds, pcmBytesPerFrame: PCM_FRAME_BYTES, agent: 'echo (append serialised, delta parsed; no model)', steps: results, direct };
+}
+
+/** The relay's frame path alone, driven in-process (see the header). */
+async function directStep(calls: number, seconds: number, fps: number, redis: RedisServer): Promise<Record<string, unknown>> {
+  const logger = consoleLogger('error', { component: 'relay-bench' });
+  const managed = await createRedis({ host: redis.host, port: redis.port, tls: false, cluster: false, auth: 'none', password: undefined, commandTimeoutMs: 250, connectTimeoutMs: 2000 }, { logger });
+  await managed.ready();
+  const store = new SessionStore(managed.client, new RedisKeys(`direct${calls}`, 'test'), { logger });
+  let wireBytes = 0;
+  const send = (group: string, frame: string): void => {
+    wireBytes += JSON.stringify({ type: 'sendToGroup', group, dataType: 'text', data: frame, noEcho: true }).length;
+  };
+  const pcm = Buffer.alloc(PCM_FRAME_BYTES);
+  const frame = `{"kind":"AudioData","audioData":{"timestamp":"${new Date().toISOString()}","participantRawID":"4:+15550100123","data":"${pcm.toString('base64')}","silent":false}}`;
+  const bridges: { bridge: CallBridge; envelope: string }[] = [];
+  for (let i = 0; i < calls; i++) {
+    const callId = `direct-${calls}-${i}`;
+    const conversation = await ConversationManager.fromRedis(callId, store);
+    const bridge = new CallBridge({ callId, conversation, send, agent: echoAgent, logger });
+    await bridge.start();
+    bridges.push({ bridge, envelope: JSON.stringify({ type: 'message', from: 'group', group: `call.${callId}.in`, dataType: 'text', data: frame }) });
+  }
+  const timings = new LatencyRecorder();
+  const framesPerMs = (calls * fps) / 1000;
+  let measuring = false;
+  let framesIn = 0;
+  let next = 0;
+  let owed = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    owed += (now - last) * framesPerMs;
+    last = now;
+    while (owed >= 1) {
+      owed -= 1;
+      const target = bridges[next]!;
+      next = (next + 1) % bridges.length;
+      const startedAt = performance.now();
+      const message = JSON.parse(target.envelope) as { data: string };
+      target.bridge.onInboundFrame(message.data);
+      if (measuring) {
+        timings.recordMs(performance.now() - startedAt);
+        framesIn++;
+      }
+    }
+  }, 1);
+  await sleep(WARMUP_MS);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const cpuStart = process.cpuUsage();
+  const startedAt = performance.now();
+  measuring = true;
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuStart);
+  loop.disable();
+  clearInterval(timer);
+  for (const { bridge } of bridges) await bridge.abandon();
+  await store.close();
+  await managed.close();
+  const relayCpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+  return {
+    calls,
+    relayAddedLatencyMs: timings.summary(),
+    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
+    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
+    relayCpuMicrosPerFramePair: round((cpu.user + cpu.system) / Math.max(1, framesIn), 1),
+    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    outboundWireMBPerSecond: round(wireBytes / 1e6 / ((elapsedMs + WARMUP_MS) / 1000), 1),
+  };
 }
 
 async function step(calls: number, seconds: number, fps: number, redis: RedisServer): Promise<Record<string, unknown>> {
