@@ -46,7 +46,8 @@ export function realtimeAgentFactory(
       correlationId: request.callId,
       ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       instructions: request.instructions,
-      tools: realtimeToolsFor({ canTransfer: options.canTransfer ?? config.acs.transferTargetNumber !== undefined, canLookUpProfile: false }),
+      // Transfer is not wired on the media path yet; the instructions offer end_call only, so do the tools.
+      tools: realtimeToolsFor({ canTransfer: options.canTransfer ?? false, canLookUpProfile: false }),
       handlers: request.handlers,
       ...(options.logger ? { logger: options.logger } : {}),
       signal: request.signal,
