@@ -117,39 +117,54 @@ describe('a five-turn media call with a barge-in', () => {
   });
 });
 
-describe('a media call at 16 kHz', () => {
+describe('a media call at 16 kHz with a model faster than real time', () => {
   let stack: OfflineStack;
 
   beforeAll(async () => {
-    stack = await startMediaStack({}, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
+    // paceFactor 0: each answer arrives in one burst, as real models generate faster than they speak;
+    // ACS queues it and plays it in real time, so a barge-in comes after the agent turn was reported.
+    stack = await startMediaStack({ realtime: { speechMsPerWord: 100, paceFactor: 0 } }, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
   });
   afterAll(async () => {
     await stack?.close();
   });
 
-  it('resamples both ways between ACS at 16 kHz and the model at 24 kHz', { timeout: 30_000 }, async () => {
+  it('resamples both ways and truncates an answer that was already complete to what was heard', { timeout: 30_000 }, async () => {
     // Prepare
-    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { hangUp: true as const }];
+    const steps = [
+      { waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 },
+      { say: Q[2]!, audioMs: 400 },
+      { bargeInAfterMs: 250, say: Q[3]!, audioMs: 400 },
+      { waitFor: 'agentSilence' as const, quietMs: 700, timeoutMs: 10_000 },
+      { hangUp: true as const },
+    ];
 
     // Act
     const call = await stack.acs.placeCall({ from: '+15550107002', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
     await lifecycleOf(stack, call.callConnectionId);
 
-    // Assess: ACS streamed and played 16 kHz (640 bytes per 20 ms); the model heard the question at 24 kHz.
+    // Assess: ACS streamed and played 16 kHz (640 bytes per 20 ms); the model heard 24 kHz.
     const callId = callIdForIncoming(call.serverCallId);
+    expect(call.notes).toEqual([]);
     expect((call.requests[0]!.body as { mediaStreamingOptions: { audioFormat: string } }).mediaStreamingOptions.audioFormat).toBe('pcm16KMono');
     expect(call.media?.sampleRate).toBe(16000);
     expect(call.media!.stats.outboundBytes / call.media!.stats.outboundFrames).toBe(640);
     const session = [...stack.media!.realtime.sessions.values()].find((s) => s.correlationId === callId)!;
-    // Every 20 ms of caller audio reached the model as 20 ms of 24 kHz audio (no frame lost or stretched).
+    // Every 20 ms of caller audio reached the model as 20 ms of 24 kHz audio (none lost or stretched).
     expect(Math.abs(session.appendedAudioMs - call.media!.stats.framesSent * 20)).toBeLessThanOrEqual(200);
+
+    // StopAudio threw away the rest of the queued answer; the archive holds what the caller heard.
+    expect(call.stopAudio).toHaveLength(1);
+    expect(call.stopAudio[0]!.clearedMs).toBeGreaterThan(0);
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
-    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
-      ['user', Q[0]],
-      ['assistant', echoAnswer(Q[0]!)],
-    ]);
-    // The caller heard the agent (played out at 16 kHz).
-    expect(call.heardAudioMs).toBeGreaterThan(0);
+    const turns = transcript!.turns;
+    expect(turns.map((t) => t.role)).toEqual(['assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(turns[2]!.meta).toMatchObject({ truncated: true });
+    expect(turns[2]!.content.length).toBeGreaterThan(0);
+    expect(INTERRUPTED_ANSWER.startsWith(turns[2]!.content)).toBe(true);
+    expect(turns[2]!.content).not.toBe(INTERRUPTED_ANSWER);
+    expect(turns[4]!.content).toBe(echoAnswer(Q[3]!));
+    const analytics = await (await stack.runtime.archive()).analytics.get(callId, utcDay('dev', transcript!.header.startedAt));
+    expect(analytics).toMatchObject({ bargeIns: 1 });
   });
 });
