@@ -133,4 +133,26 @@ describe('relay failover', () => {
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
     expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
   });
+
+  it('hands the calls of a relay that shuts down gracefully to another relay', { timeout: 30_000 }, async () => {
+    // Prepare
+    agentTurns.clear();
+    const placed = stack.acs.placeCall({ from: '+15550107104', to: APP_NUMBER, steps: script(1_000) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 25_000 });
+    const callId = await callInPause();
+    const leaving = stack.media!.relays.find((r) => r.calls().includes(callId))!;
+    const releasedBefore = leaving.stats().released;
+    await stack.media!.startRelay(); // earlier tests stopped some relays: one more runs, knowing nothing of this call
+
+    // Act
+    await leaving.close();
+    const call = await placed;
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess
+    expect(call.notes).toEqual([]);
+    expect(leaving.stats()).toMatchObject({ calls: 0, released: releasedBefore + 1 });
+    expect(stack.media!.relays.some((r) => r !== leaving && r.calls().length === 0 && r.stats().released > 0)).toBe(true);
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
+  });
 });

@@ -105,7 +105,7 @@ export interface Relay {
    * reconnected the call's media on a newer connection meanwhile.
    */
   handleDisconnected(callId: string, connectionId?: string): Promise<void>;
-  /** Graceful stop: every call is persisted and released (another relay may pick them up). */
+  /** Graceful stop (scale-in, deployment): every call is persisted, released and handed to the other relays. */
   close(): Promise<void>;
   /**
    * Stops at once, as a killed process would look to the others: the socket closes, heartbeats stop,
@@ -264,7 +264,10 @@ class MediaRelay implements Relay {
     clearTimeout(this.timer);
     setLocalRelay(undefined, this);
     await this.beating;
-    for (const callId of [...this.bridges.keys()]) await this.handleDisconnected(callId);
+    // The calls go on at ACS: persist and release each, then announce it again so another relay takes it now.
+    const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
+    for (const { callId } of handOver) await this.handleDisconnected(callId);
+    for (const { callId, connectionId } of handOver) this.announce(connectionId === undefined ? { type: 'call-connected', callId } : { type: 'call-connected', callId, connectionId });
     this.client?.stop();
   }
 
