@@ -15,8 +15,13 @@
  * loses a call's key (renewal refused, or a `call-claimed` by another relay) lets the call go at once.
  * While Redis is unreachable an owner keeps its calls: turns go to the session store's journal.
  *
+ * A graceful stop releases every call and announces it again, so another relay takes it at once. A
+ * dropped agent socket is reopened by the call's bridge with the conversation so far.
+ *
  * Limits of this design: a relay learns of calls from announcements, so a relay started after a call
- * connected can take it over only if it is announced again; run at least two relays for failover.
+ * connected can take it over only if it is announced again; run at least two relays for failover. A
+ * relay whose own Web PubSub connection drops and reconnects (a network blip) is reported as lost and
+ * hands its calls over (the caller hears a short gap).
  */
 
 import { hostname } from 'node:os';
