@@ -1,12 +1,14 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { MEDIA_HUB, onMediaSystemEvent } from '../lib/media/system-event-function.js';
+import { mediaHubSetting } from '../lib/media/groups.js';
 
 /**
  * Web PubSub `disconnected` of the media hub: an ACS media connection that ended lets its relay persist
  * and release the call; a relay's own connection that ended lets the other relays take its calls over.
  */
 export async function mediaDisconnected(request: unknown, context: InvocationContext): Promise<void> {
+  // Loaded on first use, not at import: the host imports every function module at cold start.
+  const { onMediaSystemEvent } = await import('../lib/media/system-event-function.js');
   await onMediaSystemEvent('disconnected', request, context);
 }
 
-app.webPubSub('mediaDisconnected', { name: 'request', hub: MEDIA_HUB, eventType: 'system', eventName: 'disconnected', handler: mediaDisconnected });
+app.webPubSub('mediaDisconnected', { name: 'request', hub: mediaHubSetting(), eventType: 'system', eventName: 'disconnected', handler: mediaDisconnected });

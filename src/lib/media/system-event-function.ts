@@ -3,9 +3,7 @@ import { runtime } from '../runtime.js';
 import { invocationLogger } from '../telemetry/logger.js';
 import { localRelay } from './local-relay.js';
 import { handleMediaSystemEvent, type MediaSystemEvent } from './media-events.js';
-
-/** The media hub, read once at registration as the Functions host reads binding settings. */
-export const MEDIA_HUB = process.env.WEBPUBSUB_HUB?.trim() || 'media';
+import { mediaHubSetting } from './groups.js';
 
 type ConnectionContext = { hub?: string; connectionId?: string; userId?: string };
 type SystemEventRequest = { connectionContext?: ConnectionContext; reason?: string };
@@ -24,7 +22,7 @@ export async function onMediaSystemEvent(eventName: MediaSystemEvent['eventName'
     return;
   }
   await handleMediaSystemEvent(
-    { eventName, hub: connection.hub ?? MEDIA_HUB, connectionId: connection.connectionId, userId: connection.userId, reason: body.reason },
+    { eventName, hub: connection.hub ?? mediaHubSetting(), connectionId: connection.connectionId, userId: connection.userId, reason: body.reason },
     { store: await rt.store(), service: () => rt.webPubSub(), localRelay: localRelay(), logger },
   );
 }
