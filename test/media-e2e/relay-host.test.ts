@@ -1,0 +1,56 @@
+/**
+ * The relay started by the Functions app itself: with `RELAY_ENABLED=true` the `appStart` hook (run by
+ * the dev host exactly as the worker runs it) starts a relay that connects to Web PubSub and heartbeats
+ * in Redis; `appTerminate` stops it.
+ */
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevHost } from '../../emulators/devhost/index.js';
+import { startWebPubSubEmulator, type WebPubSubEmulator } from '../../emulators/webpubsub/index.js';
+import { hostedRelay } from '../../src/lib/media/relay-host.js';
+import { RELAY_CONTROL_GROUP, relayUserId } from '../../src/lib/media/groups.js';
+import { createRuntime, setRuntime, type Runtime } from '../../src/lib/runtime.js';
+import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { testConfig } from '../support/env.js';
+import { eventually } from '../emulators/webpubsub-support.js';
+
+describe('relay hosted by the Functions app', () => {
+  let wps: WebPubSubEmulator;
+  let runtime: Runtime;
+  let previous: Runtime | undefined;
+  const previousSetting = process.env.RELAY_ENABLED;
+
+  beforeAll(async () => {
+    wps = await startWebPubSubEmulator({ hubs: { media: {} } });
+    const config = testConfig({ MEDIA_MODE: 'realtime', RELAY_ENABLED: 'true', WEBPUBSUB_CONNECTION_STRING: wps.connectionString, LOG_LEVEL: 'error' });
+    runtime = createRuntime(config, consoleLogger('error', { component: 'relay-host-test' }));
+    previous = setRuntime(runtime);
+    process.env.RELAY_ENABLED = 'true';
+  });
+  afterAll(async () => {
+    if (previousSetting === undefined) delete process.env.RELAY_ENABLED;
+    else process.env.RELAY_ENABLED = previousSetting;
+    setRuntime(previous);
+    await runtime?.close();
+    await wps?.close();
+  });
+
+  it('starts with the host, heartbeats, listens on the control group, and stops with it', async () => {
+    // Act
+    const host = await startDevHost({ functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)), logger: consoleLogger('error') });
+    const relay = hostedRelay();
+
+    // Assess
+    expect(relay).toBeDefined();
+    const connection = wps.connections('media').find((c) => c.userId === relayUserId(relay!.workerId));
+    expect(connection?.groups).toEqual([RELAY_CONTROL_GROUP]);
+    const store = await runtime.store();
+    expect(await store.getHeartbeat(relay!.workerId)).toMatchObject({ calls: 0 });
+
+    // Act: the host stops.
+    await host.close();
+    // Assess
+    expect(hostedRelay()).toBeUndefined();
+    await eventually('the relay connection closed', () => (wps.connections('media').some((c) => c.userId === relayUserId(relay!.workerId)) ? undefined : true));
+  });
+});
