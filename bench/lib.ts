@@ -1,4 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 
@@ -47,4 +50,47 @@ export function printTable(rows: readonly Record<string, unknown>[]): void {
   console.log(line(columns));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of cells) console.log(line(row));
+}
+
+/** user+system CPU time of a process in ms, from /proc (Linux); undefined elsewhere. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface EmulatorProcess {
+  readonly connectionString: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** The Web PubSub emulator in its own process, started the way `npm run emulators` would, with one hub. */
+export async function startWebPubSubEmulatorProcess(hub: string): Promise<EmulatorProcess> {
+  const main = fileURLToPath(new URL('../emulators/webpubsub/main.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', hub], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
+  });
+  const { connectionString } = JSON.parse(first) as { connectionString: string };
+  return {
+    connectionString,
+    pid: child.pid,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

@@ -25,11 +25,9 @@
  * message serialised as the SDK does) driven in this process by a 1 ms scheduler that spreads every
  * call's 50 frames/s evenly, with no emulator or callers competing for the cores: the relay's own cost.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
@@ -45,7 +43,7 @@ import { ConversationManager } from '../src/lib/state/conversation/conversation-
 import { CallBridge } from '../src/lib/media/call-bridge.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { RedisServer } from '../emulators/redis/server.js';
-import { LatencyRecorder, printTable, round } from './lib.js';
+import { LatencyRecorder, printTable, processCpuMs, round, sleep, startWebPubSubEmulatorProcess } from './lib.js';
 
 const HUB = 'media';
 const PCM_FRAME_BYTES = 960;
@@ -169,7 +167,7 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
 }
 
 async function step(calls: number, seconds: number, fps: number, redis: RedisServer): Promise<Record<string, unknown>> {
-  const emulator = await startEmulatorProcess();
+  const emulator = await startWebPubSubEmulatorProcess(HUB);
   const config = loadConfig({
     APP_ENV: 'test',
     REDIS_HOST: redis.host,
@@ -346,37 +344,5 @@ if (process.env.RELAY_BENCH_CALLERS === '1' && process.send) {
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────
 
-async function startEmulatorProcess(): Promise<{ connectionString: string; pid: number | undefined; stop(): Promise<void> }> {
-  const main = fileURLToPath(new URL('../emulators/webpubsub/main.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', HUB], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
-  const { connectionString } = JSON.parse(first) as { connectionString: string };
-  return {
-    connectionString,
-    pid: child.pid,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

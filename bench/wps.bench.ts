@@ -11,17 +11,14 @@
  * shared with the 100 simulated callers; `--in-process` runs everything in one process.
  * Latency is sender timestamp → receiver callback in this process, per direction.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient } from '@azure/web-pubsub-client';
 import { WebSocket } from 'ws';
 import { startWebPubSubEmulator } from '../emulators/webpubsub/index.js';
-import { LatencyRecorder, printTable, round } from './lib.js';
+import { LatencyRecorder, printTable, processCpuMs, round, sleep, startWebPubSubEmulatorProcess } from './lib.js';
 
 const HUB = 'media';
 const PCM_FRAME_BYTES = 960; // 20 ms of 24 kHz 16-bit mono
@@ -52,7 +49,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const relayCount = Math.max(1, Math.min(Number(values.relays), calls));
   const intervalMs = 1000 / fps;
 
-  const emulator = values['in-process'] ? await inProcessEmulator() : await childProcessEmulator();
+  const emulator = values['in-process'] ? await inProcessEmulator() : await startWebPubSubEmulatorProcess(HUB);
   const service = new WebPubSubServiceClient(emulator.connectionString, HUB, { allowInsecureConnection: true });
   const inbound = new LatencyRecorder();
   const outbound = new LatencyRecorder();
@@ -197,38 +194,5 @@ async function inProcessEmulator(): Promise<EmulatorHandle> {
   return { connectionString: emulator.connectionString, pid: undefined, stop: () => emulator.close() };
 }
 
-/** The emulator's own process, started the way `npm run emulators` would. */
-async function childProcessEmulator(): Promise<EmulatorHandle> {
-  const main = new URL('../emulators/webpubsub/main.ts', import.meta.url).pathname;
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', HUB], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-  });
-  const { connectionString } = JSON.parse(first) as { connectionString: string };
-  return {
-    connectionString,
-    pid: child.pid,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
-/** user+system CPU time of a process in ms, from /proc (Linux). */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
