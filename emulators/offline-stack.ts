@@ -10,6 +10,7 @@ import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOpti
 import { freePort, RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
 import { acsHangUp, startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
+import { acsTransfer, archiveProfileLookup } from '../src/lib/media/call-actions.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
 
@@ -170,6 +171,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
         const store = new SessionStore(redisClient.client, runtime.keys, { logger });
+        const transfer = acsTransfer(config, store, () => runtime.acs());
         const relay = await startRelay({
           config,
           store,
@@ -177,6 +179,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           realtimeSocketOptions: { ca: emulator.ca },
           onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
           hangUp: acsHangUp(store, () => runtime.acs()),
+          ...(transfer ? { transfer } : {}),
+          lookupProfile: archiveProfileLookup(() => runtime.archive()),
           affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
           ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),
           ...mediaOptions.relay,

@@ -6,6 +6,7 @@
 import type { AppConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { RealtimeAgentSession, realtimeToolsFor, type RealtimeAgentHandlers, type RealtimeConnectionSettings } from '../agent/realtime/index.js';
+import type { ToolAvailability } from '../agent/tools.js';
 
 export interface AgentSessionLike {
   appendAudio(base64Pcm24k: string): void;
@@ -20,6 +21,8 @@ export type AgentSessionRequest = {
   readonly callId: string;
   readonly instructions: string;
   readonly handlers: RealtimeAgentHandlers;
+  /** The tools this call may use besides `end_call` (the instructions mention the same ones). @default none */
+  readonly tools?: ToolAvailability;
   readonly signal: AbortSignal;
 };
 
@@ -34,7 +37,7 @@ export const AGENT_SAMPLE_RATE_HZ = 24000;
  */
 export function realtimeAgentFactory(
   config: AppConfig,
-  options: { logger?: Logger; socketOptions?: RealtimeConnectionSettings['socketOptions']; canTransfer?: boolean } = {},
+  options: { logger?: Logger; socketOptions?: RealtimeConnectionSettings['socketOptions'] } = {},
 ): AgentSessionFactory {
   return async (request) => {
     if (!config.agent.endpoint) throw new Error('AZURE_OPENAI_ENDPOINT is required for the realtime agent');
@@ -46,8 +49,8 @@ export function realtimeAgentFactory(
       correlationId: request.callId,
       ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       instructions: request.instructions,
-      // Transfer is not wired on the media path yet; the instructions offer end_call only, so do the tools.
-      tools: realtimeToolsFor({ canTransfer: options.canTransfer ?? false, canLookUpProfile: false }),
+      // The tools match the instructions the bridge built for this call.
+      tools: realtimeToolsFor(request.tools ?? { canTransfer: false, canLookUpProfile: false }),
       handlers: request.handlers,
       ...(options.logger ? { logger: options.logger } : {}),
       signal: request.signal,

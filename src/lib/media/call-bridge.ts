@@ -57,6 +57,13 @@ export type CallBridgeOptions = {
    */
   readonly hangUp?: (callId: string) => Promise<void>;
   /**
+   * Transfers the call to a person (ACS, the configured number). With it the agent is offered
+   * `transfer_to_human`: the transfer starts once the agent's hold reply has played out.
+   */
+  readonly transfer?: (callId: string) => Promise<void>;
+  /** The caller's profile (the caller is the call's, never the model's choice); offers `lookup_profile`. */
+  readonly lookupProfile?: () => Promise<unknown>;
+  /**
    * The rate ACS streams at (the answer's `audioFormat`). The AudioMetadata frame says it too, but it is
    * the first frame ACS sends and usually published before any relay has joined the call's group.
    * @default 24000
@@ -87,7 +94,8 @@ export class CallBridge {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
-  private endAfterNextAgentTurn = false;
+  /** What happens once the agent's next turn has played out (after end_call / transfer_to_human). */
+  private afterNextAgentTurn: 'hang-up' | 'transfer' | undefined;
   private reconnecting = false;
   private reconnects = 0;
 
@@ -106,12 +114,13 @@ export class CallBridge {
     const history = this.options.conversation.getHistory();
     const resumed = history.length > 0;
     const context: Record<string, JsonValue> = { ...this.options.conversation.getContext(), ...this.options.context };
-    let instructions = buildRealtimeInstructions({ context, canTransfer: false, canLookUpProfile: false });
+    const tools = { canTransfer: this.options.transfer !== undefined, canLookUpProfile: this.options.lookupProfile !== undefined };
+    let instructions = buildRealtimeInstructions({ context, ...tools });
     if (resumed) {
       const recent = history.slice(-(this.options.resumeTurns ?? 10)).filter((t) => t.role === 'user' || t.role === 'assistant');
       instructions += `\n\nThe call was interrupted by a technical problem and resumes now. The conversation so far:\n${recent.map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.content}`).join('\n')}`;
     }
-    const session = await this.options.agent({ callId: this.options.callId, instructions, handlers: this.handlers(), signal: this.abort.signal });
+    const session = await this.options.agent({ callId: this.options.callId, instructions, tools, handlers: this.handlers(), signal: this.abort.signal });
     if (this.closed) {
       await session.close();
       return;
@@ -244,23 +253,28 @@ export class CallBridge {
 
   private onToolCall(call: ToolCallRequest): unknown {
     if (call.name === 'end_call' && this.options.hangUp) {
-      this.endAfterNextAgentTurn = true;
+      this.afterNextAgentTurn = 'hang-up';
       return { ok: true, note: 'the call ends after your goodbye' };
     }
+    if (call.name === 'transfer_to_human' && this.options.transfer) {
+      this.afterNextAgentTurn = 'transfer';
+      return { ok: true, note: 'the caller is transferred to a colleague after your reply; tell them to hold' };
+    }
+    if (call.name === 'lookup_profile' && this.options.lookupProfile) return this.options.lookupProfile();
     return this.options.tools ? this.options.tools(call) : { error: `tool ${call.name} is not available` };
   }
 
-  /** Waits until the caller has heard the goodbye, then hangs up. */
-  private hangUpAfterPlayout(): void {
-    const hangUp = this.options.hangUp;
-    if (!hangUp) return;
+  /** Waits until the caller has heard the agent's last words, then hangs up or transfers. */
+  private actAfterPlayout(action: 'hang-up' | 'transfer'): void {
+    const act = action === 'hang-up' ? this.options.hangUp : this.options.transfer;
+    if (!act) return;
     const poll = (): void => {
       if (this.closed) return;
       if (this.tracker.isAgentAudible(this.now())) {
         setTimeout(poll, 100).unref();
         return;
       }
-      hangUp(this.options.callId).catch((error: unknown) => this.options.logger.warn('hang-up after end_call failed', { callId: this.options.callId, error: error as Error }));
+      act(this.options.callId).catch((error: unknown) => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error }));
     };
     setTimeout(poll, 100).unref();
   }
@@ -287,9 +301,10 @@ export class CallBridge {
       }
     }
     this.options.onTurn?.(this.options.callId, turn);
-    if (turn.role === 'agent' && this.endAfterNextAgentTurn) {
-      this.endAfterNextAgentTurn = false;
-      this.hangUpAfterPlayout();
+    if (turn.role === 'agent' && this.afterNextAgentTurn !== undefined) {
+      const action = this.afterNextAgentTurn;
+      this.afterNextAgentTurn = undefined;
+      this.actAfterPlayout(action);
     }
     void this.flush().then(() => {
       this.stats.turnsPersisted += 1;

@@ -1,5 +1,6 @@
 import { runtime } from '../runtime.js';
 import { acsHangUp, startRelay, type Relay } from './relay.js';
+import { acsTransfer, archiveProfileLookup } from './call-actions.js';
 
 /**
  * The relay of this Functions instance, started by `app.hook.appStart` when `RELAY_ENABLED=true` (an
@@ -18,7 +19,15 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
   if (!rt.config.webPubSub.relayEnabled || relay) return relay;
   try {
     const store = await rt.store();
-    relay = await startRelay({ config: rt.config, store, logger: rt.logger, hangUp: acsHangUp(store, () => rt.acs()) });
+    const transfer = acsTransfer(rt.config, store, () => rt.acs());
+    relay = await startRelay({
+      config: rt.config,
+      store,
+      logger: rt.logger,
+      hangUp: acsHangUp(store, () => rt.acs()),
+      ...(transfer ? { transfer } : {}),
+      lookupProfile: archiveProfileLookup(() => rt.archive()),
+    });
   } catch (error) {
     rt.logger.error('media relay did not start', { error: error as Error });
   }

@@ -43,6 +43,8 @@ import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
 import { createWebPubSubService } from './webpubsub-service.js';
 import { setLocalRelay } from './local-relay.js';
+import { profileToolOutput } from './call-actions.js';
+import type { CallerProfile } from '../agent/types.js';
 
 export class RelayError extends Error {
   override name = 'RelayError';
@@ -79,6 +81,10 @@ export type RelayOptions = {
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Ends a call through ACS; enables the agent's `end_call` tool (see {@link acsHangUp}). */
   readonly hangUp?: (callId: string) => Promise<void>;
+  /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
+  readonly transfer?: (callId: string) => Promise<void>;
+  /** Profiles by user id; enables `lookup_profile` for calls whose session has a `callerUserId`. */
+  readonly lookupProfile?: (userId: string) => Promise<CallerProfile | undefined>;
   /**
    * Called with the time (ms) the relay spent on each caller frame, from the group message to the
    * agent hand-off returning (with a synchronous agent, the agent's answer frame sent too). For
@@ -333,6 +339,10 @@ class MediaRelay implements Relay {
     const context: Record<string, JsonValue> = {};
     if (typeof session?.callerName === 'string') context.callerName = session.callerName;
     const tools = this.options.tools?.(callId);
+    // The profile looked up is the caller's (the call session's user id), never one the model names.
+    const callerUserId = typeof session?.callerUserId === 'string' ? session.callerUserId : undefined;
+    const lookup = this.options.lookupProfile;
+    const lookupProfile = lookup && callerUserId ? async () => profileToolOutput(await lookup(callerUserId)) : undefined;
     const bridge = new CallBridge({
       callId,
       conversation,
@@ -346,6 +356,8 @@ class MediaRelay implements Relay {
       ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
       ...(this.options.onBargeIn ? { onBargeIn: this.options.onBargeIn } : {}),
       ...(this.options.hangUp ? { hangUp: this.options.hangUp } : {}),
+      ...(this.options.transfer ? { transfer: this.options.transfer } : {}),
+      ...(lookupProfile ? { lookupProfile } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);

@@ -1,0 +1,59 @@
+/**
+ * What the realtime agent's tools do to the call, outside the model: transfer to the configured
+ * number (ACS `transferCallToParticipant`) and the caller's profile (the archive's Redis-cached
+ * profile repository). Neither takes a value from the model: the number comes from configuration,
+ * the caller from the call session's `callerUserId`.
+ */
+
+import type { CallAutomationClient } from '@azure/communication-call-automation';
+import type { AppConfig } from '../config/index.js';
+import type { Archive } from '../archive/index.js';
+import type { CallerProfile } from '../agent/types.js';
+import { phoneIdentifier } from '../acs/client.js';
+import type { SessionStore } from '../state/session-store.js';
+
+export class CallActionError extends Error {
+  override name = 'CallActionError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The operationContext of the transfer (the recognize/play path uses the same one). */
+export const TRANSFER_OPERATION_CONTEXT = 'transfer';
+
+/**
+ * Transfers the call to `TRANSFER_TARGET_NUMBER` through ACS. The session goes to `transferring`;
+ * callEvents sets the outcome `transferred` when ACS reports CallTransferAccepted. Undefined without a
+ * configured number (the tool is then not offered).
+ */
+export function acsTransfer(config: AppConfig, store: SessionStore, acs: () => Promise<CallAutomationClient>): ((callId: string) => Promise<void>) | undefined {
+  const target = config.acs.transferTargetNumber;
+  if (!target) return undefined;
+  return async (callId) => {
+    const session = await store.getCallSession(callId);
+    const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
+    if (!callConnectionId) throw new CallActionError(`call ${callId} has no callConnectionId`, false);
+    await store.updateCallSession(callId, { state: 'transferring' }).catch(() => undefined);
+    await (await acs()).getCallConnection(callConnectionId).transferCallToParticipant(phoneIdentifier(target), { operationContext: TRANSFER_OPERATION_CONTEXT });
+  };
+}
+
+/** The caller's profile by user id, through the archive's profile repository (Redis cache, then Cosmos DB). */
+export function archiveProfileLookup(archive: () => Promise<Archive>): (userId: string) => Promise<CallerProfile | undefined> {
+  return async (userId) => {
+    const profile = await (await archive()).profiles.get(userId);
+    return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
+  };
+}
+
+/** What the model gets back from `lookup_profile`: no ids, no phone numbers. */
+export function profileToolOutput(profile: CallerProfile | undefined): Record<string, unknown> {
+  if (!profile) return { found: false };
+  const { displayName, callCount, lastCallAt, lastCallSummary } = profile;
+  return { found: true, displayName, callCount, lastCallAt, lastCallSummary };
+}

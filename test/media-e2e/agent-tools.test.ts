@@ -1,0 +1,86 @@
+/**
+ * The chat agent's tools on the media path: `transfer_to_human` hands the call to the configured
+ * number through ACS once the agent's hold reply has played, and `lookup_profile` reads the caller's
+ * profile (the call's own `callerUserId`) through the archive's cached profile repository. The
+ * realtime emulator's default responder calls the tools on keywords, over the real `openai` client.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OfflineStack } from '../../emulators/offline-stack.js';
+import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
+import { callIdForIncoming } from '../../src/lib/calls/session.js';
+import { lifecycleOf } from '../e2e/support.js';
+import { APP_NUMBER, ask, startMediaStack } from './support.js';
+
+describe('agent tools on a media call', () => {
+  let stack: OfflineStack;
+
+  beforeAll(async () => {
+    stack = await startMediaStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  function sessionOf(callId: string) {
+    const session = [...stack.media!.realtime.sessions.values()].find((s) => s.correlationId === callId);
+    expect(session, 'the agent session of the call').toBeDefined();
+    return session!;
+  }
+
+  it('transfers a caller who asks for a person to the configured number after the hold reply', { timeout: 30_000 }, async () => {
+    // Prepare
+    const target = stack.config.acs.transferTargetNumber!;
+    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, { say: 'Can I speak to a real person please', audioMs: 400 }];
+
+    // Act
+    const call = await stack.acs.placeCall({ from: '+15550107101', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    const { output } = await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: the tool was offered and called; the number came from configuration.
+    const callId = callIdForIncoming(call.serverCallId);
+    const session = sessionOf(callId);
+    expect((session.config['tools'] as Array<{ name: string; parameters: { properties: Record<string, unknown> } }>).map((t) => t.name)).toEqual(['end_call', 'transfer_to_human', 'lookup_profile']);
+    expect(session.items.filter((i) => i.type === 'function_call').map((i) => i.name)).toEqual(['transfer_to_human']);
+    expect(call.operations).toEqual(['answerCall', 'transferToParticipant']);
+    const transfer = call.requests.at(-1)!;
+    expect(transfer.body).toMatchObject({ targetParticipant: { rawId: `4:${target}`, phoneNumber: { value: target } }, operationContext: 'transfer' });
+    // The hold reply was heard before the transfer was requested.
+    const audio = call.heard.filter((h) => h.kind === 'audio');
+    expect(audio.length).toBeGreaterThanOrEqual(2);
+    expect(audio.at(-1)!.atMs).toBeLessThan(transfer.atMs);
+    expect(call.eventTypes).toContain('CallTransferAccepted');
+    expect(call.endedBy).toBe('transfer');
+
+    const archive = await stack.runtime.archive();
+    const transcript = await archive.transcripts.read(callId);
+    expect(transcript!.header.outcome).toBe('transferred');
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', 'Hello, how can I help you today?'],
+      ['user', 'Can I speak to a real person please'],
+      ['assistant', 'Please hold while I connect you.'],
+    ]);
+    expect((await archive.audit.list(callId)).map((a) => a.action)).toContain('transferred');
+    expect(output).toMatchObject({ endReason: 'disconnected' });
+  });
+
+  it("looks up the caller's own profile whatever the model asks for", { timeout: 30_000 }, async () => {
+    // Prepare: a returning caller with a profile in the archive.
+    const caller = '+15550107102';
+    const archive = await stack.runtime.archive();
+    await archive.profiles.upsert({ userId: userIdFromPhoneNumber(caller), displayName: 'Ada Lovelace', callCount: 3 });
+    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask('What is on my account'), { hangUp: true as const }];
+
+    // Act
+    const call = await stack.acs.placeCall({ from: caller, to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: the tool output the model got is the caller's profile, without ids or numbers.
+    const session = sessionOf(callIdForIncoming(call.serverCallId));
+    const outputs = session.items.filter((i) => i.type === 'function_call_output');
+    expect(outputs.map((i) => i.name)).toEqual(['lookup_profile']);
+    const result = JSON.parse(outputs[0]!.text) as Record<string, unknown>;
+    expect(result).toMatchObject({ found: true, displayName: 'Ada Lovelace', callCount: 3 });
+    expect(JSON.stringify(result)).not.toContain(caller.slice(1));
+    expect(result).not.toHaveProperty('userId');
+  });
+});
