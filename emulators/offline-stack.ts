@@ -11,6 +11,8 @@ import { freePort, RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
 import { acsHangUp, startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { acsTransfer, archiveProfileLookup } from '../src/lib/media/call-actions.js';
+import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.js';
+import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
 
@@ -172,6 +174,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         await redisClient.ready();
         const store = new SessionStore(redisClient.client, runtime.keys, { logger });
         const transfer = acsTransfer(config, store, () => runtime.acs());
+        // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
+        const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
         const relay = await startRelay({
           config,
           store,
@@ -181,6 +185,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           hangUp: acsHangUp(store, () => runtime.acs()),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),
+          prompts,
           affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
           ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),
           ...mediaOptions.relay,

@@ -7,3 +7,6 @@ export type { Responder, ResponderInput, ResponderReply } from './responder.js';
 export { UtteranceScript, UNSCRIPTED_TRANSCRIPT } from './utterances.js';
 export { EnergyVad } from './vad.js';
 export { ToneGenerator, callerSpeechFrames } from './voice.js';
+export { synthesize } from './speech.js';
+export type { SpeechRequestRecord } from './speech.js';
+export { fetchTrusting } from './tls.js';

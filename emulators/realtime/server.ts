@@ -16,6 +16,7 @@ import { selfSignedCertificate } from './tls.js';
 import { EmulatedRealtimeSession } from './session.js';
 import { defaultResponder, type Responder } from './responder.js';
 import { UtteranceScript } from './utterances.js';
+import { handleSpeechRequest, type SpeechRequestRecord } from './speech.js';
 
 export type RealtimeEmulatorOptions = {
   /** @default 0 (a free port) */
@@ -28,6 +29,8 @@ export type RealtimeEmulatorOptions = {
   readonly acceptBearerToken?: (token: string) => boolean;
   /** @default 'gpt-realtime' */
   readonly deployment?: string;
+  /** The text-to-speech deployment (`POST …/audio/speech`). @default 'gpt-4o-mini-tts' */
+  readonly ttsDeployment?: string;
   /** @default defaultResponder */
   readonly responder?: Responder;
   /** @default 200 */
@@ -44,6 +47,9 @@ export type RealtimeEmulator = {
   readonly port: number;
   readonly apiKey: string;
   readonly deployment: string;
+  readonly ttsDeployment: string;
+  /** Text-to-speech syntheses served, in order. */
+  readonly speechRequests: ReadonlyArray<SpeechRequestRecord>;
   /** The API version clients should use (any is accepted). */
   readonly apiVersion: string;
   /** PEM of the self-signed certificate: pass as `ca` to the WebSocket client. */
@@ -68,9 +74,20 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
   const refusals: Array<{ status: number; path: string }> = [];
   const tls = await selfSignedCertificate();
 
-  const server: Server = createServer({ key: tls.key, cert: tls.cert }, (_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'NotFound', message: 'The realtime emulator only accepts WebSocket upgrades' } }));
+  const ttsDeployment = options.ttsDeployment ?? 'gpt-4o-mini-tts';
+  const speechRequests: SpeechRequestRecord[] = [];
+  const speech = { deployment: ttsDeployment, speechMsPerWord: options.speechMsPerWord ?? 200, requests: speechRequests, authorized: (req: IncomingMessage) => authorized(req, apiKey, options.acceptBearerToken) };
+  const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    handleSpeechRequest(req, res, speech)
+      .then((handled) => {
+        if (handled) return;
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'NotFound', message: 'The realtime emulator serves WebSocket upgrades and audio/speech only' } }));
+      })
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'BadRequest', message: 'The request could not be read.' } }));
+      });
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
 
@@ -122,6 +139,8 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
     port,
     apiKey,
     deployment,
+    ttsDeployment,
+    speechRequests,
     apiVersion: '2025-08-28',
     ca: tls.cert,
     sessions,

@@ -22,3 +22,14 @@ export async function selfSignedCertificate(): Promise<TlsMaterial> {
   });
   return { key: pems.private, cert: pems.cert };
 }
+
+/**
+ * A `fetch` that trusts the emulator's certificate, for HTTP clients of the emulator (the `openai`
+ * client's text-to-speech). undici's own fetch and Agent, so the dispatcher and fetch always match.
+ */
+export async function fetchTrusting(ca: string): Promise<typeof fetch> {
+  const { Agent, fetch: undiciFetch } = await import('undici');
+  const dispatcher = new Agent({ connect: { ca } });
+  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher })) as unknown as typeof fetch;
+}

@@ -9,7 +9,11 @@ import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { lifecycleOf } from '../e2e/support.js';
+import { transferHoldPrompt } from '../../src/lib/agent/prompts.js';
 import { APP_NUMBER, ask, startMediaStack } from './support.js';
+
+/** The emulators' speech pace in this suite (support.ts): text-to-speech lasts this long per word. */
+const SPEECH_MS_PER_WORD = 60;
 
 describe('agent tools on a media call', () => {
   let stack: OfflineStack;
@@ -44,10 +48,17 @@ describe('agent tools on a media call', () => {
     expect(call.operations).toEqual(['answerCall', 'transferToParticipant']);
     const transfer = call.requests.at(-1)!;
     expect(transfer.body).toMatchObject({ targetParticipant: { rawId: `4:${target}`, phoneNumber: { value: target } }, operationContext: 'transfer' });
-    // The hold reply was heard before the transfer was requested.
+    // The agent's reply, then the fixed hold prompt (synthesised text-to-speech from the cache), were
+    // heard before the transfer was requested.
+    expect(stack.media!.realtime.speechRequests.map((r) => r.input)).toContain(transferHoldPrompt());
     const audio = call.heard.filter((h) => h.kind === 'audio');
-    expect(audio.length).toBeGreaterThanOrEqual(2);
-    expect(audio.at(-1)!.atMs).toBeLessThan(transfer.atMs);
+    expect(audio.length).toBeGreaterThanOrEqual(3);
+    const hold = audio.at(-1)!;
+    const holdMs = transferHoldPrompt().split(' ').length * SPEECH_MS_PER_WORD;
+    expect(hold.ms).toBeGreaterThanOrEqual(holdMs);
+    expect(hold.stoppedByStopAudio).toBe(false);
+    expect(hold.endedAtMs).toBeDefined();
+    expect(hold.endedAtMs!).toBeLessThanOrEqual(transfer.atMs);
     expect(call.eventTypes).toContain('CallTransferAccepted');
     expect(call.endedBy).toBe('transfer');
 
@@ -58,6 +69,7 @@ describe('agent tools on a media call', () => {
       ['assistant', 'Hello, how can I help you today?'],
       ['user', 'Can I speak to a real person please'],
       ['assistant', 'Please hold while I connect you.'],
+      ['assistant', transferHoldPrompt()],
     ]);
     expect((await archive.audit.list(callId)).map((a) => a.action)).toContain('transferred');
     expect(output).toMatchObject({ endReason: 'disconnected' });

@@ -12,7 +12,8 @@ import type { ConversationManager } from '../state/conversation/conversation-man
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
 import { buildRealtimeInstructions } from '../agent/realtime/index.js';
-import { createResampler, base64ByteLength, type Resampler } from './audio.js';
+import { createResampler, base64ByteLength, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
+import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
 import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
 import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
 import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
@@ -64,6 +65,11 @@ export type CallBridgeOptions = {
   /** The caller's profile (the caller is the call's, never the model's choice); offers `lookup_profile`. */
   readonly lookupProfile?: () => Promise<unknown>;
   /**
+   * Fixed prompts (synthesised once, from the TTS cache): the hold prompt before a transfer, the
+   * failure prompt when the agent cannot be reached again. Without it the call goes on without them.
+   */
+  readonly prompts?: { audio(name: FixedPromptName): Promise<FixedPromptAudio> };
+  /**
    * The rate ACS streams at (the answer's `audioFormat`). The AudioMetadata frame says it too, but it is
    * the first frame ACS sends and usually published before any relay has joined the call's group.
    * @default 24000
@@ -78,6 +84,8 @@ export type CallBridgeOptions = {
 
 /** Attempts to reopen a dropped agent session (250 ms, 500 ms, 1 s, 2 s, 2 s apart). */
 const MAX_AGENT_RECONNECTS = 5;
+/** Allowance for network and jitter-buffer delay before treating streamed audio as heard. */
+const PLAYOUT_MARGIN_MS = 200;
 
 export class CallBridge {
   readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, turnsPersisted: 0, flushFailures: 0 };
@@ -141,7 +149,8 @@ export class CallBridge {
     this.reconnecting = true;
     const attempt = this.reconnects++;
     if (attempt >= MAX_AGENT_RECONNECTS) {
-      this.options.logger.error('realtime agent unreachable; the call stays without an agent', { callId: this.options.callId, attempts: attempt });
+      this.options.logger.error('realtime agent unreachable; apologising and ending the call', { callId: this.options.callId, attempts: attempt });
+      void this.endWithFailurePrompt();
       return;
     }
     const delayMs = Math.min(2_000, 250 * 2 ** attempt);
@@ -264,19 +273,78 @@ export class CallBridge {
     return this.options.tools ? this.options.tools(call) : { error: `tool ${call.name} is not available` };
   }
 
-  /** Waits until the caller has heard the agent's last words, then hangs up or transfers. */
+  /**
+   * Waits until the caller has heard the agent's last words, then hangs up, or plays the hold prompt
+   * and transfers once it has been heard.
+   */
   private actAfterPlayout(action: 'hang-up' | 'transfer'): void {
     const act = action === 'hang-up' ? this.options.hangUp : this.options.transfer;
     if (!act) return;
+    const fail = (error: unknown): void => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error });
     const poll = (): void => {
       if (this.closed) return;
       if (this.tracker.isAgentAudible(this.now())) {
         setTimeout(poll, 100).unref();
         return;
       }
-      act(this.options.callId).catch((error: unknown) => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error }));
+      if (action === 'hang-up') {
+        act(this.options.callId).catch(fail);
+        return;
+      }
+      void this.playPrompt('hold').then((durationMs) =>
+        this.afterMs(durationMs, () => {
+          act(this.options.callId).catch(fail);
+        }),
+      );
     };
     setTimeout(poll, 100).unref();
+  }
+
+  /** No agent session can be opened again: the caller hears the failure prompt, then the call ends. */
+  private async endWithFailurePrompt(): Promise<void> {
+    const durationMs = await this.playPrompt('failure');
+    const hangUp = this.options.hangUp;
+    if (!hangUp) return;
+    this.afterMs(durationMs, () => {
+      hangUp(this.options.callId).catch((error: unknown) => this.options.logger.warn('hang-up after the failure prompt failed', { callId: this.options.callId, error: error as Error }));
+    });
+  }
+
+  /**
+   * Streams a fixed prompt to the caller in 20 ms AudioData frames at the call's rate (ACS queues and
+   * plays them in real time) and records it in the conversation. Resolves with its duration in ms;
+   * 0 when there are no prompts or the audio could not be had (the call goes on without it).
+   */
+  private async playPrompt(name: FixedPromptName): Promise<number> {
+    const prompts = this.options.prompts;
+    if (!prompts || this.closed) return 0;
+    let audio: FixedPromptAudio;
+    try {
+      audio = await prompts.audio(name);
+    } catch (error) {
+      this.options.logger.warn('fixed prompt unavailable; going on without it', { callId: this.options.callId, prompt: name, error: error as Error });
+      return 0;
+    }
+    if (this.closed) return 0;
+    const rateHz = this.acsRateHz;
+    const pcm = createResampler(TTS_SAMPLE_RATE_HZ, rateHz).process(audio.pcm);
+    const size = frameBytes(rateHz);
+    for (let offset = 0; offset < pcm.length; offset += size) {
+      let frame = pcm.subarray(offset, offset + size);
+      if (frame.length < size) frame = Buffer.concat([frame, Buffer.alloc(size - frame.length)]);
+      this.options.send(this.out, buildAudioDataFrame(frame.toString('base64')));
+      this.stats.framesOut += 1;
+    }
+    this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: name });
+    void this.flush();
+    return durationMsForBytes(Math.ceil(pcm.length / size) * size, rateHz);
+  }
+
+  /** Runs `action` once `durationMs` (plus a little jitter allowance) has passed, unless the call closed. */
+  private afterMs(durationMs: number, action: () => void): void {
+    setTimeout(() => {
+      if (!this.closed) action();
+    }, durationMs + PLAYOUT_MARGIN_MS).unref();
   }
 
   // ── turns → Redis ──────────────────────────────────────────────────────────────────────────

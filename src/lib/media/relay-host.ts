@@ -1,6 +1,8 @@
-import { runtime } from '../runtime.js';
+import { runtime, type Runtime } from '../runtime.js';
+import type { SessionStore } from '../state/session-store.js';
 import { acsHangUp, startRelay, type Relay } from './relay.js';
 import { acsTransfer, archiveProfileLookup } from './call-actions.js';
+import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
 
 /**
  * The relay of this Functions instance, started by `app.hook.appStart` when `RELAY_ENABLED=true` (an
@@ -20,6 +22,7 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
   try {
     const store = await rt.store();
     const transfer = acsTransfer(rt.config, store, () => rt.acs());
+    const prompts = await fixedPrompts(rt, store);
     relay = await startRelay({
       config: rt.config,
       store,
@@ -27,11 +30,23 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
       hangUp: acsHangUp(store, () => rt.acs()),
       ...(transfer ? { transfer } : {}),
       lookupProfile: archiveProfileLookup(() => rt.archive()),
+      ...(prompts ? { prompts } : {}),
     });
   } catch (error) {
     rt.logger.error('media relay did not start', { error: error as Error });
   }
   return relay;
+}
+
+/** Fixed prompts need Azure OpenAI text-to-speech; without it (or a bad setting) the relay runs without them. */
+async function fixedPrompts(rt: Runtime, store: SessionStore): Promise<FixedPrompts | undefined> {
+  if (!rt.config.agent.endpoint) return undefined;
+  try {
+    return new FixedPrompts(store, await speechSynthesizerFromConfig(rt.config), { logger: rt.logger });
+  } catch (error) {
+    rt.logger.warn('fixed prompts unavailable; the relay runs without them', { error: error as Error });
+    return undefined;
+  }
 }
 
 export async function stopHostedRelay(): Promise<void> {

@@ -45,6 +45,7 @@ import { createWebPubSubService } from './webpubsub-service.js';
 import { setLocalRelay } from './local-relay.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
+import type { FixedPrompts } from '../agent/tts.js';
 
 export class RelayError extends Error {
   override name = 'RelayError';
@@ -83,6 +84,8 @@ export type RelayOptions = {
   readonly hangUp?: (callId: string) => Promise<void>;
   /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
   readonly transfer?: (callId: string) => Promise<void>;
+  /** Fixed prompts from the TTS cache (hold before a transfer, failure when the agent is unreachable). */
+  readonly prompts?: FixedPrompts;
   /** Profiles by user id; enables `lookup_profile` for calls whose session has a `callerUserId`. */
   readonly lookupProfile?: (userId: string) => Promise<CallerProfile | undefined>;
   /**
@@ -358,6 +361,7 @@ class MediaRelay implements Relay {
       ...(this.options.hangUp ? { hangUp: this.options.hangUp } : {}),
       ...(this.options.transfer ? { transfer: this.options.transfer } : {}),
       ...(lookupProfile ? { lookupProfile } : {}),
+      ...(this.options.prompts ? { prompts: this.options.prompts } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);

@@ -1,0 +1,201 @@
+/**
+ * Fixed prompts (greeting, hold, goodbye, failure) spoken in the agent's voice on the media path:
+ * synthesised once with Azure OpenAI text-to-speech (`audio.speech.create`, PCM16 24 kHz mono) and
+ * kept in the Redis TTS cache (`tts_cache` TTL), so a call never waits for a synthesis the cache has.
+ */
+
+import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
+import type { AppConfig } from '../config/index.js';
+import type { TtsCacheKey } from '../state/session-store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
+import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from './prompts.js';
+
+/** The synthesised audio: PCM16 little-endian mono at this rate (the realtime model's rate). */
+export const TTS_SAMPLE_RATE_HZ = 24000;
+/** The cache's `format` for that audio. */
+export const TTS_CACHE_FORMAT = 'pcm16-24k';
+/** @default voice of the synthesis (the realtime agent's default voice). */
+export const DEFAULT_TTS_VOICE = 'alloy';
+
+export type TtsErrorCode = 'config' | 'auth' | 'not_found' | 'rate_limited' | 'unavailable' | 'timeout' | 'aborted' | 'bad_request' | 'invalid_response';
+
+export class TtsError extends Error {
+  override name = 'TtsError';
+  readonly code: TtsErrorCode;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  constructor(message: string, options: { code: TtsErrorCode; retryable: boolean; status?: number; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+    this.retryable = options.retryable;
+    this.status = options.status;
+  }
+}
+
+export interface SpeechSynthesizer {
+  /** What the audio depends on besides the text (deployment and voice): the cache key's `voice`. */
+  readonly cacheVoice: string;
+  /** PCM16 24 kHz mono audio of `text`. */
+  synthesizeSpeech(text: string, options?: { readonly signal?: AbortSignal }): Promise<Buffer>;
+}
+
+export type AzureSpeechSettings = {
+  readonly endpoint: string;
+  readonly deployment: string;
+  readonly apiVersion: string;
+  /** Exactly one of a key (local runs) or a token provider (managed identity). */
+  readonly apiKey?: string | undefined;
+  readonly tokenProvider?: (() => Promise<string>) | undefined;
+  /** @default {@link DEFAULT_TTS_VOICE} */
+  readonly voice?: string;
+  /** @default 15 000 */
+  readonly requestTimeoutMs?: number;
+  /** @default 1 */
+  readonly maxRetries?: number;
+  /** A fetch implementation (e.g. one trusting a local emulator's certificate). */
+  readonly fetch?: typeof fetch;
+};
+
+/** Text-to-speech over the `openai` package's `AzureOpenAI` client. */
+export class AzureSpeechSynthesizer implements SpeechSynthesizer {
+  readonly voice: string;
+  readonly cacheVoice: string;
+  private readonly client: AzureOpenAI;
+
+  constructor(private readonly settings: AzureSpeechSettings) {
+    if (!settings.apiKey === !settings.tokenProvider) {
+      throw new TtsError('Azure OpenAI text-to-speech needs exactly one of an API key or a token provider', { code: 'config', retryable: false });
+    }
+    this.voice = settings.voice ?? DEFAULT_TTS_VOICE;
+    this.cacheVoice = `${settings.deployment}/${this.voice}`;
+    this.client = new AzureOpenAI({
+      endpoint: settings.endpoint,
+      apiVersion: settings.apiVersion,
+      ...(settings.apiKey ? { apiKey: settings.apiKey } : { azureADTokenProvider: settings.tokenProvider }),
+      timeout: settings.requestTimeoutMs ?? 15_000,
+      maxRetries: settings.maxRetries ?? 1,
+      ...(settings.fetch ? { fetch: settings.fetch } : {}),
+    });
+  }
+
+  async synthesizeSpeech(text: string, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer> {
+    if (text.trim() === '') throw new TtsError('Nothing to synthesise', { code: 'bad_request', retryable: false });
+    let audio: Buffer;
+    try {
+      // The Azure client routes `model` to /openai/deployments/{deployment}/audio/speech.
+      const response = await this.client.audio.speech.create(
+        { model: this.settings.deployment, voice: this.voice, input: text, response_format: 'pcm' },
+        options.signal ? { signal: options.signal } : {},
+      );
+      audio = Buffer.from(await response.arrayBuffer());
+    } catch (error) {
+      throw toTtsError(error, options.signal);
+    }
+    if (audio.length === 0 || audio.length % 2 !== 0) {
+      throw new TtsError(`The speech response is not PCM16 (${audio.length} bytes)`, { code: 'invalid_response', retryable: true });
+    }
+    return audio;
+  }
+}
+
+/**
+ * The synthesizer from config (`AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_TTS_DEPLOYMENT`, a key locally,
+ * managed identity in the cloud — imported lazily, as MSAL is heavy and the key path never needs it).
+ */
+export async function speechSynthesizerFromConfig(
+  config: Pick<AppConfig, 'agent' | 'managedIdentityClientId'>,
+  options: { readonly tokenProvider?: () => Promise<string>; readonly voice?: string; readonly fetch?: typeof fetch } = {},
+): Promise<AzureSpeechSynthesizer> {
+  if (!config.agent.endpoint) throw new TtsError('AZURE_OPENAI_ENDPOINT is not set', { code: 'config', retryable: false });
+  let tokenProvider = options.tokenProvider;
+  if (!config.agent.apiKey && !tokenProvider) {
+    const { DefaultAzureCredential, getBearerTokenProvider } = await import('@azure/identity');
+    const credential = new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {});
+    tokenProvider = getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+  }
+  return new AzureSpeechSynthesizer({
+    endpoint: config.agent.endpoint,
+    deployment: config.agent.ttsDeployment,
+    apiVersion: config.agent.apiVersion,
+    ...(config.agent.apiKey ? { apiKey: config.agent.apiKey } : { tokenProvider }),
+    ...(options.voice ? { voice: options.voice } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+}
+
+export function toTtsError(error: unknown, signal?: AbortSignal): TtsError {
+  if (error instanceof TtsError) return error;
+  if (error instanceof APIUserAbortError || signal?.aborted) return new TtsError('The speech request was aborted', { code: 'aborted', retryable: false, cause: error });
+  if (error instanceof APIConnectionTimeoutError) return new TtsError('Text-to-speech did not answer in time', { code: 'timeout', retryable: true, cause: error });
+  if (error instanceof APIError) {
+    const status = error.status;
+    if (status === undefined) return new TtsError('The text-to-speech endpoint could not be reached', { code: 'unavailable', retryable: true, cause: error });
+    if (status === 401 || status === 403) return new TtsError('Not authorized for the text-to-speech deployment', { code: 'auth', retryable: false, status, cause: error });
+    if (status === 404) return new TtsError('The text-to-speech deployment does not exist', { code: 'not_found', retryable: false, status, cause: error });
+    if (status === 429) return new TtsError('The text-to-speech deployment is rate limited', { code: 'rate_limited', retryable: true, status, cause: error });
+    if (status >= 500 || status === 408) return new TtsError(`Text-to-speech failed (${status})`, { code: 'unavailable', retryable: true, status, cause: error });
+    return new TtsError(`Text-to-speech rejected the request (${status})`, { code: 'bad_request', retryable: false, status, cause: error });
+  }
+  return new TtsError('The speech response could not be read', { code: 'invalid_response', retryable: true, cause: error });
+}
+
+// ── fixed prompts ─────────────────────────────────────────────────────────────────────────────
+
+export type FixedPromptName = 'greeting' | 'hold' | 'goodbye' | 'failure';
+
+/** The words of each fixed prompt (the same as the recognize/play path speaks). */
+export const FIXED_PROMPT_TEXT: Readonly<Record<FixedPromptName, string>> = {
+  greeting: greetingPrompt(),
+  hold: transferHoldPrompt(),
+  goodbye: goodbyePrompt(),
+  failure: failurePrompt(),
+};
+
+/** The part of the session store the prompts use (binary TTS cache). */
+export interface TtsCache {
+  getTts(request: TtsCacheKey): Promise<Buffer | undefined>;
+  setTts(request: TtsCacheKey, audio: Buffer): Promise<void>;
+}
+
+export type FixedPromptAudio = {
+  readonly name: FixedPromptName;
+  readonly text: string;
+  /** PCM16 mono at {@link TTS_SAMPLE_RATE_HZ}. */
+  readonly pcm: Buffer;
+  readonly source: 'cache' | 'synthesis';
+};
+
+/**
+ * The audio of the fixed prompts: from the TTS cache, or synthesised and cached once. Concurrent
+ * requests for the same prompt in this process share one synthesis. The cache is a cache: when Redis
+ * is away `getTts` misses and the prompt is synthesised (and kept in the store's memory tier).
+ */
+export class FixedPrompts {
+  private readonly inFlight = new Map<FixedPromptName, Promise<FixedPromptAudio>>();
+
+  constructor(
+    private readonly cache: TtsCache,
+    private readonly synthesizer: SpeechSynthesizer,
+    private readonly options: { readonly logger?: Logger } = {},
+  ) {}
+
+  audio(name: FixedPromptName): Promise<FixedPromptAudio> {
+    let pending = this.inFlight.get(name);
+    if (!pending) {
+      pending = this.load(name).finally(() => this.inFlight.delete(name));
+      this.inFlight.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async load(name: FixedPromptName): Promise<FixedPromptAudio> {
+    const text = FIXED_PROMPT_TEXT[name];
+    const key: TtsCacheKey = { text, voice: this.synthesizer.cacheVoice, format: TTS_CACHE_FORMAT };
+    const cached = await this.cache.getTts(key);
+    if (cached) return { name, text, pcm: cached, source: 'cache' };
+    const pcm = await this.synthesizer.synthesizeSpeech(text);
+    await this.cache.setTts(key, pcm).catch((error: unknown) => this.options.logger?.warn('fixed prompt not cached', { prompt: name, error: error as Error }));
+    return { name, text, pcm, source: 'synthesis' };
+  }
+}
