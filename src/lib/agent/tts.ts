@@ -10,6 +10,7 @@ import type { TtsCacheKey } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from './prompts.js';
+import { AgentError, type AgentErrorCode } from './types.js';
 
 /** The synthesised audio: PCM16 little-endian mono at this rate (the realtime model's rate). */
 export const TTS_SAMPLE_RATE_HZ = 24000;
@@ -18,19 +19,11 @@ export const TTS_CACHE_FORMAT = 'pcm16-24k';
 /** @default voice of the synthesis (the realtime agent's default voice). */
 export const DEFAULT_TTS_VOICE = 'alloy';
 
-export type TtsErrorCode = 'config' | 'auth' | 'not_found' | 'rate_limited' | 'unavailable' | 'timeout' | 'aborted' | 'bad_request' | 'invalid_response';
+export type TtsErrorCode = AgentErrorCode;
 
-export class TtsError extends Error {
+/** A text-to-speech failure; an {@link AgentError} like every failure of the agent module. */
+export class TtsError extends AgentError {
   override name = 'TtsError';
-  readonly code: TtsErrorCode;
-  readonly retryable: boolean;
-  readonly status: number | undefined;
-  constructor(message: string, options: { code: TtsErrorCode; retryable: boolean; status?: number; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
-    this.retryable = options.retryable;
-    this.status = options.status;
-  }
 }
 
 export interface SpeechSynthesizer {

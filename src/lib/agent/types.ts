@@ -70,11 +70,11 @@ export interface ChatAgent {
   respond(input: AgentInput): Promise<AgentReply>;
 }
 
-export type AgentErrorCode = 'aborted' | 'timeout' | 'rate_limited' | 'unavailable' | 'auth' | 'bad_request' | 'invalid_response' | 'config';
+export type AgentErrorCode = 'aborted' | 'timeout' | 'rate_limited' | 'unavailable' | 'auth' | 'not_found' | 'bad_request' | 'invalid_response' | 'config';
 
 /** Base error of the agent module. `retryable`: trying the same turn again may succeed. */
 export class AgentError extends Error {
-  override name = 'AgentError';
+  override name: string = 'AgentError';
   readonly code: AgentErrorCode;
   readonly retryable: boolean;
   readonly status: number | undefined;
