@@ -11,17 +11,8 @@ import type { Archive } from '../archive/index.js';
 import type { CallerProfile } from '../agent/types.js';
 import { phoneIdentifier } from '../acs/client.js';
 import type { SessionStore } from '../state/session-store.js';
+import { CallActionError } from './errors.js';
 
-export class CallActionError extends Error {
-  override name = 'CallActionError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /** The operationContext of the transfer (the recognize/play path uses the same one). */
 export const TRANSFER_OPERATION_CONTEXT = 'transfer';

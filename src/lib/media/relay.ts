@@ -46,17 +46,10 @@ import { setLocalRelay } from './local-relay.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
+import { RelayError } from './errors.js';
 
-export class RelayError extends Error {
-  override name = 'RelayError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { RelayError } from './errors.js';
+
 
 export type RelayOptions = {
   readonly config: AppConfig;
