@@ -9,7 +9,7 @@ import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { lifecycleOf } from '../e2e/support.js';
-import { transferHoldPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt, transferHoldPrompt } from '../../src/lib/agent/prompts.js';
 import { APP_NUMBER, ask, startMediaStack } from './support.js';
 
 /** The emulators' speech pace in this suite (support.ts): text-to-speech lasts this long per word. */
@@ -66,7 +66,7 @@ describe('agent tools on a media call', () => {
     const transcript = await archive.transcripts.read(callId);
     expect(transcript!.header.outcome).toBe('transferred');
     expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
+      ['assistant', greetingPrompt()],
       ['user', 'Can I speak to a real person please'],
       ['assistant', 'Please hold while I connect you.'],
       ['assistant', transferHoldPrompt()],
@@ -94,5 +94,10 @@ describe('agent tools on a media call', () => {
     expect(result).toMatchObject({ found: true, displayName: 'Ada Lovelace', callCount: 3 });
     expect(JSON.stringify(result)).not.toContain(caller.slice(1));
     expect(result).not.toHaveProperty('userId');
+    // The greeting came from the TTS cache: synthesised once for the first call of this stack, reused here,
+    // and the model was told it had greeted instead of being asked to.
+    expect(stack.media!.realtime.speechRequests.filter((r) => r.input === greetingPrompt())).toHaveLength(1);
+    expect(String(session.config.instructions)).toContain(`You have already greeted the caller with: "${greetingPrompt()}"`);
+    expect(session.items.filter((i) => i.role === 'assistant').map((i) => i.text)).not.toContain(greetingPrompt());
   });
 });

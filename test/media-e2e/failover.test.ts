@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
+import { greetingPrompt } from '../../src/lib/agent/prompts.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import type { Relay } from '../../src/lib/media/relay.js';
 import { eventually } from '../emulators/webpubsub-support.js';
@@ -39,7 +40,7 @@ describe('relay failover', () => {
   }
 
   const WHOLE_CALL = [
-    ['assistant', 'Hello, how can I help you today?'],
+    ['assistant', greetingPrompt()],
     ['user', Q[0]],
     ['assistant', echoAnswer(Q[0]!)],
     ['user', Q[1]],
@@ -84,7 +85,9 @@ describe('relay failover', () => {
     // The second relay's agent session resumed with the conversation so far (and did not greet again).
     const sessions = [...stack.media!.realtime.sessions.values()].filter((s) => s.correlationId === callId);
     expect(sessions).toHaveLength(2);
+    expect(String(sessions[0]!.config.instructions)).toContain('You have already greeted the caller');
     expect(String(sessions[1]!.config.instructions)).toContain(`Caller: ${Q[0]}`);
+    expect(String(sessions[1]!.config.instructions)).not.toContain('You have already greeted the caller');
   });
 
   it('another relay takes the call over when only the heartbeat tells', { timeout: 60_000 }, async () => {

@@ -28,12 +28,13 @@ describe('the failure prompt when the realtime agent cannot be reached again', (
     const realtime = stack.media!.realtime;
     const warm = new FixedPrompts(await stack.runtime.store(), await speechSynthesizerFromConfig(stack.config, { fetch: await fetchTrusting(realtime.ca) }));
     const cached = await warm.audio('failure');
+    await warm.audio('greeting');
     const syntheses = realtime.speechRequests.length;
     const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, { pause: 20_000 }];
 
     // Act: the realtime service goes away once the caller has been greeted.
     const placed = stack.acs.placeCall({ from: '+15550107201', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 25_000 });
-    await eventually('the agent greeted the caller', () => ([...realtime.sessions.values()].some((s) => s.items.some((i) => i.role === 'assistant' && i.text !== '')) ? true : undefined));
+    await eventually('the agent session is open', () => ([...realtime.sessions.values()].some((s) => s.received.includes('session.update')) ? true : undefined));
     await realtime.close();
     const call = await placed;
     await lifecycleOf(stack, call.callConnectionId);

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import type { BargeInRecord } from '../../src/lib/media/call-bridge.js';
+import { greetingPrompt } from '../../src/lib/agent/prompts.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { utcDay } from '../../src/lib/archive/index.js';
 import { RawClient, UpgradeRefused } from '../emulators/webpubsub-support.js';
@@ -80,7 +81,7 @@ describe('a five-turn media call with a barge-in', () => {
     const transcript = await archive.transcripts.read(callId);
     const turns = transcript!.turns.map((t) => [t.role, t.content]);
     expect(turns).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
+      ['assistant', greetingPrompt()],
       ['user', Q[0]],
       ['assistant', echoAnswer(Q[0]!)],
       ['user', Q[1]],

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
+import { greetingPrompt } from '../../src/lib/agent/prompts.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -66,7 +67,7 @@ describe('Redis unavailable mid-call', () => {
     expect(relay.stats()).toMatchObject({ claims: 1, takeovers: 0, released: 1 });
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
     expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
-      ['assistant', 'Hello, how can I help you today?'],
+      ['assistant', greetingPrompt()],
       ...Q.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]]),
     ]);
     expect(new Set(transcript!.turns.map((t) => t.id)).size).toBe(7);

@@ -65,8 +65,9 @@ export type CallBridgeOptions = {
   /** The caller's profile (the caller is the call's, never the model's choice); offers `lookup_profile`. */
   readonly lookupProfile?: () => Promise<unknown>;
   /**
-   * Fixed prompts (synthesised once, from the TTS cache): the hold prompt before a transfer, the
-   * failure prompt when the agent cannot be reached again. Without it the call goes on without them.
+   * Fixed prompts (synthesised once, from the TTS cache): the greeting of a new call, the hold prompt
+   * before a transfer, the failure prompt when the agent cannot be reached again. Without it the model
+   * greets and the call goes on without the others.
    */
   readonly prompts?: { audio(name: FixedPromptName): Promise<FixedPromptAudio> };
   /**
@@ -106,6 +107,8 @@ export class CallBridge {
   private afterNextAgentTurn: 'hang-up' | 'transfer' | undefined;
   private reconnecting = false;
   private reconnects = 0;
+  /** Fixed prompts played on this call (synthetic item ids). */
+  private promptCount = 0;
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
@@ -128,6 +131,10 @@ export class CallBridge {
       const recent = history.slice(-(this.options.resumeTurns ?? 10)).filter((t) => t.role === 'user' || t.role === 'assistant');
       instructions += `\n\nThe call was interrupted by a technical problem and resumes now. The conversation so far:\n${recent.map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.content}`).join('\n')}`;
     }
+    // A new call is greeted with the cached greeting prompt (no model round trip, the same words every
+    // time); the model is told so it does not greet again. Without prompts the model greets.
+    const greeting = resumed ? undefined : await this.loadPrompt('greeting');
+    if (greeting) instructions += `\n\nYou have already greeted the caller with: "${greeting.text}" Do not greet them again; answer what they say.`;
     const session = await this.options.agent({ callId: this.options.callId, instructions, tools, handlers: this.handlers(), signal: this.abort.signal });
     if (this.closed) {
       await session.close();
@@ -136,7 +143,9 @@ export class CallBridge {
     this.session = session;
     this.reconnects = 0;
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
-    if (!resumed) session.requestResponse('Greet the caller briefly and ask how you can help.');
+    if (resumed) return;
+    if (greeting) this.streamPrompt(greeting);
+    else session.requestResponse('Greet the caller briefly and ask how you can help.');
   }
 
   /**
@@ -311,20 +320,33 @@ export class CallBridge {
   }
 
   /**
-   * Streams a fixed prompt to the caller in 20 ms AudioData frames at the call's rate (ACS queues and
-   * plays them in real time) and records it in the conversation. Resolves with its duration in ms;
-   * 0 when there are no prompts or the audio could not be had (the call goes on without it).
+   * Streams a fixed prompt to the caller. Resolves with its duration in ms; 0 when there are no prompts
+   * or the audio could not be had (the call goes on without it).
    */
   private async playPrompt(name: FixedPromptName): Promise<number> {
+    const audio = await this.loadPrompt(name);
+    return audio ? this.streamPrompt(audio) : 0;
+  }
+
+  /** The prompt's audio from the TTS cache (synthesised once); undefined without prompts or on failure. */
+  private async loadPrompt(name: FixedPromptName): Promise<FixedPromptAudio | undefined> {
     const prompts = this.options.prompts;
-    if (!prompts || this.closed) return 0;
-    let audio: FixedPromptAudio;
+    if (!prompts || this.closed) return undefined;
     try {
-      audio = await prompts.audio(name);
+      const audio = await prompts.audio(name);
+      return this.closed ? undefined : audio;
     } catch (error) {
       this.options.logger.warn('fixed prompt unavailable; going on without it', { callId: this.options.callId, prompt: name, error: error as Error });
-      return 0;
+      return undefined;
     }
+  }
+
+  /**
+   * Sends a prompt in 20 ms AudioData frames at the call's rate (ACS queues and plays them in real
+   * time), records it as an agent turn in the conversation and reports it like the model's turns.
+   * Returns its duration in ms.
+   */
+  private streamPrompt(audio: FixedPromptAudio): number {
     if (this.closed) return 0;
     const rateHz = this.acsRateHz;
     const pcm = createResampler(TTS_SAMPLE_RATE_HZ, rateHz).process(audio.pcm);
@@ -335,9 +357,13 @@ export class CallBridge {
       this.options.send(this.out, buildAudioDataFrame(frame.toString('base64')));
       this.stats.framesOut += 1;
     }
-    this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: name });
+    const durationMs = durationMsForBytes(Math.ceil(pcm.length / size) * size, rateHz);
+    const startedAtEpochMs = Date.now();
+    const itemId = `prompt_${audio.name}_${++this.promptCount}`;
+    this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: audio.name });
+    this.options.onTurn?.(this.options.callId, { role: 'agent', text: audio.text, itemId, timings: { startedAtEpochMs, endedAtEpochMs: startedAtEpochMs + durationMs, audioDurationMs: durationMs } });
     void this.flush();
-    return durationMsForBytes(Math.ceil(pcm.length / size) * size, rateHz);
+    return durationMs;
   }
 
   /** Runs `action` once `durationMs` (plus a little jitter allowance) has passed, unless the call closed. */

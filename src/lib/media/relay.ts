@@ -77,7 +77,7 @@ export type RelayOptions = {
   readonly hangUp?: (callId: string) => Promise<void>;
   /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
   readonly transfer?: (callId: string) => Promise<void>;
-  /** Fixed prompts from the TTS cache (hold before a transfer, failure when the agent is unreachable). */
+  /** Fixed prompts from the TTS cache (the greeting, hold before a transfer, failure when the agent is unreachable). */
   readonly prompts?: FixedPrompts;
   /** Profiles by user id; enables `lookup_profile` for calls whose session has a `callerUserId`. */
   readonly lookupProfile?: (userId: string) => Promise<CallerProfile | undefined>;
