@@ -1,26 +1,72 @@
 /**
- * The failure prompt on the media path: when the realtime service goes away mid-call and the agent
- * session cannot be reopened, the caller hears the fixed failure prompt — from the Redis TTS cache,
- * resampled to the call's 16 kHz — and the call ends, instead of dead air.
+ * Fixed prompts on the media path. The caller can talk over the greeting like over any agent turn.
+ * When the realtime service goes away mid-call and the agent session cannot be reopened, the caller
+ * hears the fixed failure prompt — from the Redis TTS cache, resampled to the call's 16 kHz — and the
+ * call ends, instead of dead air.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { fetchTrusting } from '../../emulators/realtime/index.js';
-import { failurePrompt } from '../../src/lib/agent/prompts.js';
+import { failurePrompt, greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { utcDay } from '../../src/lib/archive/index.js';
+import type { BargeInRecord } from '../../src/lib/media/call-bridge.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../../src/lib/agent/tts.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { lifecycleOf } from '../e2e/support.js';
-import { APP_NUMBER, startMediaStack } from './support.js';
+import { APP_NUMBER, echoAnswer, startMediaStack } from './support.js';
 
-describe('the failure prompt when the realtime agent cannot be reached again', () => {
+describe('fixed prompts on the media path: barge-in over the greeting, the failure prompt when the realtime agent cannot be reached again', () => {
   let stack: OfflineStack;
+  const bargeIns: BargeInRecord[] = [];
 
   beforeAll(async () => {
-    stack = await startMediaStack({}, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
+    stack = await startMediaStack({ relay: { onBargeIn: (_callId, record) => bargeIns.push(record) } }, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
   });
   afterAll(async () => {
     await stack?.close();
+  });
+
+  it('stops the greeting prompt at once when the caller talks over it and archives what was heard', { timeout: 30_000 }, async () => {
+    // Prepare: the caller does not wait for the end of the greeting.
+    const question = 'I need billing help';
+    const steps = [{ bargeInAfterMs: 150, say: question, audioMs: 400 }, { waitFor: 'agentSilence' as const, quietMs: 700, timeoutMs: 10_000 }, { hangUp: true as const }];
+
+    // Act
+    const call = await stack.acs.placeCall({ from: '+15550107202', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: one StopAudio while the greeting played, sent in the VAD event's handler.
+    const callId = callIdForIncoming(call.serverCallId);
+    expect(call.notes).toEqual([]);
+    expect(call.stopAudio).toHaveLength(1);
+    expect(call.stopAudio[0]!.wasPlaying).toBe(true);
+    expect(bargeIns).toHaveLength(1);
+    const bargeIn = bargeIns[0]!;
+    expect(bargeIn.itemId).toMatch(/^prompt_greeting_/);
+    expect(bargeIn.framesBetween).toBe(0);
+    expect(bargeIn.fullTranscript).toBe(greetingPrompt());
+    expect(bargeIn.audioEndMs).toBeGreaterThan(0);
+    expect(bargeIn.audioEndMs).toBeLessThan(bargeIn.audioSentMs);
+    // The model never issued the greeting: nothing was cancelled or truncated there.
+    const session = [...stack.media!.realtime.sessions.values()].find((s) => s.correlationId === callId)!;
+    expect(session.received).not.toContain('response.cancel');
+    expect(session.received).not.toContain('conversation.item.truncate');
+
+    // The archive holds the part of the greeting the caller heard, then the conversation went on.
+    const archive = await stack.runtime.archive();
+    const transcript = await archive.transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', bargeIn.heardTranscript],
+      ['user', question],
+      ['assistant', echoAnswer(question)],
+    ]);
+    expect(bargeIn.heardTranscript.length).toBeGreaterThan(0);
+    expect(greetingPrompt().startsWith(bargeIn.heardTranscript)).toBe(true);
+    expect(bargeIn.heardTranscript).not.toBe(greetingPrompt());
+    expect(transcript!.turns[0]!.meta).toMatchObject({ kind: 'prompt', prompt: 'greeting', truncated: true, heardMs: bargeIn.audioEndMs });
+    const analytics = await archive.analytics.get(callId, utcDay('dev', transcript!.header.startedAt));
+    expect(analytics).toMatchObject({ turns: 3, bargeIns: 1 });
   });
 
   it('plays the cached failure prompt at 16 kHz and hangs up', { timeout: 30_000 }, async () => {
@@ -30,11 +76,12 @@ describe('the failure prompt when the realtime agent cannot be reached again', (
     const cached = await warm.audio('failure');
     await warm.audio('greeting');
     const syntheses = realtime.speechRequests.length;
+    const sessionsBefore = realtime.sessions.size;
     const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, { pause: 20_000 }];
 
     // Act: the realtime service goes away once the caller has been greeted.
     const placed = stack.acs.placeCall({ from: '+15550107201', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 25_000 });
-    await eventually('the agent session is open', () => ([...realtime.sessions.values()].some((s) => s.received.includes('session.update')) ? true : undefined));
+    await eventually('the agent session of this call is open', () => ([...realtime.sessions.values()].slice(sessionsBefore).some((s) => s.received.includes('session.update')) ? true : undefined));
     await realtime.close();
     const call = await placed;
     await lifecycleOf(stack, call.callConnectionId);

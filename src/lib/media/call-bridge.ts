@@ -107,8 +107,12 @@ export class CallBridge {
   private afterNextAgentTurn: 'hang-up' | 'transfer' | undefined;
   private reconnecting = false;
   private reconnects = 0;
-  /** Fixed prompts played on this call (synthetic item ids). */
+  /** Fixed prompts played on this call (for their synthetic response and item ids). */
   private promptCount = 0;
+  /** History turn id of each prompt still playable, by its synthetic item id (a barge-in truncates it). */
+  private readonly promptTurns = new Map<string, string>();
+  /** A barge-in over a prompt set the conversation's barge-in flag; the next agent turn clears it. */
+  private bargeInOverPrompt = false;
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
@@ -258,14 +262,27 @@ export class CallBridge {
     this.options.send(this.out, STOP_AUDIO_FRAME);
     const stopAudioSentAtMs = this.now();
     const framesBetween = this.stats.framesIn - framesAtVad;
-    if (decision.responseIdToCancel !== undefined) this.session?.cancelResponse();
-    const heard = this.session?.truncate(decision.itemId, decision.audioEndMs);
+    const promptTurnId = this.promptTurns.get(decision.itemId);
+    let heard: string | undefined;
+    if (promptTurnId === undefined) {
+      if (decision.responseIdToCancel !== undefined) this.session?.cancelResponse();
+      heard = this.session?.truncate(decision.itemId, decision.audioEndMs);
+    }
     const record: BargeInRecord = { ...decision, heardTranscript: heard ? heard : decision.heardTranscript, vadAtMs, stopAudioSentAtMs, framesBetween };
     this.bargeIns.push(record);
     if (this.bargeIns.length > 16) this.bargeIns.shift();
-    this.fullTranscripts.set(decision.itemId, record);
     this.outbound.reset();
     this.options.conversation.setBargeIn(true);
+    if (promptTurnId === undefined) {
+      this.fullTranscripts.set(decision.itemId, record);
+    } else {
+      // A fixed prompt: the model never issued it (nothing to cancel or truncate there) and its turn is
+      // in the history already, so it is marked with what the caller heard, like a late truncation.
+      this.promptTurns.delete(decision.itemId);
+      this.options.conversation.appendToHistory('assistant', record.heardTranscript, { kind: 'truncation', replaces: promptTurnId, heardMs: decision.audioEndMs });
+      this.bargeInOverPrompt = true;
+      void this.flush();
+    }
     this.options.onBargeIn?.(this.options.callId, record);
   }
 
@@ -357,10 +374,20 @@ export class CallBridge {
       this.options.send(this.out, buildAudioDataFrame(frame.toString('base64')));
       this.stats.framesOut += 1;
     }
-    const durationMs = durationMsForBytes(Math.ceil(pcm.length / size) * size, rateHz);
+    const sentBytes = Math.ceil(pcm.length / size) * size;
+    const durationMs = durationMsForBytes(sentBytes, rateHz);
     const startedAtEpochMs = Date.now();
-    const itemId = `prompt_${audio.name}_${++this.promptCount}`;
-    this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: audio.name });
+    // The prompt plays like an agent response, so the caller can talk over it (barge-in); its ids are
+    // the relay's own and never reach the model.
+    const count = ++this.promptCount;
+    const itemId = `prompt_${audio.name}_${count}`;
+    const responseId = `prompt_response_${count}`;
+    this.tracker.onAgentAudioSent(responseId, itemId, sentBytes, this.now());
+    this.tracker.setAgentTranscript(responseId, itemId, audio.text);
+    this.tracker.onResponseDone(responseId);
+    const turn = this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: audio.name });
+    this.promptTurns.set(itemId, turn.id);
+    if (this.promptTurns.size > 8) this.promptTurns.delete(this.promptTurns.keys().next().value!);
     this.options.onTurn?.(this.options.callId, { role: 'agent', text: audio.text, itemId, timings: { startedAtEpochMs, endedAtEpochMs: startedAtEpochMs + durationMs, audioDurationMs: durationMs } });
     void this.flush();
     return durationMs;
@@ -392,7 +419,9 @@ export class CallBridge {
         conversation.setBargeIn(false);
       } else {
         conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn) });
+        if (this.bargeInOverPrompt) conversation.setBargeIn(false);
       }
+      this.bargeInOverPrompt = false;
     }
     this.options.onTurn?.(this.options.callId, turn);
     if (turn.role === 'agent' && this.afterNextAgentTurn !== undefined) {
