@@ -1,8 +1,9 @@
 /**
  * The chat agent's tools on the media path: `transfer_to_human` hands the call to the configured
- * number through ACS once the agent's hold reply has played, and `lookup_profile` reads the caller's
- * profile (the call's own `callerUserId`) through the archive's cached profile repository. The
- * realtime emulator's default responder calls the tools on keywords, over the real `openai` client.
+ * number through ACS once the fixed hold prompt has played (the model adds no hold reply of its own),
+ * and `lookup_profile` reads the caller's profile (the call's own `callerUserId`) through the
+ * archive's cached profile repository. The realtime emulator's default responder calls the tools on
+ * keywords, over the real `openai` client.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
@@ -31,7 +32,7 @@ describe('agent tools on a media call', () => {
     return session!;
   }
 
-  it('transfers a caller who asks for a person to the configured number after the hold reply', { timeout: 30_000 }, async () => {
+  it('transfers a caller who asks for a person to the configured number after one hold prompt', { timeout: 30_000 }, async () => {
     // Prepare
     const target = stack.config.acs.transferTargetNumber!;
     const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, { say: 'Can I speak to a real person please', audioMs: 400 }];
@@ -48,11 +49,13 @@ describe('agent tools on a media call', () => {
     expect(call.operations).toEqual(['answerCall', 'transferToParticipant']);
     const transfer = call.requests.at(-1)!;
     expect(transfer.body).toMatchObject({ targetParticipant: { rawId: `4:${target}`, phoneNumber: { value: target } }, operationContext: 'transfer' });
-    // The agent's reply, then the fixed hold prompt (synthesised text-to-speech from the cache), were
-    // heard before the transfer was requested.
+    // One "please hold": the model was not asked to reply to the tool, the fixed hold prompt (synthesised
+    // text-to-speech from the cache) was heard after the greeting, before the transfer was requested.
+    expect(session.received.filter((t) => t === 'response.create')).toHaveLength(0);
+    expect(session.items.filter((i) => i.role === 'assistant' && i.type === 'message')).toEqual([]);
     expect(stack.media!.realtime.speechRequests.map((r) => r.input)).toContain(transferHoldPrompt());
     const audio = call.heard.filter((h) => h.kind === 'audio');
-    expect(audio.length).toBeGreaterThanOrEqual(3);
+    expect(audio).toHaveLength(2);
     const hold = audio.at(-1)!;
     const holdMs = transferHoldPrompt().split(' ').length * SPEECH_MS_PER_WORD;
     expect(hold.ms).toBeGreaterThanOrEqual(holdMs);
@@ -68,7 +71,6 @@ describe('agent tools on a media call', () => {
     expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
       ['assistant', greetingPrompt()],
       ['user', 'Can I speak to a real person please'],
-      ['assistant', 'Please hold while I connect you.'],
       ['assistant', transferHoldPrompt()],
     ]);
     expect((await archive.audit.list(callId)).map((a) => a.action)).toContain('transferred');

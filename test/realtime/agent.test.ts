@@ -12,6 +12,7 @@ import {
   buildRealtimeInstructions,
   dispatchTools,
   realtimeToolsFor,
+  SilentToolOutput,
   type CompletedTurn,
   type RealtimeAgentHandlers,
   type RealtimeAgentOptions,
@@ -189,6 +190,29 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
         ['agent', 'Thanks, I found your details.'],
       ]);
       expect(session.metrics().responses).toBe(2); // the tool call, then the answer
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('gives the model a silent tool output without asking it to speak again', async () => {
+    // Prepare
+    const callId = randomUUID();
+    const r = recorder({ onToolCall: () => new SilentToolOutput({ ok: true, note: 'say nothing more' }) });
+    const session = await RealtimeAgentSession.connect(agentOptions(callId, r.handlers));
+    try {
+      // Act
+      callerSays(session, callId, 'Can I speak to a real person please');
+      await waitFor(() => expect(emulator.sessions.get(session.sessionId ?? '')?.items.some((i) => i.type === 'function_call_output')).toBe(true));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // room for a response.create that must not come
+
+      // Assess: the output reached the model unwrapped, and no response followed it.
+      const emulated = emulator.sessions.get(session.sessionId ?? '')!;
+      expect(r.toolCalls.map((c) => c.name)).toEqual(['transfer_to_human']);
+      expect(emulated.items.find((i) => i.type === 'function_call_output')?.text).toBe('{"ok":true,"note":"say nothing more"}');
+      expect(emulated.received.filter((t) => t === 'response.create')).toHaveLength(0);
+      expect(r.turns.filter((t) => t.role === 'agent')).toEqual([]);
+      expect(session.metrics().responses).toBe(1); // the tool call only
     } finally {
       await session.close();
     }

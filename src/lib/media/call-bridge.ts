@@ -11,7 +11,7 @@ import type { JsonValue } from '../state/codec.js';
 import type { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
-import { buildRealtimeInstructions } from '../agent/realtime/index.js';
+import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';
 import { createResampler, base64ByteLength, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
 import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
 import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
@@ -59,7 +59,8 @@ export type CallBridgeOptions = {
   readonly hangUp?: (callId: string) => Promise<void>;
   /**
    * Transfers the call to a person (ACS, the configured number). With it the agent is offered
-   * `transfer_to_human`: the transfer starts once the agent's hold reply has played out.
+   * `transfer_to_human`: the caller hears the fixed hold prompt (or, without prompts, the agent's hold
+   * reply), and the transfer starts once it has played out.
    */
   readonly transfer?: (callId: string) => Promise<void>;
   /** The caller's profile (the caller is the call's, never the model's choice); offers `lookup_profile`. */
@@ -292,6 +293,12 @@ export class CallBridge {
       return { ok: true, note: 'the call ends after your goodbye' };
     }
     if (call.name === 'transfer_to_human' && this.options.transfer) {
+      if (this.options.prompts) {
+        // One "please hold": the fixed hold prompt, once what the agent already said has played; the
+        // model is not asked to reply.
+        this.actAfterPlayout('transfer');
+        return new SilentToolOutput({ ok: true, note: 'the caller hears a hold message and is transferred to a colleague; say nothing more' });
+      }
       this.afterNextAgentTurn = 'transfer';
       return { ok: true, note: 'the caller is transferred to a colleague after your reply; tell them to hold' };
     }

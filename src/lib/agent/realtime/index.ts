@@ -9,7 +9,7 @@ export { RealtimeAgentError, connectError } from './errors.js';
 export type { RealtimeAgentErrorCode } from './errors.js';
 export { buildRealtimeInstructions, buildSessionUpdate, REALTIME_SAMPLE_RATE_HZ } from './session-config.js';
 export type { RealtimeSessionSettings, ServerVadSettings } from './session-config.js';
-export { dispatchTools, parseToolArguments, realtimeToolsFor } from './tools.js';
+export { dispatchTools, parseToolArguments, realtimeToolsFor, SilentToolOutput } from './tools.js';
 export type { ToolCallRequest, ToolImplementations } from './tools.js';
 export { COGNITIVE_SERVICES_SCOPE, openRealtimeSocket } from './connect.js';
 export type { RealtimeConnectionSettings } from './connect.js';

@@ -12,7 +12,7 @@ import { truncateTranscript } from '../../media/barge-in.js';
 import { openRealtimeSocket } from './connect.js';
 import { RealtimeAgentError } from './errors.js';
 import { REALTIME_SAMPLE_RATE_HZ, buildSessionUpdate } from './session-config.js';
-import { parseToolArguments, type ToolCallRequest } from './tools.js';
+import { parseToolArguments, SilentToolOutput, type ToolCallRequest } from './tools.js';
 import { MetricsRecorder, type RealtimeAgentMetrics, type RealtimeMetric } from './metrics.js';
 import type { RealtimeAgentHandlers, RealtimeAgentOptions, TurnTimings } from './types.js';
 
@@ -367,17 +367,22 @@ export class RealtimeAgentSession {
     }
     this.pruneAgentItems();
 
-    // Tool calls end a response; the model continues once it has the outputs.
+    // Tool calls end a response; the model continues once it has the outputs, unless every output
+    // is silent (the caller hears something else instead).
     if (state.toolCalls.length > 0 && response.status === 'completed') {
+      let reply = false;
       for (const call of state.toolCalls) {
-        const output = await call.result;
+        const result = await call.result;
         if (this.closing) return;
+        const silent = result instanceof SilentToolOutput;
+        if (!silent) reply = true;
+        const output: unknown = silent ? result.output : result;
         this.socket.send({
           type: 'conversation.item.create',
           item: { type: 'function_call_output', call_id: call.callId, output: JSON.stringify(output ?? null) },
         });
       }
-      this.socket.send({ type: 'response.create' });
+      if (reply) this.socket.send({ type: 'response.create' });
     }
   }
 

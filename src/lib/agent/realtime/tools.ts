@@ -24,6 +24,15 @@ export type ToolCallRequest = {
   readonly responseId: string;
 };
 
+/**
+ * A tool output the model receives without being asked to speak again: return it from `onToolCall`
+ * when the caller hears something else instead (the media relay plays the fixed hold prompt before a
+ * transfer, so a spoken reply from the model would be a second "please hold").
+ */
+export class SilentToolOutput {
+  constructor(readonly output: unknown) {}
+}
+
 /** Injected implementations; the result goes back to the model as the function output (JSON). */
 export type ToolImplementations = Partial<Record<ToolName, (args: Record<string, unknown>, call: ToolCallRequest) => unknown>>;
 
