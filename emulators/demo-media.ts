@@ -4,8 +4,9 @@
  * The ACS emulator's caller streams speech-like PCM (24 kHz, 20 ms frames) to the Web PubSub emulator
  * with the media token the app minted on answer; the relay bridges it to the Azure OpenAI realtime
  * emulator (real `openai` client) and streams the agent's voice back at real-time pace. The caller
- * talks over one answer (barge-in), then says goodbye; the agent's `end_call` hangs up and the
- * lifecycle archives the call. Prints the transcript with per-turn latency and the barge-in.
+ * talks over one answer (barge-in), then says goodbye; the agent's `end_call` plays the fixed goodbye
+ * prompt (the model is not asked to reply), hangs up once it has been heard, and the lifecycle
+ * archives the call. Prints the transcript with per-turn latency and the barge-in.
  */
 import { fileURLToPath } from 'node:url';
 import type { CallerStep, CallRecording } from './acs/index.js';
@@ -14,6 +15,7 @@ import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { utcDay } from '../src/lib/archive/index.js';
 import type { BargeInRecord } from '../src/lib/media/call-bridge.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
+import { goodbyePrompt } from '../src/lib/agent/prompts.js';
 
 export interface MediaDemoOptions {
   /** Where the transcript goes. @default console.log */
@@ -29,6 +31,10 @@ export interface MediaDemoResult {
   readonly bargeIns: number;
   readonly stopAudioFrames: number;
   readonly endedBy: CallRecording['endedBy'];
+  /** The fixed goodbye prompt was the last thing the caller heard, whole, before the app hung up. */
+  readonly goodbyeHeardBeforeHangUp: boolean;
+  /** `response.create` requests the relay sent after the `end_call` output (0: the model was not asked to reply). */
+  readonly repliesAfterEndCall: number;
   /** Caller stopped speaking → caller hears the agent, per answered turn (ms, end-of-speech detection included). */
   readonly answerLatenciesMs: readonly number[];
 }
@@ -42,7 +48,14 @@ const VAD_SILENCE_MS = 500;
  */
 export async function runMediaDemo(options: MediaDemoOptions = {}): Promise<number> {
   const result = await playMediaDemoCall(options);
-  const whole = result.turns.length === 9 && result.bargeIns === 1 && result.stopAudioFrames === 1 && result.endedBy === 'app';
+  const whole =
+    result.turns.length === 9 &&
+    result.turns.at(-1)?.content === goodbyePrompt() &&
+    result.goodbyeHeardBeforeHangUp &&
+    result.repliesAfterEndCall === 0 &&
+    result.bargeIns === 1 &&
+    result.stopAudioFrames === 1 &&
+    result.endedBy === 'app';
   if (!whole) (options.print ?? console.error)('the media demo call did not go as scripted (see above)');
   return whole ? 0 : 1;
 }
@@ -109,11 +122,29 @@ export async function playMediaDemoCall(options: MediaDemoOptions = {}): Promise
       bargeIns: analytics?.bargeIns ?? 0,
       stopAudioFrames: call.stopAudio.length,
       endedBy: call.endedBy,
+      goodbyeHeardBeforeHangUp: goodbyeHeardBeforeHangUp(call),
+      repliesAfterEndCall: repliesAfterEndCall(stack, callId),
       answerLatenciesMs: latencies,
     };
   } finally {
     await stack.close();
   }
+}
+
+/** The last audio the caller heard played out whole (no StopAudio) before the app's hang-up request. */
+function goodbyeHeardBeforeHangUp(call: CallRecording): boolean {
+  const goodbye = call.heard.filter((h) => h.kind === 'audio').at(-1);
+  const hangUp = call.requests.at(-1);
+  if (goodbye?.kind !== 'audio' || goodbye.endedAtMs === undefined || hangUp?.operation !== 'terminateCall') return false;
+  return !goodbye.stoppedByStopAudio && goodbye.endedAtMs <= hangUp.atMs;
+}
+
+/** `response.create` messages the realtime emulator received after the relay sent the last tool output. */
+function repliesAfterEndCall(stack: Awaited<ReturnType<typeof startOfflineStack>>, callId: string): number {
+  const session = [...(stack.media?.realtime.sessions.values() ?? [])].find((s) => s.correlationId === callId);
+  if (!session?.items.some((i) => i.type === 'function_call_output' && i.name === 'end_call')) return Number.NaN;
+  const lastOutput = session.received.lastIndexOf('conversation.item.create');
+  return session.received.slice(lastOutput + 1).filter((t) => t === 'response.create').length;
 }
 
 /** For each thing the caller said: end of their audio → start of the next agent audio they heard. */

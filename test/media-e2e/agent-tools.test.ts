@@ -1,6 +1,7 @@
 /**
  * The chat agent's tools on the media path: `transfer_to_human` hands the call to the configured
  * number through ACS once the fixed hold prompt has played (the model adds no hold reply of its own),
+ * `end_call` hangs up once the fixed goodbye prompt has played (again without a reply from the model),
  * and `lookup_profile` reads the caller's profile (the call's own `callerUserId`) through the
  * archive's cached profile repository. The realtime emulator's default responder calls the tools on
  * keywords, over the real `openai` client.
@@ -10,7 +11,7 @@ import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { lifecycleOf } from '../e2e/support.js';
-import { greetingPrompt, transferHoldPrompt } from '../../src/lib/agent/prompts.js';
+import { goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../../src/lib/agent/prompts.js';
 import { APP_NUMBER, ask, startMediaStack } from './support.js';
 
 /** The emulators' speech pace in this suite (support.ts): text-to-speech lasts this long per word. */
@@ -75,6 +76,42 @@ describe('agent tools on a media call', () => {
     ]);
     expect((await archive.audit.list(callId)).map((a) => a.action)).toContain('transferred');
     expect(output).toMatchObject({ endReason: 'disconnected' });
+  });
+
+  it('ends the call after one goodbye prompt when the caller says goodbye', { timeout: 30_000 }, async () => {
+    // Prepare
+    const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, { say: 'Thanks, that is all, goodbye', audioMs: 400 }];
+
+    // Act
+    const call = await stack.acs.placeCall({ from: '+15550107103', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: the model called end_call and the app hung up.
+    const callId = callIdForIncoming(call.serverCallId);
+    const session = sessionOf(callId);
+    expect(session.items.filter((i) => i.type === 'function_call').map((i) => i.name)).toEqual(['end_call']);
+    expect(call.operations).toEqual(['answerCall', 'terminateCall']);
+    expect(call.endedBy).toBe('app');
+    // One goodbye: the model was not asked to reply to the tool; the fixed goodbye prompt (synthesised
+    // text-to-speech from the cache) was heard whole after the greeting, before the hang-up was requested.
+    expect(session.received.filter((t) => t === 'response.create')).toHaveLength(0);
+    expect(session.items.filter((i) => i.role === 'assistant' && i.type === 'message')).toEqual([]);
+    expect(stack.media!.realtime.speechRequests.map((r) => r.input)).toContain(goodbyePrompt());
+    const audio = call.heard.filter((h) => h.kind === 'audio');
+    expect(audio).toHaveLength(2);
+    const goodbye = audio.at(-1)!;
+    expect(goodbye.ms).toBeGreaterThanOrEqual(goodbyePrompt().split(' ').length * SPEECH_MS_PER_WORD);
+    expect(goodbye.stoppedByStopAudio).toBe(false);
+    const hangUp = call.requests.at(-1)!;
+    expect(goodbye.endedAtMs).toBeDefined();
+    expect(goodbye.endedAtMs!).toBeLessThanOrEqual(hangUp.atMs);
+
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', greetingPrompt()],
+      ['user', 'Thanks, that is all, goodbye'],
+      ['assistant', goodbyePrompt()],
+    ]);
   });
 
   it("looks up the caller's own profile whatever the model asks for", { timeout: 30_000 }, async () => {

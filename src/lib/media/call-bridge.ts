@@ -53,8 +53,9 @@ export type CallBridgeOptions = {
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /**
-   * Ends the call (ACS hang-up). With it the agent's `end_call` tool works: the call ends once the
-   * goodbye that follows has played out.
+   * Ends the call (ACS hang-up). With it the agent's `end_call` tool works: the caller hears the fixed
+   * goodbye prompt (or, without prompts, the agent's goodbye reply), and the call ends once it has
+   * played out.
    */
   readonly hangUp?: (callId: string) => Promise<void>;
   /**
@@ -289,6 +290,12 @@ export class CallBridge {
 
   private onToolCall(call: ToolCallRequest): unknown {
     if (call.name === 'end_call' && this.options.hangUp) {
+      if (this.options.prompts) {
+        // One goodbye: the fixed goodbye prompt, once what the agent already said has played; the model
+        // is not asked to reply.
+        this.actAfterPlayout('hang-up');
+        return new SilentToolOutput({ ok: true, note: 'the caller hears a goodbye message and the call ends; say nothing more' });
+      }
       this.afterNextAgentTurn = 'hang-up';
       return { ok: true, note: 'the call ends after your goodbye' };
     }
@@ -307,8 +314,9 @@ export class CallBridge {
   }
 
   /**
-   * Waits until the caller has heard the agent's last words, then hangs up, or plays the hold prompt
-   * and transfers once it has been heard.
+   * Waits until the caller has heard the agent's last words, then plays the goodbye prompt and hangs up,
+   * or plays the hold prompt and transfers, once the prompt has been heard. Without prompts the
+   * hang-up follows the agent's own goodbye at once.
    */
   private actAfterPlayout(action: 'hang-up' | 'transfer'): void {
     const act = action === 'hang-up' ? this.options.hangUp : this.options.transfer;
@@ -320,11 +328,11 @@ export class CallBridge {
         setTimeout(poll, 100).unref();
         return;
       }
-      if (action === 'hang-up') {
+      if (action === 'hang-up' && !this.options.prompts) {
         act(this.options.callId).catch(fail);
         return;
       }
-      void this.playPrompt('hold').then((durationMs) =>
+      void this.playPrompt(action === 'hang-up' ? 'goodbye' : 'hold').then((durationMs) =>
         this.afterMs(durationMs, () => {
           act(this.options.callId).catch(fail);
         }),

@@ -27,7 +27,8 @@ export type ToolCallRequest = {
 /**
  * A tool output the model receives without being asked to speak again: return it from `onToolCall`
  * when the caller hears something else instead (the media relay plays the fixed hold prompt before a
- * transfer, so a spoken reply from the model would be a second "please hold").
+ * transfer and the fixed goodbye prompt before hanging up, so a spoken reply from the model would be a
+ * second "please hold" or "goodbye").
  */
 export class SilentToolOutput {
   constructor(readonly output: unknown) {}
