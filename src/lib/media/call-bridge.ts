@@ -141,6 +141,11 @@ export class CallBridge {
     // time); the model is told so it does not greet again. Without prompts the model greets.
     const greeting = resumed ? undefined : await this.loadPrompt('greeting');
     if (greeting) instructions += `\n\nYou have already greeted the caller with: "${greeting.text}" Do not greet them again; answer what they say.`;
+    // With fixed prompts the caller hears a recorded goodbye or hold message after end_call or
+    // transfer_to_human; a model that also spoke one would be heard twice.
+    if (this.options.prompts) {
+      instructions += '\n\nWhen you end the call or transfer the caller, call the tool without saying anything first: the caller hears a recorded goodbye or hold message.';
+    }
     const session = await this.options.agent({ callId: this.options.callId, instructions, tools, handlers: this.handlers(), signal: this.abort.signal });
     if (this.closed) {
       await session.close();
