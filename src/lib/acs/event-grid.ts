@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CommunicationIdentifier } from './event-models.js';
-import { decodeJson, firstIssue, type ParseResult } from './parse-issues.js';
+import { decodeEventList, firstIssue, type ParseResult } from './parse-issues.js';
 
 /**
  * Parsing of Event Grid deliveries to the IncomingCall webhook. Both subscription schemas are read:
@@ -70,13 +70,9 @@ export type EventGridEvent =
  * if (validation) return { status: 200, jsonBody: { validationResponse: validation.validationCode } };
  */
 export function parseEventGridEvents(body: unknown): ParseResult<EventGridEvent[]> {
-  const decoded = decodeJson(body);
+  const decoded = decodeEventList(body, 'Event Grid events', MAX_EVENT_GRID_EVENTS);
   if (!decoded.ok) return decoded;
-  const value = decoded.value;
-  const list = Array.isArray(value) ? value : value !== null && typeof value === 'object' ? [value] : undefined;
-  if (!list) return { ok: false, reason: 'events: expected an array of Event Grid events' };
-  if (list.length === 0) return { ok: false, reason: 'events: empty array' };
-  if (list.length > MAX_EVENT_GRID_EVENTS) return { ok: false, reason: `events: more than ${MAX_EVENT_GRID_EVENTS} events` };
+  const list = decoded.value;
 
   const events: EventGridEvent[] = [];
   for (const [index, raw] of list.entries()) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENT_DATA, type CallAutomationEventKind, type EventData } from './event-models.js';
-import { decodeJson, firstIssue, type ParseResult } from './parse-issues.js';
+import { decodeEventList, firstIssue, type ParseResult } from './parse-issues.js';
 
 export * from './event-models.js';
 export * from './event-grid.js';
@@ -75,13 +75,9 @@ function knownKind(type: string): CallAutomationEventKind | undefined {
  * for (const event of parsed.value) { … }
  */
 export function parseCallAutomationEvents(body: unknown): ParseResult<CallAutomationEvent[]> {
-  const decoded = decodeJson(body);
+  const decoded = decodeEventList(body, 'CloudEvents', MAX_EVENTS_PER_REQUEST);
   if (!decoded.ok) return decoded;
-  const value = decoded.value;
-  const list = Array.isArray(value) ? value : value !== null && typeof value === 'object' ? [value] : undefined;
-  if (!list) return { ok: false, reason: 'events: expected an array of CloudEvents' };
-  if (list.length === 0) return { ok: false, reason: 'events: empty array' };
-  if (list.length > MAX_EVENTS_PER_REQUEST) return { ok: false, reason: `events: more than ${MAX_EVENTS_PER_REQUEST} events` };
+  const list = decoded.value;
 
   const events: CallAutomationEvent[] = [];
   for (const [index, raw] of list.entries()) {

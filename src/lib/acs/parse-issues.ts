@@ -44,3 +44,18 @@ export function decodeJson(body: unknown): ParseResult<unknown> {
     return { ok: false, reason: 'body: not valid JSON' };
   }
 }
+
+/**
+ * The event list of a webhook body (text or parsed): an array, or one event object (structured
+ * CloudEvents mode) as a one-element array; empty and oversized lists are refused with a reason.
+ */
+export function decodeEventList(body: unknown, what: string, maxEvents: number): ParseResult<unknown[]> {
+  const decoded = decodeJson(body);
+  if (!decoded.ok) return decoded;
+  const value = decoded.value;
+  const list = Array.isArray(value) ? value : value !== null && typeof value === 'object' ? [value] : undefined;
+  if (!list) return { ok: false, reason: `events: expected an array of ${what}` };
+  if (list.length === 0) return { ok: false, reason: 'events: empty array' };
+  if (list.length > maxEvents) return { ok: false, reason: `events: more than ${maxEvents} events` };
+  return { ok: true, value: list };
+}
