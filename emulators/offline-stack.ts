@@ -10,7 +10,8 @@ import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOpti
 import { freePort, RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
 import { acsHangUp, startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
-import { acsTransfer, archiveProfileLookup } from '../src/lib/media/call-actions.js';
+import { archiveProfileLookup } from '../src/lib/agent/profile-lookup.js';
+import { acsTransfer } from '../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.js';
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
@@ -173,7 +174,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
         const store = new SessionStore(redisClient.client, runtime.keys, { logger });
-        const transfer = acsTransfer(config, store, () => runtime.acs());
+        const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
         const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
         const relay = await startRelay({

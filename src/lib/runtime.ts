@@ -1,6 +1,7 @@
 import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
+import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
@@ -74,10 +75,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   const webPubSub = lazy(() => createWebPubSubService(config));
   const agent = lazy(() =>
     createChatAgent(config, {
-      lookupProfile: async (userId) => {
-        const profile = await (await archive.get()).profiles.get(userId);
-        return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
-      },
+      lookupProfile: archiveProfileLookup(archive.get),
     }),
   );
 

@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import { runtime, type Runtime } from '../runtime.js';
 import { mediaTransportUrlFactory } from '../media/media-token.js';
@@ -42,9 +43,6 @@ export function auditPort(archive: () => Promise<Archive>): AuditPort {
 export function profilePort(archive: () => Promise<Archive>): ProfilePort {
   return {
     userIdFor: (phoneNumber) => userIdFromPhoneNumber(phoneNumber),
-    async lookup(userId) {
-      const profile = await (await archive()).profiles.get(userId);
-      return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
-    },
+    lookup: archiveProfileLookup(archive),
   };
 }

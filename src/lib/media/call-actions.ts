@@ -7,10 +7,10 @@
 
 import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
-import type { Archive } from '../archive/index.js';
 import type { CallerProfile } from '../agent/types.js';
 import { phoneIdentifier } from '../acs/client.js';
 import type { SessionStore } from '../state/session-store.js';
+import type { Logger } from '../telemetry/logger.js';
 import { CallActionError } from './errors.js';
 
 
@@ -22,23 +22,23 @@ export const TRANSFER_OPERATION_CONTEXT = 'transfer';
  * callEvents sets the outcome `transferred` when ACS reports CallTransferAccepted. Undefined without a
  * configured number (the tool is then not offered).
  */
-export function acsTransfer(config: AppConfig, store: SessionStore, acs: () => Promise<CallAutomationClient>): ((callId: string) => Promise<void>) | undefined {
+export function acsTransfer(
+  config: AppConfig,
+  store: SessionStore,
+  acs: () => Promise<CallAutomationClient>,
+  logger: Logger,
+): ((callId: string) => Promise<void>) | undefined {
   const target = config.acs.transferTargetNumber;
   if (!target) return undefined;
   return async (callId) => {
     const session = await store.getCallSession(callId);
     const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
     if (!callConnectionId) throw new CallActionError(`call ${callId} has no callConnectionId`, false);
-    await store.updateCallSession(callId, { state: 'transferring' }).catch(() => undefined);
+    // The state is informational (callEvents records the outcome); a failed write must not stop the transfer.
+    await store
+      .updateCallSession(callId, { state: 'transferring' })
+      .catch((error: unknown) => logger.warn('could not mark the call as transferring', { callId, error: error as Error }));
     await (await acs()).getCallConnection(callConnectionId).transferCallToParticipant(phoneIdentifier(target), { operationContext: TRANSFER_OPERATION_CONTEXT });
-  };
-}
-
-/** The caller's profile by user id, through the archive's profile repository (Redis cache, then Cosmos DB). */
-export function archiveProfileLookup(archive: () => Promise<Archive>): (userId: string) => Promise<CallerProfile | undefined> {
-  return async (userId) => {
-    const profile = await (await archive()).profiles.get(userId);
-    return profile ? { userId, displayName: profile.displayName, callCount: profile.callCount, lastCallAt: profile.lastCallAt } : undefined;
   };
 }
 

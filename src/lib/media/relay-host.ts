@@ -1,7 +1,8 @@
 import { runtime, type Runtime } from '../runtime.js';
 import type { SessionStore } from '../state/session-store.js';
 import { acsHangUp, startRelay, type Relay } from './relay.js';
-import { acsTransfer, archiveProfileLookup } from './call-actions.js';
+import { archiveProfileLookup } from '../agent/profile-lookup.js';
+import { acsTransfer } from './call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
 
 /**
@@ -21,7 +22,7 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
   if (!rt.config.webPubSub.relayEnabled || relay) return relay;
   try {
     const store = await rt.store();
-    const transfer = acsTransfer(rt.config, store, () => rt.acs());
+    const transfer = acsTransfer(rt.config, store, () => rt.acs(), rt.logger);
     const prompts = await fixedPrompts(rt, store);
     relay = await startRelay({
       config: rt.config,
