@@ -9,9 +9,9 @@ import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { freePort, RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
-import { acsHangUp, startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
+import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { archiveProfileLookup } from '../src/lib/agent/profile-lookup.js';
-import { acsTransfer } from '../src/lib/media/call-actions.js';
+import { acsHangUp, acsTransfer } from '../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.js';
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
@@ -183,7 +183,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           logger,
           realtimeSocketOptions: { ca: emulator.ca },
           onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
-          hangUp: acsHangUp(store, () => runtime.acs()),
+          hangUp: acsHangUp(store, () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),
           prompts,

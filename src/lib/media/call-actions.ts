@@ -5,7 +5,7 @@
  * the caller from the call session's `callerUserId`.
  */
 
-import type { CallAutomationClient } from '@azure/communication-call-automation';
+import type { CallAutomationClient, CallConnection } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
 import type { CallerProfile } from '../agent/types.js';
 import { phoneIdentifier } from '../acs/client.js';
@@ -16,6 +16,26 @@ import { CallActionError } from './errors.js';
 
 /** The operationContext of the transfer (the recognize/play path uses the same one). */
 export const TRANSFER_OPERATION_CONTEXT = 'transfer';
+
+/**
+ * The call's connection for an action the agent asked for, after a best-effort session update (the
+ * state is informational: callEvents records the outcome, so a failed write must not stop the action).
+ */
+async function connectionFor(
+  callId: string,
+  fields: Record<string, string>,
+  store: SessionStore,
+  acs: () => Promise<CallAutomationClient>,
+  logger: Logger,
+): Promise<CallConnection> {
+  const session = await store.getCallSession(callId);
+  const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
+  if (!callConnectionId) throw new CallActionError(`call ${callId} has no callConnectionId`, false);
+  await store
+    .updateCallSession(callId, fields)
+    .catch((error: unknown) => logger.warn('could not record the call action on the session', { callId, fields: Object.keys(fields).join(','), error: error as Error }));
+  return (await acs()).getCallConnection(callConnectionId);
+}
 
 /**
  * Transfers the call to `TRANSFER_TARGET_NUMBER` through ACS. The session goes to `transferring`;
@@ -31,14 +51,16 @@ export function acsTransfer(
   const target = config.acs.transferTargetNumber;
   if (!target) return undefined;
   return async (callId) => {
-    const session = await store.getCallSession(callId);
-    const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
-    if (!callConnectionId) throw new CallActionError(`call ${callId} has no callConnectionId`, false);
-    // The state is informational (callEvents records the outcome); a failed write must not stop the transfer.
-    await store
-      .updateCallSession(callId, { state: 'transferring' })
-      .catch((error: unknown) => logger.warn('could not mark the call as transferring', { callId, error: error as Error }));
-    await (await acs()).getCallConnection(callConnectionId).transferCallToParticipant(phoneIdentifier(target), { operationContext: TRANSFER_OPERATION_CONTEXT });
+    const connection = await connectionFor(callId, { state: 'transferring' }, store, acs, logger);
+    await connection.transferCallToParticipant(phoneIdentifier(target), { operationContext: TRANSFER_OPERATION_CONTEXT });
+  };
+}
+
+/** `hangUp` over the call's session (its callConnectionId) and the ACS client: hangs up for everyone. */
+export function acsHangUp(store: SessionStore, acs: () => Promise<CallAutomationClient>, logger: Logger): (callId: string) => Promise<void> {
+  return async (callId) => {
+    const connection = await connectionFor(callId, { outcome: 'completed' }, store, acs, logger);
+    await connection.hangUp(true);
   };
 }
 

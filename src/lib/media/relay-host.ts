@@ -1,8 +1,8 @@
 import { runtime, type Runtime } from '../runtime.js';
 import type { SessionStore } from '../state/session-store.js';
-import { acsHangUp, startRelay, type Relay } from './relay.js';
+import { startRelay, type Relay } from './relay.js';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
-import { acsTransfer } from './call-actions.js';
+import { acsHangUp, acsTransfer } from './call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
 
 /**
@@ -28,7 +28,7 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
       config: rt.config,
       store,
       logger: rt.logger,
-      hangUp: acsHangUp(store, () => rt.acs()),
+      hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
       ...(transfer ? { transfer } : {}),
       lookupProfile: archiveProfileLookup(() => rt.archive()),
       ...(prompts ? { prompts } : {}),

@@ -26,7 +26,6 @@
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
 import type { AppConfig } from '../config/index.js';
@@ -92,7 +91,15 @@ export type RelayOptions = {
   readonly signal?: AbortSignal;
 };
 
-export type RelayStats = { readonly calls: number; readonly watched: number; readonly claims: number; readonly takeovers: number; readonly released: number };
+export type RelayStats = {
+  readonly calls: number;
+  readonly watched: number;
+  readonly claims: number;
+  readonly takeovers: number;
+  readonly released: number;
+  /** Fire-and-forget frame or control sends the Web PubSub client refused (counted, not logged per frame). */
+  readonly sendFailures: number;
+};
 
 export interface Relay {
   readonly workerId: string;
@@ -121,16 +128,6 @@ export interface Relay {
   terminate(): Promise<void>;
 }
 
-/** `hangUp` over the call's session (its callConnectionId) and the ACS client: hangs up for everyone. */
-export function acsHangUp(store: SessionStore, acs: () => Promise<CallAutomationClient>): (callId: string) => Promise<void> {
-  return async (callId) => {
-    const session = await store.getCallSession(callId);
-    const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
-    if (!callConnectionId) throw new RelayError(`call ${callId} has no callConnectionId`, false);
-    await store.updateCallSession(callId, { outcome: 'completed' }).catch(() => undefined);
-    await (await acs()).getCallConnection(callConnectionId).hangUp(true);
-  };
-}
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const relay = new MediaRelay(options);
@@ -162,7 +159,7 @@ class MediaRelay implements Relay {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
-  private counters = { claims: 0, takeovers: 0, released: 0 };
+  private counters = { claims: 0, takeovers: 0, released: 0, sendFailures: 0 };
 
   constructor(private readonly options: RelayOptions) {
     this.workerId = options.workerId ?? `${hostname().replace(/[^A-Za-z0-9-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -259,7 +256,7 @@ class MediaRelay implements Relay {
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
+    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.close();
     await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
     this.counters.released += 1;
@@ -318,8 +315,8 @@ class MediaRelay implements Relay {
         this.forget(callId, bridge);
         await bridge.abandon();
       }
-      await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
-      await store.releaseAffinity(callId, this.workerId).catch(() => undefined);
+      await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+      await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
       this.watch(callId, null);
       return false;
     }
@@ -330,7 +327,7 @@ class MediaRelay implements Relay {
     const store = this.options.store;
     const [conversation, session] = await Promise.all([
       ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` }),
-      store.getCallSession(callId).catch(() => undefined),
+      store.getCallSession(callId).catch(this.warnOnFailure('read the call session', callId)),
     ]);
     const context: Record<string, JsonValue> = {};
     if (typeof session?.callerName === 'string') context.callerName = session.callerName;
@@ -375,7 +372,7 @@ class MediaRelay implements Relay {
     if (!bridge) return;
     this.logger.warn('lost a call to another relay', { callId, reason });
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(() => undefined);
+    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.abandon();
   }
 
@@ -425,12 +422,25 @@ class MediaRelay implements Relay {
   }
 
   private announce(message: RelayControlMessage): void {
-    void this.client?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(() => undefined);
+    void this.client?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(this.warnOnFailure(`announce ${message.type}`));
   }
+
+  /** A catch handler for best-effort steps: the failure is logged with its context, and the step yields undefined. */
+  private warnOnFailure(step: string, callId?: string): (error: unknown) => undefined {
+    return (error) => {
+      this.logger.warn(`relay could not ${step}`, { ...(callId ? { callId } : {}), error: error as Error });
+      return undefined;
+    };
+  }
+
+  /** Per-frame failures are counted (see stats) rather than logged 50 times a second per call. */
+  private readonly countSendFailure = (): void => {
+    this.counters.sendFailures += 1;
+  };
 
   private send(group: string, frame: string): void {
     // Fire-and-forget: no ack round trip per 20 ms frame; a lost frame is a click, a blocked one a gap.
-    this.client?.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(() => undefined);
+    this.client?.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
   }
 
   // ── heartbeat ──────────────────────────────────────────────────────────────────────────────
