@@ -182,7 +182,13 @@ function connection(session: CallSession, deps: CallControlDeps): Promise<CallCo
 }
 
 async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
-  const profile = session.callerUserId ? await deps.profiles.lookup(session.callerUserId).catch(() => undefined) : undefined;
+  // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
+  const profile = session.callerUserId
+    ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+        deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
+        return undefined;
+      })
+    : undefined;
   const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
   conversation.appendToHistory('assistant', text, { kind: 'greeting' });
