@@ -69,27 +69,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await redis.dispose();
   }
   printTable(results.map((r) => ({
-    calls: r.calls,
-    relayP50Ms: (r.relayAddedLatencyMs as { p50Ms: number }).p50Ms,
-    relayP99Ms: (r.relayAddedLatencyMs as { p99Ms: number }).p99Ms,
-    loopDelayP99Ms: (r.relayEventLoopDelayMs as { p99: number }).p99,
-    cpuPerCallPct: r.relayCpuPercentOfOneCorePerCall,
-    relayCpuPct: r.relayCpuPercentOfOneCore,
-    framesInPerS: r.framesInPerSecond,
+    ...relayRow(r),
     lostPct: r.lostPercent,
     rttP99Ms: (r.callerRoundTripMs as { p99Ms: number }).p99Ms,
   })));
   if (direct.length > 0) {
     console.log('\ndirect frame path (no emulator or callers on the cores):');
-    printTable(direct.map((r) => ({
-      calls: r.calls,
-      relayP50Ms: (r.relayAddedLatencyMs as { p50Ms: number }).p50Ms,
-      relayP99Ms: (r.relayAddedLatencyMs as { p99Ms: number }).p99Ms,
-      loopDelayP99Ms: (r.relayEventLoopDelayMs as { p99: number }).p99,
-      cpuPerCallPct: r.relayCpuPercentOfOneCorePerCall,
-      relayCpuPct: r.relayCpuPercentOfOneCore,
-      framesInPerS: r.framesInPerSecond,
-    })));
+    printTable(direct.map(relayRow));
   }
   return { fps, seconds, pcmBytesPerFrame: PCM_FRAME_BYTES, agent: 'echo (append serialised, delta parsed; no model)', steps: results, direct };
 }
@@ -259,6 +245,19 @@ const echoAgent: AgentSessionFactory = async ({ handlers }) => ({
   truncate: () => '',
   close: async () => {},
 });
+
+/** The columns both the socket and the direct runs report. */
+function relayRow(r: Record<string, unknown>): Record<string, unknown> {
+  return {
+    calls: r.calls,
+    relayP50Ms: (r.relayAddedLatencyMs as { p50Ms: number }).p50Ms,
+    relayP99Ms: (r.relayAddedLatencyMs as { p99Ms: number }).p99Ms,
+    loopDelayP99Ms: (r.relayEventLoopDelayMs as { p99: number }).p99,
+    cpuPerCallPct: r.relayCpuPercentOfOneCorePerCall,
+    relayCpuPct: r.relayCpuPercentOfOneCore,
+    framesInPerS: r.framesInPerSecond,
+  };
+}
 
 function totalFramesIn(perCall: ReadonlyMap<string, { framesIn: number }>): number {
   let total = 0;
