@@ -343,10 +343,12 @@ describe('ACS emulator: callback delivery faults', () => {
     // Act
     const incoming = await acs.eventGrid.sendIncomingCall(app.eventGridUrl, { from: CALLER, to: SERVICE_NUMBER });
     await app.waitForEvent('CallConnected');
+    // The app sees the event before the emulator reads the 200 reply, so wait for the delivery record.
+    const call = await waitFor(() => acs.callByServerCallId(incoming.serverCallId));
+    await call.callbacksSettled();
 
     // Assess
-    const call = acs.callByServerCallId(incoming.serverCallId);
-    const first = call?.events[0];
+    const first = call.events[0];
     expect(first?.type).toBe('CallConnected');
     expect(first?.attempts.map((a) => a.status)).toEqual([503, 503, 200]);
     expect(first?.delivered).toBe(true);
