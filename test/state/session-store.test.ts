@@ -51,6 +51,7 @@ describe('SessionStore call state', () => {
     await h.store.createCallSession(callId, { s: 1 });
     await h.store.claimEvent(callId, 'e');
     await h.store.claimAffinity(callId, 'w1');
+    await h.store.beginTurn(callId, 'turn-in-flight');
     await h.store.setAuthState(callId, { ok: true });
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
     // Act
@@ -85,6 +86,77 @@ describe('SessionStore call state', () => {
     expect(await h.store.getTtl('auth', subject, 'state')).toBeLessThanOrEqual(120);
     await h.store.deleteAuthState(subject);
     expect(await h.store.getAuthState(subject)).toBeUndefined();
+  });
+});
+
+describe('writers of a call: turn leases and the closed mark', () => {
+  async function liveCall(): Promise<string> {
+    const callId = randomId();
+    await h.store.createCallSession(callId, { state: 'connected' });
+    return callId;
+  }
+
+  it('waits for a turn in flight to end before finalisation reads the call', async () => {
+    // Prepare
+    const callId = await liveCall();
+    expect(await h.store.beginTurn(callId, 'rc-1')).toBe(true);
+    let turnEnded = false;
+    setTimeout(() => {
+      turnEnded = true;
+      void h.store.endTurn(callId, 'rc-1');
+    }, 150);
+    // Act
+    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    // Assess
+    expect(turnEnded).toBe(true);
+    expect(quiet).toMatchObject({ openTurns: 0, relay: null });
+    expect(await h.raw.ttl(h.keys.call(callId, 'turns'))).toBeGreaterThan(0);
+  });
+
+  it('refuses a turn once the call is closed, or once it is cleaned up, and leaves no lease behind', async () => {
+    // Prepare
+    const closed = await liveCall();
+    await h.store.closeAndAwaitWriters(closed);
+    const cleaned = await liveCall();
+    await h.store.deleteCall(cleaned);
+    // Act
+    const late = await h.store.beginTurn(closed, 'rc-late');
+    const afterCleanup = await h.store.beginTurn(cleaned, 'rc-late');
+    // Assess
+    expect([late, afterCleanup]).toEqual([false, false]);
+    expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
+    expect(await h.raw.exists(h.keys.call(cleaned, 'turns'))).toBe(0);
+  });
+
+  it('stops waiting for a turn whose process died when its lease runs out', async () => {
+    // Prepare: a lease that is never ended.
+    const callId = await liveCall();
+    await h.store.beginTurn(callId, 'rc-orphan', { leaseMs: 200 });
+    // Act
+    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    // Assess
+    expect(quiet.openTurns).toBe(0);
+    expect(quiet.waitedMs).toBeGreaterThanOrEqual(150);
+    expect(quiet.waitedMs).toBeLessThan(5_000);
+  });
+
+  it('waits for the relay holding the call to release it, and reports what is still active at the timeout', async () => {
+    // Prepare
+    const released = await liveCall();
+    await h.store.claimAffinity(released, 'relay-a');
+    setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
+    const stuck = await liveCall();
+    await h.store.claimAffinity(stuck, 'relay-b');
+    await h.store.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
+    // Act
+    const [afterRelease, atTimeout] = await Promise.all([
+      h.store.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
+      h.store.closeAndAwaitWriters(stuck, { timeoutMs: 300 }),
+    ]);
+    // Assess
+    expect(afterRelease).toMatchObject({ openTurns: 0, relay: null });
+    expect(afterRelease.waitedMs).toBeGreaterThanOrEqual(100);
+    expect(atTimeout).toMatchObject({ openTurns: 1, relay: 'relay-b' });
   });
 });
 

@@ -12,6 +12,7 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { RedisUnavailableError } from '../state/errors.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -82,7 +83,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await routeEvent(callId, session, event, deps);
+      if (WRITES_CONVERSATION.has(event.kind)) await asTurn(callId, event, deps, () => routeEvent(callId, session, event, deps));
+      else await routeEvent(callId, session, event, deps);
       handled += 1;
     } catch (err) {
       if (isCallGone(err)) {
@@ -102,6 +104,39 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
   return ok({ handled });
+}
+
+/** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
+const WRITES_CONVERSATION: ReadonlySet<CallAutomationEvent['kind']> = new Set(['CallConnected', 'RecognizeCompleted', 'RecognizeFailed']);
+
+/**
+ * Runs a conversation-writing event under a turn lease, so finalisation waits for it instead of
+ * archiving without it. An event that arrives once the call is closed is acknowledged and dropped:
+ * the call has ended and its transcript is being archived. Without Redis there is no arbiter; the
+ * turn goes on and its writes are journaled.
+ */
+async function asTurn(callId: string, event: CallAutomationEvent, deps: CallControlDeps, handle: () => Promise<void>): Promise<void> {
+  let leased = false;
+  try {
+    leased = await deps.store.beginTurn(callId, event.id);
+    if (!leased) {
+      deps.logger.info('event after the call closed; not handled', { callId, eventId: event.id, type: event.type });
+      return;
+    }
+  } catch (err) {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
+  }
+  try {
+    await handle();
+  } finally {
+    if (leased) {
+      await deps.store.endTurn(callId, event.id).catch((err: unknown) =>
+        // The lease runs out by itself; finalisation then waits for it at most its lease time.
+        deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }),
+      );
+    }
+  }
 }
 
 /**

@@ -39,6 +39,11 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
   return {
     async finalize(request) {
       const store = await rt.store();
+      // A turn still being answered, or the relay's last write, must land before the history is read.
+      const writers = await store.closeAndAwaitWriters(request.callId);
+      if (writers.openTurns > 0 || writers.relay !== null) {
+        rt.logger.warn('finalizing with writers still active', { callId: request.callId, openTurns: writers.openTurns, relayHeld: writers.relay !== null, waitedMs: writers.waitedMs });
+      }
       // Whatever this process journaled while Redis was away must reach Redis before it is read back.
       await store.flushJournal();
       const [turns, session] = await Promise.all([turnsOf(request.callId), store.getCallSession(request.callId).then(toCallSession)]);

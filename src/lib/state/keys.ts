@@ -11,7 +11,7 @@ import { InvalidEnvironmentError, InvalidIdentifierError, InvalidKeyError } from
  */
 
 export const DATA_TYPES = {
-  call: ['session', 'summary', 'affinity', 'events'],
+  call: ['session', 'summary', 'affinity', 'events', 'turns'],
   conversation: ['context', 'history'],
   worker: ['heartbeat', 'affinity'],
   auth: ['state'],
@@ -51,7 +51,7 @@ export type TtlPolicyName = keyof typeof TTL_POLICIES;
 
 /** Which policy governs each key kind. Every key this app writes has one. */
 export const KEY_TTL_POLICY: { readonly [D in DataType]: { readonly [C in Component<D>]: TtlPolicyName } } = {
-  call: { session: 'call_session', summary: 'call_summary', affinity: 'worker_affinity', events: 'call_session' },
+  call: { session: 'call_session', summary: 'call_summary', affinity: 'worker_affinity', events: 'call_session', turns: 'call_session' },
   conversation: { context: 'conversation_context', history: 'session_history' },
   worker: { heartbeat: 'worker_heartbeat', affinity: 'worker_affinity' },
   auth: { state: 'authentication_state' },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
 import { WriteBatch, type Command } from './commands.js';
@@ -24,6 +25,20 @@ export interface TtsCacheKey {
   readonly voice: string;
   readonly format: string;
 }
+
+/** What still writes a call when finalisation gives up waiting (nothing, normally). */
+export interface CallQuiescence {
+  /** Turn leases still live when the wait ended. */
+  readonly openTurns: number;
+  /** The relay still holding the call's media, or null. */
+  readonly relay: string | null;
+  readonly waitedMs: number;
+}
+
+/** How long a turn may hold its lease: longer than any agent reply, short enough if its process dies. */
+export const DEFAULT_TURN_LEASE_MS = 30_000;
+const CLOSED_FIELD = '_closed';
+const turnField = (turnId: string) => `t.${turnId}`;
 
 export interface TtlOption {
   /** Override of the key's policy TTL, clamped to the policy's bounds. */
@@ -108,6 +123,62 @@ export class SessionStore extends TieredStore {
     return this.write(callId, 'call.releaseEvent', new WriteBatch().hdel(key, [eventId], this.keys.ttl('call', 'events')).commands());
   }
 
+  // ── writers of a call: turn leases and the closed mark (`call:{id}:turns`) ───────────────────
+
+  /**
+   * Registers a turn that is about to write the call's conversation, unless the call has been closed
+   * for finalisation (or already cleaned up). The lease and the closed check are one MULTI, so a turn either is seen by
+   * {@link closeAndAwaitWriters} (which waits for it) or sees the mark and is refused: no turn can
+   * land after finalize has read the history. Needs Redis as the arbiter: throws
+   * `RedisUnavailableError` while it is away, and the caller goes on unfenced (its writes journal).
+   */
+  async beginTurn(callId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<boolean> {
+    const key = this.keys.call(callId, 'turns');
+    const field = turnField(turnId);
+    const expiresAt = Date.now() + (options.leaseMs ?? DEFAULT_TURN_LEASE_MS);
+    const commands = new WriteBatch().hset(key, { [field]: String(expiresAt) }, this.keys.ttl('call', 'turns')).commands();
+    const check: Command[] = [
+      { op: 'hmget', key, fields: [CLOSED_FIELD] },
+      // Cleanup deletes the mark with the session: a call without its session is closed too.
+      { op: 'exists', key: this.keys.call(callId, 'session') },
+    ];
+    const replies = await this.direct('call.turn.begin', [...commands, ...check], { atomic: true });
+    const closed = (replies.at(-2) as (string | null)[] | undefined)?.[0];
+    if ((closed === null || closed === undefined) && Number(replies.at(-1)) === 1) return true;
+    await this.endTurn(callId, turnId);
+    return false;
+  }
+
+  /** Ends a turn's lease (its writes are in Redis or journaled). */
+  async endTurn(callId: string, turnId: string): Promise<void> {
+    await this.direct('call.turn.end', [{ op: 'hdel', key: this.keys.call(callId, 'turns'), fields: [turnField(turnId)] }]);
+  }
+
+  /**
+   * Closes the call to new turns, then waits until the turns in flight have ended (or their leases
+   * run out) and no relay holds the call's media (a relay releases its claim after its last write),
+   * for at most `timeoutMs`. Finalisation calls this before it reads the history.
+   */
+  async closeAndAwaitWriters(callId: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<CallQuiescence> {
+    const key = this.keys.call(callId, 'turns');
+    const affinity = this.keys.call(callId, 'affinity');
+    const started = Date.now();
+    const deadline = started + (options.timeoutMs ?? DEFAULT_TURN_LEASE_MS);
+    const close = new WriteBatch().hset(key, { [CLOSED_FIELD]: new Date(started).toISOString() }, this.keys.ttl('call', 'turns')).commands();
+    let replies = await this.direct('call.close', [...close, { op: 'hgetall', key }, { op: 'get', key: affinity }], { atomic: true });
+    let pollMs = options.pollMs ?? 25;
+    for (;;) {
+      const leases = replies.at(-2) as Record<string, string>;
+      const relay = replies.at(-1) === null || replies.at(-1) === undefined ? null : String(replies.at(-1));
+      const now = Date.now();
+      const openTurns = Object.entries(leases).filter(([field, expiresAt]) => field !== CLOSED_FIELD && Number(expiresAt) > now).length;
+      if ((openTurns === 0 && relay === null) || now >= deadline) return { openTurns, relay, waitedMs: now - started };
+      await sleep(Math.min(pollMs, deadline - now));
+      pollMs = Math.min(pollMs * 2, 500);
+      replies = await this.direct('call.writers', [{ op: 'hgetall', key }, { op: 'get', key: affinity }]);
+    }
+  }
+
   // ── call summary (kept 7 days) ───────────────────────────────────────────────────────────────
 
   async setCallSummary(callId: string, summary: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
@@ -123,14 +194,15 @@ export class SessionStore extends TieredStore {
   }
 
   /**
-   * Removes every key of the call (session, events, affinity, conversation context and history,
-   * auth state) in one MULTI; the summary stays unless `keepSummary` is false.
+   * Removes every key of the call (session, events, affinity, turn leases, conversation context and
+   * history, auth state) in one MULTI; the summary stays unless `keepSummary` is false.
    */
   async deleteCall(callId: string, options: { keepSummary?: boolean } = {}): Promise<WriteOutcome> {
     const keys = [
       this.keys.call(callId, 'session'),
       this.keys.call(callId, 'events'),
       this.keys.call(callId, 'affinity'),
+      this.keys.call(callId, 'turns'),
       this.keys.conversation(callId, 'context'),
       this.keys.conversation(callId, 'history'),
       this.keys.auth(callId),
