@@ -79,6 +79,8 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
   media: MediaSession | undefined;
   endedBy: EndedBy | undefined;
   duplicateCallbacks: boolean;
+  /** Callbacks are posted as they happen, not one after the other's acknowledgement. */
+  overlappingCallbacks = false;
   /** Set by a scripted caller to make the next transfer fail. */
   failTransfers = false;
   private participantsSequence = 0;
@@ -180,7 +182,7 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     };
     if (payload.operationContext === undefined) delete payload.operationContext;
     const event = cloudEvent(this.callConnectionId, shortType, payload);
-    const { sent, done } = this.services.sender.send(this.callConnectionId, url, event, { duplicate: this.duplicateCallbacks });
+    const { sent, done } = this.services.sender.send(this.callConnectionId, url, event, { duplicate: this.duplicateCallbacks, overlap: this.overlappingCallbacks });
     this.events.push(sent);
     this.delivered.push(done);
     this.emit('event', sent);

@@ -69,8 +69,11 @@ export class CallbackSender {
     this.retryDelaysMs = options.retryDelaysMs ?? [200, 1000];
   }
 
-  /** Queues the event behind the call's earlier events; resolves once delivered or given up. */
-  send(queueKey: string, url: string, event: CloudEvent, opts: { duplicate?: boolean } = {}): { sent: SentEvent; done: Promise<SentEvent> } {
+  /**
+   * Queues the event behind the call's earlier events (or, with `overlap`, posts it at once);
+   * resolves once delivered or given up.
+   */
+  send(queueKey: string, url: string, event: CloudEvent, opts: { duplicate?: boolean; overlap?: boolean } = {}): { sent: SentEvent; done: Promise<SentEvent> } {
     const sent: SentEvent = {
       type: event.type.replace('Microsoft.Communication.', ''),
       event,
@@ -80,8 +83,9 @@ export class CallbackSender {
       duplicated: opts.duplicate ?? false,
     };
     const previous = this.chains.get(queueKey) ?? Promise.resolve();
-    const done = previous.then(() => this.deliver(url, sent)).then(() => sent);
-    this.chains.set(queueKey, done);
+    const done = (opts.overlap ? this.deliver(url, sent) : previous.then(() => this.deliver(url, sent))).then(() => sent);
+    // The chain still covers every delivery, so `idle()` waits for overlapping ones too.
+    this.chains.set(queueKey, opts.overlap ? Promise.allSettled([previous, done]) : done);
     return { sent, done };
   }
 

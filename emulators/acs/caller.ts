@@ -36,6 +36,11 @@ export interface CalleeScript {
   readonly failTransfer?: boolean;
   /** Deliver this call's callbacks twice (same event ids). */
   readonly duplicateCallbacks?: boolean;
+  /**
+   * Post each callback as soon as it happens, without waiting for the app to acknowledge the earlier
+   * ones, as ACS does: a `CallDisconnected` then reaches the app while it is still handling a turn.
+   */
+  readonly overlappingCallbacks?: boolean;
 }
 
 export interface CallerScript extends IncomingCallInput, CalleeScript {}
@@ -127,6 +132,7 @@ export async function runScript(
   const said: SaidItem[] = [];
   if (script.failTransfer) call.failTransfers = true;
   if (script.duplicateCallbacks) call.duplicateCallbacks = true;
+  if (script.overlappingCallbacks) call.overlappingCallbacks = true;
   const runner = new StepRunner(call, host, notes, said, options.signal);
   const maxTimer = setTimeout(() => runner.timeOut(), options.maxDurationMs ?? 60_000);
   try {

@@ -16,7 +16,7 @@ export interface RecordedRequest {
 }
 
 export type Script =
-  | { readonly kind: 'stream'; readonly chunks: readonly object[]; readonly hangAfterChunks?: boolean }
+  | { readonly kind: 'stream'; readonly chunks: readonly object[]; readonly hangAfterChunks?: boolean; /** A slow model: the stream starts this late. */ readonly delayMs?: number }
   | { readonly kind: 'error'; readonly status: number; readonly body?: object };
 
 let chunkSeq = 0;
@@ -62,6 +62,11 @@ export function textReply(...parts: string[]): Script {
   };
 }
 
+/** The same reply from a slow model: the stream starts `delayMs` late. */
+export function slow(script: Script, delayMs: number): Script {
+  return script.kind === 'stream' ? { ...script, delayMs } : script;
+}
+
 /** A tool call whose arguments arrive in fragments, optionally after some text. */
 export function toolCallReply(name: string, argumentFragments: readonly string[], text = ''): Script {
   return {
@@ -91,7 +96,10 @@ export class AzureOpenAIStandIn {
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://x');
         this.requests.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') });
-        this.reply(res, this.scripts.shift() ?? { kind: 'error', status: 500, body: { error: { code: 'NoScript', message: 'no scripted reply' } } });
+        const script = this.scripts.shift() ?? { kind: 'error', status: 500, body: { error: { code: 'NoScript', message: 'no scripted reply' } } };
+        const delayMs = script.kind === 'stream' ? (script.delayMs ?? 0) : 0;
+        if (delayMs > 0) setTimeout(() => this.reply(res, script), delayMs);
+        else this.reply(res, script);
       });
     });
   }
