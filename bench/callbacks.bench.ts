@@ -254,7 +254,7 @@ function buildHarness(
     },
   };
   // Counted, because greet() swallows a failed lookup: every greeting must have found its caller in the cache.
-  const cached = profilePort(async () => archive);
+  const cached = profilePort(async () => archive, config.archive.userIdSalt);
   const profilesPort: CallControlDeps['profiles'] = {
     userIdFor: (phone) => cached.userIdFor(phone),
     async lookup(userId) {

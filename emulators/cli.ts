@@ -38,6 +38,7 @@ const settings: Record<string, string> = {
   ACS_JWKS_URL: acs.jwt.jwksUrl,
   ACS_CALLBACK_BASE_URL: functionsBase,
   ACS_CALLBACK_SIGNING_KEY: randomBytes(32).toString('base64url'),
+  USER_ID_SALT: randomBytes(32).toString('base64url'),
   WEBPUBSUB_CONNECTION_STRING: webPubSub.connectionString,
   ...(cosmos ? { COSMOS_ENDPOINT: cosmos.endpoint, COSMOS_KEY: cosmos.key } : {}),
 };

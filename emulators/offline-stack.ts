@@ -138,6 +138,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       ACS_CALLBACK_BASE_URL: `http://127.0.0.1:${port}`,
       ACS_CALLBACK_AUTH: 'jwt+signature',
       ACS_CALLBACK_SIGNING_KEY: randomBytes(32).toString('base64url'),
+      USER_ID_SALT: randomBytes(32).toString('base64url'),
       ACS_JWT_ISSUER: acs.jwt.issuer,
       ACS_JWT_AUDIENCE: acs.jwt.audience,
       ACS_JWKS_URL: acs.jwt.jwksUrl,

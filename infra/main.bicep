@@ -182,6 +182,13 @@ param acsCallbackSigningKey string = '${newGuid()}${newGuid()}'
 @description('true once the signing-key secret exists, so later deployments keep it instead of rotating it (azd sets this from the ACS_CALLBACK_SIGNING_KEY_EXISTS output).')
 param callbackSigningKeyExists bool = false
 
+@secure()
+@description('Value of USER_ID_SALT, used only when the Key Vault secret is created. Leave the default: a fresh random value generated at deployment, never seen by anyone.')
+param userIdSalt string = '${newGuid()}${newGuid()}'
+
+@description('true once the user id salt secret exists, so later deployments keep it: a new salt would orphan every caller profile (azd sets this from the USER_ID_SALT_EXISTS output).')
+param userIdSaltExists bool = false
+
 @description('Second phase: point the Web PubSub hub and the IncomingCall subscription at the deployed functions. Needs the code deployed first.')
 param wireAppEndpoints bool = false
 
@@ -215,6 +222,7 @@ var names = {
 }
 
 var callbackSigningKeySecretName = 'acs-callback-signing-key'
+var userIdSaltSecretName = 'user-id-salt'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: names.resourceGroup
@@ -264,6 +272,9 @@ module keyVault 'modules/key-vault.bicep' = {
     callbackSigningKeySecretName: callbackSigningKeySecretName
     callbackSigningKey: acsCallbackSigningKey
     createCallbackSigningKey: !callbackSigningKeyExists
+    userIdSaltSecretName: userIdSaltSecretName
+    userIdSalt: userIdSalt
+    createUserIdSalt: !userIdSaltExists
   }
 }
 
@@ -340,6 +351,7 @@ module roles 'modules/role-assignments.bicep' = {
     aiServicesName: aiServices.outputs.name
     keyVaultName: keyVault.outputs.name
     callbackSigningKeySecretName: callbackSigningKeySecretName
+    userIdSaltSecretName: userIdSaltSecretName
   }
 }
 
@@ -371,6 +383,7 @@ module functionApp 'modules/function-app.bicep' = {
     acsImmutableResourceId: communication.outputs.immutableResourceId
     acsCallbackAuth: acsCallbackAuth
     callbackSigningKeySecretUri: keyVault.outputs.callbackSigningKeySecretUri
+    userIdSaltSecretUri: keyVault.outputs.userIdSaltSecretUri
     acsSourceNumber: acsPhoneNumber
     transferTargetNumber: transferTargetNumber
     cognitiveServicesEndpoint: aiServices.outputs.endpoint
@@ -390,7 +403,7 @@ module functionApp 'modules/function-app.bicep' = {
     maxCallDurationSeconds: maxCallDurationSeconds
     silenceReprompts: silenceReprompts
   }
-  // The host reaches its storage and the Key Vault reference resolves only once the roles exist.
+  // The host reaches its storage and the Key Vault references resolve only once the roles exist.
   dependsOn: [roles]
 }
 
@@ -440,4 +453,5 @@ output AZURE_OPENAI_ENDPOINT string = aiServices.outputs.openAiEndpoint
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.endpoint
 output ACS_CALLBACK_SIGNING_KEY_EXISTS bool = true
+output USER_ID_SALT_EXISTS bool = true
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -82,6 +82,9 @@ param acsCallbackAuth string
 @description('Versionless Key Vault URI of the callback signing key.')
 param callbackSigningKeySecretUri string
 
+@description('Versionless Key Vault URI of the user id salt.')
+param userIdSaltSecretUri string
+
 @description('ACS_SOURCE_NUMBER (E.164) or empty.')
 param acsSourceNumber string
 
@@ -239,6 +242,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     COSMOS_ENDPOINT: cosmosEndpoint
     COSMOS_DATABASE: cosmosDatabaseName
     AUDIT_TTL_DAYS: string(auditTtlDays)
+    USER_ID_SALT: '@Microsoft.KeyVault(SecretUri=${userIdSaltSecretUri})'
     ACS_ENDPOINT: acsEndpoint
     ACS_CALLBACK_BASE_URL: 'https://${site.properties.defaultHostName}'
     ACS_CALLBACK_AUTH: acsCallbackAuth

@@ -1,5 +1,6 @@
-// Key Vault for the one secret that cannot be avoided: the HMAC key of the per-call callback signature.
-// RBAC authorization; the app identity may read that one secret and nothing else.
+// Key Vault for the two secrets that cannot be avoided: the HMAC key of the per-call callback signature
+// and the salt that keys caller numbers into user ids. RBAC authorization; the app identity may read
+// those two secrets and nothing else.
 
 @description('Key Vault name (3-24 letters, digits and dashes).')
 param name string
@@ -19,6 +20,16 @@ param callbackSigningKey string
 
 @description('Create the secret. false on later deployments, so the key is not rotated under calls in flight.')
 param createCallbackSigningKey bool
+
+@description('Name of the secret behind USER_ID_SALT.')
+param userIdSaltSecretName string
+
+@secure()
+@description('Value written when the secret is created; generated at deployment time by main.bicep.')
+param userIdSalt string
+
+@description('Create the secret. false on later deployments: a new salt would orphan every existing caller profile.')
+param createUserIdSalt bool
 
 @minValue(7)
 @maxValue(90)
@@ -48,6 +59,15 @@ resource callbackKey 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (create
   }
 }
 
+resource userIdSaltSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (createUserIdSalt) {
+  parent: vault
+  name: userIdSaltSecretName
+  properties: {
+    value: userIdSalt
+    contentType: 'HMAC key of caller numbers into user ids; never rotate'
+  }
+}
+
 @description('Vault name.')
 output name string = vault.name
 
@@ -56,3 +76,6 @@ output endpoint string = vault.properties.vaultUri
 
 @description('Versionless secret URI: the app setting follows the latest version.')
 output callbackSigningKeySecretUri string = '${vault.properties.vaultUri}secrets/${callbackSigningKeySecretName}'
+
+@description('Versionless URI of the user id salt secret.')
+output userIdSaltSecretUri string = '${vault.properties.vaultUri}secrets/${userIdSaltSecretName}'

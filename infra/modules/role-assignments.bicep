@@ -23,11 +23,14 @@ param communicationPrincipalId string
 @description('AI services account (Azure OpenAI + Speech).')
 param aiServicesName string
 
-@description('Key Vault holding the callback signing key.')
+@description('Key Vault holding the callback signing key and the user id salt.')
 param keyVaultName string
 
-@description('Name of the callback signing key secret; the app may read only this secret.')
+@description('Name of the callback signing key secret; the app may read only this secret and the salt.')
 param callbackSigningKeySecretName string
+
+@description('Name of the user id salt secret.')
+param userIdSaltSecretName string
 
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roleIds = {
@@ -47,7 +50,7 @@ var roleIds = {
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
   // ACS → AI services for speech recognition and synthesis.
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87135dc908'
-  // Read secret values (the Key Vault reference app setting).
+  // Read secret values (the Key Vault reference app settings).
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
 
@@ -78,6 +81,11 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
 resource callbackKey 'Microsoft.KeyVault/vaults/secrets@2024-11-01' existing = {
   parent: vault
   name: callbackSigningKeySecretName
+}
+
+resource userIdSaltSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' existing = {
+  parent: vault
+  name: userIdSaltSecretName
 }
 
 var storageRoles = [
@@ -151,6 +159,16 @@ resource acsSpeechAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 resource signingKeyAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(callbackKey.id, appPrincipalId, roleIds.keyVaultSecretsUser)
   scope: callbackKey
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource userIdSaltAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(userIdSaltSecret.id, appPrincipalId, roleIds.keyVaultSecretsUser)
+  scope: userIdSaltSecret
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
     principalId: appPrincipalId

@@ -143,6 +143,7 @@ describe('userIdFromPhoneNumber', () => {
     expect(userIdFromPhoneNumber('+1 (555) 010-0123', 's1')).toBe(id);
     expect(userIdFromPhoneNumber('4:+15550100123', 's1')).toBe(id);
     expect(userIdFromPhoneNumber('+15550100123', 's2')).not.toBe(id);
+    expect(userIdFromPhoneNumber('+15550100123')).not.toBe(id);
     expect(userIdFromPhoneNumber('+15550100124', 's1')).not.toBe(id);
     expect(id).toMatch(/^u_[0-9a-f]{32}$/);
     expect(id).not.toContain('5550100123');

@@ -61,7 +61,10 @@ describe('a five-turn inbound call', () => {
     expect(call.heardText).toHaveLength(QUESTIONS.length + 1);
     expect(call.heardText.at(-1)).toMatch(/goodbye/i);
     expect(new Set(transcript!.turns.map((t) => t.id)).size).toBe(transcript!.turns.length);
-    const userId = userIdFromPhoneNumber(CALLER);
+    // The caller is keyed with the configured salt, not the unkeyed fallback an enumerator could recompute.
+    const userId = userIdFromPhoneNumber(CALLER, stack.config.archive.userIdSalt);
+    expect(stack.config.archive.userIdSalt).toBeDefined();
+    expect(userId).not.toBe(userIdFromPhoneNumber(CALLER));
     expect(transcript!.header).toMatchObject({ callId, caller: userId, outcome: 'completed', turnCount: 11 });
     expect(JSON.stringify(transcript)).not.toContain(CALLER);
 
@@ -109,7 +112,7 @@ describe('a five-turn inbound call', () => {
     // Assess
     expect(first.heardText[0]).not.toMatch(/welcome back/i);
     expect(second.heardText[0]).toMatch(/welcome back/i);
-    const profile = await (await archiveOf(stack)).profiles.get(userIdFromPhoneNumber(caller));
+    const profile = await (await archiveOf(stack)).profiles.get(userIdFromPhoneNumber(caller, stack.config.archive.userIdSalt));
     expect(profile?.callCount).toBe(2);
     expect(profile?.recentCallIds).toEqual([callIdForIncoming(first.serverCallId), callIdForIncoming(second.serverCallId)]);
   });

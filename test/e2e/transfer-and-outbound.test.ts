@@ -85,7 +85,7 @@ describe('an outbound call', () => {
 
     const archive = await archiveOf(stack);
     const transcript = await archive.transcripts.read(callId);
-    expect(transcript!.header).toMatchObject({ callId, outcome: 'completed', turnCount: 5, caller: userIdFromPhoneNumber(target) });
+    expect(transcript!.header).toMatchObject({ callId, outcome: 'completed', turnCount: 5, caller: userIdFromPhoneNumber(target, stack.config.archive.userIdSalt) });
     expect(transcript!.turns.filter((t) => t.role === 'user').map((t) => t.content)).toEqual(['Yes, what are your opening hours?', 'Great, bye']);
     expect((await archive.audit.list(callId)).map((a) => a.action)).toEqual(['call_placed', 'ended']);
     expect(status.input).toMatchObject({ callId, direction: 'outbound' });

@@ -20,6 +20,7 @@ const DEPLOYMENT_TIME_VALUES: Readonly<Record<string, string>> = {
   ACS_CALLBACK_BASE_URL: 'https://func-abcdefghij123.azurewebsites.net',
   // What App Service puts in place of the Key Vault reference: two GUIDs, as main.bicep generates.
   ACS_CALLBACK_SIGNING_KEY: `${crypto.randomUUID()}${crypto.randomUUID()}`,
+  USER_ID_SALT: `${crypto.randomUUID()}${crypto.randomUUID()}`,
   ACS_JWT_AUDIENCE: '2b6c1c0e-0000-4000-8000-000000000002',
   COGNITIVE_SERVICES_ENDPOINT: 'https://ais-abcdefghij123.cognitiveservices.azure.com/',
   WEBPUBSUB_ENDPOINT: 'https://wps-abcdefghij123.webpubsub.azure.com',
@@ -91,19 +92,29 @@ describe('infrastructure settings', () => {
     expect(app.get('REDIS_AUTH')).toBe('entra');
   });
 
-  it('generates a callback signing key the config module accepts, as a secure parameter', () => {
+  it.each([
+    ['callback signing key', 'acsCallbackSigningKey', 'callbackSigningKeyExists', 'ACS_CALLBACK_SIGNING_KEY_EXISTS'],
+    ['user id salt', 'userIdSalt', 'userIdSaltExists', 'USER_ID_SALT_EXISTS'],
+  ])('generates a %s the config module accepts, as a secure parameter, once', (_what, paramName, existsParam, existsOutput) => {
     // Prepare
     const tokens = tokenize(read('infra/main.bicep'));
-    const param = declarations(tokens).find((d) => d.kind === 'param' && d.name === 'acsCallbackSigningKey');
+    const decls = declarations(tokens);
+    const param = decls.find((d) => d.kind === 'param' && d.name === paramName);
+    const parameters = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> };
 
     // Act
     const defaultText = param ? textOf(tokens, param.valueStart!, param.valueEnd!) : '';
     const guids = defaultText.match(/\$\{newGuid\(\)\}/g) ?? [];
+    const output = decls.find((d) => d.kind === 'output' && d.name === existsOutput);
 
     // Assess
     expect(param?.decorators).toContain('secure');
     expect(defaultText).toMatch(/^'(\$\{newGuid\(\)\})+'$/);
     expect(guids.length * 36).toBeGreaterThanOrEqual(32);
+    // Later deployments keep the secret: azd feeds the output back as the parameter that skips creating it.
+    expect(output && textOf(tokens, output.valueStart!, output.valueEnd!)).toBe('true');
+    expect(parameters.parameters[existsParam]?.value).toBe(`\${${existsOutput}=false}`);
+    expect(read('azure.yaml')).toContain(`azd env set ${existsOutput} false`);
   });
 });
 

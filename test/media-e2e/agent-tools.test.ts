@@ -118,7 +118,7 @@ describe('agent tools on a media call', () => {
     // Prepare: a returning caller with a profile in the archive.
     const caller = '+15550107102';
     const archive = await stack.runtime.archive();
-    await archive.profiles.upsert({ userId: userIdFromPhoneNumber(caller), displayName: 'Ada Lovelace', callCount: 3 });
+    await archive.profiles.upsert({ userId: userIdFromPhoneNumber(caller, stack.config.archive.userIdSalt), displayName: 'Ada Lovelace', callCount: 3 });
     const steps = [{ waitFor: 'greeting' as const, quietMs: 400, timeoutMs: 10_000 }, ...ask('What is on my account'), { hangUp: true as const }];
 
     // Act

@@ -11,6 +11,7 @@ export function baseEnv(overrides: Record<string, string | undefined> = {}): Rec
     ACS_CONNECTION_STRING: 'endpoint=http://127.0.0.1:1/;accesskey=' + Buffer.from('k'.repeat(32)).toString('base64'),
     ACS_CALLBACK_BASE_URL: 'http://127.0.0.1:7071',
     ACS_CALLBACK_SIGNING_KEY: 'x'.repeat(40),
+    USER_ID_SALT: 'u'.repeat(40),
     ACS_JWT_AUDIENCE: '00000000-0000-0000-0000-000000000000',
     COSMOS_ENDPOINT: 'http://127.0.0.1:8081',
     ...overrides,

@@ -58,6 +58,27 @@ describe('loadConfig', () => {
     expect(err.issues.map((i) => i.variable).sort()).toEqual(['ACS_CONNECTION_STRING', 'COSMOS_KEY', 'REDIS_PASSWORD']);
   });
 
+  it('keys user ids with a USER_ID_SALT of at least 32 characters, never echoed, and required in prod', () => {
+    // Prepare
+    const shortSalt = 'too-short-salt-0123456789';
+    const salt = 's'.repeat(32);
+    const prod = (overrides: Record<string, string | undefined>) =>
+      baseEnv({ APP_ENV: 'prod', REDIS_AUTH: 'entra', REDIS_TLS: 'true', ACS_CONNECTION_STRING: undefined, ACS_ENDPOINT: 'https://acs.example.net', ...overrides });
+
+    // Act
+    const short = configError(baseEnv({ USER_ID_SALT: shortSalt }));
+    const missingInProd = configError(prod({ USER_ID_SALT: undefined }));
+    const unsetInDev = loadConfig(baseEnv({ USER_ID_SALT: undefined }));
+    const set = loadConfig(prod({ USER_ID_SALT: ` ${salt} ` }));
+
+    // Assess
+    expect(short.issues).toEqual([expect.objectContaining({ variable: 'USER_ID_SALT', problem: 'shorter than 32 characters' })]);
+    expect(short.message).not.toContain(shortSalt);
+    expect(missingInProd.issues).toEqual([expect.objectContaining({ variable: 'USER_ID_SALT', problem: 'missing while APP_ENV=prod' })]);
+    expect(unsetInDev.archive.userIdSalt).toBeUndefined();
+    expect(set.archive.userIdSalt).toBe(salt);
+  });
+
   it('does not echo a malformed phone number into the error', () => {
     const err = configError(baseEnv({ TRANSFER_TARGET_NUMBER: '555-0100-secret' }));
     expect(err.message).not.toContain('555-0100');

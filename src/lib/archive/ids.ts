@@ -28,8 +28,9 @@ const UNSALTED_DOMAIN = 'rtvoice/user-id/v1';
  * HMAC-SHA256(salt, E.164 number). Spaces, dashes, brackets and ACS's raw-id prefix (`4:`) are
  * ignored, so `+1 (555) 010-0123` and `4:+15550100123` give the same id.
  *
- * Pass a secret `salt` in production: the space of phone numbers is small enough to enumerate, so
- * without a secret anyone holding the algorithm can test candidate numbers against an id.
+ * Pass the configured secret (`config.archive.userIdSalt`, USER_ID_SALT; required in prod): the space
+ * of phone numbers is small enough to enumerate, so without a secret anyone holding the algorithm can
+ * test candidate numbers against an id. The salt must never change: every existing id would change.
  *
  * @example userIdFromPhoneNumber('+15550100123', secret) // "u_3f9c…"
  */

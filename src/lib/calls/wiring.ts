@@ -23,7 +23,7 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
     agent,
     lifecycle,
     audit: auditPort(() => rt.archive()),
-    profiles: profilePort(() => rt.archive()),
+    profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
     logger,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
       ? { mediaTransportUrl: mediaTransportUrlFactory(() => rt.webPubSub(), { maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds }) }
@@ -40,9 +40,10 @@ export function auditPort(archive: () => Promise<Archive>): AuditPort {
   };
 }
 
-export function profilePort(archive: () => Promise<Archive>): ProfilePort {
+/** `userIdSalt` is `config.archive.userIdSalt`: every path that turns a number into a user id must use the same one. */
+export function profilePort(archive: () => Promise<Archive>, userIdSalt: string | undefined): ProfilePort {
   return {
-    userIdFor: (phoneNumber) => userIdFromPhoneNumber(phoneNumber),
+    userIdFor: (phoneNumber) => userIdFromPhoneNumber(phoneNumber, userIdSalt),
     lookup: archiveProfileLookup(archive),
   };
 }

@@ -43,6 +43,10 @@ export interface AppConfig {
     readonly database: string;
     readonly auditTtlDays: number;
   };
+  readonly archive: {
+    /** Keys `userIdFromPhoneNumber`; undefined only outside prod, where ids fall back to an unkeyed domain tag. */
+    readonly userIdSalt: string | undefined;
+  };
   readonly acs: {
     readonly endpoint: string | undefined;
     readonly connectionString: string | undefined;
@@ -151,6 +155,8 @@ function crossCheck(s: RawSettings): ConfigIssue[] {
       }
     }
     if (s.REDIS_AUTH === 'none') add('REDIS_AUTH', 'none while APP_ENV=prod', 'key or entra');
+    // Without a secret key, anyone with the algorithm can test phone numbers against a user id.
+    if (!s.USER_ID_SALT) add('USER_ID_SALT', 'missing while APP_ENV=prod');
   }
   return issues;
 }
@@ -176,6 +182,9 @@ function shape(s: RawSettings): AppConfig {
       key: s.COSMOS_KEY,
       database: s.COSMOS_DATABASE,
       auditTtlDays: s.AUDIT_TTL_DAYS,
+    },
+    archive: {
+      userIdSalt: s.USER_ID_SALT,
     },
     acs: {
       endpoint: s.ACS_ENDPOINT,

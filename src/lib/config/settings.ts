@@ -124,6 +124,18 @@ function optionalPhoneNumber(): z.ZodType<string | undefined, string | undefined
   });
 }
 
+function optionalSecret(minLength: number): z.ZodType<string | undefined, string | undefined> {
+  return trimmed.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (v.length < minLength) {
+      // The value is a secret: say what is wrong with it, never what it is.
+      ctx.addIssue({ code: 'custom', message: `shorter than ${minLength} characters` });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
 function spec<T>(s: SettingSpec<T>): SettingSpec<T> {
   return s;
 }
@@ -231,6 +243,14 @@ export const SETTINGS = {
     expects: 'days 1..3650',
     description: 'Retention of audit documents.',
     sample: '365',
+  }),
+  USER_ID_SALT: spec({
+    schema: optionalSecret(32),
+    expects: 'a random secret of at least 32 characters',
+    description:
+      'HMAC key of caller numbers into user ids, so ids cannot be matched against enumerated numbers (Key Vault reference in Azure; required in prod). Never change it after first use: every existing profile would be orphaned.',
+    sample: '',
+    secret: true,
   }),
 
   ACS_ENDPOINT: spec({
