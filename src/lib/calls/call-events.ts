@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CallConnection } from '@azure/communication-call-automation';
 import { createCallbackAuthenticator, checkEventsBelongToCall, type CallbackAuthenticator } from '../acs/callback-auth.js';
 import { phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
@@ -78,13 +79,24 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   let handled = 0;
   let failed = 0;
   for (const event of parsed.value) {
-    if (!(await deps.store.claimEvent(callId, event.id))) {
+    // The claim and, for a conversation turn, its lease go out together: one round trip's wait.
+    const [claimed, lease] = await Promise.all([
+      deps.store.claimEvent(callId, event.id).catch((err: unknown) => err as Error),
+      WRITES_CONVERSATION.has(event.kind) ? takeTurnLease(callId, event, deps) : NO_LEASE,
+    ]);
+    if (claimed !== true) {
+      lease.release();
+      if (claimed instanceof Error) throw claimed;
       logger.debug('duplicate event skipped', { callId, eventId: event.id, type: event.type });
       continue;
     }
+    if (lease.refused) {
+      logger.info('event after the call closed; not handled', { callId, eventId: event.id, type: event.type });
+      handled += 1;
+      continue;
+    }
     try {
-      if (WRITES_CONVERSATION.has(event.kind)) await asTurn(callId, event, deps, () => routeEvent(callId, session, event, deps));
-      else await routeEvent(callId, session, event, deps);
+      await routeEvent(callId, session, event, deps);
       handled += 1;
     } catch (err) {
       if (isCallGone(err)) {
@@ -100,6 +112,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
         logger.error('could not release event claim', { callId, eventId: event.id, error: releaseErr as Error }),
       );
       logger.error('event handling failed', { callId, eventId: event.id, type: event.type, error: err as Error });
+    } finally {
+      lease.release();
     }
   }
   if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
@@ -109,34 +123,43 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
 /** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
 const WRITES_CONVERSATION: ReadonlySet<CallAutomationEvent['kind']> = new Set(['CallConnected', 'RecognizeCompleted', 'RecognizeFailed']);
 
+interface TurnLease {
+  /** The call is closed for finalisation: the event must not write the conversation. */
+  readonly refused: boolean;
+  /** Ends the lease once the turn's writes are made (or it was not needed); never throws. */
+  release(): void;
+}
+
+const NO_LEASE: TurnLease = { refused: false, release: () => undefined };
+
 /**
- * Runs a conversation-writing event under a turn lease, so finalisation waits for it instead of
- * archiving without it. An event that arrives once the call is closed is acknowledged and dropped:
- * the call has ended and its transcript is being archived. Without Redis there is no arbiter; the
- * turn goes on and its writes are journaled.
+ * A conversation-writing event runs under a turn lease, so finalisation waits for it instead of
+ * archiving without it; once the call is closed the lease is refused and the event is acknowledged
+ * unhandled (the call has ended and its transcript is being archived). Each handling has its own
+ * lease id: a duplicate delivery must not end the lease of the handling still in flight. Without
+ * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled. Never throws.
  */
-async function asTurn(callId: string, event: CallAutomationEvent, deps: CallControlDeps, handle: () => Promise<void>): Promise<void> {
-  let leased = false;
+async function takeTurnLease(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<TurnLease> {
+  const turnId = `${event.id}.${randomUUID()}`;
   try {
-    leased = await deps.store.beginTurn(callId, event.id);
-    if (!leased) {
-      deps.logger.info('event after the call closed; not handled', { callId, eventId: event.id, type: event.type });
-      return;
-    }
+    if (!(await deps.store.beginTurn(callId, turnId))) return { refused: true, release: () => undefined };
   } catch (err) {
-    if (!(err instanceof RedisUnavailableError)) throw err;
-    deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
+    // Losing the fence is better than losing the event (its claim is already on its way).
+    if (err instanceof RedisUnavailableError) deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
+    else deps.logger.error('turn not fenced: lease failed', { callId, eventId: event.id, type: event.type, error: err as Error });
+    return NO_LEASE;
   }
-  try {
-    await handle();
-  } finally {
-    if (leased) {
-      await deps.store.endTurn(callId, event.id).catch((err: unknown) =>
-        // The lease runs out by itself; finalisation then waits for it at most its lease time.
-        deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }),
-      );
-    }
-  }
+  let released = false;
+  return {
+    refused: false,
+    release() {
+      if (released) return;
+      released = true;
+      // Not awaited: ACS need not wait for it. If it is lost the lease runs out, and finalisation
+      // waits for it at most that long.
+      deps.store.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
+    },
+  };
 }
 
 /**
