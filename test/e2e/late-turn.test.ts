@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { AzureOpenAIStandIn, slow, textReply } from '../agent/aoai-server.js';
@@ -51,5 +51,36 @@ describe('a caller who hangs up while the agent is answering', () => {
     ]);
     expect(output.turnsArchived).toBe(3);
     expect(await redisKeysOf(stack, callId)).toEqual([stack.runtime.keys.call(callId, 'summary')]);
+  });
+
+  it('acknowledges a turn that arrives once finalisation has closed the call, and does not answer it', async () => {
+    // Prepare: the caller speaks only after the call has been closed the way finalize closes it.
+    const known = new Set(stack.acs.calls.keys());
+    const recording = stack.acs.placeCall(
+      { from: phoneNumber(7002), to: APP_NUMBER, overlappingCallbacks: true, steps: [{ waitFor: 'greeting' }, { pause: 300 }, { say: 'Are you still there?' }, { pause: 300 }, { hangUp: true }] },
+      { eventGridUrl: stack.eventGridUrl },
+    );
+    const live = await vi.waitFor(() => {
+      const call = [...stack.acs.calls.values()].find((c) => !known.has(c.callConnectionId) && c.requests.some((r) => r.operation === 'recognize'));
+      if (!call) throw new Error('greeting not asked yet');
+      return call;
+    });
+    const callId = callIdForIncoming(live.serverCallId);
+    const modelRequestsBefore = model.requests.length;
+
+    // Act
+    const closed = await (await stack.runtime.store()).closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const call = await recording;
+    const { output } = await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess: the late turn was acknowledged once (ACS does not retry it), never answered, never archived.
+    expect(closed).toMatchObject({ openTurns: 0, relay: null });
+    const late = call.events.find((e) => e.type === 'RecognizeCompleted');
+    expect(late?.attempts.map((a) => a.status)).toEqual([200]);
+    expect(model.requests).toHaveLength(modelRequestsBefore);
+    expect(call.operations).toEqual(['answerCall', 'recognize']);
+    const transcript = await (await archiveOf(stack)).transcripts.read(callId);
+    expect(transcript?.turns.map((t) => t.role)).toEqual(['assistant']);
+    expect(output.turnsArchived).toBe(1);
   });
 });
