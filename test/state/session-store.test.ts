@@ -128,6 +128,26 @@ describe('writers of a call: turn leases and the closed mark', () => {
     expect(await h.raw.exists(h.keys.call(cleaned, 'turns'))).toBe(0);
   });
 
+  it('claims a turn event and takes its lease together; a duplicate gets neither; a closed call claims but refuses', async () => {
+    // Prepare
+    const callId = await liveCall();
+    const closed = await liveCall();
+    await h.store.closeAndAwaitWriters(closed);
+    // Act
+    const first = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.a');
+    const duplicate = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.b');
+    const late = await h.store.claimTurnEvent(closed, 'rc-9', 'rc-9.a');
+    // Assess
+    expect([first, duplicate, late]).toEqual([
+      { claimed: true, lease: 'held' },
+      { claimed: false, lease: 'none' },
+      { claimed: true, lease: 'refused' },
+    ]);
+    expect(await h.raw.hkeys(h.keys.call(callId, 'turns'))).toEqual(['t.rc-1.a']);
+    expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
+    expect(await h.store.claimEvent(closed, 'rc-9')).toBe(false);
+  });
+
   it('stops waiting for a turn whose process died when its lease runs out', async () => {
     // Prepare: a lease that is never ended.
     const callId = await liveCall();
@@ -247,6 +267,7 @@ describe('while Redis is away', () => {
       const callId = randomId();
       await s.store.createCallSession(callId, { state: 'connected' });
       await s.store.claimEvent(callId, 'e1');
+      await s.store.claimTurnEvent(callId, 'rc1', 'rc1.a');
       await s.store.getCallSession(callId); // memory answers only for values it has seen whole
       await s.raw.call('SAVE');
       await server.stop();
@@ -255,6 +276,8 @@ describe('while Redis is away', () => {
       const seenDuringOutage = await s.store.getCallSession(callId);
       const duplicateEvent = await s.store.claimEvent(callId, 'e1');
       const newEvent = await s.store.claimEvent(callId, 'e2');
+      const duplicateTurn = await s.store.claimTurnEvent(callId, 'rc1', 'rc1.b');
+      const unfencedTurn = await s.store.claimTurnEvent(callId, 'rc2', 'rc2.a');
       const affinity = s.store.claimAffinity(callId, 'relay-a');
       const unknownCall = s.store.getCallSession(randomId());
       await expect(affinity).rejects.toBeInstanceOf(RedisUnavailableError);
@@ -265,9 +288,14 @@ describe('while Redis is away', () => {
       expect(update).toEqual({ durable: false });
       expect(seenDuringOutage).toEqual({ state: 'transferring' });
       expect([duplicateEvent, newEvent]).toEqual([false, true]);
+      // No arbiter for leases: the turn is claimed through the journal and runs unfenced.
+      expect([duplicateTurn, unfencedTurn]).toEqual([
+        { claimed: false, lease: 'none' },
+        { claimed: true, lease: 'none' },
+      ]);
       expect(left).toBe(0);
       expect(await s.raw.hget(s.keys.call(callId, 'session'), 'state')).toBe('"transferring"');
-      expect(await s.raw.hkeys(s.keys.call(callId, 'events'))).toEqual(['e1', 'e2']);
+      expect(await s.raw.hkeys(s.keys.call(callId, 'events'))).toEqual(['e1', 'rc1', 'e2', 'rc2']);
       expect(s.store.health().status).toBe('ok');
     } finally {
       await s.close();

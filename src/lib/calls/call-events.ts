@@ -13,7 +13,6 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import { RedisUnavailableError } from '../state/errors.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -79,18 +78,12 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   let handled = 0;
   let failed = 0;
   for (const event of parsed.value) {
-    // The claim and, for a conversation turn, its lease go out together: one round trip's wait.
-    const [claimed, lease] = await Promise.all([
-      deps.store.claimEvent(callId, event.id).catch((err: unknown) => err as Error),
-      WRITES_CONVERSATION.has(event.kind) ? takeTurnLease(callId, event, deps) : NO_LEASE,
-    ]);
-    if (claimed !== true) {
-      lease.release();
-      if (claimed instanceof Error) throw claimed;
+    const claim = await claimEvent(callId, event, deps);
+    if (!claim.claimed) {
       logger.debug('duplicate event skipped', { callId, eventId: event.id, type: event.type });
       continue;
     }
-    if (lease.refused) {
+    if (claim.refused) {
       logger.info('event after the call closed; not handled', { callId, eventId: event.id, type: event.type });
       handled += 1;
       continue;
@@ -113,7 +106,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       );
       logger.error('event handling failed', { callId, eventId: event.id, type: event.type, error: err as Error });
     } finally {
-      lease.release();
+      claim.endTurn();
     }
   }
   if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
@@ -123,41 +116,40 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
 /** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
 const WRITES_CONVERSATION: ReadonlySet<CallAutomationEvent['kind']> = new Set(['CallConnected', 'RecognizeCompleted', 'RecognizeFailed']);
 
-interface TurnLease {
+interface EventClaim {
+  /** First delivery of this event id for the call: handle it. */
+  readonly claimed: boolean;
   /** The call is closed for finalisation: the event must not write the conversation. */
   readonly refused: boolean;
-  /** Ends the lease once the turn's writes are made (or it was not needed); never throws. */
-  release(): void;
+  /** Ends the turn lease once the turn's writes are made (no-op without one); never throws. */
+  endTurn(): void;
 }
 
-const NO_LEASE: TurnLease = { refused: false, release: () => undefined };
-
 /**
- * A conversation-writing event runs under a turn lease, so finalisation waits for it instead of
- * archiving without it; once the call is closed the lease is refused and the event is acknowledged
+ * Claims the event id (ACS retries and duplicates are handled once). An event that writes the
+ * conversation also takes a turn lease in the same round trip, so finalisation waits for it instead
+ * of archiving without it; once the call is closed the lease is refused and the event acknowledged
  * unhandled (the call has ended and its transcript is being archived). Each handling has its own
  * lease id: a duplicate delivery must not end the lease of the handling still in flight. Without
- * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled. Never throws.
+ * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled.
  */
-async function takeTurnLease(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<TurnLease> {
+async function claimEvent(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<EventClaim> {
+  if (!WRITES_CONVERSATION.has(event.kind)) return { claimed: await deps.store.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
   const turnId = `${event.id}.${randomUUID()}`;
-  try {
-    if (!(await deps.store.beginTurn(callId, turnId))) return { refused: true, release: () => undefined };
-  } catch (err) {
-    // Losing the fence is better than losing the event (its claim is already on its way).
-    if (err instanceof RedisUnavailableError) deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
-    else deps.logger.error('turn not fenced: lease failed', { callId, eventId: event.id, type: event.type, error: err as Error });
-    return NO_LEASE;
-  }
-  let released = false;
+  const { claimed, lease } = await deps.store.claimTurnEvent(callId, event.id, turnId);
+  if (claimed && lease === 'none') deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
+  let ended = lease !== 'held';
   return {
-    refused: false,
-    release() {
-      if (released) return;
-      released = true;
-      // Not awaited: ACS need not wait for it. If it is lost the lease runs out, and finalisation
-      // waits for it at most that long.
-      deps.store.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
+    claimed,
+    refused: lease === 'refused',
+    endTurn() {
+      if (ended) return;
+      ended = true;
+      // After the reply to ACS, which need not wait for it. If it is lost the lease runs out, and
+      // finalisation waits for it at most that long.
+      setImmediate(() => {
+        deps.store.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
+      });
     },
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
-import { WriteBatch, type Command } from './commands.js';
+import { WriteBatch, type Command, type Reply } from './commands.js';
 import type { RedisKeys, Component, DataType } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
@@ -127,31 +127,56 @@ export class SessionStore extends TieredStore {
 
   /**
    * Registers a turn that is about to write the call's conversation, unless the call has been closed
-   * for finalisation (or already cleaned up). The lease and the closed check are one MULTI, so a turn either is seen by
-   * {@link closeAndAwaitWriters} (which waits for it) or sees the mark and is refused: no turn can
-   * land after finalize has read the history. Needs Redis as the arbiter: throws
+   * for finalisation (or already cleaned up). The lease and the closed check are one MULTI, so a turn
+   * either is seen by {@link closeAndAwaitWriters} (which waits for it) or sees the mark and is
+   * refused: no turn can land after finalize has read the history. Needs Redis as the arbiter: throws
    * `RedisUnavailableError` while it is away, and the caller goes on unfenced (its writes journal).
    */
   async beginTurn(callId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<boolean> {
-    const key = this.keys.call(callId, 'turns');
-    const field = turnField(turnId);
-    const expiresAt = Date.now() + (options.leaseMs ?? DEFAULT_TURN_LEASE_MS);
-    const commands = new WriteBatch().hset(key, { [field]: String(expiresAt) }, this.keys.ttl('call', 'turns')).commands();
-    const check: Command[] = [
-      { op: 'hmget', key, fields: [CLOSED_FIELD] },
-      // Cleanup deletes the mark with the session: a call without its session is closed too.
-      { op: 'exists', key: this.keys.call(callId, 'session') },
-    ];
-    const replies = await this.direct('call.turn.begin', [...commands, ...check], { atomic: true });
-    const closed = (replies.at(-2) as (string | null)[] | undefined)?.[0];
-    if ((closed === null || closed === undefined) && Number(replies.at(-1)) === 1) return true;
+    const replies = await this.direct('call.turn.begin', this.leaseCommands(callId, turnId, options.leaseMs), { atomic: true });
+    if (isOpenForTurns(replies)) return true;
     await this.endTurn(callId, turnId);
     return false;
+  }
+
+  /**
+   * {@link claimEvent} and {@link beginTurn} in one MULTI, for an event that writes the conversation:
+   * the callback path pays one round trip for both. `lease` is `held` (end it with {@link endTurn}),
+   * `refused` (the call is closed; the event is claimed all the same, so a redelivery is skipped) or
+   * `none` when the event was a duplicate or Redis could not arbitrate (the claim then goes through
+   * {@link claimEvent}'s journal path and the turn runs unfenced).
+   */
+  async claimTurnEvent(callId: string, eventId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<{ claimed: boolean; lease: 'held' | 'refused' | 'none' }> {
+    const claim = new WriteBatch().hsetnx(this.keys.call(callId, 'events'), eventId, String(Date.now()), this.keys.ttl('call', 'events')).commands();
+    if (this.breaker.state !== 'closed' || this.journal.has(callId)) return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
+    let replies: Reply[];
+    try {
+      replies = await this.direct('call.claimTurn', [...claim, ...this.leaseCommands(callId, turnId, options.leaseMs)], { atomic: true });
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
+    }
+    this.memory.applyWrites(claim, true);
+    const claimed = replies[0] === 1;
+    if (claimed && isOpenForTurns(replies)) return { claimed, lease: 'held' };
+    await this.endTurn(callId, turnId);
+    return { claimed, lease: claimed ? 'refused' : 'none' };
   }
 
   /** Ends a turn's lease (its writes are in Redis or journaled). */
   async endTurn(callId: string, turnId: string): Promise<void> {
     await this.direct('call.turn.end', [{ op: 'hdel', key: this.keys.call(callId, 'turns'), fields: [turnField(turnId)] }]);
+  }
+
+  /** HSET lease + EXPIRE, then HMGET closed mark and EXISTS session (read by `isOpenForTurns`). */
+  private leaseCommands(callId: string, turnId: string, leaseMs = DEFAULT_TURN_LEASE_MS): Command[] {
+    const key = this.keys.call(callId, 'turns');
+    return [
+      ...new WriteBatch().hset(key, { [turnField(turnId)]: String(Date.now() + leaseMs) }, this.keys.ttl('call', 'turns')).commands(),
+      { op: 'hmget', key, fields: [CLOSED_FIELD] },
+      // Cleanup deletes the mark with the session: a call without its session is closed too.
+      { op: 'exists', key: this.keys.call(callId, 'session') },
+    ];
   }
 
   /**
@@ -352,6 +377,12 @@ export class SessionStore extends TieredStore {
       }),
     );
   }
+}
+
+/** The last two replies of {@link SessionStore.leaseCommands}: no closed mark, and the session exists. */
+function isOpenForTurns(replies: readonly Reply[]): boolean {
+  const closed = (replies.at(-2) as (string | null)[] | undefined)?.[0];
+  return (closed === null || closed === undefined) && Number(replies.at(-1)) === 1;
 }
 
 function definedFields(fields: Fields): Record<string, JsonValue> {
