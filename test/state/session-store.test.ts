@@ -162,12 +162,12 @@ describe('writers of a call: turn leases and the closed mark', () => {
 
   it('waits for the relay holding the call to release it, and reports what is still active at the timeout', async () => {
     // Prepare
-    const released = await liveCall();
-    await h.store.claimAffinity(released, 'relay-a');
-    setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
     const stuck = await liveCall();
     await h.store.claimAffinity(stuck, 'relay-b');
     await h.store.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
+    const released = await liveCall();
+    await h.store.claimAffinity(released, 'relay-a');
+    setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
     // Act
     const [afterRelease, atTimeout] = await Promise.all([
       h.store.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
