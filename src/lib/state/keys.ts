@@ -17,7 +17,7 @@ export const DATA_TYPES = {
   auth: ['state'],
   tts: ['audio'],
   profile: ['cache'],
-  system: ['metrics', 'health'],
+  system: ['metrics', 'health', 'calls'],
 } as const;
 
 export type DataType = keyof typeof DATA_TYPES;
@@ -57,7 +57,7 @@ export const KEY_TTL_POLICY: { readonly [D in DataType]: { readonly [C in Compon
   auth: { state: 'authentication_state' },
   tts: { audio: 'tts_cache' },
   profile: { cache: 'user_profile_cache' },
-  system: { metrics: 'system_metrics', health: 'system_metrics' },
+  system: { metrics: 'system_metrics', health: 'system_metrics', calls: 'call_session' },
 };
 
 /** Clamps a requested TTL to the policy's bounds; no request means the policy's default. */

@@ -39,6 +39,7 @@ export interface CallQuiescence {
 export const DEFAULT_TURN_LEASE_MS = 30_000;
 const CLOSED_FIELD = '_closed';
 const turnField = (turnId: string) => `t.${turnId}`;
+const HDEL_IF_VALUE = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
 
 export interface TtlOption {
   /** Override of the key's policy TTL, clamped to the policy's bounds. */
@@ -275,6 +276,35 @@ export class SessionStore extends TieredStore {
     const key = this.keys.worker(workerId, 'heartbeat');
     const [raw] = await this.direct('worker.heartbeat.get', [{ op: 'get', key }]);
     return raw === null || raw === undefined ? undefined : decodeJson<Record<string, JsonValue>>(key, String(raw));
+  }
+
+  // ── live media calls (one hash for the deployment, so a relay that starts later finds them) ──
+
+  /** Records that the call's media is connected on `connectionId`; slides the registry's TTL. */
+  async registerMediaCall(callId: string, connectionId: string): Promise<void> {
+    const key = this.mediaCallsKey();
+    await this.direct('media.calls.register', [{ op: 'hset', key, fields: { [callId]: connectionId } }, { op: 'expire', key, seconds: this.keys.ttl('system', 'calls') }], { atomic: true });
+  }
+
+  /**
+   * Forgets the call. With `connectionId`, only while that connection is the one registered: ACS may have
+   * reconnected the call's media on a newer connection, which stays.
+   */
+  async unregisterMediaCall(callId: string, connectionId?: string): Promise<boolean> {
+    const key = this.mediaCallsKey();
+    const command: Command = connectionId === undefined ? { op: 'hdel', key, fields: [callId] } : { op: 'eval', script: HDEL_IF_VALUE, keys: [key], args: [callId, connectionId] };
+    const [removed] = await this.direct('media.calls.unregister', [command]);
+    return Number(removed) === 1;
+  }
+
+  /** Every registered call and its media connection id. */
+  async mediaCalls(): Promise<Map<string, string>> {
+    const [hash] = await this.direct('media.calls.list', [{ op: 'hgetall', key: this.mediaCallsKey() }]);
+    return new Map(Object.entries((hash ?? {}) as Record<string, string>));
+  }
+
+  private mediaCallsKey(): string {
+    return this.keys.system('media', 'calls');
   }
 
   // ── TTS cache (binary audio; a cache, so never journaled) ────────────────────────────────────
