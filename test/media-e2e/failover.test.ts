@@ -69,7 +69,10 @@ describe('relay failover', () => {
 
     // Act
     const { callId, dead, survivor } = await killOwnerAfterTwoTurns(phone);
-    await stack.media!.startRelay(); // a replacement process, so two relays run again (for the next test)
+    await eventually('the survivor owns the call', () => survivor.calls().includes(callId) || undefined, 10_000);
+    // A replacement process, so two relays run again (for the next test); started once the survivor owns
+    // the call, since a relay that starts now learns of the call too and could win the takeover.
+    await stack.media!.startRelay();
     const call = await placed;
     const { output } = await lifecycleOf(stack, call.callConnectionId);
 
@@ -157,5 +160,53 @@ describe('relay failover', () => {
     expect(stack.media!.relays.some((r) => r !== leaving && r.calls().length === 0 && r.stats().released > 0)).toBe(true);
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
     expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual(WHOLE_CALL);
+  });
+});
+
+describe('relay recovery from the registry of live media calls', () => {
+  let stack: OfflineStack;
+  const agentTurns = new Map<string, number>();
+
+  beforeAll(async () => {
+    stack = await startMediaStack({
+      relays: 1,
+      heartbeatTtlSeconds: 5,
+      relay: { logger: consoleLogger(process.env.RELAY_DEBUG ? 'info' : 'error', { component: 'relay' }), onTurn: (callId, turn) => void (turn.role === 'agent' && agentTurns.set(callId, (agentTurns.get(callId) ?? 0) + 1)) },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a relay started after the only relay died takes over the call it never heard announced', { timeout: 60_000 }, async () => {
+    // Prepare: one relay owns the call; the pause spans its death and the heartbeat it leaves behind.
+    const steps: CallerStep[] = [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: 7_000 }, ...ask(Q[1]!), { hangUp: true }];
+    const placed = stack.acs.placeCall({ from: '+15550107105', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 55_000 });
+    const callId = await eventually('the greeting and the first answer', () => [...agentTurns].find(([, n]) => n >= 2)?.[0], 20_000);
+    const [only] = stack.media!.relays;
+    expect(only!.calls()).toEqual([callId]);
+
+    // Act: the process is recycled; its replacement starts after every announcement of the call.
+    await only!.terminate();
+    const replacement = await stack.media!.startRelay();
+    const call = await placed;
+    const { output } = await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess
+    expect(callIdForIncoming(call.serverCallId)).toBe(callId);
+    expect(call.endedBy).toBe('caller');
+    expect(call.notes).toEqual([]);
+    expect(replacement.stats()).toMatchObject({ calls: 0, released: 1 });
+    const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+    expect(transcript!.turns.map((t) => [t.role, t.content])).toEqual([
+      ['assistant', greetingPrompt()],
+      ['user', Q[0]],
+      ['assistant', echoAnswer(Q[0]!)],
+      ['user', Q[1]],
+      ['assistant', echoAnswer(Q[1]!)],
+    ]);
+    expect(output).toMatchObject({ turnCount: 5, turnsArchived: 5 });
+    // The media disconnect took the call out of the registry, so no later relay picks it up.
+    expect((await (await stack.runtime.store()).mediaCalls()).has(callId)).toBe(false);
   });
 });

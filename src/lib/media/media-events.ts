@@ -1,8 +1,9 @@
 /**
  * What the webPubSubTrigger function does with the media hub's `connected` / `disconnected` system
- * events. ACS connections (userId `acs-call.<id>`) are recorded on the call session and announced on
- * the relays' control group; the relay of this process, if any, gets the call directly too. A relay's
- * own connection going away is announced as `relay-lost` so the others take its calls over.
+ * events. ACS connections (userId `acs-call.<id>`) are recorded on the call session and in the registry
+ * of live media calls, and announced on the relays' control group; the relay of this process, if any,
+ * gets the call directly too. A relay's own connection going away is announced as `relay-lost` so the
+ * others take its calls over.
  */
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
@@ -44,10 +45,16 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
   }
   const { callId } = peer;
   const connected = event.eventName === 'connected';
-  await deps.store
-    .updateCallSession(callId, connected ? { mediaState: 'connected', mediaConnectionId: event.connectionId } : { mediaState: 'disconnected' })
-    .catch((error: unknown) => deps.logger.warn('media state not recorded', { callId, error: error as Error }));
   const { connectionId } = event;
+  await Promise.all([
+    deps.store
+      .updateCallSession(callId, connected ? { mediaState: 'connected', mediaConnectionId: connectionId } : { mediaState: 'disconnected' })
+      .catch((error: unknown) => deps.logger.warn('media state not recorded', { callId, error: error as Error })),
+    // The registry is how a relay started later finds the calls in progress (see relay.ts).
+    (connected ? deps.store.registerMediaCall(callId, connectionId) : deps.store.unregisterMediaCall(callId, connectionId)).catch((error: unknown) =>
+      deps.logger.warn('media call registry not updated', { callId, error: error as Error }),
+    ),
+  ]);
   const announced: RelayControlMessage = connected ? { type: 'call-connected', callId, connectionId } : { type: 'call-disconnected', callId, connectionId };
   // The local relay first (no round trip through the service); every relay hears the announcement.
   const local = deps.localRelay;

@@ -18,10 +18,14 @@
  * A graceful stop releases every call and announces it again, so another relay takes it at once. A
  * dropped agent socket is reopened by the call's bridge with the conversation so far.
  *
- * Limits of this design: a relay learns of calls from announcements, so a relay started after a call
- * connected can take it over only if it is announced again; run at least two relays for failover. A
- * relay whose own Web PubSub connection drops and reconnects (a network blip) is reported as lost and
- * hands its calls over (the caller hears a short gap).
+ * Recovery. Announcements reach only the relays running at the time, so the trigger also records each
+ * live ACS media connection in a registry hash (`system:{media}:calls`). A relay reads it once on its
+ * first beat: calls nobody holds, or whose holder's heartbeat is gone, are taken over as above; the
+ * others are watched; entries whose call session is gone are pruned. So a relay that replaces the only
+ * one (a recycled instance) picks up the calls in progress instead of leaving them silent.
+ *
+ * Limits of this design: a relay whose own Web PubSub connection drops and reconnects (a network blip)
+ * is reported as lost and hands its calls over (the caller hears a short gap).
  */
 
 import { hostname } from 'node:os';
@@ -159,6 +163,8 @@ class MediaRelay implements Relay {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The registry of live media calls has been read (see {@link recover}). */
+  private recovered = false;
   private counters = { claims: 0, takeovers: 0, released: 0, sendFailures: 0 };
 
   constructor(private readonly options: RelayOptions) {
@@ -226,12 +232,7 @@ class MediaRelay implements Relay {
 
   handleConnected(callId: string, connectionId?: string): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
-    if (connectionId !== undefined) {
-      if (this.endedConnections.has(connectionId)) return Promise.resolve(false);
-      this.mediaConnection.delete(callId);
-      this.mediaConnection.set(callId, connectionId);
-      if (this.mediaConnection.size > MAX_WATCHED) this.mediaConnection.delete(this.mediaConnection.keys().next().value as string);
-    }
+    if (connectionId !== undefined && !this.noteConnection(callId, connectionId)) return Promise.resolve(false);
     if (this.bridges.has(callId)) return Promise.resolve(true);
     let pending = this.claiming.get(callId);
     if (!pending) {
@@ -239,6 +240,15 @@ class MediaRelay implements Relay {
       this.claiming.set(callId, pending);
     }
     return pending;
+  }
+
+  /** Remembers the call's latest media connection; false when that connection has already ended. */
+  private noteConnection(callId: string, connectionId: string): boolean {
+    if (this.endedConnections.has(connectionId)) return false;
+    this.mediaConnection.delete(callId);
+    this.mediaConnection.set(callId, connectionId);
+    if (this.mediaConnection.size > MAX_WATCHED) this.mediaConnection.delete(this.mediaConnection.keys().next().value as string);
+    return true;
   }
 
   async handleDisconnected(callId: string, connectionId?: string): Promise<void> {
@@ -376,11 +386,11 @@ class MediaRelay implements Relay {
     await bridge.abandon();
   }
 
-  private async takeOver(callId: string, deadOwner: string): Promise<void> {
+  private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
     const store = this.options.store;
     // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
     await store.releaseAffinity(callId, deadOwner).catch(() => false);
-    if (await this.handleConnected(callId)) {
+    if (await this.handleConnected(callId, connectionId)) {
       this.counters.takeovers += 1;
       this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
       this.announce({ type: 'call-claimed', callId, workerId: this.workerId });
@@ -473,7 +483,59 @@ class MediaRelay implements Relay {
         if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
       }
     }
+    if (!this.recovered) await this.recover();
     await this.sweep();
+  }
+
+  /**
+   * Reads the registry of live media calls (once; again on later beats while Redis is unreachable) and
+   * treats each call as if it had just been announced, knowing its owner: several relays starting at
+   * once are arbitrated by the affinity key's `SET NX`, as for an announcement.
+   */
+  private async recover(): Promise<void> {
+    const store = this.options.store;
+    let registered: Map<string, string>;
+    try {
+      registered = await store.mediaCalls();
+    } catch (error) {
+      if (!(error instanceof RedisUnavailableError)) this.logger.warn('relay could not read the live media calls', { error: error as Error });
+      return;
+    }
+    this.recovered = true;
+    const alive = new Map<string, boolean>();
+    const claims: Promise<unknown>[] = [];
+    for (const [callId, connectionId] of registered) {
+      if (this.stopped) break;
+      if (this.bridges.has(callId) || this.claiming.has(callId) || this.watched.has(callId)) continue;
+      try {
+        const session = await store.getCallSession(callId);
+        // Finalisation deleted the call (or its disconnect was recorded but not unregistered): prune it.
+        if (session === undefined || (session.mediaState === 'disconnected' && session.mediaConnectionId === connectionId)) {
+          await store.unregisterMediaCall(callId, connectionId);
+          continue;
+        }
+        const owner = await store.getAffinity(callId);
+        if (owner === null) {
+          claims.push(this.handleConnected(callId, connectionId));
+          continue;
+        }
+        if (owner === this.workerId) continue;
+        let ownerAlive = alive.get(owner);
+        if (ownerAlive === undefined) {
+          ownerAlive = (await store.getHeartbeat(owner)) !== undefined;
+          alive.set(owner, ownerAlive);
+        }
+        if (ownerAlive) {
+          if (this.noteConnection(callId, connectionId)) this.watch(callId, owner);
+        } else {
+          claims.push(this.takeOver(callId, owner, connectionId));
+        }
+      } catch (error) {
+        this.logger.warn('relay could not recover a call', { callId, error: error as Error });
+      }
+    }
+    await Promise.allSettled(claims);
+    if (registered.size > 0) this.logger.info('media relay read the live media calls', { registered: registered.size, owned: this.bridges.size, watched: this.watched.size });
   }
 
   /** Calls this relay knows of but does not own: claim those whose owner is gone. */
