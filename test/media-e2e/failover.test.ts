@@ -18,20 +18,29 @@ import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
 
 const Q = ['What are your opening hours', 'Can I change my address'];
 
-describe('relay failover', () => {
-  let stack: OfflineStack;
-  /** Agent turns persisted per call (the greeting counts). */
+/** A media stack with short heartbeats whose relays count the agent turns they persist per call (the greeting counts). */
+function failoverStack(relays: number): { stack: () => OfflineStack; agentTurns: Map<string, number> } {
+  let stack: OfflineStack | undefined;
   const agentTurns = new Map<string, number>();
-
   beforeAll(async () => {
     stack = await startMediaStack({
-      relays: 2,
+      relays,
       heartbeatTtlSeconds: 5,
       relay: { logger: consoleLogger(process.env.RELAY_DEBUG ? 'info' : 'error', { component: 'relay' }), onTurn: (callId, turn) => void (turn.role === 'agent' && agentTurns.set(callId, (agentTurns.get(callId) ?? 0) + 1)) },
     });
   });
   afterAll(async () => {
     await stack?.close();
+  });
+  return { stack: () => stack!, agentTurns };
+}
+
+describe('relay failover', () => {
+  const fixture = failoverStack(2);
+  const agentTurns = fixture.agentTurns;
+  let stack: OfflineStack;
+  beforeAll(() => {
+    stack = fixture.stack();
   });
 
   /** A question, a pause during which the owner dies, then another. */
@@ -164,18 +173,11 @@ describe('relay failover', () => {
 });
 
 describe('relay recovery from the registry of live media calls', () => {
+  const fixture = failoverStack(1);
+  const agentTurns = fixture.agentTurns;
   let stack: OfflineStack;
-  const agentTurns = new Map<string, number>();
-
-  beforeAll(async () => {
-    stack = await startMediaStack({
-      relays: 1,
-      heartbeatTtlSeconds: 5,
-      relay: { logger: consoleLogger(process.env.RELAY_DEBUG ? 'info' : 'error', { component: 'relay' }), onTurn: (callId, turn) => void (turn.role === 'agent' && agentTurns.set(callId, (agentTurns.get(callId) ?? 0) + 1)) },
-    });
-  });
-  afterAll(async () => {
-    await stack?.close();
+  beforeAll(() => {
+    stack = fixture.stack();
   });
 
   it('a relay started after the only relay died takes over the call it never heard announced', { timeout: 60_000 }, async () => {

@@ -520,12 +520,7 @@ class MediaRelay implements Relay {
           continue;
         }
         if (owner === this.workerId) continue;
-        let ownerAlive = alive.get(owner);
-        if (ownerAlive === undefined) {
-          ownerAlive = (await store.getHeartbeat(owner)) !== undefined;
-          alive.set(owner, ownerAlive);
-        }
-        if (ownerAlive) {
+        if (await this.isAlive(owner, alive)) {
           if (this.noteConnection(callId, connectionId)) this.watch(callId, owner);
         } else {
           claims.push(this.takeOver(callId, owner, connectionId));
@@ -536,6 +531,16 @@ class MediaRelay implements Relay {
     }
     await Promise.allSettled(claims);
     if (registered.size > 0) this.logger.info('media relay read the live media calls', { registered: registered.size, owned: this.bridges.size, watched: this.watched.size });
+  }
+
+  /** Whether a relay's heartbeat is live; one read per relay per pass, memoised in `seen`. */
+  private async isAlive(workerId: string, seen: Map<string, boolean>): Promise<boolean> {
+    let alive = seen.get(workerId);
+    if (alive === undefined) {
+      alive = (await this.options.store.getHeartbeat(workerId)) !== undefined;
+      seen.set(workerId, alive);
+    }
+    return alive;
   }
 
   /** Calls this relay knows of but does not own: claim those whose owner is gone. */
@@ -552,12 +557,7 @@ class MediaRelay implements Relay {
           continue;
         }
         if (owner === this.workerId) continue;
-        let ownerAlive = alive.get(owner);
-        if (ownerAlive === undefined) {
-          ownerAlive = (await store.getHeartbeat(owner)) !== undefined;
-          alive.set(owner, ownerAlive);
-        }
-        if (!ownerAlive) await this.takeOver(callId, owner);
+        if (!(await this.isAlive(owner, alive))) await this.takeOver(callId, owner);
       } catch (error) {
         if (error instanceof RedisUnavailableError) return;
         this.logger.warn('relay sweep failed for a call', { callId, error: error as Error });
