@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AcsClientError,
   answerCallArgs,
+  callConnection,
+  callMedia,
   createCallAutomationClient,
   phoneIdentifier,
   playText,
@@ -142,6 +144,25 @@ describe('Call Automation client', () => {
     // Assess
     expect(a).toBe(b);
     await expect(missing).rejects.toBeInstanceOf(AcsClientError);
+  });
+
+  it("keeps one connection and media handle per call and client, and they act on that call's path", async () => {
+    // Prepare
+    const client = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
+    resetCallAutomationClients();
+    const other = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
+    // Act
+    const first = callMedia(client, 'conn-7');
+    const again = callMedia(client, 'conn-7');
+    await again.playToAll(...playText('Still there?', speech, { operationContext: 'reprompt' }));
+    await callMedia(client, 'conn-8').playToAll(...playText('Goodbye!', speech, { operationContext: 'goodbye' }));
+    // Assess
+    expect(again).toBe(first);
+    expect(callConnection(client, 'conn-7')).toBe(callConnection(client, 'conn-7'));
+    expect(callConnection(client, 'conn-8')).not.toBe(callConnection(client, 'conn-7'));
+    expect(other).not.toBe(client);
+    expect(callMedia(other, 'conn-7')).not.toBe(first);
+    expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /calling/callConnections/conn-7:play', 'POST /calling/callConnections/conn-8:play']);
   });
 
   it('builds an endpoint + managed identity client without contacting anything', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { CallConnection } from '@azure/communication-call-automation';
+import type { CallConnection, CallMedia } from '@azure/communication-call-automation';
 import { createCallbackAuthenticator, checkEventsBelongToCall, type CallbackAuthenticator } from '../acs/callback-auth.js';
-import { phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
+import { callConnection, callMedia, phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
 import {
   isEvent,
   isSilenceTimeout,
@@ -225,10 +225,18 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   }
 }
 
-function connection(session: CallSession, deps: CallControlDeps): Promise<CallConnection> {
+function connectionIdOf(session: CallSession): string {
   const id = session.callConnectionId;
   if (!id) throw new Error('call has no callConnectionId yet');
-  return deps.acs().then((client) => client.getCallConnection(id));
+  return id;
+}
+
+async function connection(session: CallSession, deps: CallControlDeps): Promise<CallConnection> {
+  return callConnection(await deps.acs(), connectionIdOf(session));
+}
+
+async function media(session: CallSession, deps: CallControlDeps): Promise<CallMedia> {
+  return callMedia(await deps.acs(), connectionIdOf(session));
 }
 
 async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
@@ -315,15 +323,13 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
 }
 
 async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps): Promise<void> {
-  const media = (await connection(session, deps)).getCallMedia();
-  await media.playToAll(...playText(text, deps.config.acs, { operationContext }));
+  await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
 }
 
 async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps): Promise<void> {
   const target = session.participantRawId;
   if (!target) throw new Error(`call ${callId} has no participant to recognize`);
-  const media = (await connection(session, deps)).getCallMedia();
-  await media.startRecognizing(identifierFromRawId(target), recognizeSpeech(prompt, deps.config.acs, { operationContext }));
+  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), recognizeSpeech(prompt, deps.config.acs, { operationContext }));
 }
 
 function identifierFromRawId(rawId: string) {

@@ -1,3 +1,4 @@
+import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
 import type { Runtime } from '../runtime.js';
@@ -117,7 +118,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
 
     async hangUp(callConnectionId) {
       try {
-        await (await rt.acs()).getCallConnection(callConnectionId).hangUp(true);
+        await callConnection(await rt.acs(), callConnectionId).hangUp(true);
       } catch (err) {
         // The call is already gone: that is what hanging up wanted.
         const status = (err as { statusCode?: number }).statusCode;

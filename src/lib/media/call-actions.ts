@@ -8,7 +8,7 @@
 import type { CallAutomationClient, CallConnection } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
 import type { CallerProfile } from '../agent/types.js';
-import { phoneIdentifier } from '../acs/client.js';
+import { callConnection, phoneIdentifier } from '../acs/client.js';
 import type { SessionStore } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CallActionError } from './errors.js';
@@ -34,7 +34,7 @@ async function connectionFor(
   await store
     .updateCallSession(callId, fields)
     .catch((error: unknown) => logger.warn('could not record the call action on the session', { callId, fields: Object.keys(fields).join(','), error: error as Error }));
-  return (await acs()).getCallConnection(callConnectionId);
+  return callConnection(await acs(), callConnectionId);
 }
 
 /**
