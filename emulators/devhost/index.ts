@@ -43,6 +43,8 @@ export interface DevHostOptions {
   readonly dispatchers?: readonly TriggerDispatcher[];
   /** Run the app's `app.hook.appStart` / `appTerminate` hooks, as the worker does. @default true */
   readonly runAppHooks?: boolean;
+  /** How long `close()` waits for invocations in flight to finish, as the host does on shutdown. @default 5000 */
+  readonly drainTimeoutMs?: number;
   /** @default consoleLogger('warn') */
   readonly logger?: Logger;
 }
@@ -94,13 +96,17 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
 
   // Requests are refused until every registration is mounted (the port must be known first).
   const ready: { http?: HttpHostOptions; clientData?: DurableClientData } = {};
+  // Invocations in flight: closing waits for them, so none runs on after the host (and what it uses) is gone.
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     if (!ready.http || !ready.clientData) return void res.writeHead(503).end();
-    handle(req, res, ready.http, ready.clientData).catch((error: unknown) => {
+    const handling = handle(req, res, ready.http, ready.clientData).catch((error: unknown) => {
       logger.error('request failed', { path: req.url?.split('?')[0], error: error as Error });
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
+    inFlight.add(handling);
+    void handling.finally(() => inFlight.delete(handling));
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -213,6 +219,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
         try {
           await runHooks('appTerminate');
         } finally {
+          await drain(inFlight, options.drainTimeoutMs ?? 5_000, logger);
           await engine.close();
           await closeServer(server);
         }
@@ -234,6 +241,21 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolveBody(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** Waits for the invocations in flight (and any they let in meanwhile), at most `timeoutMs`. */
+async function drain(inFlight: ReadonlySet<Promise<void>>, timeoutMs: number, logger: Logger): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (inFlight.size > 0) {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      logger.warn('dev host closing with invocations still running', { inFlight: inFlight.size, drainTimeoutMs: timeoutMs });
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...inFlight]), new Promise<void>((done) => (timer = setTimeout(done, left)))]);
+    clearTimeout(timer);
+  }
 }
 
 function closeServer(server: ReturnType<typeof createServer>): Promise<void> {

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { installFunctionsCore } from '../../emulators/functions-host/registry.js';
 import { startDevHost, type DevHost } from '../../emulators/devhost/index.js';
 import { createLogger, type LogFields } from '../../src/lib/telemetry/logger.js';
@@ -87,6 +87,57 @@ app.http('greetingStatus', {
     const status = await df.getClient(context).getStatus(request.params.instanceId ?? '');
     return { jsonBody: { runtimeStatus: status.runtimeStatus, output: status.output } };
   },
+});
+
+/** A handler the test releases by hand, so an invocation can be in flight when the host closes. */
+const slow = { started: 0, finished: 0, release: (): void => undefined };
+app.http('slow', {
+  route: 'slow',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: async () => {
+    slow.started += 1;
+    await new Promise<void>((resolve) => (slow.release = resolve));
+    slow.finished += 1;
+    return { body: 'finished' };
+  },
+});
+
+describe('dev host shutdown', () => {
+  it('lets an invocation in flight finish and answer before it closes, as the host drains on shutdown', async () => {
+    // Prepare
+    const host = await startDevHost({ logger: createLogger(() => undefined, 'error') });
+    const started = slow.started;
+    const response = fetch(`${host.baseUrl}/api/slow`);
+    await vi.waitFor(() => expect(slow.started).toBe(started + 1));
+    // Act
+    let closed = false;
+    const closing = host.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closedBeforeRelease = closed;
+    slow.release();
+    await closing;
+    // Assess
+    expect(closedBeforeRelease).toBe(false);
+    const answered = await response;
+    expect(answered.status).toBe(200);
+    await expect(answered.text()).resolves.toBe('finished');
+  });
+
+  it('stops waiting after drainTimeoutMs and says how many invocations were still running', async () => {
+    // Prepare
+    const logged: Array<{ level: string; message: string; fields?: LogFields }> = [];
+    const host = await startDevHost({ drainTimeoutMs: 100, logger: createLogger((level, message, fields) => logged.push({ level, message, fields }), 'warn') });
+    const started = slow.started;
+    const response = fetch(`${host.baseUrl}/api/slow`).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(slow.started).toBe(started + 1));
+    // Act
+    await host.close();
+    // Assess
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'warn', message: 'dev host closing with invocations still running', fields: expect.objectContaining({ inFlight: 1 }) }));
+    await expect(response).resolves.toBeInstanceOf(Error);
+    slow.release();
+  });
 });
 
 describe('dev host over HTTP', () => {
