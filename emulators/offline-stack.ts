@@ -165,6 +165,12 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       ...(wps ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => [wps.accessKey] })] } : {}),
     });
     cleanups.push(() => host.close());
+    // Closed before the host (cleanups run in reverse): the relays' own disconnections at shutdown then
+    // reach no function after the app's runtime is gone. Closing twice is harmless.
+    if (wps) {
+      const startedWps = wps;
+      cleanups.push(() => startedWps.close());
+    }
 
     let media: OfflineMedia | undefined;
     if (mediaOptions && wps && realtime) {
