@@ -5,7 +5,14 @@ import { bytesPerFrame, bytesToMs } from './audio.js';
  * The phone's side of the agent's audio: a jitter buffer that the media clock drains by one 20 ms
  * frame per tick, so a burst sent at once is heard at real-time pace. Records what was actually
  * heard (contiguous segments) and what each StopAudio threw away.
+ *
+ * Like a phone's jitter buffer it conceals a late frame: the agent is still speaking while the buffer
+ * has been dry for fewer than `UNDERRUN_GRACE_FRAMES` ticks, so audio paced in real time over a busy
+ * network (or a busy machine) is one segment, not many.
  */
+
+/** Dry ticks (20 ms each) a segment survives before the agent counts as silent. */
+export const UNDERRUN_GRACE_FRAMES = 5;
 
 export interface HeardAudio {
   /** When the first frame of this segment started playing (emulator clock, ms). */
@@ -32,6 +39,10 @@ export class PlayoutBuffer extends EventEmitter {
   private headOffset = 0;
   private buffered = 0;
   private current: HeardAudio | undefined;
+  /** Consecutive ticks the current segment found the buffer dry. */
+  private dryTicks = 0;
+  /** When the current segment's last audio frame finished playing. */
+  private lastAudioEndMs = 0;
   private readonly frameBytes: number;
 
   constructor(
@@ -71,9 +82,10 @@ export class PlayoutBuffer extends EventEmitter {
   /** One clock tick: 20 ms of buffered audio reaches the caller's ear. */
   drainFrame(): void {
     if (this.buffered === 0) {
-      this.endSegment(false);
+      if (this.current && ++this.dryTicks >= UNDERRUN_GRACE_FRAMES) this.endSegment(false);
       return;
     }
+    this.dryTicks = 0;
     let wanted = Math.min(this.frameBytes, this.buffered);
     const taken = wanted;
     while (wanted > 0) {
@@ -95,6 +107,7 @@ export class PlayoutBuffer extends EventEmitter {
     }
     this.current.bytes += taken;
     this.current.ms = bytesToMs(this.current.bytes, this.sampleRate);
+    this.lastAudioEndMs = this.nowMs() + bytesToMs(taken, this.sampleRate);
   }
 
   /** StopAudio: everything not yet played is dropped at once. */
@@ -120,8 +133,11 @@ export class PlayoutBuffer extends EventEmitter {
   }
 
   private endSegment(byStopAudio: boolean): void {
+    // In an underrun the agent's audio ended with the last frame played, not when the wait gave up.
+    const endedAtMs = this.dryTicks > 0 ? this.lastAudioEndMs : this.nowMs();
+    this.dryTicks = 0;
     if (!this.current) return;
-    this.current.endedAtMs = this.nowMs();
+    this.current.endedAtMs = endedAtMs;
     this.current.stoppedByStopAudio = byStopAudio;
     this.current = undefined;
     this.emit('end');
