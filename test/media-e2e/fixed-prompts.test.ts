@@ -21,7 +21,12 @@ describe('fixed prompts on the media path: barge-in over the greeting, the failu
   const bargeIns: BargeInRecord[] = [];
 
   beforeAll(async () => {
-    stack = await startMediaStack({ relay: { onBargeIn: (_callId, record) => bargeIns.push(record) } }, { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } });
+    // 150 ms a word: the greeting the caller talks over plays long enough (≈ 1.5 s) for the caller's speech
+    // to reach the model's VAD while it still plays, even on a loaded machine.
+    stack = await startMediaStack(
+      { realtime: { speechMsPerWord: 150 }, relay: { onBargeIn: (_callId, record) => bargeIns.push(record) } },
+      { env: { LOG_LEVEL: 'error', MEDIA_AUDIO_FORMAT: 'pcm16KMono' } },
+    );
   });
   afterAll(async () => {
     await stack?.close();
