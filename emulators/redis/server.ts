@@ -21,8 +21,26 @@ export class RedisServer {
   }
 
   static async start(options: { password?: string; port?: number } = {}): Promise<RedisServer> {
-    const server = new RedisServer(options.port ?? (await freePort()), options.password);
-    await server.startProcess();
+    if (options.port !== undefined) return RedisServer.startOn(options.port, options.password);
+    // A port found free can be taken before redis-server binds it (by any process's outgoing
+    // connection, too): then redis-server exits at once, and another free port is tried.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await RedisServer.startOn(await freePort(), options.password);
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof RedisServerExited)) throw error;
+      }
+    }
+  }
+
+  private static async startOn(port: number, password: string | undefined): Promise<RedisServer> {
+    const server = new RedisServer(port, password);
+    try {
+      await server.startProcess();
+    } catch (error) {
+      await server.dispose();
+      throw error;
+    }
     return server;
   }
 
@@ -78,12 +96,17 @@ export class RedisServer {
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const failed = new Promise<never>((_, reject) => {
       child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${stderr.trim()}`)));
+      child.once('exit', (code) => reject(new RedisServerExited(`redis-server exited with ${code}: ${stderr.trim()}`)));
     });
     this.child = child;
-    await Promise.race([waitForPort(this.port, 5000), failed]);
+    await Promise.race([waitForRedis(this.port, 5000, () => child.exitCode === null && child.signalCode === null), failed]);
     child.removeAllListeners('exit');
   }
+}
+
+/** redis-server stopped while starting (e.g. its port was taken in the meantime). */
+export class RedisServerExited extends Error {
+  override readonly name = 'RedisServerExited';
 }
 
 function redisServerBinary(): string {
@@ -103,20 +126,37 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Waits until Redis answers a PING on the port: a TCP connect alone would also succeed against
+ * whatever else listens there (the port can be taken between finding it free and binding it).
+ * With `requirepass` the answer is a NOAUTH error, which is Redis answering too.
+ */
+async function waitForRedis(port: number, timeoutMs: number, starting: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1');
-    });
-    if (open) return;
+  while (Date.now() < deadline && starting()) {
+    if (await answersPing(port, Math.min(250, Math.max(1, deadline - Date.now())))) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`);
+  throw new Error(`redis-server did not answer on ${port} within ${timeoutMs} ms`);
+}
+
+function answersPing(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = new Socket();
+    let reply = '';
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+    socket.connect(port, '127.0.0.1');
+  });
 }

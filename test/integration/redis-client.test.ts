@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/lib/config/index.js';
 import { RedisUnavailableError, RedisCommandError } from '../../src/lib/state/errors.js';
 import { createRedis, redisOp, tokenObjectId } from '../../src/lib/state/redis-client.js';
 import { baseEnv } from '../support/env.js';
-import { RedisServer } from '../support/redis-server.js';
+import { createServer } from 'node:net';
+import { RedisServer, RedisServerExited } from '../support/redis-server.js';
 
 function redisConfig(port: number, extra: Record<string, string> = {}) {
   return loadConfig(baseEnv({ REDIS_PORT: String(port), ...extra })).redis;
@@ -95,6 +96,26 @@ describe('createRedis with a Redis it can stop', () => {
       await redis.close();
     } finally {
       await server.restart();
+    }
+  });
+});
+
+describe('private redis-server', () => {
+  it('fails to start with a typed error when its port is taken, and a free-port start still works', async () => {
+    // Prepare: another listener holds the port, as one can between finding a port free and binding it.
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as { port: number }).port;
+    try {
+      // Act
+      const onTaken = await RedisServer.start({ port: taken }).catch((error: unknown) => error);
+      const server = await RedisServer.start();
+      // Assess
+      expect(onTaken).toBeInstanceOf(RedisServerExited);
+      expect(server.running).toBe(true);
+      await server.dispose();
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
   });
 });
