@@ -7,7 +7,7 @@ import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './a
 import { startEmbeddedCosmos, type EmbeddedCosmos } from './cosmos/index.js';
 import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
-import { freePort, RedisServer } from './redis/server.js';
+import { RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
 import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { archiveProfileLookup } from '../src/lib/agent/profile-lookup.js';
@@ -102,11 +102,21 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const acs = await startAcsEmulator({ logger, ...options.acs });
     cleanups.push(() => acs.close());
 
-    const port = await freePort();
     const mediaOptions: OfflineMediaOptions | undefined = options.media === true ? {} : options.media || undefined;
-    let mediaEnv: Record<string, string> = {};
     let wps: WebPubSubEmulator | undefined;
     let realtime: RealtimeEmulator | undefined;
+    // The host listens first, on a port of its own choosing: a port found free and bound later can be
+    // taken in between. Nothing reaches it before this function returns its URLs.
+    const host = await startDevHost({
+      functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
+      logger,
+      ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
+      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => (wps ? [wps.accessKey] : []) })] } : {}),
+    });
+    cleanups.push(() => host.close());
+    const port = host.port;
+
+    let mediaEnv: Record<string, string> = {};
     if (mediaOptions) {
       wps = await startWebPubSubEmulator({
         logger,
@@ -157,16 +167,10 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       await runtime.close();
     });
 
-    const host = await startDevHost({
-      port,
-      functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
-      logger,
-      ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
-      ...(wps ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => [wps.accessKey] })] } : {}),
-    });
+    // Registered again so the host closes (draining what is in flight) before the runtime goes, and
+    // the Web PubSub emulator before the host: the relays' own disconnections at shutdown then reach no
+    // function after the app's runtime is gone. Closing twice is harmless.
     cleanups.push(() => host.close());
-    // Closed before the host (cleanups run in reverse): the relays' own disconnections at shutdown then
-    // reach no function after the app's runtime is gone. Closing twice is harmless.
     if (wps) {
       const startedWps = wps;
       cleanups.push(() => startedWps.close());
