@@ -105,6 +105,11 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const mediaOptions: OfflineMediaOptions | undefined = options.media === true ? {} : options.media || undefined;
     let wps: WebPubSubEmulator | undefined;
     let realtime: RealtimeEmulator | undefined;
+    // Cleanups run in reverse: the relays, the emulators (Web PubSub before the host, so the relays'
+    // own disconnections at shutdown reach no function), the host (draining what is in flight), and
+    // only then the app's runtime those invocations use. It is made last, so its cleanup is held here.
+    const runtimeCleanup: { restore?: () => Promise<void> } = {};
+    cleanups.push(async () => runtimeCleanup.restore?.());
     // The host listens first, on a port of its own choosing: a port found free and bound later can be
     // taken in between. Nothing reaches it before this function returns its URLs.
     const host = await startDevHost({
@@ -162,19 +167,10 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     });
     const runtime = createRuntime(config, logger);
     const previous = setRuntime(runtime);
-    cleanups.push(async () => {
+    runtimeCleanup.restore = async () => {
       setRuntime(previous);
       await runtime.close();
-    });
-
-    // Registered again so the host closes (draining what is in flight) before the runtime goes, and
-    // the Web PubSub emulator before the host: the relays' own disconnections at shutdown then reach no
-    // function after the app's runtime is gone. Closing twice is harmless.
-    cleanups.push(() => host.close());
-    if (wps) {
-      const startedWps = wps;
-      cleanups.push(() => startedWps.close());
-    }
+    };
 
     let media: OfflineMedia | undefined;
     if (mediaOptions && wps && realtime) {
