@@ -109,7 +109,7 @@ export class RedisServerExited extends Error {
   override readonly name = 'RedisServerExited';
 }
 
-function redisServerBinary(): string {
+export function redisServerBinary(): string {
   return process.env.REDIS_SERVER_BIN ?? 'redis-server';
 }
 
@@ -131,7 +131,7 @@ export async function freePort(): Promise<number> {
  * whatever else listens there (the port can be taken between finding it free and binding it).
  * With `requirepass` the answer is a NOAUTH error, which is Redis answering too.
  */
-async function waitForRedis(port: number, timeoutMs: number, starting: () => boolean): Promise<void> {
+export async function waitForRedis(port: number, timeoutMs: number, starting: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && starting()) {
     if (await answersPing(port, Math.min(250, Math.max(1, deadline - Date.now())))) return;
