@@ -28,7 +28,7 @@ export interface OfflineStack {
   readonly acs: AcsEmulator;
   readonly cosmos: EmbeddedCosmos;
   readonly host: DevHost;
-  readonly redis: { readonly host: string; readonly port: number; readonly server?: RedisServer };
+  readonly redis: { readonly host: string; readonly port: number; readonly cluster?: boolean; readonly server?: RedisServer };
   /** The Event Grid webhook of the app (`/api/incomingCall?code=<function key>`). */
   readonly eventGridUrl: string;
   /** `POST /api/calls` with the function key. */
@@ -61,7 +61,8 @@ export interface OfflineMediaOptions {
 
 export interface OfflineStackOptions {
   /** Use this Redis instead of spawning one. */
-  readonly redis?: { readonly host: string; readonly port: number };
+  /** `cluster`: host:port is one node of a Redis Cluster (REDIS_CLUSTER=true). */
+  readonly redis?: { readonly host: string; readonly port: number; readonly cluster?: boolean };
   /** Extra settings (e.g. `SILENCE_REPROMPTS`, `MAX_CALL_DURATION_SECONDS`). */
   readonly env?: Readonly<Record<string, string>>;
   readonly acs?: AcsEmulatorOptions;
@@ -146,6 +147,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       REDIS_KEY_PREFIX: `rtv${randomBytes(3).toString('hex')}`,
       REDIS_HOST: redis.host,
       REDIS_PORT: String(redis.port),
+      REDIS_CLUSTER: String(redis.cluster ?? false),
       COSMOS_ENDPOINT: cosmos.endpoint,
       COSMOS_KEY: cosmos.key,
       COSMOS_DATABASE: 'rtvoice',

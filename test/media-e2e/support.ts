@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import { startOfflineStack, type OfflineMediaOptions, type OfflineStack, type OfflineStackOptions } from '../../emulators/offline-stack.js';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { onCluster } from '../support/topology.js';
 
 /**
  * The realtime media path offline: ACS emulator → Web PubSub emulator → relay(s) → Azure OpenAI realtime
@@ -10,7 +11,7 @@ import { consoleLogger } from '../../src/lib/telemetry/logger.js';
  */
 export async function startMediaStack(media: OfflineMediaOptions = {}, options: OfflineStackOptions = {}): Promise<OfflineStack> {
   return startOfflineStack({
-    redis: { host: inject('redisHost'), port: inject('redisPort') },
+    redis: { host: inject('redisHost'), port: inject('redisPort'), cluster: onCluster() },
     env: { LOG_LEVEL: 'error' },
     logger: consoleLogger('error', { component: 'media-e2e' }),
     ...options,
