@@ -3,7 +3,7 @@ import { RedisUnavailableError } from '../../src/lib/state/errors.js';
 import { SessionStore } from '../../src/lib/state/session-store.js';
 import { RedisServer } from '../support/redis-server.js';
 import { onCluster } from '../support/topology.js';
-import { openSharedStore, openStore, randomId, type StoreHandle } from './support/store.js';
+import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
 
 let h: StoreHandle;
 beforeAll(async () => {
@@ -58,7 +58,7 @@ describe('SessionStore call state', () => {
     // Act
     await h.store.deleteCall(callId, { keepSummary: true });
     // Assess
-    const left = await h.raw.keys(`${h.keys.prefix}:test:*{${callId}}*`);
+    const left = await scanAll(h.raw, `${h.keys.prefix}:test:*{${callId}}*`);
     expect(left).toEqual([h.keys.call(callId, 'summary')]);
     expect(await h.store.getCallSummary(callId)).toEqual({ outcome: 'resolved', turns: 12 });
     expect(await h.store.getCallSession(callId)).toBeUndefined();

@@ -93,7 +93,8 @@ export class ConversationManager {
 
   /**
    * Loads (one pipeline: context, hot window, length) and migrates legacy layouts once.
-   * While Redis is away it starts from what the memory tier holds, or empty.
+   * While Redis is away it starts from what the memory tier holds; when memory holds nothing it
+   * throws `RedisUnavailableError` (never an empty conversation for a call that may have turns).
    */
   static async fromRedis(sessionId: string, store: SessionStore, options: ConversationOptions = {}): Promise<ConversationManager> {
     const hotWindow = options.hotWindow ?? 20;
@@ -359,23 +360,19 @@ async function readCurrent(
     { op: 'lrange', key: keys.history, start: -hotWindow, stop: -1 },
     { op: 'llen', key: keys.history },
   ];
-  try {
-    const [context, tail, length] = await store.read(
-      sessionId,
-      'conversation.load',
-      commands,
-      ([c, t, n]) => {
-        store.memory.loadHash(keys.context, c as Record<string, string>, ttl.contextSeconds);
-        store.memory.loadListTail(keys.history, t as string[], n as number, ttl.historySeconds);
-      },
-      l1MaxAgeMs === undefined ? {} : { l1MaxAgeMs },
-    );
-    return { context: context as Record<string, string>, tail: tail as string[], length: length as number };
-  } catch (err) {
-    // Redis away and nothing held: start empty; the turns written now are journaled and replayed.
-    if (err instanceof RedisUnavailableError) return { context: {}, tail: [], length: 0 };
-    throw err;
-  }
+  // Redis away and nothing held: RedisUnavailableError. An empty conversation would be a guess, and
+  // finalisation would archive it; the caller retries, or goes on knowing the history is unknown.
+  const [context, tail, length] = await store.read(
+    sessionId,
+    'conversation.load',
+    commands,
+    ([c, t, n]) => {
+      store.memory.loadHash(keys.context, c as Record<string, string>, ttl.contextSeconds);
+      store.memory.loadListTail(keys.history, t as string[], n as number, ttl.historySeconds);
+    },
+    l1MaxAgeMs === undefined ? {} : { l1MaxAgeMs },
+  );
+  return { context: context as Record<string, string>, tail: tail as string[], length: length as number };
 }
 
 function decodeLoaded(contextKey: string, raw: RawConversation): { context: Record<string, JsonValue>; turns: Turn[]; length: number } {
