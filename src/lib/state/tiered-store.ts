@@ -503,8 +503,9 @@ export class TieredStore {
 
   /**
    * Redis answered without state this process wrote: the partition's state is rewritten from what
-   * memory holds (and what the journal adds to it), and memory answers. What memory does not hold
-   * is reported: {@link StateLostError}, counted, logged. Redis's empty answer never replaces memory's.
+   * memory holds (which includes what the journal added), and the read is answered from the rewritten
+   * state. What memory does not hold is reported: {@link StateLostError}, counted, logged. Redis's
+   * empty answer never replaces memory's.
    */
   private async recoverLoss(partition: string, name: string, commands: readonly Command[], replies: Reply[], remember?: (replies: readonly Reply[]) => void): Promise<Reply[]> {
     if (await this.removedOnPurpose(partition)) {
@@ -513,14 +514,17 @@ export class TieredStore {
       return replies;
     }
     const rewritten = await this.rewriteFromMemory(partition);
-    const held = this.memory.read(commands, Number.POSITIVE_INFINITY);
-    if (allHit(held)) {
+    // Read again: Redis now has what memory held, which may be more than this read asked for, or
+    // less (a hash this process only ever wrote fields of). What is still missing was not held.
+    const again = (await this.redis.exec(commands, { name })) as Reply[];
+    if (this.lostKeys(partition, commands, again).length === 0) {
       this.restoredCount++;
-      this.logger.warn('redis lost call state; rewritten from memory', { operation: name, keys: rewritten, restored: this.restoredCount });
-      return held;
+      this.logger.warn('redis lost call state; rewritten from memory', { operation: name, commands: rewritten, restored: this.restoredCount });
+      remember?.(again);
+      return again;
     }
     this.unrecoverableCount++;
-    this.logger.error('redis lost call state and no copy is held', { operation: name, keys: rewritten, unrecoverable: this.unrecoverableCount });
+    this.logger.error('redis lost call state and no copy is held', { operation: name, commands: rewritten, unrecoverable: this.unrecoverableCount });
     throw new StateLostError(partition, name);
   }
 
