@@ -139,6 +139,15 @@ export class MemoryTier implements StateBackend {
     }
   }
 
+  /** How many of `fields` this tier holds for a hash key. */
+  heldFields(key: string, fields: readonly string[]): number {
+    const e = this.cache.get(key);
+    if (e?.kind !== 'hash') return 0;
+    let n = 0;
+    for (const f of fields) if (e.fields.has(f)) n++;
+    return n;
+  }
+
   /** Drops every key the commands touch, so the next read loads them from Redis. */
   forget(commands: readonly Command[]): void {
     for (const c of commands) {

@@ -142,6 +142,7 @@ export class TieredStore {
       return { durable: false, replies: this.toJournal(partition, shard, name, commands, guards, false) };
     }
     const started = performance.now();
+    const heldBefore = this.fieldsHeldBefore(partition, commands);
     let replies: Reply[];
     try {
       replies = (await this.redis.exec(commands, { atomic: true, name })) as Reply[];
@@ -151,8 +152,10 @@ export class TieredStore {
       return { durable: false, replies: this.toJournal(partition, shard, name, commands, guards, true) };
     }
     breaker.recordSuccess();
+    const lost = this.lostOnWrite(partition, commands, replies, heldBefore);
     this.memory.applyWrites(commands, true);
     this.noteWritten(partition, commands);
+    if (lost.length > 0) await this.recoverOnWrite(partition, name, lost, new Map());
     this.latency.record(LATENCY.persistence, performance.now() - started);
     return { durable: true, replies };
   }
@@ -425,8 +428,9 @@ export class TieredStore {
         continue;
       }
       const started = performance.now();
+      let replies: Reply[];
       try {
-        await this.redis.exec(entry.commands, { atomic: true, name: `replay.${entry.name}` });
+        replies = (await this.redis.exec(entry.commands, { atomic: true, name: `replay.${entry.name}` })) as Reply[];
       } catch (err) {
         if (err instanceof RedisUnavailableError) {
           entry.uncertain = true;
@@ -437,12 +441,81 @@ export class TieredStore {
         continue;
       }
       this.latency.record(LATENCY.persistence, performance.now() - started);
+      const lost = this.lostOnWrite(partition, entry.commands, replies, undefined);
+      if (lost.length > 0) {
+        // Redis came back without this call's state. Memory holds it, this entry and the ones after it
+        // included (it applied them when they were journaled): rewrite from memory, and the rest of
+        // the partition's entries are in Redis with it.
+        const remaining = this.journal.entries(partition);
+        const extra = new Map<string, number>();
+        for (const e of remaining) for (const [k, seconds] of ttlsOf(e.commands)) extra.set(k, Date.now() + seconds * 1000);
+        // Applied already: if the rewrite fails, the retry must look for it rather than append it again.
+        entry.uncertain = true;
+        const covered = await this.recoverOnWrite(partition, `replay.${entry.name}`, lost, extra, true);
+        if (covered) {
+          for (let e = this.journal.head(partition); e; e = this.journal.head(partition)) {
+            this.noteWritten(partition, e.commands);
+            this.journal.settle(e, e === entry ? 'applied' : 'duplicate');
+          }
+          return;
+        }
+      }
       // Memory applied this entry when it was journaled; applying it again would double its appends.
       // Forget the keys instead: the next read loads them whole from Redis, which now has everything.
       this.memory.forget(entry.commands);
       this.noteWritten(partition, entry.commands);
       this.journal.settle(entry, 'applied');
     }
+  }
+
+  /** For each HSET onto a hash this process wrote before: how many of its fields memory holds. */
+  private fieldsHeldBefore(partition: string, commands: readonly Command[]): Map<string, number> | undefined {
+    const keys = this.written.get(partition);
+    if (!keys) return undefined;
+    let out: Map<string, number> | undefined;
+    for (const c of commands) {
+      if (c.op !== 'hset' || !keys.has(c.key)) continue;
+      out ??= new Map();
+      out.set(c.key, this.memory.heldFields(c.key, Object.keys(c.fields)));
+    }
+    return out;
+  }
+
+  /**
+   * Keys Redis answered a write for as if they were gone although this process wrote them and they
+   * have not expired: an RPUSH that made a list of just its own values, an HSET that found fields new
+   * which this process had set (`heldBefore`, when known).
+   */
+  private lostOnWrite(partition: string, commands: readonly Command[], replies: readonly Reply[], heldBefore: Map<string, number> | undefined): string[] {
+    const keys = this.written.get(partition);
+    if (!keys) return [];
+    const now = Date.now();
+    const lost: string[] = [];
+    commands.forEach((c, i) => {
+      if (c.op !== 'rpush' && c.op !== 'hset') return;
+      const expiresAt = keys.get(c.key);
+      if (expiresAt === undefined || expiresAt < now + 1000) return;
+      const reply = Number(replies[i]);
+      if (c.op === 'rpush' && reply === c.values.length) lost.push(c.key);
+      if (c.op === 'hset') {
+        const held = heldBefore?.get(c.key);
+        if (held !== undefined && held > 0 && reply > Object.keys(c.fields).length - held) lost.push(c.key);
+      }
+    });
+    return lost;
+  }
+
+  /** A write found state gone: unless it was removed on purpose, rewrite the partition from memory. */
+  private async recoverOnWrite(partition: string, name: string, lost: readonly string[], extra: Map<string, number>, duringReplay = false): Promise<boolean> {
+    if (await this.removedOnPurpose(partition)) {
+      this.written.delete(partition);
+      return false;
+    }
+    // During a replay the rewrite must land before the entries it covers are settled: no journal fallback.
+    const rewritten = await this.rewriteFromMemory(partition, new Set(lost), extra, !duringReplay);
+    this.restoredCount++;
+    this.logger.warn('redis lost call state; rewritten from memory', { operation: name, commands: rewritten, restored: this.restoredCount });
+    return true;
   }
 
   /** Records the keys a write Redis acknowledged left in place, with when they expire. */
@@ -528,33 +601,40 @@ export class TieredStore {
     throw new StateLostError(partition, name);
   }
 
-  /** Writes back every key of the partition that Redis lacks and memory holds, with its remaining TTL. */
-  private async rewriteFromMemory(partition: string): Promise<number> {
-    const keys = this.written.get(partition);
-    if (!keys) return 0;
+  /**
+   * Writes back every key of the partition that Redis lacks (or that `force` names) and memory holds,
+   * with its remaining TTL. A list is replaced whole by what memory holds (its hot window), so it
+   * ends as memory has it, in order; hashes are merged, field by field.
+   */
+  private async rewriteFromMemory(partition: string, force: ReadonlySet<string> = new Set(), extra: ReadonlyMap<string, number> = new Map(), journalOnFailure = true): Promise<number> {
     const now = Date.now();
-    const candidates = [...keys].filter(([, expiresAt]) => expiresAt > now + 1000);
+    const expiries = new Map<string, number>(this.written.get(partition) ?? []);
+    for (const [k, at] of extra) if (!expiries.has(k)) expiries.set(k, at);
+    const candidates = [...expiries].filter(([, expiresAt]) => expiresAt > now + 1000);
     if (candidates.length === 0) return 0;
-    const present = await this.redis.exec(
-      candidates.map(([key]) => ({ op: 'exists', key })),
-      { name: 'restore.check' },
-    );
+    const check = candidates.filter(([key]) => !force.has(key));
+    const present = check.length > 0 ? await this.redis.exec(check.map(([key]) => ({ op: 'exists', key })), { name: 'restore.check' }) : [];
+    const absent = new Set(force);
+    check.forEach(([key], i) => {
+      if (Number(present[i]) !== 1) absent.add(key);
+    });
     const commands: Command[] = [];
-    candidates.forEach(([key, expiresAt], i) => {
-      if (Number(present[i]) === 1) return;
+    for (const [key, expiresAt] of candidates) {
+      if (!absent.has(key)) continue;
       const seconds = Math.max(1, Math.ceil((expiresAt - now) / 1000));
       const snapshot = this.memory.snapshot(key, seconds);
-      if (!snapshot) return;
+      if (!snapshot) continue;
+      if (snapshot[0]?.op === 'rpush') commands.push({ op: 'del', keys: [key] });
       commands.push(...snapshot);
       if (snapshot[0]?.op !== 'set') commands.push({ op: 'expire', key, seconds });
-    });
+    }
     if (commands.length === 0) return 0;
     // Memory already holds these values: the write must not apply them to memory a second time.
-    const outcome = await this.writeOnlyToRedis(partition, commands);
+    const outcome = await this.writeOnlyToRedis(partition, commands, journalOnFailure);
     return outcome ? commands.length : 0;
   }
 
-  private async writeOnlyToRedis(partition: string, commands: readonly Command[]): Promise<boolean> {
+  private async writeOnlyToRedis(partition: string, commands: readonly Command[], journalOnFailure: boolean): Promise<boolean> {
     const key = firstKey(commands);
     const shard = this.shardOf(key);
     try {
@@ -562,7 +642,7 @@ export class TieredStore {
       this.noteWritten(partition, commands);
       return true;
     } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
+      if (!(err instanceof RedisUnavailableError) || !journalOnFailure) throw err;
       this.onUnavailable(shard, key);
       // Kept for replay: memory already has the values, so the journal must not apply them again.
       this.journal.append(partition, 'restore', commands, [], true);
@@ -580,6 +660,16 @@ export class TieredStore {
     const wanted = guard.ids[0];
     return (tail as (string | null)[]).some((raw) => raw !== null && idOf(raw) === wanted);
   }
+}
+
+/** The TTL each key of a write list is given (SET EX, or the EXPIRE that follows a write). */
+function ttlsOf(commands: readonly Command[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of commands) {
+    if (c.op === 'expire') out.set(c.key, c.seconds);
+    else if (c.op === 'set') out.set(c.key, c.ttlSeconds);
+  }
+  return out;
 }
 
 function firstKey(commands: readonly Command[]): string | undefined {
