@@ -152,7 +152,8 @@ export class TieredStore {
       return { durable: false, replies: this.toJournal(partition, shard, name, commands, guards, true) };
     }
     breaker.recordSuccess();
-    const lost = this.lostOnWrite(partition, commands, replies, heldBefore);
+    // Lists are checked by their writer, which knows how long it left them (recoverLostState).
+    const lost = this.lostOnWrite(partition, commands, replies, heldBefore, false);
     this.memory.applyWrites(commands, true);
     this.noteWritten(partition, commands);
     if (lost.length > 0) await this.recoverOnWrite(partition, name, lost, new Map());
@@ -302,6 +303,15 @@ export class TieredStore {
     return this.journal.depth;
   }
 
+  /**
+   * For a caller that knows Redis answered with less than it had written (a list shorter than its own
+   * appends left it, after a failover lost acknowledged writes): the keys are rewritten from memory.
+   */
+  async recoverLostState(partition: string, name: string, keys: readonly string[]): Promise<void> {
+    this.assertOpen(name);
+    await this.recoverOnWrite(partition, name, keys, new Map());
+  }
+
   /** Writes of one partition (call id) waiting in the journal. */
   journaled(partition: string): number {
     return this.journal.entries(partition).length;
@@ -441,7 +451,7 @@ export class TieredStore {
         continue;
       }
       this.latency.record(LATENCY.persistence, performance.now() - started);
-      const lost = this.lostOnWrite(partition, entry.commands, replies, undefined);
+      const lost = this.lostOnWrite(partition, entry.commands, replies, undefined, true);
       if (lost.length > 0) {
         // Redis came back without this call's state. Memory holds it, this entry and the ones after it
         // included (it applied them when they were journaled): rewrite from memory, and the rest of
@@ -486,7 +496,7 @@ export class TieredStore {
    * have not expired: an RPUSH that made a list of just its own values, an HSET that found fields new
    * which this process had set (`heldBefore`, when known).
    */
-  private lostOnWrite(partition: string, commands: readonly Command[], replies: readonly Reply[], heldBefore: Map<string, number> | undefined): string[] {
+  private lostOnWrite(partition: string, commands: readonly Command[], replies: readonly Reply[], heldBefore: Map<string, number> | undefined, lists: boolean): string[] {
     const keys = this.written.get(partition);
     if (!keys) return [];
     const now = Date.now();
@@ -496,7 +506,7 @@ export class TieredStore {
       const expiresAt = keys.get(c.key);
       if (expiresAt === undefined || expiresAt < now + 1000) return;
       const reply = Number(replies[i]);
-      if (c.op === 'rpush' && reply === c.values.length) lost.push(c.key);
+      if (lists && c.op === 'rpush' && reply === c.values.length) lost.push(c.key);
       if (c.op === 'hset') {
         const held = heldBefore?.get(c.key);
         if (held !== undefined && held > 0 && reply > Object.keys(c.fields).length - held) lost.push(c.key);

@@ -291,7 +291,13 @@ export class ConversationManager {
       throw err;
     }
     if (turns.length > 0) {
-      const lengthAfter = outcome.durable && typeof outcome.replies[0] === 'number' ? outcome.replies[0] : this.knownLength + turns.length;
+      let lengthAfter = outcome.durable && typeof outcome.replies[0] === 'number' ? outcome.replies[0] : this.knownLength + turns.length;
+      // Other writers only lengthen the list: shorter than this manager's own appends left it means
+      // Redis lost turns (a failover that dropped acknowledged writes). Rewrite them from memory.
+      if (outcome.durable && this.knownLength > 0 && lengthAfter < this.knownLength + turns.length) {
+        await this.store.recoverLostState(this.sessionId, 'conversation.flush', [this.historyKey]);
+        lengthAfter = this.knownLength + turns.length;
+      }
       this.assignSeq(turns, lengthAfter);
       this.knownLength = lengthAfter;
     }
