@@ -13,6 +13,7 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { StateLostError } from '../state/errors.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -58,7 +59,14 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
 
-  const session = toCallSession(await deps.store.getCallSession(callId));
+  let stored: Awaited<ReturnType<CallControlDeps['store']['getCallSession']>>;
+  try {
+    stored = await deps.store.getCallSession(callId);
+  } catch (err) {
+    if (err instanceof StateLostError) return recoverLostCall(callId, parsed.value, deps);
+    throw err;
+  }
+  const session = toCallSession(stored);
   if (!session) {
     // A late event for a call already cleaned up (or never ours): acknowledge so ACS stops retrying.
     logger.warn('events for an unknown call acknowledged', { callId, types: parsed.value.map((e) => e.type) });
@@ -171,6 +179,30 @@ async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boole
 function isCallGone(err: unknown): boolean {
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   return status === 404 || status === 410;
+}
+
+/**
+ * Redis lost this call's session and no instance holds a copy (the store has logged and counted it).
+ * The caller is not left in dead air: the loss is audited, a minimal session is rebuilt from the
+ * event (enough to hang up), and the caller hears that something went wrong before the call ends.
+ */
+async function recoverLostCall(callId: string, events: readonly CallAutomationEvent[], deps: CallControlDeps): Promise<WebhookResponse> {
+  const { logger } = deps;
+  const first = events[0];
+  const data = (first?.data ?? {}) as { callConnectionId?: string; serverCallId?: string; correlationId?: string };
+  logger.error('call state lost in Redis; ending the call with a recovery prompt', { callId, types: events.map((e) => e.type) });
+  try {
+    await deps.audit.append({ callId, action: 'state_lost', actor: 'acs-callback', at: now(deps), details: { events: events.length } });
+  } catch (err) {
+    logger.error('audit of lost call state failed', { callId, error: err as Error });
+  }
+  if (!data.callConnectionId || events.some((e) => e.kind === 'CallDisconnected')) return ok({ handled: 0, stateLost: true });
+  const fields = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' } as const;
+  await deps.store.createCallSession(callId, { ...fields, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
+  const session = toCallSession(fields) as CallSession;
+  // Played as the goodbye: its PlayCompleted hangs up through the rebuilt session.
+  await play(session, failurePrompt(), OPERATION.goodbye, deps);
+  return ok({ handled: 0, stateLost: true });
 }
 
 async function auditAuthFailure(deps: CallControlDeps, callId: string, reason: string): Promise<void> {

@@ -38,7 +38,7 @@ export interface LifecyclePort {
   callDisconnected(callConnectionId: string, payload: { reason: string; at: string }): Promise<void>;
 }
 
-export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed';
+export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost';
 
 export interface AuditPort {
   append(entry: {
