@@ -16,7 +16,7 @@ export interface RedisTierOptions {
   /**
    * An operation that has not answered by then fails as unavailable, whatever ioredis is still
    * retrying underneath (a cluster client follows redirects and retries a failover on its own).
-   * @default the client's commandTimeout
+   * @default a cluster client's commandTimeout; none on a single Redis (ioredis times each command)
    */
   readonly deadlineMs?: number;
 }
@@ -39,8 +39,9 @@ export class RedisTier implements StateBackend {
     options: RedisTierOptions = {},
   ) {
     this.latency = options.latency;
-    const configured = client instanceof Cluster ? client.options.redisOptions?.commandTimeout : client.options.commandTimeout;
-    this.deadlineMs = options.deadlineMs ?? configured;
+    // A single Redis needs none by default: each command has ioredis' commandTimeout and is never
+    // retried. A cluster client retries redirects and failovers underneath, past that timeout.
+    this.deadlineMs = options.deadlineMs ?? (client instanceof Cluster ? client.options.redisOptions?.commandTimeout : undefined);
   }
 
   get clustered(): boolean {
