@@ -504,7 +504,15 @@ function redisCli(args: string[]): Promise<string> {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
+  const killAll = () => {
     for (const child of live) child.kill('SIGKILL');
-  });
+  };
+  process.once('exit', killAll);
+  // 'exit' does not run when a signal ends the process: kill the nodes, then let the signal do its work.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
