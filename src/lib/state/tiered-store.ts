@@ -532,6 +532,7 @@ export class TieredStore {
   private noteWritten(partition: string, commands: readonly Command[]): void {
     const now = Date.now();
     let keys = this.written.get(partition);
+    const existed = keys !== undefined;
     for (const c of commands) {
       if (c.op === 'hdel') {
         // Removing fields may remove the hash: unless the same write also sets some, stop expecting it.
@@ -555,8 +556,9 @@ export class TieredStore {
       // The TTL comes with the write (SET EX) or in the EXPIRE that follows it in the same list.
       keys.set(c.key, c.op === 'set' ? now + c.ttlSeconds * 1000 : (keys.get(c.key) ?? now));
     }
-    if (keys && keys.size > 0) this.written.set(partition, keys);
-    else if (keys) this.written.delete(partition);
+    if (!keys) return;
+    if (keys.size === 0) this.written.delete(partition);
+    else if (!existed) this.written.set(partition, keys);
   }
 
   /** Keys of a read that Redis answered as absent although this process wrote them and they have not expired. */
