@@ -34,6 +34,9 @@ resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   properties: {
     minimumTlsVersion: '1.2'
     highAvailability: highAvailability ? 'Enabled' : 'Disabled'
+    // Required on create since 2025-07-01. Enabled: the Functions app reaches it without a VNet, and
+    // access is Entra ID only (access keys disabled on the database).
+    publicNetworkAccess: 'Enabled'
   }
 }
 
