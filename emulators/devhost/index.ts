@@ -47,6 +47,8 @@ export interface DevHostOptions {
   readonly drainTimeoutMs?: number;
   /** @default consoleLogger('warn') */
   readonly logger?: Logger;
+  /** Called once the port is known, before the app's `appStart` hooks run (e.g. to set the callback URL it reads). */
+  readonly onListening?: (baseUrl: string) => void;
 }
 
 /** In-process access to the durable engine (the same state the HTTP API serves). */
@@ -115,6 +117,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
   const clientData = durableClientData(baseUrl, options.taskHubName ?? 'rtvoice');
+  options.onListening?.(baseUrl);
 
   const dispatchers = new Map<string, TriggerDispatcher>();
   for (const d of [...DEFAULT_DISPATCHERS, ...(options.dispatchers ?? [])]) dispatchers.set(d.triggerType.toLowerCase(), d);
