@@ -115,6 +115,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const host = await startDevHost({
       functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
       logger,
+      // The app starts (and validates its configuration) once its runtime is in place, below.
+      deferAppStart: true,
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => (wps ? [wps.accessKey] : []) })] } : {}),
     });
@@ -171,6 +173,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       setRuntime(previous);
       await runtime.close();
     };
+    await host.startApp();
 
     let media: OfflineMedia | undefined;
     if (mediaOptions && wps && realtime) {

@@ -43,6 +43,11 @@ export interface DevHostOptions {
   readonly dispatchers?: readonly TriggerDispatcher[];
   /** Run the app's `app.hook.appStart` / `appTerminate` hooks, as the worker does. @default true */
   readonly runAppHooks?: boolean;
+  /**
+   * Leave the `appStart` hooks to `startApp()`, for a caller that gives the app its runtime only once the
+   * host's URL is known (the hooks validate the configuration the functions will use). @default false
+   */
+  readonly deferAppStart?: boolean;
   /** How long `close()` waits for invocations in flight to finish, as the host does on shutdown. @default 5000 */
   readonly drainTimeoutMs?: number;
   /** @default consoleLogger('warn') */
@@ -72,6 +77,8 @@ export interface DevHost {
   /** Names of the functions served, by trigger type. */
   readonly served: ReadonlyMap<string, readonly string[]>;
   readonly durable: DurableHandle;
+  /** Runs the `appStart` hooks if they have not run yet (see `deferAppStart`). */
+  startApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -160,11 +167,15 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
       await hook.callback({ hookData: {}, appHookData, functionAppDirectory: process.cwd() });
     }
   };
-  try {
-    await runHooks('appStart');
-  } catch (error) {
-    await closeServer(server);
-    throw error;
+  let appStarted: Promise<void> | undefined;
+  const startApp = () => (appStarted ??= runHooks('appStart'));
+  if (!options.deferAppStart) {
+    try {
+      await startApp();
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, http: HttpHostOptions, data: DurableClientData): Promise<void> {
@@ -217,6 +228,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     keys,
     served,
     durable,
+    startApp,
     close: () =>
       (closing ??= (async () => {
         try {
