@@ -137,3 +137,16 @@ describe('validation at start-up, on the dev host', () => {
     expect(((await res.json()) as { settings: { setting: string }[] }).settings.map((s) => s.setting)).toEqual(['REDIS_PORT']);
   });
 });
+
+describe('the realtime deployment route', () => {
+  it('defaults to a data-plane api-version, not the model version of the realtime deployment', async () => {
+    const { DEFAULT_DEPLOYMENT_ROUTE_API_VERSION } = await import('../../src/lib/agent/realtime/connect.js');
+    const { readFileSync } = await import('node:fs');
+    const main = readFileSync(new URL('../../infra/main.bicep', import.meta.url), 'utf8');
+    const modelVersions = [...main.matchAll(/version: '(\d{4}-\d{2}-\d{2})'/g)].map((m) => m[1]);
+    expect(modelVersions).toContain('2025-08-28');
+    // Learn documents `/openai/realtime` with a preview api-version only (GA is /openai/v1/realtime).
+    expect(DEFAULT_DEPLOYMENT_ROUTE_API_VERSION).toBe('2025-04-01-preview');
+    expect(modelVersions).not.toContain(DEFAULT_DEPLOYMENT_ROUTE_API_VERSION);
+  });
+});
