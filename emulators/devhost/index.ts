@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,6 +33,12 @@ export interface DevHostOptions {
   readonly functionKeys?: readonly string[];
   /** Key accepted for every level. @default a random key, see `keys.master` */
   readonly masterKey?: string;
+  /**
+   * System keys by name. An extension webhook `/runtime/webhooks/<name>` accepts only its
+   * `<name>_extension` key or the master key, as `?code=` or `x-functions-key`, like the Functions host
+   * (its `SystemKeyAuthLevel` policy on `runtime/webhooks/{extensionName}`). @default a random key per webhook
+   */
+  readonly systemKeys?: Readonly<Record<string, string>>;
   /** @default 'api' (host.json `extensions.http.routePrefix`) */
   readonly routePrefix?: string;
   /** @default 'rtvoice' */
@@ -73,7 +79,9 @@ export interface DurableHandle {
 export interface DevHost {
   readonly baseUrl: string;
   readonly port: number;
-  readonly keys: { readonly function: string; readonly master: string };
+  readonly keys: { readonly function: string; readonly master: string; readonly system: Readonly<Record<string, string>> };
+  /** `<baseUrl>/runtime/webhooks/<extension>?code=<its system key>`: what the Functions host hands the extension. */
+  webhookUrl(extension: string): string;
   /** Names of the functions served, by trigger type. */
   readonly served: ReadonlyMap<string, readonly string[]>;
   readonly durable: DurableHandle;
@@ -98,7 +106,8 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   installFunctionsCore();
   if (options.functionsDir) await importFunctions(options.functionsDir);
   const logger = options.logger ?? consoleLogger('warn', { component: 'devhost' });
-  const keys = { function: options.functionKeys?.[0] ?? randomKey(), master: options.masterKey ?? randomKey() };
+  const systemKeys: Record<string, string> = { ...options.systemKeys };
+  const keys = { function: options.functionKeys?.[0] ?? randomKey(), master: options.masterKey ?? randomKey(), system: systemKeys };
   const engine = new DurableEngine({ logger, ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}) });
   const routes: HttpRoute[] = [];
   const routePrefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
@@ -135,6 +144,8 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const webhooks = new Map<string, WebhookHandler>();
   const addWebhook = (path: string, handler: WebhookHandler) => {
     if (!webhooks.has(path.toLowerCase())) webhooks.set(path.toLowerCase(), handler);
+    const name = extensionKeyName(path);
+    if (name) systemKeys[name] ??= randomKey();
   };
   const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute, addWebhook };
   const served = new Map<string, string[]>();
@@ -195,6 +206,11 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     }
     const webhook = webhooks.get(url.pathname.toLowerCase());
     if (webhook) {
+      // Every method, OPTIONS included: the host authorizes before the extension sees the request.
+      const keyName = extensionKeyName(url.pathname);
+      const presented = url.searchParams.get('code') ?? firstHeaderValue(req.headers['x-functions-key']);
+      const accepted = [keys.master, ...(keyName && systemKeys[keyName] ? [systemKeys[keyName]] : [])];
+      if (!presented || !accepted.some((key) => safeEqualText(key, presented))) return void res.writeHead(401).end();
       const reply = await webhook({ method, url, headers: req.headers, body });
       res.writeHead(reply.status, reply.headers ?? {}).end(reply.body);
       return;
@@ -226,6 +242,12 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     baseUrl,
     port,
     keys,
+    webhookUrl: (extension: string) => {
+      const name = `${extension.toLowerCase()}_extension`;
+      const key = systemKeys[name];
+      if (!key) throw new Error(`no webhook is served for the ${extension} extension`);
+      return `${baseUrl}/runtime/webhooks/${extension.toLowerCase()}?code=${encodeURIComponent(key)}`;
+    },
     served,
     durable,
     startApp,
@@ -278,6 +300,22 @@ function closeServer(server: ReturnType<typeof createServer>): Promise<void> {
     server.close(() => resolveClose());
     server.closeAllConnections();
   });
+}
+
+/** `webpubsub_extension` for `/runtime/webhooks/webpubsub` (the host's naming convention for extension keys). */
+function extensionKeyName(path: string): string | undefined {
+  const m = /^\/runtime\/webhooks\/([^/]+)/i.exec(path);
+  return m ? `${m[1]!.toLowerCase()}_extension` : undefined;
+}
+
+function firstHeaderValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function safeEqualText(expected: string, presented: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function randomKey(): string {
