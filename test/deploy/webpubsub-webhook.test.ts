@@ -42,6 +42,7 @@ async function hostWith(services: readonly WebPubSubServiceAccess[]): Promise<De
 beforeAll(() => {
   installFunctionsCore();
   app.webPubSub('probeConnected', {
+    name: 'request',
     hub: 'media',
     eventType: 'system',
     eventName: 'connected',
