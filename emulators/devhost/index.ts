@@ -16,7 +16,7 @@ import { invokeHttpFunction, isAuthorized, lookupRoute, type HttpHostOptions } f
 
 export type { DevHostContext, HttpRoute, TriggerDispatcher, WebhookHandler, WebhookReply, WebhookRequest } from './dispatchers.js';
 export { webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH } from './webpubsub-trigger.js';
-export type { WebPubSubDispatcherOptions } from './webpubsub-trigger.js';
+export type { WebPubSubDispatcherOptions, WebPubSubServiceAccess } from './webpubsub-trigger.js';
 export type { InstanceStatus, RuntimeStatus } from './durable/instance.js';
 export type { HistoryEvent } from './durable/history.js';
 export type { DurableClientData } from './durable/client-data.js';
