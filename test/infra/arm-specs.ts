@@ -121,29 +121,34 @@ export const SPECS: readonly SpecCheck[] = [
     type: 'Microsoft.DocumentDB/databaseAccounts',
     apiVersion: '2024-11-15',
     spec: `${S}/cosmos-db/resource-manager/Microsoft.DocumentDB/stable/2024-11-15/cosmos-db.json`,
-    required: ['location', 'properties.databaseAccountOfferType', 'properties.locations[].locationName'],
-    definitionsRead: false,
+    // DatabaseAccountCreateUpdateParameters: properties; its properties: locations, databaseAccountOfferType;
+    // ConsistencyPolicy (optional, set here): defaultConsistencyLevel.
+    required: ['properties.locations', 'properties.databaseAccountOfferType', 'properties.consistencyPolicy.defaultConsistencyLevel'],
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases',
     apiVersion: '2024-11-15',
     spec: `${S}/cosmos-db/resource-manager/Microsoft.DocumentDB/stable/2024-11-15/cosmos-db.json`,
+    // SqlDatabaseResource: id.
     required: ['properties.resource.id'],
-    definitionsRead: false,
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers',
     apiVersion: '2024-11-15',
     spec: `${S}/cosmos-db/resource-manager/Microsoft.DocumentDB/stable/2024-11-15/cosmos-db.json`,
-    required: ['properties.resource.id'],
-    definitionsRead: false,
+    // SqlContainerResource: id (the partition key is optional in the spec, required in practice).
+    required: ['properties.resource.id', 'properties.resource.partitionKey.paths'],
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments',
     apiVersion: '2024-11-15',
     spec: `${S}/cosmos-db/resource-manager/Microsoft.DocumentDB/stable/2024-11-15/rbac.json`,
+    // SqlRoleAssignmentResource marks nothing required; an assignment without these three means nothing.
     required: ['properties.roleDefinitionId', 'properties.principalId', 'properties.scope'],
-    definitionsRead: false,
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.CognitiveServices/accounts',
