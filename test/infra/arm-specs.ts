@@ -38,8 +38,9 @@ export const SPECS: readonly SpecCheck[] = [
     type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
     apiVersion: '2024-11-30',
     spec: `${S}/msi/resource-manager/Microsoft.ManagedIdentity/stable/2024-11-30/ManagedIdentity.json`,
+    // Identity: allOf TrackedResource (common-types v4), which requires location.
     required: ['location'],
-    definitionsRead: false,
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.OperationalInsights/workspaces',
@@ -91,8 +92,9 @@ export const SPECS: readonly SpecCheck[] = [
     type: 'Microsoft.KeyVault/vaults/secrets',
     apiVersion: '2024-11-01',
     spec: `${S}/keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json`,
+    // SecretCreateOrUpdateParameters: properties (SecretProperties marks nothing required).
     required: ['properties'],
-    definitionsRead: false,
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.Cache/redisEnterprise',
@@ -191,8 +193,9 @@ export const SPECS: readonly SpecCheck[] = [
     type: 'Microsoft.Authorization/roleAssignments',
     apiVersion: '2022-04-01',
     spec: `${S}/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json`,
+    // RoleAssignmentCreateParameters: properties; RoleAssignmentProperties: roleDefinitionId, principalId.
     required: ['properties.roleDefinitionId', 'properties.principalId'],
-    definitionsRead: false,
+    definitionsRead: true,
   },
   {
     type: 'Microsoft.Web/serverfarms',
