@@ -1,3 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from '../../emulators/cosmos/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
@@ -22,7 +28,8 @@ import { startE2eStack } from '../e2e/support.js';
 
 /**
  * `npm run verify:azure` cannot reach Azure from here, so its checks run against what can: the dev host
- * serving the app, the run's private Redis, the embedded Cosmos server and the Web PubSub emulator — with
+ * serving the app, the run's private Redis and a one-node Redis Cluster (no Entra ID here: Azure Managed
+ * Redis is the only place that accepts its tokens), the embedded Cosmos server and the Web PubSub emulator — with
  * both answers to the undocumented question of which token Web PubSub validates when ACS presents its own
  * JWT next to ours. The two management-plane checks have no emulator: they are fed Resource Manager
  * answers shaped as the REST specs' examples (EventGrid.json 2025-02-15 EventSubscriptions_Get, WebApps.json
@@ -68,6 +75,52 @@ describe('verify:azure checks against the emulators', () => {
     const missing = await checkCosmos(client, 'no-such-database');
     expect(missing.ok).toBe(false);
     expect(missing.reason.length).toBeGreaterThan(0);
+  });
+});
+
+/** A one-node Redis Cluster (all 16384 slots on one redis-server), so the check runs in cluster mode as in Azure. */
+async function startOneNodeCluster(): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address() as { port: number };
+      probe.close(() => resolve(p));
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'rtvoice-cluster-'));
+  const server: ChildProcess = spawn(
+    process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  // Retries every 50 ms until the server listens; errors before that are expected and not reported.
+  const admin = new Redis({ host: '127.0.0.1', port, retryStrategy: () => 50 });
+  admin.on('error', () => undefined);
+  await new Promise((resolve) => admin.once('ready', resolve));
+  await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  while (!String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) await new Promise((r) => setTimeout(r, 50));
+  await admin.quit();
+  return {
+    port,
+    async stop() {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('verify:azure Redis in cluster mode', () => {
+  let cluster: Awaited<ReturnType<typeof startOneNodeCluster>>;
+  beforeAll(async () => {
+    cluster = await startOneNodeCluster();
+  });
+  afterAll(async () => cluster?.stop());
+
+  it('round-trips the probe key through the cluster client the app uses', async () => {
+    const config = loadConfig(baseEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(cluster.port), REDIS_CLUSTER: 'true' }));
+    const result = await checkRedis(config.redis, { logger: quiet });
+    expect(result.reason).toBe('SET/GET/DEL of a probe key (none auth, cluster mode, plain)');
+    expect(result).toMatchObject({ ok: true, facts: { mode: 'none auth, cluster mode, plain' } });
   });
 });
 
