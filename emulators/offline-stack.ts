@@ -5,7 +5,7 @@ import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
 import { startEmbeddedCosmos, type EmbeddedCosmos } from './cosmos/index.js';
-import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
+import { startDevHost, webPubSubDispatcher, type DevHost } from './devhost/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
@@ -116,8 +116,11 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const host = await startDevHost({
       functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
       logger,
+      // The app starts (and validates its configuration) once its runtime is in place, below.
+      deferAppStart: true,
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
-      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => (wps ? [wps.accessKey] : []) })] } : {}),
+      // The extension configured with the emulator's connection string: its host and key are checked.
+      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ services: () => (wps ? [{ endpoint: wps.endpoint, accessKey: wps.accessKey }] : []) })] } : {}),
     });
     cleanups.push(() => host.close());
     const port = host.port;
@@ -126,7 +129,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     if (mediaOptions) {
       wps = await startWebPubSubEmulator({
         logger,
-        hubs: { media: { eventHandlers: [{ urlTemplate: `http://127.0.0.1:${port}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected', 'disconnected'] }] } },
+        // With the webpubsub_extension system key, as infra/modules/app-wiring.bicep configures the hub.
+        hubs: { media: { eventHandlers: [{ urlTemplate: host.webhookUrl('webpubsub'), systemEvents: ['connected', 'disconnected'] }] } },
       });
       const startedWps = wps;
       cleanups.push(() => startedWps.close());
@@ -173,6 +177,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       setRuntime(previous);
       await runtime.close();
     };
+    await host.startApp();
 
     let media: OfflineMedia | undefined;
     if (mediaOptions && wps && realtime) {

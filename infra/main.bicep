@@ -192,6 +192,20 @@ param userIdSaltExists bool = false
 @description('Second phase: point the Web PubSub hub and the IncomingCall subscription at the deployed functions. Needs the code deployed first.')
 param wireAppEndpoints bool = false
 
+// ---------------------------------------------------------------------------------------------
+// Developing against this environment (off in production)
+// ---------------------------------------------------------------------------------------------
+
+@description('Object id of the principal running azd (azd sets AZURE_PRINCIPAL_ID to the signed-in account). Used only with grantDeveloperAccess.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of principalId: User when you ran `azd auth login` as yourself.')
+param principalType string = 'User'
+
+@description('Grant principalId the data-plane roles needed to run the app locally against this environment (Redis, Cosmos DB, Web PubSub, Call Automation, Azure OpenAI and Speech, the two Key Vault secrets, storage). Ignored when appEnv is prod.')
+param grantDeveloperAccess bool = false
+
 @description('Name of the HTTP function that receives IncomingCall events (route /api/<name>).')
 param incomingCallFunctionName string = 'incomingCall'
 
@@ -220,6 +234,9 @@ var names = {
   functionApp: '${abbrs.functionApp}${resourceToken}'
   systemTopic: '${abbrs.eventGridSystemTopic}acs-${resourceToken}'
 }
+
+// Production never grants people data-plane access, whatever the parameter says.
+var developerPrincipalId = grantDeveloperAccess && appEnv != 'prod' ? principalId : ''
 
 var callbackSigningKeySecretName = 'acs-callback-signing-key'
 var userIdSaltSecretName = 'user-id-salt'
@@ -288,6 +305,7 @@ module redis 'modules/redis.bicep' = {
     skuName: redisSku
     highAvailability: redisHighAvailability
     appPrincipalId: identity.outputs.principalId
+    developerPrincipalId: developerPrincipalId
   }
 }
 
@@ -302,6 +320,7 @@ module cosmos 'modules/cosmos.bicep' = {
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     auditTtlDays: auditTtlDays
     appPrincipalId: identity.outputs.principalId
+    developerPrincipalId: developerPrincipalId
   }
 }
 
@@ -352,6 +371,21 @@ module roles 'modules/role-assignments.bicep' = {
     keyVaultName: keyVault.outputs.name
     callbackSigningKeySecretName: callbackSigningKeySecretName
     userIdSaltSecretName: userIdSaltSecretName
+  }
+}
+
+module developerAccess 'modules/developer-access.bicep' = if (!empty(developerPrincipalId)) {
+  name: 'developer-access'
+  scope: rg
+  params: {
+    principalId: developerPrincipalId
+    principalType: principalType
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    webPubSubName: webPubSub.outputs.name
+    communicationName: communication.outputs.name
+    aiServicesName: aiServices.outputs.name
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -455,3 +489,5 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.endpoint
 output ACS_CALLBACK_SIGNING_KEY_EXISTS bool = true
 output USER_ID_SALT_EXISTS bool = true
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+output APP_ENV string = appEnv
+output DEVELOPER_ACCESS_GRANTED bool = !empty(developerPrincipalId)

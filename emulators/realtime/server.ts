@@ -17,6 +17,7 @@ import { EmulatedRealtimeSession } from './session.js';
 import { defaultResponder, type Responder } from './responder.js';
 import { UtteranceScript } from './utterances.js';
 import { handleSpeechRequest, type SpeechRequestRecord } from './speech.js';
+import { DEFAULT_DEPLOYMENT_ROUTE_API_VERSION } from '../../src/lib/agent/realtime/connect.js';
 
 export type RealtimeEmulatorOptions = {
   /** @default 0 (a free port) */
@@ -141,7 +142,7 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
     deployment,
     ttsDeployment,
     speechRequests,
-    apiVersion: '2025-08-28',
+    apiVersion: DEFAULT_DEPLOYMENT_ROUTE_API_VERSION,
     ca: tls.cert,
     sessions,
     utterances,

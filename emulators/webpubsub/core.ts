@@ -2,6 +2,7 @@
  * The emulator's shared state and the connection lifecycle: hubs, token verification, upstream
  * delivery, and what happens when a connection ends (closed, dropped, recovering, expired).
  */
+import type { TokenPrecedence } from './auth.js';
 import type { Logger } from '../../src/lib/telemetry/logger.js';
 import { TokenVerifier } from './auth.js';
 import type { ClientConnection, ConnectionLimits } from './connection.js';
@@ -19,6 +20,8 @@ export interface CoreOptions {
   /** How long a reliable connection whose socket dropped waits for the client to recover it. */
   recoveryWindowMs: number;
   upstreamTimeoutMs: number;
+  /** Which of two presented client tokens is validated (undocumented service behaviour). */
+  tokenPrecedence: TokenPrecedence;
 }
 
 export class EmulatorCore {

@@ -8,6 +8,7 @@
  * // …
  * await wps.close();
  */
+import type { TokenPrecedence } from './auth.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +44,12 @@ export interface WebPubSubEmulatorOptions {
   reliableBufferMessages?: number;
   /** Unacknowledged bytes a reliable connection may hold. @default 256 MiB */
   reliableBufferBytes?: number;
+  /**
+   * Which token is validated when a client presents `?access_token=` and `Authorization: Bearer` (ACS
+   * media streaming does): undocumented, so switchable; `npm run verify:azure` reports the live answer.
+   * @default 'query'
+   */
+  tokenPrecedence?: TokenPrecedence;
 }
 
 /** What `connections()` reports, for assertions in tests. */
@@ -88,6 +95,7 @@ export async function startWebPubSubEmulator(options: WebPubSubEmulatorOptions =
     logger,
     recoveryWindowMs: options.recoveryWindowMs ?? 30_000,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 10_000,
+    tokenPrecedence: options.tokenPrecedence ?? 'query',
     limits: {
       reliableBufferMessages: options.reliableBufferMessages ?? 100_000,
       reliableBufferBytes: options.reliableBufferBytes ?? 256 * 1024 * 1024,

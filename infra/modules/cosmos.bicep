@@ -25,6 +25,9 @@ param auditTtlDays int
 @description('Object id of the app identity.')
 param appPrincipalId string
 
+@description('Object id of a developer given the same data-plane role (developer access); empty: none.')
+param developerPrincipalId string = ''
+
 @description('Database name (COSMOS_DATABASE).')
 param databaseName string = 'rtvoice'
 
@@ -84,6 +87,16 @@ resource appDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssign
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: appPrincipalId
+    scope: '${account.id}/dbs/${databaseName}'
+  }
+}
+
+resource developerDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = if (!empty(developerPrincipalId)) {
+  parent: account
+  name: guid(account.id, developerPrincipalId, dataContributorRoleId)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
+    principalId: developerPrincipalId
     scope: '${account.id}/dbs/${databaseName}'
   }
 }

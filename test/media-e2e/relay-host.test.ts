@@ -22,7 +22,13 @@ describe('relay hosted by the Functions app', () => {
 
   beforeAll(async () => {
     wps = await startWebPubSubEmulator({ hubs: { media: {} } });
-    const config = testConfig({ MEDIA_MODE: 'realtime', RELAY_ENABLED: 'true', WEBPUBSUB_CONNECTION_STRING: wps.connectionString, LOG_LEVEL: 'error' });
+    const config = testConfig({
+      MEDIA_MODE: 'realtime',
+      RELAY_ENABLED: 'true',
+      WEBPUBSUB_CONNECTION_STRING: wps.connectionString,
+      AZURE_OPENAI_ENDPOINT: 'https://aoai.invalid',
+      LOG_LEVEL: 'error',
+    });
     runtime = createRuntime(config, consoleLogger('error', { component: 'relay-host-test' }));
     previous = setRuntime(runtime);
     process.env.RELAY_ENABLED = 'true';

@@ -87,11 +87,35 @@ export interface AppConfig {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * A value that is still the text of a reference the platform was meant to replace: an App Service Key
+ * Vault reference that has not resolved (the app then receives the literal `@Microsoft.KeyVault(…)`), or a
+ * `%NAME%` / `${NAME}` placeholder from a template or parameter file that was never substituted. Taken
+ * as a value, it would pass most checks (a Key Vault reference is longer than 32 characters) and become a
+ * secret that changes as soon as the reference resolves.
+ */
+export function unresolvedReference(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^@Microsoft\.KeyVault\(/i.test(v)) {
+    return 'an unresolved Key Vault reference (the platform could not read the secret: check that the app identity holds Key Vault Secrets User on it and that the SecretUri exists)';
+  }
+  if (/%[A-Za-z_][A-Za-z0-9_]*%/.test(v)) return 'an unsubstituted %NAME% placeholder';
+  if (/\$\{[A-Za-z_][A-Za-z0-9_]*(?:=[^}]*)?\}/.test(v)) return 'an unsubstituted ${NAME} placeholder';
+  return undefined;
+}
+
 function parseEach(env: Env): { raw: Partial<RawSettings>; issues: ConfigIssue[] } {
   const raw: Record<string, unknown> = {};
   const issues: ConfigIssue[] = [];
   for (const name of SETTING_NAMES) {
     const setting = SETTINGS[name];
+    // Said without the value: a reference names where a secret lives.
+    const unresolved = unresolvedReference(env[name]);
+    if (unresolved) {
+      issues.push({ variable: name, expects: setting.expects, problem: unresolved });
+      continue;
+    }
     const result = setting.schema.safeParse(env[name]);
     if (result.success) {
       raw[name] = result.data;
@@ -144,6 +168,12 @@ function crossCheck(s: RawSettings): ConfigIssue[] {
   }
   if (s.AGENT_MODE === 'azure-openai' && !s.AZURE_OPENAI_ENDPOINT) {
     add('AZURE_OPENAI_ENDPOINT', 'missing while AGENT_MODE=azure-openai');
+  } else if ((s.MEDIA_MODE === 'realtime' || s.RELAY_ENABLED) && !s.AZURE_OPENAI_ENDPOINT) {
+    // The relay bridges every media call to the Azure OpenAI realtime deployment, whatever AGENT_MODE says.
+    add('AZURE_OPENAI_ENDPOINT', `missing while ${s.MEDIA_MODE === 'realtime' ? 'MEDIA_MODE=realtime' : 'RELAY_ENABLED=true'}`);
+  }
+  if (s.MEDIA_MODE === 'off' && s.RELAY_ENABLED) {
+    add('RELAY_ENABLED', 'true while MEDIA_MODE=off (no call would ever reach the relay)', 'false unless MEDIA_MODE=realtime');
   }
 
   if (s.APP_ENV === 'prod') {
