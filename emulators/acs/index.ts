@@ -94,6 +94,11 @@ export interface AcsEmulator {
      * Repeatability-Request-ID.
      */
     loseResponses(operation: string, count?: number): void;
+    /**
+     * The next `count` requests of `operation` are refused before they take effect, with `status`
+     * and ACS error `code` (e.g. 400 'BadRequest', a status the SDK does not retry).
+     */
+    refuseRequests(operation: string, refusal: { status: number; code: string; count?: number }): void;
   };
   /** Milliseconds on the emulator's monotonic clock (the clock of every `atMs` in records). */
   nowMs(): number;
@@ -142,9 +147,11 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     duplicateCallbacks: options.duplicateCallbacks ?? false,
     appIdentity: `8:acs:${resourceId}_00000000-0000-0000-0000-00000000a99e`,
   };
+  const refusals = new Map<string, { status: number; code: string; count: number }>();
   const rest = new RestApi({
     calls,
     requests,
+    refusals,
     eventGrid,
     services,
     nowMs,
@@ -220,6 +227,9 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     faults: {
       loseResponses: (operation, count = 1) => {
         responsesToLose.set(operation, (responsesToLose.get(operation) ?? 0) + count);
+      },
+      refuseRequests: (operation, refusal) => {
+        refusals.set(operation, { status: refusal.status, code: refusal.code, count: refusal.count ?? 1 });
       },
     },
     nowMs,

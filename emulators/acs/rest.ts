@@ -28,6 +28,8 @@ export interface RestState {
   readonly nowMs: () => number;
   /** Called for each outbound call the app creates, so a script can take it. */
   readonly onOutboundCall: (call: EmulatedCall) => void;
+  /** Injected refusals by operation: each refuses that many requests before they take effect. */
+  readonly refusals?: Map<string, { status: number; code: string; count: number }>;
 }
 
 const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?(\/participants)?$/;
@@ -75,6 +77,12 @@ export class RestApi {
   }
 
   private run(route: Route, body: Record<string, any>, record: RestRecord): RestReply {
+    const refusal = this.state.refusals?.get(route.operation);
+    if (refusal && refusal.count > 0) {
+      refusal.count -= 1;
+      record.error = `refused by fault injection (${refusal.code})`;
+      return { status: refusal.status, body: { error: { code: refusal.code, message: record.error } } };
+    }
     try {
       return route.handler(body);
     } catch (error) {

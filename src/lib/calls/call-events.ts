@@ -12,6 +12,7 @@ import {
 } from '../acs/events.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
+import type { JsonValue } from '../state/codec.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
@@ -191,9 +192,9 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
     // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here.
     if (deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl) return;
-    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, deps);
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, recognizedText(event.data), deps);
+    await converse(callId, session, event.id, recognizedText(event.data), deps);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -201,7 +202,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
       await play(session, failurePrompt(), OPERATION.goodbye, deps);
     } else {
-      await onSilenceOrFailure(callId, session, isSilenceTimeout(event.data), deps);
+      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
     }
   } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
@@ -239,75 +240,119 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
   return callMedia(await deps.acs(), connectionIdOf(session));
 }
 
-async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
-  // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
-  const profile = session.callerUserId
-    ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
-        deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
-        return undefined;
-      })
-    : undefined;
-  const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+/**
+ * What follows a turn's writes: an optional session update, then one ACS media operation. It is
+ * recorded with the writes, keyed by the event id, so a redelivery of the event (after the
+ * operation failed) redoes only this.
+ */
+interface FollowUp {
+  readonly session?: Readonly<Record<string, string>>;
+  readonly action: 'listen' | 'play';
+  readonly text: string;
+  readonly operationContext: string;
+}
+
+function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { action, text, operationContext, session } = value;
+  if ((action !== 'listen' && action !== 'play') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
+  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
+  return { action, text, operationContext, ...(fields ? { session: fields } : {}) };
+}
+
+/**
+ * Runs one conversation-writing turn at most once per event id: `write` stages the turn on the loaded
+ * conversation and says what follows; the follow-up is recorded in the same flush, then performed.
+ * A redelivered event whose writes already landed skips `write` and performs the recorded follow-up.
+ */
+async function turnOnce(
+  callId: string,
+  session: CallSession,
+  eventId: string,
+  deps: CallControlDeps,
+  write: (conversation: ConversationManager) => Promise<FollowUp>,
+): Promise<void> {
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  conversation.appendToHistory('assistant', text, { kind: 'greeting' });
-  conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+  const recorded = followUpOf(conversation.handledEvent(eventId));
+  if (recorded) {
+    deps.logger.info('event redelivered after its turn was written; redoing its follow-up only', { callId, eventId, action: recorded.action });
+    await performFollowUp(callId, session, recorded, deps);
+    return;
+  }
+  const followUp = await write(conversation);
+  conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
   await conversation.flush();
-  await listen(callId, session, text, OPERATION.greeting, deps);
+  await performFollowUp(callId, session, followUp, deps);
+}
+
+async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
+  if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
+  if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
+  else await listen(callId, session, followUp.text, followUp.operationContext, deps);
+}
+
+async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation) => {
+    // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
+    const profile = session.callerUserId
+      ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+          deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
+          return undefined;
+        })
+      : undefined;
+    const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+    conversation.appendToHistory('assistant', text, { kind: 'greeting' });
+    conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+    return { action: 'listen', text, operationContext: OPERATION.greeting };
+  });
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, userText: string, deps: CallControlDeps): Promise<void> {
-  const started = performance.now();
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
-  const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
-  let reply: AgentReply;
-  try {
-    reply = await deps.agent.respond({ callId, history, userText, context });
-  } catch (err) {
-    deps.logger.error('agent failed; apologising', { callId, error: err as Error });
-    reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
-  }
-  const turnMs = Math.round((performance.now() - started) * 10) / 10;
-  conversation.appendToHistory('user', userText);
-  conversation.appendToHistory('assistant', reply.text, {
-    agentMs: Math.round(reply.timings.totalMs * 10) / 10,
-    ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
-    turnMs,
-    ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
-  });
-  conversation.updateContext({ silenceCount: 0 });
-  await conversation.flush();
+async function converse(callId: string, session: CallSession, eventId: string, userText: string, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    const started = performance.now();
+    const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
+    const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
+    let reply: AgentReply;
+    try {
+      reply = await deps.agent.respond({ callId, history, userText, context });
+    } catch (err) {
+      deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+      reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
+    }
+    const turnMs = Math.round((performance.now() - started) * 10) / 10;
+    conversation.appendToHistory('user', userText);
+    conversation.appendToHistory('assistant', reply.text, {
+      agentMs: Math.round(reply.timings.totalMs * 10) / 10,
+      ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
+      turnMs,
+      ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+    });
+    conversation.updateContext({ silenceCount: 0 });
 
-  const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
-  const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
-  if (transfer && deps.config.acs.transferTargetNumber) {
-    await deps.store.updateCallSession(callId, { state: 'transferring' });
-    await play(session, reply.text.trim() || transferHoldPrompt(), OPERATION.transferHold, deps);
-  } else if (endCall) {
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
-    await play(session, reply.text || goodbyePrompt(), OPERATION.goodbye, deps);
-  } else {
-    await listen(callId, session, reply.text, OPERATION.turn, deps);
-  }
+    const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
+    const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
+    if (transfer && deps.config.acs.transferTargetNumber) {
+      return { session: { state: 'transferring' }, action: 'play', text: reply.text.trim() || transferHoldPrompt(), operationContext: OPERATION.transferHold };
+    }
+    if (endCall) return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: reply.text || goodbyePrompt(), operationContext: OPERATION.goodbye };
+    return { action: 'listen', text: reply.text, operationContext: OPERATION.turn };
+  });
 }
 
-async function onSilenceOrFailure(callId: string, session: CallSession, silence: boolean, deps: CallControlDeps): Promise<void> {
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
-  conversation.updateContext({ silenceCount });
-  if (silenceCount > deps.config.lifecycle.silenceReprompts) {
-    const text = silenceGoodbyePrompt();
-    conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
-    await conversation.flush();
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'caller_silent' });
-    await play(session, text, OPERATION.goodbye, deps);
-    return;
-  }
-  const text = repromptPrompt(silenceCount);
-  conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
-  await conversation.flush();
-  await listen(callId, session, text, OPERATION.reprompt, deps);
+async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
+    conversation.updateContext({ silenceCount });
+    if (silenceCount > deps.config.lifecycle.silenceReprompts) {
+      const text = silenceGoodbyePrompt();
+      conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
+      return { session: { state: 'ending', outcome: 'caller_silent' }, action: 'play', text, operationContext: OPERATION.goodbye };
+    }
+    const text = repromptPrompt(silenceCount);
+    conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
+    return { action: 'listen', text, operationContext: OPERATION.reprompt };
+  });
 }
 
 async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {

@@ -35,6 +35,9 @@ export interface LoadInfo {
 
 const ACTIVE_AGENT = '_activeAgent';
 const BARGE_IN = '_bargeIn';
+const HANDLED_EVENTS = '_handled';
+/** Events remembered by {@link ConversationManager.recordHandledEvent}; a redelivery comes for a recent one. */
+const HANDLED_EVENTS_KEPT = 8;
 const isSystemField = (name: string) => name.startsWith('_');
 
 /**
@@ -231,6 +234,28 @@ export class ConversationManager {
   /** Set while the caller is talking over the agent, so another writer (the callback) can see it. */
   setBargeIn(active: boolean): void {
     this.setField(BARGE_IN, active);
+  }
+
+  /**
+   * What {@link recordHandledEvent} stored for `eventId`, when this conversation holds it: the event's
+   * writes are already in Redis, and a redelivery of it redoes only what follows them.
+   */
+  handledEvent(eventId: string): JsonValue | undefined {
+    const entries = this.context[HANDLED_EVENTS];
+    if (!Array.isArray(entries)) return undefined;
+    const found = entries.find((entry) => Array.isArray(entry) && entry[0] === eventId);
+    return Array.isArray(found) ? found[1] : undefined;
+  }
+
+  /**
+   * Stages, with the turn's own writes (the same flush, so the same MULTI), that `eventId` has been
+   * handled and what has to follow it (`record`). The last few events are kept, bounded, so the bytes
+   * a turn writes stay independent of the conversation's length.
+   */
+  recordHandledEvent(eventId: string, record: JsonValue): void {
+    const entries = Array.isArray(this.context[HANDLED_EVENTS]) ? (this.context[HANDLED_EVENTS] as JsonValue[]) : [];
+    const kept = entries.filter((entry) => !(Array.isArray(entry) && entry[0] === eventId)).slice(-(HANDLED_EVENTS_KEPT - 1));
+    this.setField(HANDLED_EVENTS, [...kept, [eventId, record]]);
   }
 
   /** Appends a tool's result as a `tool` turn (content = the result as JSON). */
