@@ -14,6 +14,7 @@ import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGo
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { lifecycleStartOf } from './lifecycle-start.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -216,7 +217,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
-    await deps.lifecycle.callDisconnected(event.data.callConnectionId, { reason: 'disconnected', at });
+    await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
   } else if (isEvent(event, 'ParticipantsUpdated')) {
     logger.debug('participants updated', { callId, count: event.data.participants?.length });
   } else if (event.kind === 'unknown') {

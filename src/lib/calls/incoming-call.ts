@@ -4,6 +4,7 @@ import { parseEventGridEvents, phoneNumberOf, webhookHandshake, type EventGridEv
 import { maskPhoneNumber } from '../telemetry/logger.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import type { CallControlDeps } from './ports.js';
+import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
@@ -72,6 +73,9 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     const existing = toCallSession(await store.getCallSession(callId));
     if (existing?.state !== 'answer_failed') {
       logger.info('incoming call redelivered; already handled', { callId, eventId: event.id, state: existing?.state });
+      // The delivery that answered may have failed before the lifecycle started (that failure is why
+      // Event Grid redelivers): every answered call must have one, and starting is idempotent.
+      if (existing?.callConnectionId) await deps.lifecycle.start(lifecycleStartOf(callId, existing, existing.callConnectionId, deps));
       return undefined;
     }
     logger.warn('retrying a failed answer', { callId, eventId: event.id });
@@ -111,7 +115,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     startedAt,
     maxDurationSeconds: config.lifecycle.maxCallDurationSeconds,
     direction: 'inbound',
-    callerUserId,
+    ...(callerUserId ? { callerUserId } : {}),
   });
   await deps.audit.append({ callId, action: 'answered', actor: 'agent', at: startedAt, idempotencyKey: `${callId}:answered` });
   logger.info('call answered', { callId, callConnectionId, caller: from ? maskPhoneNumber(from) : 'unknown' });

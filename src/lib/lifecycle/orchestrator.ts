@@ -51,6 +51,7 @@ const inputSchema = z.object({
   maxDurationSeconds: z.number().int().positive(),
   direction: z.enum(['inbound', 'outbound']),
   callerUserId: z.string().min(1).optional(),
+  ended: z.object({ reason: z.string().min(1), at: z.iso.datetime({ offset: true }) }).optional(),
 });
 
 export function parseLifecycleInput(value: unknown): LifecycleInput {
@@ -88,26 +89,31 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
     }
   };
 
-  setPhase('in-call');
-  const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.maxDurationSeconds * 1_000);
-  const disconnected = context.df.waitForExternalEvent(CALL_DISCONNECTED_EVENT);
-  const maxDuration = context.df.createTimer(deadline);
-  const winner: Task = yield context.df.Task.any([disconnected, maxDuration]);
-
   let endReason: string;
   let endedAt: string;
   let hungUpByLifecycle = false;
-  if (winner === disconnected) {
-    maxDuration.cancel();
-    const event = (disconnected.result ?? {}) as Partial<CallDisconnectedEvent>;
-    endReason = typeof event.reason === 'string' && event.reason ? event.reason : 'disconnected';
-    endedAt = typeof event.at === 'string' && event.at ? event.at : now();
+  if (input.ended) {
+    // Started at the hang-up, for a call whose lifecycle was missing: the end is already known.
+    endReason = input.ended.reason;
+    endedAt = input.ended.at;
   } else {
-    setPhase('hanging-up', MAX_DURATION_REASON);
-    yield* attempt(LifecycleActivity.hangUpCall, { callConnectionId: input.callConnectionId });
-    hungUpByLifecycle = warnings.length === 0;
-    endReason = MAX_DURATION_REASON;
-    endedAt = now();
+    setPhase('in-call');
+    const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.maxDurationSeconds * 1_000);
+    const disconnected = context.df.waitForExternalEvent(CALL_DISCONNECTED_EVENT);
+    const maxDuration = context.df.createTimer(deadline);
+    const winner: Task = yield context.df.Task.any([disconnected, maxDuration]);
+    if (winner === disconnected) {
+      maxDuration.cancel();
+      const event = (disconnected.result ?? {}) as Partial<CallDisconnectedEvent>;
+      endReason = typeof event.reason === 'string' && event.reason ? event.reason : 'disconnected';
+      endedAt = typeof event.at === 'string' && event.at ? event.at : now();
+    } else {
+      setPhase('hanging-up', MAX_DURATION_REASON);
+      yield* attempt(LifecycleActivity.hangUpCall, { callConnectionId: input.callConnectionId });
+      hungUpByLifecycle = warnings.length === 0;
+      endReason = MAX_DURATION_REASON;
+      endedAt = now();
+    }
   }
 
   setPhase('finalizing', endReason);

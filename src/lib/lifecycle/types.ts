@@ -15,6 +15,8 @@ export interface LifecycleInput {
   readonly maxDurationSeconds: number;
   readonly direction: CallDirection;
   readonly callerUserId?: string | undefined;
+  /** Set when the lifecycle is started at the hang-up (its instance was missing): no wait, the end is known. */
+  readonly ended?: CallDisconnectedEvent | undefined;
 }
 
 /** Payload of the `CallDisconnected` external event raised by the ACS callback handler. */
