@@ -30,6 +30,8 @@ export interface RestState {
   readonly onOutboundCall: (call: EmulatedCall) => void;
   /** Injected refusals by operation: each refuses that many requests before they take effect. */
   readonly refusals?: Map<string, { status: number; code: string; count: number }>;
+  /** Answers still to accept and then fail with AnswerFailed (fault injection). */
+  readonly answerFailures?: { count: number };
 }
 
 const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?(\/participants)?$/;
@@ -162,7 +164,13 @@ export class RestApi {
     });
     pending.callConnectionId = call.callConnectionId;
     this.state.calls.set(call.callConnectionId, call);
-    call.connect(body);
+    const failures = this.state.answerFailures;
+    if (failures && failures.count > 0) {
+      failures.count -= 1;
+      call.connectFailing(body);
+    } else {
+      call.connect(body);
+    }
     return { status: 200, body: call.properties() };
   }
 

@@ -191,8 +191,9 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
-    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here.
-    if (deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl) return;
+    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
+    // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
+    if (usesMediaStream(session, deps)) return;
     await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
     await converse(callId, session, event.id, recognizedText(event.data), deps);
@@ -218,6 +219,10 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
     await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
+  } else if (isEvent(event, 'AnswerFailed') || isEvent(event, 'CreateCallFailed')) {
+    await endUnconnectedCall(callId, session, event, deps);
+  } else if (isEvent(event, 'MediaStreamingFailed')) {
+    await fallBackFromMedia(callId, session, event, deps);
   } else if (isEvent(event, 'ParticipantsUpdated')) {
     logger.debug('participants updated', { callId, count: event.data.participants?.length });
   } else if (event.kind === 'unknown') {
@@ -225,6 +230,68 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else {
     logger.debug('event acknowledged', { callId, type: event.type });
   }
+}
+
+function usesMediaStream(session: CallSession, deps: CallControlDeps): boolean {
+  return deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl !== undefined && session.mediaFailed === undefined;
+}
+
+/**
+ * AnswerFailed / CreateCallFailed: ACS accepted the request but the call never connected, and no
+ * CallDisconnected follows. The lifecycle ends now (start-or-raise) instead of at the max-duration
+ * timer: outcome `answer_failed`, audited, archived, Redis cleaned by its cleanup step.
+ */
+async function endUnconnectedCall(
+  callId: string,
+  session: CallSession,
+  event: Extract<CallAutomationEvent, { kind: 'AnswerFailed' | 'CreateCallFailed' }>,
+  deps: CallControlDeps,
+): Promise<void> {
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const callConnectionId = event.data.callConnectionId || session.callConnectionId;
+  deps.logger.warn('call failed to connect; ending its lifecycle', { callId, type: event.kind, code: result?.code, subCode: result?.subCode });
+  await deps.store.updateCallSession(callId, { state: 'disconnected', outcome: 'answer_failed', endedAt: at });
+  await deps.audit.append({
+    callId,
+    action: 'answer_failed',
+    actor: 'acs',
+    at,
+    details: { event: event.kind, code: result?.code ?? null, subCode: result?.subCode ?? null },
+    idempotencyKey: `${callId}:answer_failed`,
+  });
+  if (!callConnectionId) {
+    deps.logger.error('call failed to connect and has no call connection id; nothing to end', { callId, type: event.kind });
+    return;
+  }
+  await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, callConnectionId, deps), { reason: 'answer_failed', at });
+}
+
+/**
+ * MediaStreamingFailed (e.g. ACS could not open or lost the media WebSocket): the rest of the call
+ * runs on the recognize/play path, which needs the Cognitive Services link; without it nothing can
+ * be said to the caller, so the call is ended. Audited; the summary and analytics carry the flag.
+ */
+async function fallBackFromMedia(callId: string, session: CallSession, event: Extract<CallAutomationEvent, { kind: 'MediaStreamingFailed' }>, deps: CallControlDeps): Promise<void> {
+  if (deps.config.webPubSub.mediaMode !== 'realtime' || session.mediaFailed !== undefined) {
+    deps.logger.info('media streaming failure acknowledged', { callId, alreadyFallenBack: session.mediaFailed !== undefined });
+    return;
+  }
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const details = { code: result?.code ?? null, subCode: result?.subCode ?? null, status: event.data.mediaStreamingUpdate?.mediaStreamingStatusDetails ?? null };
+  deps.logger.error('media streaming failed; falling back to recognize and play', { callId, ...details });
+  await deps.store.updateCallSession(callId, { mediaFailed: at });
+  await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
+  const fallen: CallSession = { ...session, mediaFailed: at };
+  if (!deps.config.acs.cognitiveServicesEndpoint) {
+    deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
+    await (await connection(fallen, deps)).hangUp(true);
+    return;
+  }
+  // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
+  if (session.state === 'connected') await greet(callId, fallen, event.id, deps);
 }
 
 function connectionIdOf(session: CallSession): string {

@@ -19,6 +19,8 @@ export interface CallSummaryRecord {
   readonly summary: string;
   readonly callerUserId?: string;
   readonly callerName?: string;
+  /** The media stream failed during the call (MediaStreamingFailed). */
+  readonly mediaFallback?: boolean;
 }
 
 const SPOKEN = new Set(['user', 'assistant']);
@@ -65,6 +67,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         summary,
         ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
         ...(session?.callerName ? { callerName: session.callerName } : {}),
+        ...(session?.mediaFailed ? { mediaFallback: true } : {}),
       };
       await store.setCallSummary(request.callId, record as unknown as JsonValue);
       return { ...request, durationSeconds, turnCount: spoken.length, summary };
@@ -104,6 +107,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         outcome: record?.outcome ?? 'completed',
         latency: latencyByStage(turns),
         ...(call.callerUserId ? { userId: call.callerUserId } : {}),
+        ...(record?.mediaFallback ? { mediaFallback: true } : {}),
       });
     },
 

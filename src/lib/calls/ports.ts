@@ -47,7 +47,7 @@ export interface LifecyclePort {
   callDisconnected(start: LifecycleStart, end: CallEnd): Promise<void>;
 }
 
-export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed';
+export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'media_failed';
 
 export interface AuditPort {
   append(entry: {
