@@ -268,6 +268,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_OPENAI_TTS_DEPLOYMENT: ttsDeploymentName
     MAX_CALL_DURATION_SECONDS: string(maxCallDurationSeconds)
     SILENCE_REPROMPTS: string(silenceReprompts)
+    ARCHIVE_RETRY_HORIZON_SECONDS: '86400'
   }
 }
 

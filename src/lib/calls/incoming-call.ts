@@ -131,6 +131,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     startedAt,
     maxDurationSeconds: config.lifecycle.maxCallDurationSeconds,
     direction: 'inbound',
+    archiveHorizonSeconds: config.lifecycle.archiveRetryHorizonSeconds,
     ...(callerUserId ? { callerUserId } : {}),
   });
   await deps.audit.append({ callId, action: 'answered', actor: 'agent', at: startedAt, idempotencyKey: `${callId}:answered` });

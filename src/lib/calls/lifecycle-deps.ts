@@ -116,6 +116,10 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
       await (await rt.archive()).audit.append(event, { idempotencyKey });
     },
 
+    async keepAlive(callId) {
+      await (await rt.store()).refreshCallTtls(callId);
+    },
+
     async cleanup(callId) {
       await (await rt.store()).deleteCall(callId, { keepSummary: true });
     },

@@ -9,6 +9,7 @@ export function lifecycleStartOf(callId: string, session: CallSession, callConne
     startedAt: session.startedAt,
     maxDurationSeconds: deps.config.lifecycle.maxCallDurationSeconds,
     direction: session.direction,
+    archiveHorizonSeconds: deps.config.lifecycle.archiveRetryHorizonSeconds,
     ...(session.callerUserId ? { callerUserId: session.callerUserId } : {}),
   };
 }

@@ -29,6 +29,8 @@ export interface LifecycleStart {
   readonly maxDurationSeconds: number;
   readonly direction: 'inbound' | 'outbound';
   readonly callerUserId?: string | undefined;
+  /** Retry horizon of finalize and archive (`ARCHIVE_RETRY_HORIZON_SECONDS`). */
+  readonly archiveHorizonSeconds?: number | undefined;
 }
 
 /** How a call ended, as the `CallDisconnected` event tells the lifecycle. */

@@ -82,6 +82,7 @@ export interface AppConfig {
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
     readonly silenceReprompts: number;
+    readonly archiveRetryHorizonSeconds: number;
   };
 }
 
@@ -221,6 +222,7 @@ function shape(s: RawSettings): AppConfig {
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,
       silenceReprompts: s.SILENCE_REPROMPTS,
+      archiveRetryHorizonSeconds: s.ARCHIVE_RETRY_HORIZON_SECONDS,
     },
   };
 }

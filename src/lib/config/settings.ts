@@ -431,6 +431,12 @@ export const SETTINGS = {
     description: 'Re-prompts after silence before the agent says goodbye.',
     sample: '2',
   }),
+  ARCHIVE_RETRY_HORIZON_SECONDS: spec({
+    schema: integer(86_400, 60, 7 * 86_400),
+    expects: 'seconds 60..604800',
+    description: 'How long finalize and archive are retried (on durable timers, through a Cosmos DB outage) before a call is given up.',
+    sample: '86400',
+  }),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
