@@ -101,6 +101,8 @@ export interface AcsEmulator {
     refuseRequests(operation: string, refusal: { status: number; code: string; count?: number }): void;
     /** The next `count` answers are accepted (200), then the call fails with AnswerFailed and ends. */
     failAnswers(count?: number): void;
+    /** The next `count` callbacks of `type` are posted `ms` late, overtaken by the events after them. */
+    delayCallbacks(type: string, ms: number, count?: number): void;
     /** The next `count` media WebSocket connections fail to open (MediaStreamingFailed, 8581). */
     failMediaConnections(count?: number): void;
   };
@@ -236,6 +238,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
       loseResponses: (operation, count = 1) => {
         responsesToLose.set(operation, (responsesToLose.get(operation) ?? 0) + count);
       },
+      delayCallbacks: (type, ms, count = 1) => sender.delayNext(type, ms, count),
       failMediaConnections: (count = 1) => {
         mediaConnectFailures.count += count;
       },

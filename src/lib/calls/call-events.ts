@@ -315,17 +315,20 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
  */
 interface FollowUp {
   readonly session?: Readonly<Record<string, string>>;
-  readonly action: 'listen' | 'play';
+  /** `none`: the turn only records (the caller has already hung up). */
+  readonly action: 'listen' | 'play' | 'none';
   readonly text: string;
   readonly operationContext: string;
+  /** The assistant turn the operation speaks: flagged unheard if the call is gone before it is. */
+  readonly spokenTurnId?: string;
 }
 
 function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const { action, text, operationContext, session } = value;
-  if ((action !== 'listen' && action !== 'play') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
+  const { action, text, operationContext, session, spokenTurnId } = value;
+  if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
   const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
-  return { action, text, operationContext, ...(fields ? { session: fields } : {}) };
+  return { action, text, operationContext, ...(fields ? { session: fields } : {}), ...(typeof spokenTurnId === 'string' ? { spokenTurnId } : {}) };
 }
 
 /**
@@ -350,11 +353,21 @@ async function turnOnce(
   const followUp = await write(conversation);
   conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
   await conversation.flush();
-  await performFollowUp(callId, session, followUp, deps);
+  try {
+    await performFollowUp(callId, session, followUp, deps);
+  } catch (err) {
+    // The caller hung up while the answer was being made: it was never heard, and the archive says so.
+    if (isCallGone(err) && followUp.spokenTurnId) {
+      conversation.markUnheard(followUp.spokenTurnId);
+      await conversation.flush();
+    }
+    throw err;
+  }
 }
 
 async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
   if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
+  if (followUp.action === 'none') return;
   if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
   else await listen(callId, session, followUp.text, followUp.operationContext, deps);
 }
@@ -378,6 +391,13 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
 async function converse(callId: string, session: CallSession, eventId: string, userText: string, deps: CallControlDeps): Promise<void> {
   await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    if (session.state === 'disconnected') {
+      // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
+      // are kept, marked late, and nobody is left to answer them.
+      deps.logger.info('caller utterance delivered after the hang-up; archived as late', { callId, eventId });
+      conversation.appendToHistory('user', userText, { late: true });
+      return { action: 'none', text: '', operationContext: OPERATION.turn };
+    }
     const started = performance.now();
     const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
     const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
@@ -390,7 +410,7 @@ async function converse(callId: string, session: CallSession, eventId: string, u
     }
     const turnMs = Math.round((performance.now() - started) * 10) / 10;
     conversation.appendToHistory('user', userText);
-    conversation.appendToHistory('assistant', reply.text, {
+    const answer = conversation.appendToHistory('assistant', reply.text, {
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,
@@ -401,10 +421,10 @@ async function converse(callId: string, session: CallSession, eventId: string, u
     const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
     const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
     if (transfer && deps.config.acs.transferTargetNumber) {
-      return { session: { state: 'transferring' }, action: 'play', text: reply.text.trim() || transferHoldPrompt(), operationContext: OPERATION.transferHold };
+      return { session: { state: 'transferring' }, action: 'play', text: reply.text.trim() || transferHoldPrompt(), operationContext: OPERATION.transferHold, spokenTurnId: answer.id };
     }
-    if (endCall) return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: reply.text || goodbyePrompt(), operationContext: OPERATION.goodbye };
-    return { action: 'listen', text: reply.text, operationContext: OPERATION.turn };
+    if (endCall) return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: reply.text || goodbyePrompt(), operationContext: OPERATION.goodbye, spokenTurnId: answer.id };
+    return { action: 'listen', text: reply.text, operationContext: OPERATION.turn, spokenTurnId: answer.id };
   });
 }
 

@@ -4,7 +4,7 @@ import { WriteBatch, type Command, type Reply } from '../commands.js';
 import { RedisUnavailableError, StateFormatError } from '../errors.js';
 import type { SessionStore } from '../session-store.js';
 import { fromPython, fromV1, migrationCommand, SCHEMA_VERSION, VERSION_FIELD, type Migration } from './migration.js';
-import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, type Turn, type TurnRole } from './turns.js';
+import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, UNHEARD, type Turn, type TurnRole } from './turns.js';
 
 export interface ConversationOptions {
   /** Turns kept in memory and returned by {@link ConversationManager.getHistory}. @default 20 */
@@ -283,6 +283,14 @@ export class ConversationManager {
     }
     this.appendToHistory('assistant', heardContent, { kind: TRUNCATION, replaces: target.id, ...heard });
     return materialize(this.hot).find((t) => t.id === target.id);
+  }
+
+  /**
+   * The caller never heard the assistant turn `turnId` (they hung up before it was spoken): an
+   * appended marker flags it `unheard` on every read, so the archive does not present it as heard.
+   */
+  markUnheard(turnId: string): void {
+    this.appendToHistory('assistant', '', { kind: UNHEARD, replaces: turnId });
   }
 
   // ── persistence ──────────────────────────────────────────────────────────────────────────────
