@@ -13,6 +13,8 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
+import { InvalidIdentifierError } from '../state/errors.js';
+import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import type { CallControlDeps } from './ports.js';
@@ -56,6 +58,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   const callId = auth.callId ?? urlCallId;
   if (!callId) return badRequest('callId: missing from the callback URL');
+  const invalid = invalidIdentifier(callId);
+  if (invalid) return badRequest(`callId: ${invalid}`);
 
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
@@ -166,6 +170,17 @@ async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boole
   } catch {
     // Not even a valid identifier (InvalidIdentifierError), or Redis unreachable: nothing to audit against.
     return false;
+  }
+}
+
+/** The reason an identifier cannot name a call, or undefined when it can. */
+function invalidIdentifier(id: string): string | undefined {
+  try {
+    assertValidIdentifier(id);
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidIdentifierError) return error.reason;
+    throw error;
   }
 }
 
