@@ -55,6 +55,7 @@ export interface AppConfig {
     readonly callbackSigningKey: string | undefined;
     readonly jwtIssuer: string;
     readonly jwtAudience: string | undefined;
+    readonly jwtMaxLifetimeSeconds: number;
     readonly jwksUrl: string;
     readonly sourceNumber: string | undefined;
     readonly transferTargetNumber: string | undefined;
@@ -195,6 +196,7 @@ function shape(s: RawSettings): AppConfig {
       callbackSigningKey: s.ACS_CALLBACK_SIGNING_KEY,
       jwtIssuer: s.ACS_JWT_ISSUER,
       jwtAudience: s.ACS_JWT_AUDIENCE,
+      jwtMaxLifetimeSeconds: s.ACS_JWT_MAX_LIFETIME_SECONDS,
       jwksUrl: s.ACS_JWKS_URL,
       sourceNumber: s.ACS_SOURCE_NUMBER,
       transferTargetNumber: s.TRANSFER_TARGET_NUMBER,

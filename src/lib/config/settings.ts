@@ -298,6 +298,12 @@ export const SETTINGS = {
     description: 'Expected `aud` of ACS-signed callback JWTs.',
     sample: '',
   }),
+  ACS_JWT_MAX_LIFETIME_SECONDS: spec({
+    schema: integer(900, 60, 3600),
+    expects: 'seconds 60..3600',
+    description: 'Longest lifetime an ACS callback JWT may claim (ACS issues 5-minute tokens).',
+    sample: '900',
+  }),
   ACS_JWKS_URL: spec({
     schema: urlWithDefault('https://acscallautomation.communication.azure.com/calling/keys'),
     expects: 'a URL serving the JWKS',
