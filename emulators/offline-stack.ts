@@ -4,8 +4,8 @@ import { loadConfig, type AppConfig } from '../src/lib/config/index.js';
 import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from './cosmos/index.js';
-import { startDevHost, webPubSubDispatcher, type DevHost } from './devhost/index.js';
+import { startCosmosFaultProxy, startEmbeddedCosmos, type CosmosFaultProxy, type EmbeddedCosmos } from './cosmos/index.js';
+import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { RedisServer } from './redis/server.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
@@ -27,6 +27,8 @@ export interface OfflineStack {
   readonly runtime: Runtime;
   readonly acs: AcsEmulator;
   readonly cosmos: EmbeddedCosmos;
+  /** Present with `cosmosFaults`: the fault proxy the app reaches Cosmos DB through. */
+  readonly cosmosProxy?: CosmosFaultProxy;
   readonly host: DevHost;
   readonly redis: { readonly host: string; readonly port: number; readonly cluster?: boolean; readonly server?: RedisServer };
   /** The Event Grid webhook of the app (`/api/incomingCall?code=<function key>`). */
@@ -66,6 +68,8 @@ export interface OfflineStackOptions {
   /** Extra settings (e.g. `SILENCE_REPROMPTS`, `MAX_CALL_DURATION_SECONDS`). */
   readonly env?: Readonly<Record<string, string>>;
   readonly acs?: AcsEmulatorOptions;
+  /** Put the Cosmos DB fault proxy between the app and the embedded server (outage tests). @default false */
+  readonly cosmosFaults?: boolean;
   /** Durable time scale of the dev host (timers). @default 1 */
   readonly timeScale?: number;
   readonly logger?: Logger;
@@ -100,6 +104,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     }
     const cosmos = await startEmbeddedCosmos();
     cleanups.push(() => cosmos.close());
+    const cosmosProxy = options.cosmosFaults ? await startCosmosFaultProxy(cosmos.endpoint) : undefined;
+    if (cosmosProxy) cleanups.push(() => cosmosProxy.close());
     const acs = await startAcsEmulator({ logger, ...options.acs });
     cleanups.push(() => acs.close());
 
@@ -152,7 +158,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       REDIS_HOST: redis.host,
       REDIS_PORT: String(redis.port),
       REDIS_CLUSTER: String(redis.cluster ?? false),
-      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_ENDPOINT: cosmosProxy?.endpoint ?? cosmos.endpoint,
       COSMOS_KEY: cosmos.key,
       COSMOS_DATABASE: 'rtvoice',
       ACS_CONNECTION_STRING: acs.connectionString,
@@ -227,6 +233,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       runtime,
       acs,
       cosmos,
+      ...(cosmosProxy ? { cosmosProxy } : {}),
       host,
       redis,
       eventGridUrl,

@@ -249,6 +249,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ACS_CALLBACK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${callbackSigningKeySecretUri})'
     ACS_JWT_ISSUER: 'https://acscallautomation.communication.azure.com'
     ACS_JWT_AUDIENCE: acsImmutableResourceId
+    ACS_JWT_MAX_LIFETIME_SECONDS: '900'
     ACS_JWKS_URL: 'https://acscallautomation.communication.azure.com/calling/keys'
     ACS_SOURCE_NUMBER: acsSourceNumber
     TRANSFER_TARGET_NUMBER: transferTargetNumber
@@ -268,6 +269,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_OPENAI_TTS_DEPLOYMENT: ttsDeploymentName
     MAX_CALL_DURATION_SECONDS: string(maxCallDurationSeconds)
     SILENCE_REPROMPTS: string(silenceReprompts)
+    ARCHIVE_RETRY_HORIZON_SECONDS: '86400'
   }
 }
 

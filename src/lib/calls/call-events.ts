@@ -12,8 +12,11 @@ import {
 } from '../acs/events.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
+import type { JsonValue } from '../state/codec.js';
+import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import { StateLostError } from '../state/errors.js';
+import { lifecycleStartOf } from './lifecycle-start.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -55,6 +58,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   const callId = auth.callId ?? urlCallId;
   if (!callId) return badRequest('callId: missing from the callback URL');
+  const invalid = invalidIdentifier(callId);
+  if (invalid) return badRequest(`callId: ${invalid}`);
 
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
@@ -175,6 +180,17 @@ async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boole
   }
 }
 
+/** The reason an identifier cannot name a call, or undefined when it can. */
+function invalidIdentifier(id: string): string | undefined {
+  try {
+    assertValidIdentifier(id);
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidIdentifierError) return error.reason;
+    throw error;
+  }
+}
+
 /** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
 function isCallGone(err: unknown): boolean {
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
@@ -221,11 +237,12 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
-    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here.
-    if (deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl) return;
-    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, deps);
+    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
+    // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
+    if (usesMediaStream(session, deps)) return;
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, recognizedText(event.data), deps);
+    await converse(callId, session, event.id, recognizedText(event.data), deps);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -233,7 +250,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
       await play(session, failurePrompt(), OPERATION.goodbye, deps);
     } else {
-      await onSilenceOrFailure(callId, session, isSilenceTimeout(event.data), deps);
+      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
     }
   } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
@@ -247,7 +264,11 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
-    await deps.lifecycle.callDisconnected(event.data.callConnectionId, { reason: 'disconnected', at });
+    await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
+  } else if (isEvent(event, 'AnswerFailed') || isEvent(event, 'CreateCallFailed')) {
+    await endUnconnectedCall(callId, session, event, deps);
+  } else if (isEvent(event, 'MediaStreamingFailed')) {
+    await fallBackFromMedia(callId, session, event, deps);
   } else if (isEvent(event, 'ParticipantsUpdated')) {
     logger.debug('participants updated', { callId, count: event.data.participants?.length });
   } else if (event.kind === 'unknown') {
@@ -255,6 +276,68 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else {
     logger.debug('event acknowledged', { callId, type: event.type });
   }
+}
+
+function usesMediaStream(session: CallSession, deps: CallControlDeps): boolean {
+  return deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl !== undefined && session.mediaFailed === undefined;
+}
+
+/**
+ * AnswerFailed / CreateCallFailed: ACS accepted the request but the call never connected, and no
+ * CallDisconnected follows. The lifecycle ends now (start-or-raise) instead of at the max-duration
+ * timer: outcome `answer_failed`, audited, archived, Redis cleaned by its cleanup step.
+ */
+async function endUnconnectedCall(
+  callId: string,
+  session: CallSession,
+  event: Extract<CallAutomationEvent, { kind: 'AnswerFailed' | 'CreateCallFailed' }>,
+  deps: CallControlDeps,
+): Promise<void> {
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const callConnectionId = event.data.callConnectionId || session.callConnectionId;
+  deps.logger.warn('call failed to connect; ending its lifecycle', { callId, type: event.kind, code: result?.code, subCode: result?.subCode });
+  await deps.store.updateCallSession(callId, { state: 'disconnected', outcome: 'answer_failed', endedAt: at });
+  await deps.audit.append({
+    callId,
+    action: 'answer_failed',
+    actor: 'acs',
+    at,
+    details: { event: event.kind, code: result?.code ?? null, subCode: result?.subCode ?? null },
+    idempotencyKey: `${callId}:answer_failed`,
+  });
+  if (!callConnectionId) {
+    deps.logger.error('call failed to connect and has no call connection id; nothing to end', { callId, type: event.kind });
+    return;
+  }
+  await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, callConnectionId, deps), { reason: 'answer_failed', at });
+}
+
+/**
+ * MediaStreamingFailed (e.g. ACS could not open or lost the media WebSocket): the rest of the call
+ * runs on the recognize/play path, which needs the Cognitive Services link; without it nothing can
+ * be said to the caller, so the call is ended. Audited; the summary and analytics carry the flag.
+ */
+async function fallBackFromMedia(callId: string, session: CallSession, event: Extract<CallAutomationEvent, { kind: 'MediaStreamingFailed' }>, deps: CallControlDeps): Promise<void> {
+  if (deps.config.webPubSub.mediaMode !== 'realtime' || session.mediaFailed !== undefined) {
+    deps.logger.info('media streaming failure acknowledged', { callId, alreadyFallenBack: session.mediaFailed !== undefined });
+    return;
+  }
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const details = { code: result?.code ?? null, subCode: result?.subCode ?? null, status: event.data.mediaStreamingUpdate?.mediaStreamingStatusDetails ?? null };
+  deps.logger.error('media streaming failed; falling back to recognize and play', { callId, ...details });
+  await deps.store.updateCallSession(callId, { mediaFailed: at });
+  await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
+  const fallen: CallSession = { ...session, mediaFailed: at };
+  if (!deps.config.acs.cognitiveServicesEndpoint) {
+    deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
+    await (await connection(fallen, deps)).hangUp(true);
+    return;
+  }
+  // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
+  if (session.state === 'connected') await greet(callId, fallen, event.id, deps);
 }
 
 function connectionIdOf(session: CallSession): string {
@@ -271,75 +354,139 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
   return callMedia(await deps.acs(), connectionIdOf(session));
 }
 
-async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
-  // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
-  const profile = session.callerUserId
-    ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
-        deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
-        return undefined;
-      })
-    : undefined;
-  const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+/**
+ * What follows a turn's writes: an optional session update, then one ACS media operation. It is
+ * recorded with the writes, keyed by the event id, so a redelivery of the event (after the
+ * operation failed) redoes only this.
+ */
+interface FollowUp {
+  readonly session?: Readonly<Record<string, string>>;
+  /** `none`: the turn only records (the caller has already hung up). */
+  readonly action: 'listen' | 'play' | 'none';
+  readonly text: string;
+  readonly operationContext: string;
+  /** The assistant turn the operation speaks: flagged unheard if the call is gone before it is. */
+  readonly spokenTurnId?: string;
+}
+
+function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { action, text, operationContext, session, spokenTurnId } = value;
+  if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
+  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
+  return { action, text, operationContext, ...(fields ? { session: fields } : {}), ...(typeof spokenTurnId === 'string' ? { spokenTurnId } : {}) };
+}
+
+/**
+ * Runs one conversation-writing turn at most once per event id: `write` stages the turn on the loaded
+ * conversation and says what follows; the follow-up is recorded in the same flush, then performed.
+ * A redelivered event whose writes already landed skips `write` and performs the recorded follow-up.
+ */
+async function turnOnce(
+  callId: string,
+  session: CallSession,
+  eventId: string,
+  deps: CallControlDeps,
+  write: (conversation: ConversationManager) => Promise<FollowUp>,
+): Promise<void> {
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  conversation.appendToHistory('assistant', text, { kind: 'greeting' });
-  conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+  const recorded = followUpOf(conversation.handledEvent(eventId));
+  if (recorded) {
+    deps.logger.info('event redelivered after its turn was written; redoing its follow-up only', { callId, eventId, action: recorded.action });
+    await performFollowUp(callId, session, recorded, deps);
+    return;
+  }
+  const followUp = await write(conversation);
+  conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
   await conversation.flush();
-  await listen(callId, session, text, OPERATION.greeting, deps);
+  try {
+    await performFollowUp(callId, session, followUp, deps);
+  } catch (err) {
+    // The caller hung up while the answer was being made: it was never heard, and the archive says so.
+    if (isCallGone(err) && followUp.spokenTurnId) {
+      conversation.markUnheard(followUp.spokenTurnId);
+      await conversation.flush();
+    }
+    throw err;
+  }
+}
+
+async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
+  if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
+  if (followUp.action === 'none') return;
+  if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
+  else await listen(callId, session, followUp.text, followUp.operationContext, deps);
+}
+
+async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation) => {
+    // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
+    const profile = session.callerUserId
+      ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+          deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
+          return undefined;
+        })
+      : undefined;
+    const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+    conversation.appendToHistory('assistant', text, { kind: 'greeting' });
+    conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+    return { action: 'listen', text, operationContext: OPERATION.greeting };
+  });
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, userText: string, deps: CallControlDeps): Promise<void> {
-  const started = performance.now();
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
-  const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
-  let reply: AgentReply;
-  try {
-    reply = await deps.agent.respond({ callId, history, userText, context });
-  } catch (err) {
-    deps.logger.error('agent failed; apologising', { callId, error: err as Error });
-    reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
-  }
-  const turnMs = Math.round((performance.now() - started) * 10) / 10;
-  conversation.appendToHistory('user', userText);
-  conversation.appendToHistory('assistant', reply.text, {
-    agentMs: Math.round(reply.timings.totalMs * 10) / 10,
-    ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
-    turnMs,
-    ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
-  });
-  conversation.updateContext({ silenceCount: 0 });
-  await conversation.flush();
+async function converse(callId: string, session: CallSession, eventId: string, userText: string, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    if (session.state === 'disconnected') {
+      // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
+      // are kept, marked late, and nobody is left to answer them.
+      deps.logger.info('caller utterance delivered after the hang-up; archived as late', { callId, eventId });
+      conversation.appendToHistory('user', userText, { late: true });
+      return { action: 'none', text: '', operationContext: OPERATION.turn };
+    }
+    const started = performance.now();
+    const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
+    const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
+    let reply: AgentReply;
+    try {
+      reply = await deps.agent.respond({ callId, history, userText, context });
+    } catch (err) {
+      deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+      reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
+    }
+    const turnMs = Math.round((performance.now() - started) * 10) / 10;
+    conversation.appendToHistory('user', userText);
+    const answer = conversation.appendToHistory('assistant', reply.text, {
+      agentMs: Math.round(reply.timings.totalMs * 10) / 10,
+      ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
+      turnMs,
+      ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+    });
+    conversation.updateContext({ silenceCount: 0 });
 
-  const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
-  const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
-  if (transfer && deps.config.acs.transferTargetNumber) {
-    await deps.store.updateCallSession(callId, { state: 'transferring' });
-    await play(session, reply.text.trim() || transferHoldPrompt(), OPERATION.transferHold, deps);
-  } else if (endCall) {
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
-    await play(session, reply.text || goodbyePrompt(), OPERATION.goodbye, deps);
-  } else {
-    await listen(callId, session, reply.text, OPERATION.turn, deps);
-  }
+    const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
+    const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
+    if (transfer && deps.config.acs.transferTargetNumber) {
+      return { session: { state: 'transferring' }, action: 'play', text: reply.text.trim() || transferHoldPrompt(), operationContext: OPERATION.transferHold, spokenTurnId: answer.id };
+    }
+    if (endCall) return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: reply.text || goodbyePrompt(), operationContext: OPERATION.goodbye, spokenTurnId: answer.id };
+    return { action: 'listen', text: reply.text, operationContext: OPERATION.turn, spokenTurnId: answer.id };
+  });
 }
 
-async function onSilenceOrFailure(callId: string, session: CallSession, silence: boolean, deps: CallControlDeps): Promise<void> {
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
-  conversation.updateContext({ silenceCount });
-  if (silenceCount > deps.config.lifecycle.silenceReprompts) {
-    const text = silenceGoodbyePrompt();
-    conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
-    await conversation.flush();
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'caller_silent' });
-    await play(session, text, OPERATION.goodbye, deps);
-    return;
-  }
-  const text = repromptPrompt(silenceCount);
-  conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
-  await conversation.flush();
-  await listen(callId, session, text, OPERATION.reprompt, deps);
+async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
+    conversation.updateContext({ silenceCount });
+    if (silenceCount > deps.config.lifecycle.silenceReprompts) {
+      const text = silenceGoodbyePrompt();
+      conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
+      return { session: { state: 'ending', outcome: 'caller_silent' }, action: 'play', text, operationContext: OPERATION.goodbye };
+    }
+    const text = repromptPrompt(silenceCount);
+    conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
+    return { action: 'listen', text, operationContext: OPERATION.reprompt };
+  });
 }
 
 async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
@@ -19,9 +20,18 @@ export interface CallSummaryRecord {
   readonly summary: string;
   readonly callerUserId?: string;
   readonly callerName?: string;
+  /** The media stream failed during the call (MediaStreamingFailed). */
+  readonly mediaFallback?: boolean;
 }
 
 const SPOKEN = new Set(['user', 'assistant']);
+
+/**
+ * How long after the hang-up finalize still lets turns in. ACS's callbacks are not ordered: the
+ * caller's last RecognizeCompleted can arrive just after CallDisconnected, and it must take its turn
+ * lease before finalize closes the call, or the caller's final words are lost.
+ */
+export const LATE_EVENT_GRACE_MS = 1_000;
 
 /**
  * The lifecycle activities over the real store, archive and ACS client. Every step is idempotent:
@@ -40,6 +50,8 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
   return {
     async finalize(request) {
       const store = await rt.store();
+      const graceMs = Math.min(LATE_EVENT_GRACE_MS, Date.parse(request.endedAt) + LATE_EVENT_GRACE_MS - Date.now());
+      if (request.endReason !== 'answer_failed' && graceMs > 0) await sleep(graceMs);
       // A turn still being answered, or the relay's last write, must land before the history is read.
       const writers = await store.closeAndAwaitWriters(request.callId);
       if (writers.openTurns > 0 || writers.relay !== null) {
@@ -65,6 +77,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         summary,
         ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
         ...(session?.callerName ? { callerName: session.callerName } : {}),
+        ...(session?.mediaFailed ? { mediaFallback: true } : {}),
       };
       await store.setCallSummary(request.callId, record as unknown as JsonValue);
       return { ...request, durationSeconds, turnCount: spoken.length, summary };
@@ -104,12 +117,17 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         outcome: record?.outcome ?? 'completed',
         latency: latencyByStage(turns),
         ...(call.callerUserId ? { userId: call.callerUserId } : {}),
+        ...(record?.mediaFallback ? { mediaFallback: true } : {}),
       });
     },
 
     async appendAudit(entry) {
       const { idempotencyKey, ...event } = entry;
       await (await rt.archive()).audit.append(event, { idempotencyKey });
+    },
+
+    async keepAlive(callId) {
+      await (await rt.store()).refreshCallTtls(callId);
     },
 
     async cleanup(callId) {

@@ -25,6 +25,8 @@ export interface CallSession {
   readonly purpose?: string;
   readonly outcome?: string;
   readonly endedAt?: string;
+  /** When the media stream failed (MediaStreamingFailed): the call continues on recognize/play. */
+  readonly mediaFailed?: string;
 }
 
 export function callIdForIncoming(serverCallId: string): string {

@@ -55,6 +55,7 @@ export interface AppConfig {
     readonly callbackSigningKey: string | undefined;
     readonly jwtIssuer: string;
     readonly jwtAudience: string | undefined;
+    readonly jwtMaxLifetimeSeconds: number;
     readonly jwksUrl: string;
     readonly sourceNumber: string | undefined;
     readonly transferTargetNumber: string | undefined;
@@ -82,6 +83,7 @@ export interface AppConfig {
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
     readonly silenceReprompts: number;
+    readonly archiveRetryHorizonSeconds: number;
   };
 }
 
@@ -224,6 +226,7 @@ function shape(s: RawSettings): AppConfig {
       callbackSigningKey: s.ACS_CALLBACK_SIGNING_KEY,
       jwtIssuer: s.ACS_JWT_ISSUER,
       jwtAudience: s.ACS_JWT_AUDIENCE,
+      jwtMaxLifetimeSeconds: s.ACS_JWT_MAX_LIFETIME_SECONDS,
       jwksUrl: s.ACS_JWKS_URL,
       sourceNumber: s.ACS_SOURCE_NUMBER,
       transferTargetNumber: s.TRANSFER_TARGET_NUMBER,
@@ -251,6 +254,7 @@ function shape(s: RawSettings): AppConfig {
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,
       silenceReprompts: s.SILENCE_REPROMPTS,
+      archiveRetryHorizonSeconds: s.ARCHIVE_RETRY_HORIZON_SECONDS,
     },
   };
 }

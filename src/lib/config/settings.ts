@@ -298,6 +298,12 @@ export const SETTINGS = {
     description: 'Expected `aud` of ACS-signed callback JWTs.',
     sample: '',
   }),
+  ACS_JWT_MAX_LIFETIME_SECONDS: spec({
+    schema: integer(900, 60, 3600),
+    expects: 'seconds 60..3600',
+    description: 'Longest lifetime an ACS callback JWT may claim (ACS issues 5-minute tokens).',
+    sample: '900',
+  }),
   ACS_JWKS_URL: spec({
     schema: urlWithDefault('https://acscallautomation.communication.azure.com/calling/keys'),
     expects: 'a URL serving the JWKS',
@@ -430,6 +436,12 @@ export const SETTINGS = {
     expects: 'a count 0..10',
     description: 'Re-prompts after silence before the agent says goodbye.',
     sample: '2',
+  }),
+  ARCHIVE_RETRY_HORIZON_SECONDS: spec({
+    schema: integer(86_400, 60, 7 * 86_400),
+    expects: 'seconds 60..604800',
+    description: 'How long finalize and archive are retried (on durable timers, through a Cosmos DB outage) before a call is given up.',
+    sample: '86400',
   }),
 } as const;
 

@@ -14,7 +14,7 @@ import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTu
 import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';
 import { createResampler, base64ByteLength, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
 import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
-import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
+import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME, type MediaFrame } from './codec.js';
 import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
 import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
 import { outboundGroup } from './groups.js';
@@ -35,6 +35,8 @@ export type CallBridgeStats = {
   framesOut: number;
   framesDroppedWhileConnecting: number;
   badFrames: number;
+  /** Frames refused or skipped, by reason (`not-json`, `invalid-base64`, `odd-length`, `unknown-kind`, `rate-change`…). */
+  refusedFrames: Record<string, number>;
   turnsPersisted: number;
   flushFailures: number;
 };
@@ -91,7 +93,7 @@ const MAX_AGENT_RECONNECTS = 5;
 const PLAYOUT_MARGIN_MS = 200;
 
 export class CallBridge {
-  readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, turnsPersisted: 0, flushFailures: 0 };
+  readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, refusedFrames: {}, turnsPersisted: 0, flushFailures: 0 };
   readonly bargeIns: BargeInRecord[] = [];
   private readonly out: string;
   private readonly now: () => number;
@@ -99,6 +101,8 @@ export class CallBridge {
   private session: AgentSessionLike | undefined;
   private pending: string[] = [];
   private acsRateHz = AGENT_SAMPLE_RATE_HZ;
+  private audioSeen = false;
+  private metadataSeen = false;
   private inbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private outbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private tracker = new PlaybackTracker({ sampleRateHz: AGENT_SAMPLE_RATE_HZ });
@@ -183,32 +187,58 @@ export class CallBridge {
     }, delayMs).unref();
   }
 
-  /** One text frame from `call.<id>.in` (the hot path). */
+  /**
+   * One text frame from `call.<id>.in` (the hot path). Never throws: a frame that cannot be used is
+   * refused, counted by reason and logged once per reason per call, and the call goes on.
+   */
   onInboundFrame(text: string): void {
     this.stats.framesIn += 1;
-    let frame;
     try {
-      frame = parseMediaFrame(text);
+      this.handleFrame(parseMediaFrame(text));
     } catch (error) {
-      this.stats.badFrames += 1;
-      if (this.stats.badFrames <= 3) this.options.logger.warn('media frame ignored', { callId: this.options.callId, reason: error instanceof MediaFrameError ? error.reason : 'unknown' });
-      return;
+      this.refuse(error instanceof MediaFrameError ? error.reason : 'handler-error', error);
     }
+  }
+
+  private handleFrame(frame: MediaFrame): void {
     switch (frame.kind) {
       case 'AudioData': {
         const audio = this.inbound.processBase64(frame.data);
+        this.audioSeen = true;
         if (this.session) this.session.appendAudio(audio);
         else this.keepWhileConnecting(audio);
         return;
       }
       case 'AudioMetadata':
-        this.onAudioMetadata(frame.sampleRateHz);
+        this.onAudioMetadataFrame(frame.sampleRateHz);
         return;
       case 'TranscriptionData':
         if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text);
         return;
       default:
         return;
+    }
+  }
+
+  /** The stream's rate is set once, before its audio; ACS cannot change it mid-call, so a frame saying so is refused. */
+  private onAudioMetadataFrame(sampleRateHz: number): void {
+    if (sampleRateHz === this.acsRateHz) return;
+    if (sampleRateHz !== 16000 && sampleRateHz !== 24000) return this.refuse('unsupported-rate');
+    if (this.audioSeen || this.metadataSeen) return this.refuse('rate-change');
+    this.metadataSeen = true;
+    this.onAudioMetadata(sampleRateHz);
+  }
+
+  private refuse(reason: string, error?: unknown): void {
+    this.stats.badFrames += 1;
+    const count = (this.stats.refusedFrames[reason] ?? 0) + 1;
+    this.stats.refusedFrames[reason] = count;
+    if (count === 1) {
+      this.options.logger.warn('media frame refused', {
+        callId: this.options.callId,
+        reason,
+        ...(error instanceof Error && !(error instanceof MediaFrameError) ? { error } : {}),
+      });
     }
   }
 

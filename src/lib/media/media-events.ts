@@ -40,7 +40,7 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
     return { handled: 'relay', announced };
   }
   if (peer.kind !== 'acs') {
-    deps.logger.info('media connection of an unknown peer ignored', { connectionId: event.connectionId, eventName: event.eventName });
+    deps.logger.info('media connection of an unknown peer ignored', { connectionId: event.connectionId, eventName: event.eventName, reason: peer.reason });
     return { handled: 'ignored' };
   }
   const { callId } = peer;

@@ -304,6 +304,11 @@ class MediaRelay implements Relay {
     try {
       claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
+      if (!(error instanceof RedisUnavailableError)) {
+        // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
+        this.logger.error('cannot claim a call', { callId, error: error as Error });
+        return false;
+      }
       // Without Redis no relay can arbitrate; the call is remembered and claimed on a later beat.
       this.watch(callId, null);
       this.logger.warn('cannot claim a call while Redis is unavailable', { callId, error: error as Error });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
 import { WriteBatch, type Command, type Reply } from './commands.js';
-import type { RedisKeys, Component, DataType } from './keys.js';
+import { assertValidIdentifier, type RedisKeys, type Component, type DataType } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
@@ -324,6 +324,8 @@ export class SessionStore extends TieredStore {
 
   /** Records that the call's media is connected on `connectionId`; slides the registry's TTL. */
   async registerMediaCall(callId: string, connectionId: string): Promise<void> {
+    // A field, not a key, so nothing else would refuse a malformed id before every reader trips on it.
+    assertValidIdentifier(callId);
     const key = this.mediaCallsKey();
     await this.direct('media.calls.register', [{ op: 'hset', key, fields: { [callId]: connectionId } }, { op: 'expire', key, seconds: this.keys.ttl('system', 'calls') }], { atomic: true });
   }

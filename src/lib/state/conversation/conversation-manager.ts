@@ -4,7 +4,7 @@ import { WriteBatch, type Command, type Reply } from '../commands.js';
 import { RedisUnavailableError, StateFormatError } from '../errors.js';
 import type { SessionStore } from '../session-store.js';
 import { fromPython, fromV1, migrationCommand, SCHEMA_VERSION, VERSION_FIELD, type Migration } from './migration.js';
-import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, type Turn, type TurnRole } from './turns.js';
+import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, UNHEARD, type Turn, type TurnRole } from './turns.js';
 
 export interface ConversationOptions {
   /** Turns kept in memory and returned by {@link ConversationManager.getHistory}. @default 20 */
@@ -35,6 +35,9 @@ export interface LoadInfo {
 
 const ACTIVE_AGENT = '_activeAgent';
 const BARGE_IN = '_bargeIn';
+const HANDLED_EVENTS = '_handled';
+/** Events remembered by {@link ConversationManager.recordHandledEvent}; a redelivery comes for a recent one. */
+const HANDLED_EVENTS_KEPT = 8;
 const isSystemField = (name: string) => name.startsWith('_');
 
 /**
@@ -234,6 +237,28 @@ export class ConversationManager {
     this.setField(BARGE_IN, active);
   }
 
+  /**
+   * What {@link recordHandledEvent} stored for `eventId`, when this conversation holds it: the event's
+   * writes are already in Redis, and a redelivery of it redoes only what follows them.
+   */
+  handledEvent(eventId: string): JsonValue | undefined {
+    const entries = this.context[HANDLED_EVENTS];
+    if (!Array.isArray(entries)) return undefined;
+    const found = entries.find((entry) => Array.isArray(entry) && entry[0] === eventId);
+    return Array.isArray(found) ? found[1] : undefined;
+  }
+
+  /**
+   * Stages, with the turn's own writes (the same flush, so the same MULTI), that `eventId` has been
+   * handled and what has to follow it (`record`). The last few events are kept, bounded, so the bytes
+   * a turn writes stay independent of the conversation's length.
+   */
+  recordHandledEvent(eventId: string, record: JsonValue): void {
+    const entries = Array.isArray(this.context[HANDLED_EVENTS]) ? (this.context[HANDLED_EVENTS] as JsonValue[]) : [];
+    const kept = entries.filter((entry) => !(Array.isArray(entry) && entry[0] === eventId)).slice(-(HANDLED_EVENTS_KEPT - 1));
+    this.setField(HANDLED_EVENTS, [...kept, [eventId, record]]);
+  }
+
   /** Appends a tool's result as a `tool` turn (content = the result as JSON). */
   recordToolResult(tool: string, result: JsonValue, options: { toolCallId?: string } = {}): Turn {
     return this.appendToHistory('tool', JSON.stringify(result), { tool, ...(options.toolCallId ? { toolCallId: options.toolCallId } : {}) });
@@ -259,6 +284,14 @@ export class ConversationManager {
     }
     this.appendToHistory('assistant', heardContent, { kind: TRUNCATION, replaces: target.id, ...heard });
     return materialize(this.hot).find((t) => t.id === target.id);
+  }
+
+  /**
+   * The caller never heard the assistant turn `turnId` (they hung up before it was spoken): an
+   * appended marker flags it `unheard` on every read, so the archive does not present it as heard.
+   */
+  markUnheard(turnId: string): void {
+    this.appendToHistory('assistant', '', { kind: UNHEARD, replaces: turnId });
   }
 
   // ── persistence ──────────────────────────────────────────────────────────────────────────────
