@@ -175,8 +175,10 @@ async function step(calls: number, seconds: number, fps: number, redis: RedisSer
   const service = new WebPubSubServiceClient(emulator.connectionString, HUB, { allowInsecureConnection: true });
   const timings = new LatencyRecorder();
   let measuring = false;
-  const relay = await startRelay({ config, store, logger, service, agent: echoAgent, registerLocal: false, onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
+  const relay = await startRelay({ config, store, logger, service, agent: echoAgent, onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
   const callIds = Array.from({ length: calls }, (_, i) => `bench-${calls}-${i}`);
+  // A relay claims only calls whose session says they are live.
+  for (const callId of callIds) await store.createCallSession(callId, { state: 'connected', direction: 'inbound', startedAt: new Date().toISOString() });
   for (const callId of callIds) await relay.handleConnected(callId);
   const urls = await Promise.all(callIds.map((callId) => mediaTransportUrl(service, callId, { maxCallDurationSeconds: 3600 })));
 

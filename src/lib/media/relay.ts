@@ -45,7 +45,6 @@ import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js'
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
 import { createWebPubSubService } from './webpubsub-service.js';
-import { setLocalRelay } from './local-relay.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
@@ -90,8 +89,6 @@ export type RelayOptions = {
    * latency histograms and benchmarks; not measured when absent.
    */
   readonly onFrameTiming?: (durationMs: number) => void;
-  /** Register as this process's relay for the webPubSubTrigger's direct hand-off. @default true */
-  readonly registerLocal?: boolean;
   readonly signal?: AbortSignal;
 };
 
@@ -132,6 +129,11 @@ export interface Relay {
   terminate(): Promise<void>;
 }
 
+
+/** Whether the call session says there is no call to bridge: gone (finalised or never created) or over. */
+function callHasEnded(session: Record<string, JsonValue> | undefined): boolean {
+  return session === undefined || session.state === 'disconnected' || session.state === 'answer_failed';
+}
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const relay = new MediaRelay(options);
@@ -204,7 +206,6 @@ class MediaRelay implements Relay {
     await client.start();
     await this.beat();
     this.schedule();
-    if (this.options.registerLocal ?? true) setLocalRelay(this);
     this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.logger.info('media relay started', { workerId: this.workerId });
   }
@@ -276,7 +277,6 @@ class MediaRelay implements Relay {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    setLocalRelay(undefined, this);
     await this.beating;
     // The calls go on at ACS: persist and release each, then announce it again so another relay takes it now.
     const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
@@ -288,7 +288,6 @@ class MediaRelay implements Relay {
   async terminate(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    setLocalRelay(undefined, this);
     this.client?.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
@@ -301,7 +300,14 @@ class MediaRelay implements Relay {
   private async claim(callId: string): Promise<boolean> {
     const store = this.options.store;
     let claim;
+    let session: Record<string, JsonValue> | undefined;
     try {
+      session = await store.getCallSession(callId);
+      // An ended call (its session gone, or says so) is not claimed: no agent session, no keys.
+      if (callHasEnded(session)) {
+        this.watched.delete(callId);
+        return false;
+      }
       claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
       // Without Redis no relay can arbitrate; the call is remembered and claimed on a later beat.
@@ -316,7 +322,7 @@ class MediaRelay implements Relay {
     this.counters.claims += 1;
     this.watched.delete(callId);
     try {
-      await this.own(callId);
+      await this.own(callId, session);
       return true;
     } catch (error) {
       this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
@@ -333,12 +339,9 @@ class MediaRelay implements Relay {
   }
 
   /** Loads the conversation, joins `.in` (frames wait in the bridge while the agent connects), starts the agent. */
-  private async own(callId: string): Promise<void> {
+  private async own(callId: string, session: Record<string, JsonValue> | undefined): Promise<void> {
     const store = this.options.store;
-    const [conversation, session] = await Promise.all([
-      ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` }),
-      store.getCallSession(callId).catch(this.warnOnFailure('read the call session', callId)),
-    ]);
+    const conversation = await ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` });
     const context: Record<string, JsonValue> = {};
     if (typeof session?.callerName === 'string') context.callerName = session.callerName;
     const tools = this.options.tools?.(callId);
