@@ -243,6 +243,7 @@ const echoAgent: AgentSessionFactory = async ({ handlers }) => ({
     handlers.onAudioDelta?.(event.delta, 'r1', 'i1');
   },
   requestResponse() {},
+  respondTo() {},
   cancelResponse() {},
   truncate: () => '',
   close: async () => {},

@@ -4,13 +4,13 @@
  * `mediaConnected` / `mediaDisconnected` functions invoked with the connection context.
  */
 import { createHmac } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
 import { parseRelayControl } from '../../src/lib/media/relay-control.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { startMediaStack } from './support.js';
+import { redisKeysOf } from '../e2e/support.js';
 
 describe('webPubSubTrigger webhook', () => {
   let stack: OfflineStack;
@@ -53,16 +53,7 @@ describe('webPubSubTrigger webhook', () => {
     return fetch(url, cloudEvent(event, connectionId, `acs-call.${callId}`, sign(stack.media!.webPubSub.accessKey, connectionId)));
   }
 
-  /** Every Redis key that names the call. */
-  async function keysOf(callId: string): Promise<string[]> {
-    const redis = new Redis(stack.redis.port, stack.redis.host, { lazyConnect: true });
-    try {
-      await redis.connect();
-      return await redis.keys(`*${callId}*`);
-    } finally {
-      redis.disconnect();
-    }
-  }
+  const keysOf = (callId: string): Promise<string[]> => redisKeysOf(stack, callId);
 
   it('answers the abuse-protection preflight', async () => {
     // Act

@@ -78,7 +78,10 @@ export type CallBridgeOptions = {
    * @default 24000
    */
   readonly acsSampleRateHz?: 16000 | 24000;
-  /** Frames kept while the agent session connects. @default 50 (one second) */
+  /**
+   * Frames kept while the agent session connects (a new call, a takeover, a reconnect), so what the
+   * caller says meanwhile reaches the model. @default 250 (five seconds)
+   */
   readonly maxPendingFrames?: number;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
   readonly resumeTurns?: number;
@@ -154,7 +157,12 @@ export class CallBridge {
     this.session = session;
     this.reconnects = 0;
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
-    if (resumed) return;
+    if (resumed) {
+      // The previous relay died after the caller's turn was written but before its answer was: answer it.
+      const unanswered = unansweredCallerTurn(history);
+      if (unanswered !== undefined) session.respondTo(unanswered);
+      return;
+    }
     if (greeting) this.streamPrompt(greeting);
     else session.requestResponse('Greet the caller briefly and ask how you can help.');
   }
@@ -486,12 +494,22 @@ export class CallBridge {
 
   private keepWhileConnecting(audio: string): void {
     this.pending.push(audio);
-    const max = this.options.maxPendingFrames ?? 50;
+    const max = this.options.maxPendingFrames ?? 250;
     if (this.pending.length > max) {
       this.stats.framesDroppedWhileConnecting += this.pending.length - max;
       this.pending.splice(0, this.pending.length - max);
     }
   }
+}
+
+/** The caller's last words when no agent turn followed them (truncation markers count as agent turns). */
+function unansweredCallerTurn(history: ReadonlyArray<{ readonly role: string; readonly content: string }>): string | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const turn = history[i]!;
+    if (turn.role === 'assistant') return undefined;
+    if (turn.role === 'user') return turn.content.trim() === '' ? undefined : turn.content;
+  }
+  return undefined;
 }
 
 function timingMeta(turn: CompletedTurn): Record<string, JsonValue> {

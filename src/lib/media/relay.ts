@@ -3,7 +3,7 @@
  * between ACS (groups `call.<id>.in` / `call.<id>.out`) and a realtime agent session.
  *
  * Assignment. The webPubSubTrigger function announces each ACS media connection on the relays' control
- * group (and hands it straight to the relay of its own process, when there is one). Every relay races
+ * group (never to a relay of its own instance: relays run only in the relay role). Every relay races
  * for the call's affinity key (`SET NX EX`); the winner joins `call.<id>.in`, loads the conversation
  * from Redis and connects the agent; the others remember the call and its owner. No relay polls for new
  * calls, and no frame ever passes through a function.
@@ -203,7 +203,12 @@ class MediaRelay implements Relay {
       if (message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
     });
     this.client = client;
-    await client.start();
+    try {
+      await client.start();
+    } catch (error) {
+      client.stop(); // no half-started client keeps reconnecting behind a relay that never started
+      throw new RelayError('the relay could not connect to Web PubSub', true, { cause: error });
+    }
     await this.beat();
     this.schedule();
     this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
