@@ -12,10 +12,11 @@ import type { ConversationManager } from '../state/conversation/conversation-man
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
 import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';
-import { createResampler, base64ByteLength, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
+import { createResampler, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
 import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
 import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
 import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
+import { OutboundAudioCoalescer, type OutboundAudioOptions } from './outbound-audio.js';
 import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
 import { outboundGroup } from './groups.js';
 
@@ -83,6 +84,8 @@ export type CallBridgeOptions = {
    * caller says meanwhile reaches the model. @default 250 (five seconds)
    */
   readonly maxPendingFrames?: number;
+  /** How the agent's audio is coalesced into AudioData messages (see outbound-audio.ts). */
+  readonly outboundAudio?: Pick<OutboundAudioOptions, 'maxMessageMs' | 'minMessageMs' | 'firstMessageMs' | 'lowWaterMs'>;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
   readonly resumeTurns?: number;
   readonly now?: () => number;
@@ -90,6 +93,8 @@ export type CallBridgeOptions = {
 
 /** Attempts to reopen a dropped agent session (250 ms, 500 ms, 1 s, 2 s, 2 s apart). */
 const MAX_AGENT_RECONNECTS = 5;
+/** 20 ms frames per AudioData message of a fixed prompt (200 ms, as the model's audio at most). */
+const PROMPT_MESSAGE_FRAMES = 10;
 /** Allowance for network and jitter-buffer delay before treating streamed audio as heard. */
 const PLAYOUT_MARGIN_MS = 200;
 
@@ -105,6 +110,7 @@ export class CallBridge {
   private inbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private outbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private tracker = new PlaybackTracker({ sampleRateHz: AGENT_SAMPLE_RATE_HZ });
+  private outboundAudio!: OutboundAudioCoalescer;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
@@ -122,6 +128,7 @@ export class CallBridge {
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
     this.now = options.now ?? (() => performance.now());
+    this.outboundAudio = this.coalescer(AGENT_SAMPLE_RATE_HZ);
     this.onAudioMetadata(options.acsSampleRateHz ?? AGENT_SAMPLE_RATE_HZ);
   }
 
@@ -225,6 +232,7 @@ export class CallBridge {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
+    this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
     await this.flush();
   }
@@ -233,6 +241,7 @@ export class CallBridge {
   async abandon(): Promise<void> {
     this.closed = true;
     this.abort.abort();
+    this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
   }
 
@@ -262,10 +271,24 @@ export class CallBridge {
 
   private onAgentAudio(base64: string, responseId: string, itemId: string): void {
     if (this.closed || !this.tracker.shouldForward(responseId)) return;
-    const audio = this.outbound.processBase64(base64);
-    this.options.send(this.out, buildAudioDataFrame(audio));
+    this.outboundAudio.push(this.outbound.process(Buffer.from(base64, 'base64')), responseId, itemId);
+  }
+
+  /** One AudioData message to ACS; the tracker learns when it went, so what was heard stays exact. */
+  private sendAgentAudio(base64: string, responseId: string, itemId: string, byteLength: number): void {
+    this.options.send(this.out, buildAudioDataFrame(base64));
     this.stats.framesOut += 1;
-    this.tracker.onAgentAudioSent(responseId, itemId, base64ByteLength(audio), this.now());
+    this.tracker.onAgentAudioSent(responseId, itemId, byteLength, this.now());
+  }
+
+  private coalescer(sampleRateHz: number): OutboundAudioCoalescer {
+    return new OutboundAudioCoalescer({
+      sampleRateHz,
+      ...this.options.outboundAudio,
+      send: (base64, responseId, itemId, byteLength) => this.sendAgentAudio(base64, responseId, itemId, byteLength),
+      leadMs: (atMs) => this.tracker.leadMs(atMs),
+      now: this.now,
+    });
   }
 
   /** Barge-in: StopAudio first (the caller must stop hearing the agent now), then cancel and truncate. */
@@ -275,6 +298,7 @@ export class CallBridge {
     const decision = this.tracker.onCallerSpeechStarted(vadAtMs);
     if (!decision) return;
     this.options.send(this.out, STOP_AUDIO_FRAME);
+    this.outboundAudio.drop();
     const stopAudioSentAtMs = this.now();
     const framesBetween = this.stats.framesIn - framesAtVad;
     const promptTurnId = this.promptTurns.get(decision.itemId);
@@ -337,7 +361,7 @@ export class CallBridge {
     const fail = (error: unknown): void => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error });
     const poll = (): void => {
       if (this.closed) return;
-      if (this.tracker.isAgentAudible(this.now())) {
+      if (this.tracker.isAgentAudible(this.now()) || this.outboundAudio.pendingMs > 0) {
         setTimeout(poll, 100).unref();
         return;
       }
@@ -394,12 +418,15 @@ export class CallBridge {
   private streamPrompt(audio: FixedPromptAudio): number {
     if (this.closed) return 0;
     const rateHz = this.acsRateHz;
+    this.outboundAudio.flush(); // what the model said so far plays first
     const pcm = createResampler(TTS_SAMPLE_RATE_HZ, rateHz).process(audio.pcm);
     const size = frameBytes(rateHz);
-    for (let offset = 0; offset < pcm.length; offset += size) {
-      let frame = pcm.subarray(offset, offset + size);
-      if (frame.length < size) frame = Buffer.concat([frame, Buffer.alloc(size - frame.length)]);
-      this.options.send(this.out, buildAudioDataFrame(frame.toString('base64')));
+    // The whole prompt is at hand: messages of PROMPT_MESSAGE_FRAMES frames, the last padded to a whole frame.
+    const messageBytes = size * PROMPT_MESSAGE_FRAMES;
+    for (let offset = 0; offset < pcm.length; offset += messageBytes) {
+      let message = pcm.subarray(offset, offset + messageBytes);
+      if (message.length % size !== 0) message = Buffer.concat([message, Buffer.alloc(size - (message.length % size))]);
+      this.options.send(this.out, buildAudioDataFrame(message.toString('base64')));
       this.stats.framesOut += 1;
     }
     const sentBytes = Math.ceil(pcm.length / size) * size;
@@ -435,6 +462,7 @@ export class CallBridge {
     if (turn.role === 'user') {
       conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn) });
     } else {
+      this.outboundAudio.flush(); // the response is complete: its tail goes now
       if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);
       this.tracker.prune(this.now());
       const bargeIn = this.fullTranscripts.get(turn.itemId);
@@ -490,6 +518,8 @@ export class CallBridge {
     this.inbound = createResampler(sampleRateHz, AGENT_SAMPLE_RATE_HZ);
     this.outbound = createResampler(AGENT_SAMPLE_RATE_HZ, sampleRateHz);
     this.tracker = new PlaybackTracker({ sampleRateHz });
+    this.outboundAudio.drop();
+    this.outboundAudio = this.coalescer(sampleRateHz);
   }
 
   private keepWhileConnecting(audio: string): void {
