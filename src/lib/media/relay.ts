@@ -44,7 +44,7 @@ import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
-import { createWebPubSubService } from './webpubsub-service.js';
+import { createWebPubSubServices } from './webpubsub-service.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
@@ -59,8 +59,10 @@ export type RelayOptions = {
   readonly logger: Logger;
   /** Unique per process. @default `<host>-<pid>-<random>` */
   readonly workerId?: string;
-  /** @default a client from `config.webPubSub` */
+  /** One resource. @default a client per shard from `config.webPubSub` */
   readonly service?: WebPubSubServiceClient;
+  /** Every shard's client, in shard order (the relay serves them all). @default from `config.webPubSub` */
+  readonly services?: readonly WebPubSubServiceClient[];
   /** @default Azure OpenAI realtime from `config.agent` */
   readonly agent?: AgentSessionFactory;
   /** TLS options for the realtime socket (a local emulator's `ca`), used by the default agent. */
@@ -161,7 +163,10 @@ class MediaRelay implements Relay {
   private readonly logger: Logger;
   private readonly heartbeatTtlSeconds: number;
   private readonly affinityTtlSeconds: number;
-  private client: WebPubSubClient | undefined;
+  /** One Web PubSub connection per shard, in shard order. */
+  private clients: WebPubSubClient[] = [];
+  /** The shard of each call this relay owns (from the call session's `mediaShard`). */
+  private readonly callShard = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -178,11 +183,26 @@ class MediaRelay implements Relay {
   }
 
   async start(): Promise<void> {
-    const service = this.options.service ?? (await createWebPubSubService(this.options.config));
+    const services = this.options.services ?? (this.options.service ? [this.options.service] : await createWebPubSubServices(this.options.config));
+    // One connection per shard; shard 0's also hears the control group.
+    this.clients = services.map((service, shard) => this.connect(service, shard));
+    try {
+      await Promise.all(this.clients.map((client) => client.start()));
+    } catch (error) {
+      for (const client of this.clients) client.stop(); // no half-started client keeps reconnecting behind a relay that never started
+      throw new RelayError('the relay could not connect to Web PubSub', true, { cause: error });
+    }
+    await this.beat();
+    this.schedule();
+    this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+    this.logger.info('media relay started', { workerId: this.workerId });
+  }
+
+  private connect(service: WebPubSubServiceClient, shard: number): WebPubSubClient {
+    const groups = shard === 0 ? [RELAY_CONTROL_GROUP] : [];
     const client = new WebPubSubClient(
       {
-        getClientAccessUrl: async () =>
-          (await service.getClientAccessToken({ userId: relayUserId(this.workerId), roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup'], groups: [RELAY_CONTROL_GROUP] })).url,
+        getClientAccessUrl: async () => (await service.getClientAccessToken({ userId: relayUserId(this.workerId), roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup'], groups })).url,
       },
       { protocol: WebPubSubJsonProtocol(), autoReconnect: true, autoRejoinGroups: true },
     );
@@ -200,19 +220,14 @@ class MediaRelay implements Relay {
         }
         return;
       }
-      if (message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
+      if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
     });
-    this.client = client;
-    try {
-      await client.start();
-    } catch (error) {
-      client.stop(); // no half-started client keeps reconnecting behind a relay that never started
-      throw new RelayError('the relay could not connect to Web PubSub', true, { cause: error });
-    }
-    await this.beat();
-    this.schedule();
-    this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
-    this.logger.info('media relay started', { workerId: this.workerId });
+    return client;
+  }
+
+  /** The connection to the shard a call's media goes through (shard 0 when unknown). */
+  private clientOf(callId: string): WebPubSubClient | undefined {
+    return this.clients[this.callShard.get(callId) ?? 0];
   }
 
   calls(): string[] {
@@ -271,8 +286,9 @@ class MediaRelay implements Relay {
     await this.claiming.get(callId)?.catch(() => false);
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
+    const client = this.clientOf(callId);
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.close();
     await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
     this.counters.released += 1;
@@ -287,13 +303,13 @@ class MediaRelay implements Relay {
     const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
     for (const { callId } of handOver) await this.handleDisconnected(callId);
     for (const { callId, connectionId } of handOver) this.announce(connectionId === undefined ? { type: 'call-connected', callId } : { type: 'call-connected', callId, connectionId });
-    this.client?.stop();
+    for (const client of this.clients) client.stop();
   }
 
   async terminate(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.client?.stop();
+    for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
     this.byGroup.clear();
@@ -332,11 +348,12 @@ class MediaRelay implements Relay {
     } catch (error) {
       this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
       const bridge = this.bridges.get(callId);
+      const client = this.clientOf(callId);
       if (bridge) {
         this.forget(callId, bridge);
         await bridge.abandon();
       }
-      await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+      await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
       await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
       this.watch(callId, null);
       return false;
@@ -346,6 +363,10 @@ class MediaRelay implements Relay {
   /** Loads the conversation, joins `.in` (frames wait in the bridge while the agent connects), starts the agent. */
   private async own(callId: string, session: Record<string, JsonValue> | undefined): Promise<void> {
     const store = this.options.store;
+    const shard = typeof session?.mediaShard === 'number' ? session.mediaShard : 0;
+    const client = this.clients[shard];
+    if (!client) throw new RelayError(`the call's Web PubSub shard ${shard} is not one this relay serves (${this.clients.length})`, false);
+    this.callShard.set(callId, shard);
     const conversation = await ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` });
     const context: Record<string, JsonValue> = {};
     if (typeof session?.callerName === 'string') context.callerName = session.callerName;
@@ -357,7 +378,7 @@ class MediaRelay implements Relay {
     const bridge = new CallBridge({
       callId,
       conversation,
-      send: (group, frame) => this.send(group, frame),
+      send: (group, frame) => this.send(client, group, frame),
       acsSampleRateHz: this.options.config.webPubSub.audioFormat === 'pcm16KMono' ? 16000 : 24000,
       agent: this.agent,
       logger: this.logger,
@@ -373,14 +394,15 @@ class MediaRelay implements Relay {
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
-    const client = this.client;
-    if (!client) throw new RelayError('the relay is not started', false);
     await client.joinGroup(inboundGroup(callId));
     await bridge.start();
   }
 
   private forget(callId: string, bridge: CallBridge): void {
-    if (this.bridges.get(callId) === bridge) this.bridges.delete(callId);
+    if (this.bridges.get(callId) === bridge) {
+      this.bridges.delete(callId);
+      this.callShard.delete(callId);
+    }
     if (this.byGroup.get(inboundGroup(callId)) === bridge) this.byGroup.delete(inboundGroup(callId));
   }
 
@@ -389,8 +411,9 @@ class MediaRelay implements Relay {
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
     this.logger.warn('lost a call to another relay', { callId, reason });
+    const client = this.clientOf(callId);
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.abandon();
   }
 
@@ -440,7 +463,7 @@ class MediaRelay implements Relay {
   }
 
   private announce(message: RelayControlMessage): void {
-    void this.client?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(this.warnOnFailure(`announce ${message.type}`));
+    void this.clients[0]?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(this.warnOnFailure(`announce ${message.type}`));
   }
 
   /** A catch handler for best-effort steps: the failure is logged with its context, and the step yields undefined. */
@@ -456,9 +479,9 @@ class MediaRelay implements Relay {
     this.counters.sendFailures += 1;
   };
 
-  private send(group: string, frame: string): void {
-    // Fire-and-forget: no ack round trip per 20 ms frame; a lost frame is a click, a blocked one a gap.
-    this.client?.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
+  private send(client: WebPubSubClient, group: string, frame: string): void {
+    // Fire-and-forget: no ack round trip per message; a lost message is a click, a blocked one a gap.
+    client.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
   }
 
   // ── heartbeat ──────────────────────────────────────────────────────────────────────────────
