@@ -39,7 +39,7 @@ import { RedisUnavailableError } from '../state/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
-import { CallBridge, type BargeInRecord, type CallBridgeStats } from './call-bridge.js';
+import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeStats } from './call-bridge.js';
 import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
@@ -81,6 +81,8 @@ export type RelayOptions = {
   readonly hangUp?: (callId: string) => Promise<void>;
   /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
   readonly transfer?: (callId: string) => Promise<void>;
+  /** How each call's agent audio is coalesced into AudioData messages (see outbound-audio.ts). @default 120-200 ms messages */
+  readonly outboundAudio?: CallBridgeOptions['outboundAudio'];
   /** Fixed prompts from the TTS cache (the greeting, hold before a transfer, failure when the agent is unreachable). */
   readonly prompts?: FixedPrompts;
   /** Profiles by user id; enables `lookup_profile` for calls whose session has a `callerUserId`. */
@@ -391,6 +393,7 @@ class MediaRelay implements Relay {
       ...(this.options.transfer ? { transfer: this.options.transfer } : {}),
       ...(lookupProfile ? { lookupProfile } : {}),
       ...(this.options.prompts ? { prompts: this.options.prompts } : {}),
+      ...(this.options.outboundAudio ? { outboundAudio: this.options.outboundAudio } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
