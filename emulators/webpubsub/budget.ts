@@ -46,6 +46,8 @@ export interface MessageBudgetOptions {
 export interface MessageMeter {
   /** Messages received by the resource (client sends, REST sends). */
   inboundMessages: number;
+  /** Their cost in the guide's 2 KB messages when charged by bandwidth (max(1 KB, size) / 2 KB each). */
+  inboundBandwidthCost: number;
   /** Messages the resource sent to connections. */
   outboundMessages: number;
   /** Outbound messages in billed 2 KB units. */
@@ -111,7 +113,7 @@ export class MessageBudget {
 
 /** The budget and the meter of one emulated resource, around its group fan-out. */
 export class BudgetGate {
-  readonly meter: MessageMeter = { inboundMessages: 0, outboundMessages: 0, billedOutboundUnits: 0, delayedMessages: 0, droppedMessages: 0, maxQueueDelayMs: 0 };
+  readonly meter: MessageMeter = { inboundMessages: 0, inboundBandwidthCost: 0, outboundMessages: 0, billedOutboundUnits: 0, delayedMessages: 0, droppedMessages: 0, maxQueueDelayMs: 0 };
   private readonly budget: MessageBudget | undefined;
 
   constructor(
@@ -127,6 +129,7 @@ export class BudgetGate {
   publish(group: string, bytes: number, route: () => number): number {
     const meter = this.meter;
     meter.inboundMessages += 1;
+    meter.inboundBandwidthCost += messageCost(bytes, 'bandwidth');
     this.observe?.(group, bytes, this.nowMs());
     const verdict = this.budget?.admit(this.nowMs(), bytes) ?? 0;
     if (verdict === 'drop') {
