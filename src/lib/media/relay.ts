@@ -24,6 +24,9 @@
  * others are watched; entries whose call session is gone are pruned. So a relay that replaces the only
  * one (a recycled instance) picks up the calls in progress instead of leaving them silent.
  *
+ * Shards. With several Web PubSub resources a relay holds one connection per shard (shard 0's also
+ * carries the control group) and bridges each call on the shard its session names (`mediaShard`).
+ *
  * Limits of this design: a relay whose own Web PubSub connection drops and reconnects (a network blip)
  * is reported as lost and hands its calls over (the caller hears a short gap).
  */
@@ -543,8 +546,9 @@ class MediaRelay implements Relay {
       if (this.bridges.has(callId) || this.claiming.has(callId) || this.watched.has(callId)) continue;
       try {
         const session = await store.getCallSession(callId);
-        // Finalisation deleted the call (or its disconnect was recorded but not unregistered): prune it.
-        if (session === undefined || (session.mediaState === 'disconnected' && session.mediaConnectionId === connectionId)) {
+        // Finalisation deleted the call, or it ended: prune it. (A call whose media merely dropped keeps
+        // its entry only while a newer connection registered it, and that connection is live.)
+        if (callHasEnded(session)) {
           await store.unregisterMediaCall(callId, connectionId);
           continue;
         }
