@@ -1,3 +1,4 @@
+import type { MessageMeter } from '../emulators/webpubsub/index.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -70,13 +71,15 @@ export function sleep(ms: number): Promise<void> {
 export interface EmulatorProcess {
   readonly connectionString: string;
   readonly pid: number | undefined;
+  /** The emulator's message meter (inbound, outbound, billed 2 KB units), over IPC. */
+  meter(): Promise<MessageMeter>;
   stop(): Promise<void>;
 }
 
 /** The Web PubSub emulator in its own process, started the way `npm run emulators` would, with one hub. */
 export async function startWebPubSubEmulatorProcess(hub: string): Promise<EmulatorProcess> {
   const main = fileURLToPath(new URL('../emulators/webpubsub/main.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', hub], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', hub], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -86,6 +89,11 @@ export async function startWebPubSubEmulatorProcess(hub: string): Promise<Emulat
   return {
     connectionString,
     pid: child.pid,
+    meter: () =>
+      new Promise<MessageMeter>((resolve) => {
+        child.once('message', (m) => resolve(m as MessageMeter));
+        child.send('meter');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

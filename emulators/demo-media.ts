@@ -115,7 +115,7 @@ export async function playMediaDemoCall(options: MediaDemoOptions = {}): Promise
     const analytics = transcript ? await archive.analytics.get(callId, utcDay('dev', transcript.header.startedAt)) : undefined;
     print('');
     print(`archived ${turns.length} turns; barge-ins counted: ${analytics?.bargeIns ?? 0}; StopAudio frames: ${call.stopAudio.length}; the call was ended by the ${call.endedBy}`);
-    print(`caller heard ${(call.heardAudioMs / 1000).toFixed(1)} s of agent audio; ${call.media?.stats.framesSent ?? 0} caller frames streamed, ${call.media?.stats.outboundFrames ?? 0} agent frames played`);
+    print(`caller heard ${(call.heardAudioMs / 1000).toFixed(1)} s of agent audio; ${call.media?.stats.framesSent ?? 0} caller frames streamed, ${call.media?.stats.outboundFrames ?? 0} agent AudioData messages played (coalesced, up to 200 ms each)`);
     return {
       callId,
       turns: turns.map((t) => ({ role: t.role, content: t.content, truncated: t.meta?.truncated === true })),

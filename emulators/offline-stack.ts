@@ -5,10 +5,10 @@ import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
 import { startCosmosFaultProxy, startEmbeddedCosmos, type CosmosFaultProxy, type EmbeddedCosmos } from './cosmos/index.js';
-import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
+import { startDevHost, webPubSubDispatcher, type DevHost } from './devhost/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { RedisServer } from './redis/server.js';
-import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
+import { startWebPubSubEmulator, type WebPubSubEmulator, type WebPubSubEmulatorOptions } from './webpubsub/index.js';
 import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { archiveProfileLookup } from '../src/lib/agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from '../src/lib/media/call-actions.js';
@@ -41,7 +41,10 @@ export interface OfflineStack {
 }
 
 export interface OfflineMedia {
+  /** Shard 0 (the relays' control group). */
   readonly webPubSub: WebPubSubEmulator;
+  /** Every Web PubSub resource calls are sharded across, in shard order. */
+  readonly webPubSubShards: readonly WebPubSubEmulator[];
   readonly realtime: RealtimeEmulator;
   /** The relays started, each with its own Redis connection (as separate processes would have). */
   readonly relays: Relay[];
@@ -52,6 +55,10 @@ export interface OfflineMedia {
 export interface OfflineMediaOptions {
   /** @default 1 */
   readonly relays?: number;
+  /** Web PubSub resources (one emulator each) calls are sharded across. @default 1 */
+  readonly shards?: number;
+  /** Options of every Web PubSub emulator (e.g. a message budget). */
+  readonly webPubSub?: Omit<WebPubSubEmulatorOptions, 'hubs' | 'logger' | 'port' | 'accessKey'>;
   /** Heartbeat TTL of the relays (failover tests use the 5 s minimum). @default the policy's 30 s */
   readonly heartbeatTtlSeconds?: number;
   /** @default 10 (the policy's minimum), so an orphaned call is free again quickly */
@@ -111,6 +118,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
 
     const mediaOptions: OfflineMediaOptions | undefined = options.media === true ? {} : options.media || undefined;
     let wps: WebPubSubEmulator | undefined;
+    const shards: WebPubSubEmulator[] = [];
     let realtime: RealtimeEmulator | undefined;
     // Cleanups run in reverse: the relays, the emulators (Web PubSub before the host, so the relays'
     // own disconnections at shutdown reach no function), the host (draining what is in flight), and
@@ -125,27 +133,32 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       // The app starts (and validates its configuration) once its runtime is in place, below.
       deferAppStart: true,
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
-      // The extension configured with the emulator's connection string: its host and key are checked.
-      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ services: () => (wps ? [{ endpoint: wps.endpoint, accessKey: wps.accessKey }] : []) })] } : {}),
+      // The extension configured with each shard's connection string: its host and key are checked.
+      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ services: () => shards.map((shard) => ({ endpoint: shard.endpoint, accessKey: shard.accessKey })) })] } : {}),
     });
     cleanups.push(() => host.close());
     const port = host.port;
 
     let mediaEnv: Record<string, string> = {};
     if (mediaOptions) {
-      wps = await startWebPubSubEmulator({
-        logger,
-        // With the webpubsub_extension system key, as infra/modules/app-wiring.bicep configures the hub.
-        hubs: { media: { eventHandlers: [{ urlTemplate: host.webhookUrl('webpubsub'), systemEvents: ['connected', 'disconnected'] }] } },
-      });
-      const startedWps = wps;
-      cleanups.push(() => startedWps.close());
+      for (let shard = 0; shard < (mediaOptions.shards ?? 1); shard++) {
+        const started = await startWebPubSubEmulator({
+          logger,
+          ...mediaOptions.webPubSub,
+          // With the webpubsub_extension system key, as infra/modules/app-wiring.bicep configures the hub.
+          hubs: { media: { eventHandlers: [{ urlTemplate: host.webhookUrl('webpubsub'), systemEvents: ['connected', 'disconnected'] }] } },
+        });
+        shards.push(started);
+        cleanups.push(() => started.close());
+      }
+      wps = shards[0]!;
       realtime = await startRealtimeEmulator(mediaOptions.realtime);
       const startedRealtime = realtime;
       cleanups.push(() => startedRealtime.close());
       mediaEnv = {
         MEDIA_MODE: 'realtime',
         WEBPUBSUB_CONNECTION_STRING: wps.connectionString,
+        ...(shards.length > 1 ? { WEBPUBSUB_CONNECTION_STRINGS: shards.map((shard) => shard.connectionString).join(',') } : {}),
         WEBPUBSUB_HUB: 'media',
         AZURE_OPENAI_ENDPOINT: realtime.endpoint,
         AZURE_OPENAI_API_KEY: realtime.apiKey,
@@ -221,7 +234,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         return relay;
       };
       for (let i = 0; i < (mediaOptions.relays ?? 1); i++) await launch();
-      media = { webPubSub: wps, realtime, relays, startRelay: launch };
+      media = { webPubSub: wps, webPubSubShards: shards, realtime, relays, startRelay: launch };
     }
 
     const eventGridUrl = `${host.baseUrl}/api/incomingCall?code=${host.keys.function}`;

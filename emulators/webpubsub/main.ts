@@ -3,7 +3,8 @@
  *   tsx emulators/webpubsub/main.ts [--port 8080] [--host 127.0.0.1] [--access-key KEY]
  *       [--hub NAME[=EVENT_HANDLER_URL_TEMPLATE]]… [--json]
  * Prints the endpoint and connection string (one JSON line with --json), stops cleanly on
- * SIGINT/SIGTERM.
+ * SIGINT/SIGTERM. Over an IPC channel (a parent that forked it), the message `meter` is answered with
+ * the message meter.
  */
 import { parseArgs } from 'node:util';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
@@ -40,6 +41,11 @@ if (values.json) {
   console.log(`Web PubSub emulator listening on ${emulator.endpoint}`);
   console.log(`WEBPUBSUB_CONNECTION_STRING=${emulator.connectionString}`);
 }
+
+// Started by a benchmark with an IPC channel: it may ask for the message meter.
+process.on('message', (request) => {
+  if (request === 'meter') process.send?.(emulator.meter());
+});
 
 let stopping = false;
 const stop = () => {

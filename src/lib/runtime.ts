@@ -6,7 +6,7 @@ import type { ChatAgent } from './agent/types.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
-import { createWebPubSubService } from './media/webpubsub-service.js';
+import { createWebPubSubService, createWebPubSubServices } from './media/webpubsub-service.js';
 import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
 import { SessionStore } from './state/session-store.js';
@@ -27,8 +27,10 @@ export interface Runtime {
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
-  /** The Web PubSub service client of the media hub (token minting, REST data plane). */
+  /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
+  /** One client per Web PubSub shard, in shard order (shard 0 is `webPubSub()`'s resource). */
+  webPubSubShards(): Promise<WebPubSubServiceClient[]>;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   );
   const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
   const webPubSub = lazy(() => createWebPubSubService(config));
+  const webPubSubShards = lazy(() => createWebPubSubServices(config));
   const agent = lazy(() =>
     createChatAgent(config, {
       lookupProfile: archiveProfileLookup(archive.get),
@@ -89,6 +92,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     acs: acs.get,
     agent: agent.get,
     webPubSub: webPubSub.get,
+    webPubSubShards: webPubSubShards.get,
     async close() {
       const pendingStore = store.peek();
       const pendingArchive = archive.peek();

@@ -109,6 +109,7 @@ describe('the relay frame handler', () => {
     const agent: AgentSessionFactory = async () => ({
       appendAudio: (audio) => appended.push(audio),
       requestResponse: () => undefined,
+      respondTo: () => undefined,
       cancelResponse: () => undefined,
       truncate: () => '',
       close: async () => undefined,

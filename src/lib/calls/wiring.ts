@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import { runtime, type Runtime } from '../runtime.js';
-import { mediaTransportUrlFactory } from '../media/media-token.js';
+import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
@@ -26,7 +26,11 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
     logger,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
-      ? { mediaTransportUrl: mediaTransportUrlFactory(() => rt.webPubSub(), { maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds }) }
+      ? {
+          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => store.updateCallSession(callId, { mediaShard: shard }), {
+            maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds,
+          }),
+        }
       : {}),
   };
 }

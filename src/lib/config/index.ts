@@ -70,6 +70,11 @@ export interface AppConfig {
     readonly mediaMode: 'off' | 'realtime';
     readonly audioFormat: 'pcm24KMono' | 'pcm16KMono';
     readonly relayEnabled: boolean;
+    /**
+     * The Web PubSub resources calls are sharded across (one for most deployments). Shard 0 also
+     * carries the relays' control group. Each entry has a connection string (local) or an endpoint.
+     */
+    readonly shards: ReadonlyArray<{ readonly endpoint?: string; readonly connectionString?: string }>;
   };
   readonly agent: {
     readonly mode: 'offline' | 'azure-openai';
@@ -161,13 +166,15 @@ function crossCheck(s: RawSettings): ConfigIssue[] {
   if (!s.COSMOS_ENDPOINT) add('COSMOS_ENDPOINT', 'missing');
 
   if (s.MEDIA_MODE === 'realtime' || s.RELAY_ENABLED) {
-    if (!s.WEBPUBSUB_ENDPOINT && !s.WEBPUBSUB_CONNECTION_STRING) {
+    if (!s.WEBPUBSUB_ENDPOINT && !s.WEBPUBSUB_CONNECTION_STRING && !s.WEBPUBSUB_ENDPOINTS && !s.WEBPUBSUB_CONNECTION_STRINGS) {
       add('WEBPUBSUB_ENDPOINT', 'missing (and no WEBPUBSUB_CONNECTION_STRING) while media is on');
     }
   }
   if (s.WEBPUBSUB_CONNECTION_STRING && !/endpoint=[^;]+/i.test(s.WEBPUBSUB_CONNECTION_STRING)) {
     add('WEBPUBSUB_CONNECTION_STRING', 'malformed');
   }
+  const malformedShard = s.WEBPUBSUB_CONNECTION_STRINGS?.findIndex((c) => !/endpoint=[^;]+/i.test(c)) ?? -1;
+  if (malformedShard >= 0) add('WEBPUBSUB_CONNECTION_STRINGS', `entry ${malformedShard + 1} malformed`);
   if (s.AGENT_MODE === 'azure-openai' && !s.AZURE_OPENAI_ENDPOINT) {
     add('AZURE_OPENAI_ENDPOINT', 'missing while AGENT_MODE=azure-openai');
   } else if ((s.MEDIA_MODE === 'realtime' || s.RELAY_ENABLED) && !s.AZURE_OPENAI_ENDPOINT) {
@@ -241,6 +248,7 @@ function shape(s: RawSettings): AppConfig {
       mediaMode: s.MEDIA_MODE,
       audioFormat: s.MEDIA_AUDIO_FORMAT,
       relayEnabled: s.RELAY_ENABLED,
+      shards: webPubSubShards(s.WEBPUBSUB_CONNECTION_STRINGS ?? (s.WEBPUBSUB_CONNECTION_STRING ? [s.WEBPUBSUB_CONNECTION_STRING] : []), s.WEBPUBSUB_ENDPOINTS ?? (s.WEBPUBSUB_ENDPOINT ? [s.WEBPUBSUB_ENDPOINT] : [])),
     },
     agent: {
       mode: s.AGENT_MODE,
@@ -301,4 +309,10 @@ export function getConfig(): AppConfig {
 /** For tests and dev hosts that change the environment between runs. */
 export function resetConfig(): void {
   cached = undefined;
+}
+
+/** The shards: connection strings (local runs) take precedence over endpoints, as for a single resource. */
+function webPubSubShards(connectionStrings: readonly string[], endpoints: readonly string[]): AppConfig['webPubSub']['shards'] {
+  if (connectionStrings.length > 0) return connectionStrings.map((connectionString) => ({ connectionString }));
+  return endpoints.map((endpoint) => ({ endpoint }));
 }

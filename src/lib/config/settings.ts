@@ -105,6 +105,37 @@ function optionalUrl(protocols: readonly string[]): z.ZodType<string | undefined
   });
 }
 
+/** A comma-separated list of URLs (empty entries ignored); undefined when unset or empty. */
+function optionalUrlList(protocols: readonly string[]): z.ZodType<readonly string[] | undefined, string | undefined> {
+  return trimmed.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const urls: string[] = [];
+    for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
+      let parsed: URL;
+      try {
+        parsed = new URL(entry);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not a URL` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        ctx.addIssue({ code: 'custom', message: `protocol ${parsed.protocol} not allowed` });
+        return z.NEVER;
+      }
+      urls.push(entry.replace(/\/+$/, ''));
+    }
+    return urls.length === 0 ? undefined : urls;
+  });
+}
+
+/** A comma-separated list of strings (empty entries ignored); undefined when unset or empty. */
+function optionalList(): z.ZodType<readonly string[] | undefined, string | undefined> {
+  return trimmed.transform((v) => {
+    const items = v?.split(',').map((e) => e.trim()).filter(Boolean) ?? [];
+    return items.length === 0 ? undefined : items;
+  });
+}
+
 function urlWithDefault(fallback: string): z.ZodType<string, string | undefined> {
   return optionalUrl(['https:', 'http:']).transform((v) => v ?? fallback);
 }
@@ -355,6 +386,20 @@ export const SETTINGS = {
     secret: true,
     scope: 'local',
   }),
+  WEBPUBSUB_ENDPOINTS: spec({
+    schema: optionalUrlList(HTTP),
+    expects: 'comma-separated https endpoints of the Web PubSub shards',
+    description: 'Every Web PubSub resource calls are sharded across (replaces WEBPUBSUB_ENDPOINT when set).',
+    sample: '',
+  }),
+  WEBPUBSUB_CONNECTION_STRINGS: spec({
+    schema: optionalList(),
+    expects: 'comma-separated Web PubSub connection strings',
+    description: 'Connection strings of the Web PubSub shards (local runs only; replaces WEBPUBSUB_CONNECTION_STRING).',
+    sample: '',
+    secret: true,
+    scope: 'local',
+  }),
   WEBPUBSUB_HUB: spec({
     schema: stringWithDefault('media', /^[A-Za-z][A-Za-z0-9_]{0,127}$/),
     expects: 'a hub name (letters, digits, underscore)',
@@ -376,7 +421,7 @@ export const SETTINGS = {
   RELAY_ENABLED: spec({
     schema: boolean(false),
     expects: 'true or false',
-    description: 'Start the media relay worker in this Functions instance.',
+    description: 'The relay role: start the media relay in this app\'s instances (only the relay app, whose instances are always ready).',
     sample: 'false',
   }),
 
