@@ -65,6 +65,12 @@ export interface OfflineStackOptions {
   /** Extra settings (e.g. `SILENCE_REPROMPTS`, `MAX_CALL_DURATION_SECONDS`). */
   readonly env?: Readonly<Record<string, string>>;
   readonly acs?: AcsEmulatorOptions;
+  /** Port of the dev host. @default 0 (a free port) */
+  readonly hostPort?: number;
+  /** Function keys the dev host accepts. @default one random key */
+  readonly functionKeys?: readonly string[];
+  /** Port of the embedded Cosmos server. @default 0 (a free port) */
+  readonly cosmosPort?: number;
   /** Durable time scale of the dev host (timers). @default 1 */
   readonly timeScale?: number;
   readonly logger?: Logger;
@@ -97,7 +103,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       cleanups.push(() => server.dispose());
       redis = { host: server.host, port: server.port, server };
     }
-    const cosmos = await startEmbeddedCosmos();
+    const cosmos = await startEmbeddedCosmos(options.cosmosPort === undefined ? {} : { port: options.cosmosPort });
     cleanups.push(() => cosmos.close());
     const acs = await startAcsEmulator({ logger, ...options.acs });
     cleanups.push(() => acs.close());
@@ -115,6 +121,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const host = await startDevHost({
       functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
       logger,
+      ...(options.hostPort === undefined ? {} : { port: options.hostPort }),
+      ...(options.functionKeys === undefined ? {} : { functionKeys: options.functionKeys }),
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => (wps ? [wps.accessKey] : []) })] } : {}),
     });
