@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 
@@ -91,7 +91,8 @@ export function failedBudgets(result: Record<string, unknown>): string[] {
 }
 
 export function writeResult(name: string, result: Record<string, unknown>, load?: { before: MachineLoad; after: MachineLoad }): string {
-  const dir = new URL('./results/', import.meta.url);
+  // BENCH_RESULTS_DIR keeps a trial run (e.g. a test's) away from the committed results.
+  const dir = process.env.BENCH_RESULTS_DIR ? pathToFileURL(`${process.env.BENCH_RESULTS_DIR.replace(/\/+$/, '')}/`) : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${name}.json`, dir);
   writeFileSync(file, `${JSON.stringify({ benchmark: name, time: new Date().toISOString(), machine: { ...machine(), ...(load ? { load } : {}) }, ...result }, null, 2)}\n`);

@@ -18,7 +18,7 @@ Runs one benchmark, prints its table and writes bench/results/<name>.json with t
 Benchmark arguments: state [--closed-ms N --open-seconds N], archive [--endpoint <url> --key <key>],
 wps [--calls 100 --fps 50 --seconds 10 --relays 4 --in-process],
 callbacks [--calls 50 --turns 10 --interval-ms 1000 --waves 3 --loads serial,open,closed], relay [--calls 100,300,500 --seconds 8 --fps 50 --no-direct],
-coldstart [--runs 15]. See README "Benchmarks".`;
+coldstart [--runs 15 --budget-ms N (stricter only)]. See README "Benchmarks". --help prints this.`;
 
 const [name, ...args] = process.argv.slice(2);
 if (!name || name === '--help' || name === '-h') {
