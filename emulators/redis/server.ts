@@ -120,7 +120,7 @@ export class RedisServerMissingError extends Error {
   }
 }
 
-function redisServerBinary(): string {
+export function redisServerBinary(): string {
   return process.env.REDIS_SERVER_BIN ?? 'redis-server';
 }
 

@@ -1,2 +1,2 @@
 /** Tests use the same private redis-server wrapper as the offline demo and dev host. */
-export { RedisServer, RedisServerExited, RedisServerMissingError, freePort } from '../../emulators/redis/server.js';
+export { RedisServer, RedisServerExited, freePort } from '../../emulators/redis/server.js';
