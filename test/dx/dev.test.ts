@@ -69,6 +69,16 @@ describe('npm run dev', () => {
     await expect(fetch(`${functions}/api/health`)).rejects.toThrow();
   }, 120_000);
 
+  it('plays a scripted call given with --script, archives it, and stays up for typed ones', async () => {
+    const script = join(dir, 'call.json');
+    writeFileSync(script, JSON.stringify({ from: '+15550100456', steps: [{ waitFor: 'greeting' }, { say: 'I have a question about my bill.' }, { say: 'No, that was it, bye.' }] }));
+    const dev = startDev(['--script', script]);
+    await dev.waitFor(/✔ archived \d+ turns, outcome completed/, 60_000);
+    expect(dev.stdout).toMatch(/caller: I have a question about my bill\./);
+    dev.write('/script /nonexistent/call.json');
+    await dev.waitFor(/cannot read the script \/nonexistent\/call\.json/, 10_000);
+  }, 120_000);
+
   it('with --azure, the agent is Azure OpenAI at AZURE_OPENAI_ENDPOINT from local.settings.json while everything else stays local', async () => {
     // Azure OpenAI cannot run here: a local server speaking its chat-completions wire format stands in.
     const model = await AzureOpenAIStandIn.start();
