@@ -92,6 +92,10 @@ export function withTable(readme: string, table: string): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--help')) {
+    console.log('usage: npx tsx bench/readme-figures.ts [--write]\n\nPrints the README benchmark table built from bench/results/*.json; --write puts it into README.md between the bench markers.');
+    process.exit(0);
+  }
   const file = new URL('README.md', root);
   const readme = readFileSync(file, 'utf8');
   const updated = withTable(readme, benchmarkTable(readResults()));

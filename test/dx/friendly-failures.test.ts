@@ -74,6 +74,20 @@ describe('--help', () => {
     }, 60_000);
   }
 
+  // The entry points the README names besides the npm scripts.
+  for (const [file, usage] of Object.entries({
+    'emulators/acs/main.ts': /^usage: npx tsx emulators\/acs\/main\.ts/,
+    'emulators/webpubsub/main.ts': /^usage: npx tsx emulators\/webpubsub\/main\.ts/,
+    'emulators/cosmos/serve.ts': /^usage: npx tsx emulators\/cosmos\/serve\.ts/,
+    'bench/readme-figures.ts': /^usage: npx tsx bench\/readme-figures\.ts/,
+  })) {
+    it(`npx tsx ${file} --help prints its usage and starts nothing`, async () => {
+      const { code, stdout } = await run('npx', ['tsx', file, '--help'], {}, 30_000);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(usage);
+    }, 60_000);
+  }
+
   it('an unknown flag is one line pointing at --help, exit 2', async () => {
     const { code, stderr } = await run('npm', ['run', '--silent', 'emulators', '--', '--bogus']);
     expect(code).toBe(2);
