@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,16 @@ describe('a missing or bad setting', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('dev: Invalid configuration (1 setting):\n  - AZURE_OPENAI_ENDPOINT: required for the Azure OpenAI agent (--azure)');
     expect(stackFrames(missing.stderr)).toEqual([]);
+  }, 60_000);
+
+  it('the demo honours AGENT_MODE from the environment, as npm run dev does', async () => {
+    const { code, stderr } = await run('npm', ['run', '--silent', 'demo', '--', '--settings', join(tmp, 'empty.json')], { AGENT_MODE: 'azure-openai', AZURE_OPENAI_ENDPOINT: '' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/does not exist/);
+    writeFileSync(join(tmp, 'empty.json'), '{"Values":{}}');
+    const again = await run('npm', ['run', '--silent', 'demo', '--', '--settings', join(tmp, 'empty.json')], { AGENT_MODE: 'azure-openai', AZURE_OPENAI_ENDPOINT: '' });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('demo: Invalid configuration (1 setting):\n  - AZURE_OPENAI_ENDPOINT: required for the Azure OpenAI agent (AGENT_MODE=azure-openai)');
   }, 60_000);
 
   it('a port flag that is not a port is a usage error', async () => {

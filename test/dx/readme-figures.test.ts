@@ -38,6 +38,26 @@ describe('README benchmark figures', () => {
     expect(row).not.toMatch(/✔/);
   });
 
+  it('quoted in the notes below the table are the ones in the result files', () => {
+    const { callbacks, relay } = readResults() as Record<string, any>;
+    const load = (name: string) => callbacks.loads.find((l: any) => l.load === name);
+    const step = (calls: number) => relay.steps.find((s: any) => s.calls === calls);
+    const direct = relay.direct.find((s: any) => s.calls === 500);
+    const quoted = [
+      `(\`loopDelayP99Ms\`,\n${load('open').loopDelayP99Ms.toFixed(1)} ms under the open loop)`,
+      `costs ${load('open').acsP50Ms.toFixed(2)} ms at p50 (\`acsP50Ms\`)`,
+      `the handler's CPU ${load('closed').processCpuMsPerEvent.toFixed(1)} ms per event at saturation`,
+      `${step(500).lostPercent.toFixed(1)} % of the frames were lost`,
+      `were about ${Math.round(step(500).callerRoundTripMs.p50Ms / 1000)} s at p50`,
+      `Its ${step(500).relayAddedLatencyMs.p99Ms} ms p99 describes only the frames that arrived`,
+      `p99 of ${direct.relayAddedLatencyMs.p99Ms} ms`,
+      `(${Math.round(step(300).relayCpuMicrosPerFramePair)} µs of CPU per frame pair, ${step(300).relayCpuPercentOfOneCorePerCall.toFixed(2)} % of a core per call at 300 calls)`,
+      `(${step(500).relayCpuPercentOfOneCore} % measured at 500)`,
+    ];
+    const notes = readme.slice(readme.indexOf(README_END), readme.indexOf('## Deploy to Azure'));
+    for (const figure of quoted) expect(notes.replace(/\n/g, ' ')).toContain(figure.replace(/\n/g, ' '));
+  });
+
   it('stand between the markers once', () => {
     expect(readme.split(README_START).length).toBe(2);
     expect(readme.split(README_END).length).toBe(2);
