@@ -59,12 +59,14 @@ class TypedSteps implements AsyncIterable<CallerStep> {
     this.queued.push(...first);
   }
 
-  push(step: CallerStep): void {
-    if (this.closed) return;
+  /** False once the call has ended: the step is for a new call. */
+  push(step: CallerStep): boolean {
+    if (this.closed) return false;
     const waiting = this.waiting;
     this.waiting = undefined;
     if (waiting) waiting({ done: false, value: step });
     else this.queued.push(step);
+    return true;
   }
 
   close(): void {
@@ -145,6 +147,9 @@ async function main(): Promise<number | void> {
     const ended = stack.acs
       .placeCall({ from, to: DEMO_SOURCE_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: stack.config.lifecycle.maxCallDurationSeconds * 1000 })
       .then(async (recording) => {
+        // Lines typed from now on are for the next call, not this one.
+        if (typed && current?.steps === typed) current = undefined;
+        typed?.close();
         console.log(dim(`  call ended by ${recording.endedBy} after ${(recording.durationMs / 1000).toFixed(1)} s${recording.notes.length ? `; ${recording.notes.join('; ')}` : ''}`));
         const result = await archivedResult(stack, 'call', callIdForIncoming(recording.serverCallId), recording.callConnectionId);
         console.log(result.archived ? `${bold('✔ archived')} ${result.turns} turns, outcome ${result.outcome} (call ${result.callId})` : `${bold('✘ not archived')} (${result.outcome})`);
@@ -170,7 +175,7 @@ async function main(): Promise<number | void> {
     const line = raw.trim();
     if (!line) continue;
     if (!line.startsWith('/')) {
-      (current?.steps ?? typedCall(values.from)).push({ say: line, timeoutMs: 120_000 });
+      if (!current?.steps.push({ say: line, timeoutMs: 120_000 })) typedCall(values.from).push({ say: line, timeoutMs: 120_000 });
       continue;
     }
     const [command, ...rest] = line.split(/\s+/);
@@ -181,13 +186,13 @@ async function main(): Promise<number | void> {
         else typedCall(argument || values.from);
         break;
       case '/dtmf':
-        (current?.steps ?? typedCall(values.from)).push({ dtmf: argument, timeoutMs: 120_000 });
+        if (!current?.steps.push({ dtmf: argument, timeoutMs: 120_000 })) typedCall(values.from).push({ dtmf: argument, timeoutMs: 120_000 });
         break;
       case '/silence':
-        current?.steps.push({ silence: true });
+        if (!current?.steps.push({ silence: true })) console.log('no call in progress');
         break;
       case '/hangup':
-        current?.steps.push({ hangUp: true });
+        if (!current?.steps.push({ hangUp: true })) console.log('no call in progress');
         break;
       case '/script': {
         if (current) {
