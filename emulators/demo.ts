@@ -3,90 +3,37 @@
  * clients, a private Redis, the embedded Cosmos server and the ACS emulator. Prints a live transcript
  * with per-turn latency and what was archived; exits 0 only if every call was archived.
  *
- * `npm run demo -- --media` plays a call through the real-time media path instead.
+ * `npm run demo -- --media` plays a call through the real-time media path instead. The agent is chosen
+ * as for `npm run dev`: `--azure`, or AGENT_MODE and AZURE_OPENAI_* from the environment or
+ * local.settings.json (the media call always uses the realtime emulator: its caller's audio is
+ * synthetic noise, which a real model cannot understand).
  */
-import type { EmulatedCall, CallerScript, CallRecording } from './acs/index.js';
-import { startOfflineStack, DEMO_TRANSFER_NUMBER, type OfflineStack } from './offline-stack.js';
+import type { CallerScript, CallRecording } from './acs/index.js';
+import { startOfflineStack, type OfflineStack } from './offline-stack.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { maskPhoneNumber } from '../src/lib/telemetry/logger.js';
+import { archivedResult, bold, dim, narrate, type CallResult } from './call-narrator.js';
+import { agentSettings } from './agent-settings.js';
+import { FriendlyError, parseCli, runCli } from './cli-support.js';
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
-
-interface CallResult {
-  readonly title: string;
-  readonly callId: string;
-  readonly archived: boolean;
-  readonly turns: number;
-  readonly outcome: string;
-}
-
-/** Prints what crosses the wire of one call as it happens: the agent's prompts and the caller's words. */
-function narrate(stack: OfflineStack, known: Set<string>): { stop(): void } {
-  const started = new Map<string, number>();
-  let lastCallerAtMs: number | undefined;
-  const attach = (call: EmulatedCall) => {
-    started.set(call.callConnectionId, call.createdAtMs);
-    const at = (ms: number) => dim(`[${((ms - call.createdAtMs) / 1000).toFixed(1).padStart(5)}s]`);
-    const onRequest = (record: { atMs: number; operation: string; body: unknown }) => {
-      const text = promptText(record.body);
-      if (record.operation === 'transferCallToParticipant') {
-        console.log(`  ${at(record.atMs)} ${bold('system:')} transfer to ${maskPhoneNumber(DEMO_TRANSFER_NUMBER)}`);
-      } else if (record.operation === 'terminateCall' || record.operation === 'hangUp') {
-        console.log(`  ${at(record.atMs)} ${bold('system:')} the agent hangs up`);
-      }
-      if (!text) return;
-      const latency = lastCallerAtMs === undefined ? '' : dim(`  (${Math.round(record.atMs - lastCallerAtMs)} ms after the caller)`);
-      lastCallerAtMs = undefined;
-      console.log(`  ${at(record.atMs)} ${bold('agent: ')} ${text}${latency}`);
-    };
-    const onEvent = (sent: { type: string; queuedAtMs: number; event: { data: Record<string, unknown> } }) => {
-      if (sent.type === 'RecognizeCompleted') {
-        const speech = (sent.event.data.speechResult as { speech?: string } | undefined)?.speech;
-        lastCallerAtMs = sent.queuedAtMs;
-        console.log(`  ${at(sent.queuedAtMs)} ${bold('caller:')} ${speech ?? '(tones)'}`);
-      } else if (sent.type === 'RecognizeFailed') {
-        lastCallerAtMs = sent.queuedAtMs;
-        console.log(`  ${at(sent.queuedAtMs)} ${bold('caller:')} ${dim('(silence)')}`);
-      }
-    };
-    for (const r of call.requests) onRequest(r);
-    call.on('request', onRequest);
-    call.on('event', onEvent);
-  };
-  const timer = setInterval(() => {
-    for (const call of stack.acs.calls.values()) {
-      if (known.has(call.callConnectionId)) continue;
-      known.add(call.callConnectionId);
-      attach(call);
-    }
-  }, 10);
-  return { stop: () => clearInterval(timer) };
-}
-
-function promptText(body: unknown): string | undefined {
-  const b = body as { playPrompt?: { text?: { text?: string } }; playSources?: { text?: { text?: string } }[]; recognizeOptions?: unknown } | undefined;
-  return b?.playPrompt?.text?.text ?? b?.playSources?.[0]?.text?.text;
-}
-
-async function archivedResult(stack: OfflineStack, title: string, callId: string, callConnectionId: string | undefined): Promise<CallResult> {
-  if (!callConnectionId) return { title, callId, archived: false, turns: 0, outcome: 'unanswered' };
-  const status = await stack.host.durable.waitForCompletion(callConnectionId, { timeoutMs: 30_000 });
-  const archive = await stack.runtime.archive();
-  const transcript = await archive.transcripts.read(callId);
-  const audit = await archive.audit.list(callId);
-  const day = transcript?.header.startedAt.slice(0, 10);
-  const analytics = day ? await archive.analytics.get(callId, day) : undefined;
-  console.log(dim(`  lifecycle ${status.runtimeStatus}; transcript: ${transcript ? `${transcript.header.turnCount} turns in ${transcript.header.pageCount} page(s), outcome ${transcript.header.outcome}` : 'NOT ARCHIVED'}`));
-  if (analytics) {
-    const turn = analytics.latency.turn;
-    console.log(dim(`  analytics (${analytics.day}): ${(analytics.durationMs / 1000).toFixed(1)} s, ${analytics.turns} turns${turn ? `, agent turn p50 ${turn.p50Ms} ms / p99 ${turn.p99Ms} ms` : ''}`));
-  }
-  console.log(dim(`  audit: ${audit.map((a) => a.action).join(', ') || '—'}`));
-  if (transcript?.header.summary) console.log(dim(`  summary: ${transcript.header.summary}`));
-  const archived = Boolean(transcript && analytics) && status.runtimeStatus === 'Completed';
-  return { title, callId, archived, turns: transcript?.header.turnCount ?? 0, outcome: transcript?.header.outcome ?? 'not archived' };
-}
+export const DEMO_CLI = {
+  usage: 'npm run demo -- [options]',
+  summary:
+    'Plays four scripted phone calls through the real handlers and Azure SDKs against local emulators (a private redis-server,\n' +
+    'the embedded Cosmos server, the ACS emulator), prints the transcripts and what was archived, and exits 0 only if every call was archived.',
+  options: {
+    media: { type: 'boolean', default: false },
+    azure: { type: 'boolean', default: false },
+    offline: { type: 'boolean', default: false },
+    settings: { type: 'string' },
+  },
+  describe: {
+    media: 'play one call through the real-time media path (Web PubSub → relay → realtime emulator) with a barge-in',
+    azure: 'the agent uses Azure OpenAI (AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY or `az login`, from the environment or local.settings.json)',
+    offline: 'the agent is the offline responder, whatever AGENT_MODE says',
+    settings: 'read the agent settings from this local.settings.json (default ./local.settings.json when present)',
+  },
+} as const;
 
 async function inboundCall(stack: OfflineStack, known: Set<string>, title: string, script: CallerScript): Promise<CallResult> {
   console.log(`\n${bold(`▶ ${title}`)} ${dim(`(from ${maskPhoneNumber(String((script.from as { phoneNumber?: string } | string) ?? ''))})`)}`);
@@ -123,7 +70,9 @@ async function outboundCall(stack: OfflineStack, known: Set<string>): Promise<Ca
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--media')) {
+  const { values } = parseCli(DEMO_CLI);
+  if (values.media) {
+    if (values.azure) throw new FriendlyError('--media plays the realtime emulator only: its caller speaks synthetic noise, which a real model cannot understand; use npm run dev -- --azure');
     // Loaded only for --media: the media path pulls in the Web PubSub and realtime emulators.
     const mediaDemo = './demo-media.js';
     const { runMediaDemo } = (await import(mediaDemo)) as { runMediaDemo?: () => Promise<number> };
@@ -134,8 +83,10 @@ async function main(): Promise<number> {
     return runMediaDemo();
   }
 
-  console.log(bold('rtvoice offline demo') + dim(' — real handlers, real Azure SDKs, local Redis, embedded Cosmos, ACS emulator'));
-  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 } });
+  const agent = agentSettings({ azure: values.azure, offline: values.offline, ...(values.settings ? { settingsFile: values.settings } : {}) });
+  const agentNote = agent.mode === 'azure-openai' ? `, agent: Azure OpenAI (settings from ${agent.sources.join(', ') || 'flags'})` : '';
+  console.log(bold('rtvoice offline demo') + dim(` — real handlers, real Azure SDKs, local Redis, embedded Cosmos, ACS emulator${agentNote}`));
+  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 }, env: agent.settings });
   console.log(dim(`  redis ${stack.redis.host}:${stack.redis.port} · cosmos ${stack.cosmos.endpoint} · acs ${stack.acs.endpoint} · functions ${stack.host.baseUrl}`));
   const known = new Set<string>();
   const results: CallResult[] = [];
@@ -176,10 +127,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli('demo', main);

@@ -77,6 +77,12 @@ export interface OfflineStackOptions {
   readonly acs?: AcsEmulatorOptions;
   /** Put the Cosmos DB fault proxy between the app and the embedded server (outage tests). @default false */
   readonly cosmosFaults?: boolean;
+  /** Port of the dev host. @default 0 (a free port) */
+  readonly hostPort?: number;
+  /** Function keys the dev host accepts. @default one random key */
+  readonly functionKeys?: readonly string[];
+  /** Port of the embedded Cosmos server. @default 0 (a free port) */
+  readonly cosmosPort?: number;
   /** Durable time scale of the dev host (timers). @default 1 */
   readonly timeScale?: number;
   readonly logger?: Logger;
@@ -109,7 +115,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       cleanups.push(() => server.dispose());
       redis = { host: server.host, port: server.port, server };
     }
-    const cosmos = await startEmbeddedCosmos();
+    const cosmos = await startEmbeddedCosmos(options.cosmosPort === undefined ? {} : { port: options.cosmosPort });
     cleanups.push(() => cosmos.close());
     const cosmosProxy = options.cosmosFaults ? await startCosmosFaultProxy(cosmos.endpoint) : undefined;
     if (cosmosProxy) cleanups.push(() => cosmosProxy.close());
@@ -132,6 +138,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       logger,
       // The app starts (and validates its configuration) once its runtime is in place, below.
       deferAppStart: true,
+      ...(options.hostPort === undefined ? {} : { port: options.hostPort }),
+      ...(options.functionKeys === undefined ? {} : { functionKeys: options.functionKeys }),
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       // The extension configured with each shard's connection string: its host and key are checked.
       ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ services: () => shards.map((shard) => ({ endpoint: shard.endpoint, accessKey: shard.accessKey })) })] } : {}),

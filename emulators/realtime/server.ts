@@ -19,6 +19,9 @@ import { UtteranceScript } from './utterances.js';
 import { handleSpeechRequest, type SpeechRequestRecord } from './speech.js';
 import { DEFAULT_DEPLOYMENT_ROUTE_API_VERSION } from '../../src/lib/agent/realtime/connect.js';
 
+/** RMS level (0…1) above which the emulator's server VAD hears speech in a 20 ms window. */
+export const DEFAULT_VAD_THRESHOLD_RMS = 0.02;
+
 export type RealtimeEmulatorOptions = {
   /** @default 0 (a free port) */
   readonly port?: number;
@@ -122,7 +125,7 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
         correlationId: typeof correlation === 'string' ? correlation : undefined,
         speechMsPerWord: options.speechMsPerWord ?? 200,
         paceFactor: options.paceFactor ?? 1,
-        vadThresholdRms: options.vadThresholdRms ?? 0.02,
+        vadThresholdRms: options.vadThresholdRms ?? DEFAULT_VAD_THRESHOLD_RMS,
       });
       sessions.set(session.id, session);
     });

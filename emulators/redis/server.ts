@@ -95,7 +95,7 @@ export class RedisServer {
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const failed = new Promise<never>((_, reject) => {
-      child.once('error', reject);
+      child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new RedisServerMissingError(redisServerBinary()) : error));
       child.once('exit', (code) => reject(new RedisServerExited(`redis-server exited with ${code}: ${stderr.trim()}`)));
     });
     this.child = child;
@@ -107,6 +107,17 @@ export class RedisServer {
 /** redis-server stopped while starting (e.g. its port was taken in the meantime). */
 export class RedisServerExited extends Error {
   override readonly name = 'RedisServerExited';
+}
+
+/** The redis-server binary is not installed (or not where REDIS_SERVER_BIN points). */
+export class RedisServerMissingError extends Error {
+  override readonly name = 'RedisServerMissingError';
+  constructor(readonly binary: string) {
+    super(
+      `${binary} was not found: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis; ` +
+        'Windows: use WSL or the devcontainer) or set REDIS_SERVER_BIN to its path',
+    );
+  }
 }
 
 export function redisServerBinary(): string {

@@ -6,17 +6,26 @@
  * SIGINT/SIGTERM. Over an IPC channel (a parent that forked it), the message `meter` is answered with
  * the message meter.
  */
-import { parseArgs } from 'node:util';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { parseCli } from '../cli-support.js';
 import { startWebPubSubEmulator, type HubSettings } from './index.js';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  usage: 'npx tsx emulators/webpubsub/main.ts [options]',
+  summary: 'Runs the Azure Web PubSub emulator alone and prints its endpoint and connection string; Ctrl-C stops it.',
   options: {
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     'access-key': { type: 'string' },
     hub: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
+  },
+  describe: {
+    port: 'port to listen on (0: a free one)',
+    host: 'address to listen on',
+    'access-key': 'the AccessKey (random when unset)',
+    hub: 'NAME[=EVENT_HANDLER_URL_TEMPLATE], repeatable: a hub and where its events go',
+    json: 'print one JSON line {endpoint, port, connectionString}',
   },
 });
 

@@ -31,7 +31,7 @@ param developerPrincipalId string = ''
 @description('Database name (COSMOS_DATABASE).')
 param databaseName string = 'rtvoice'
 
-// Partition keys the archive writes with (ARCHITECTURE.md §6).
+// Partition keys the archive writes with (docs/data-model.md).
 // Only audit expires by default; the other containers keep documents until the app deletes them.
 var containers = [
   { name: 'transcripts', partitionKey: '/callId', ttl: {} }

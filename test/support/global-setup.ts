@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { RedisCluster } from './redis-cluster.js';
+import { requireRedisServer } from './redis-preflight.js';
 import { RedisServer } from './redis-server.js';
 import { topologyOf, type RedisTopology } from './topology.js';
 
@@ -17,6 +18,7 @@ declare module 'vitest' {
  * `cluster` project. Files that need to kill Redis start their own with RedisServer or RedisCluster.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  requireRedisServer();
   const topology = topologyOf(project.name);
   if (topology === 'cluster') {
     const cluster = await RedisCluster.start();

@@ -111,7 +111,8 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         callId: call.callId,
         startedAt: call.startedAt,
         endedAt: call.endedAt,
-        durationMs: call.durationSeconds * 1000,
+        // From the timestamps, not durationSeconds: that is rounded to whole seconds (a 1.6 s call read 2.0 s).
+        durationMs: Math.max(0, Date.parse(call.endedAt) - Date.parse(call.startedAt)),
         turns: call.turnCount,
         bargeIns: record?.bargeIns ?? 0,
         outcome: record?.outcome ?? 'completed',
