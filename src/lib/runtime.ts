@@ -10,7 +10,9 @@ import { createWebPubSubService } from './media/webpubsub-service.js';
 import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
 import { SessionStore } from './state/session-store.js';
+import { sampleRedisInfo } from './telemetry/baselines.js';
 import { consoleLogger, type Logger } from './telemetry/logger.js';
+import { registerStateSource } from './telemetry/metrics.js';
 
 /**
  * The composition root: real clients built once per process from the validated config and
@@ -62,7 +64,10 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     const managed = await redis.get();
     // Connect eagerly but do not fail on it: the store degrades to memory + journal while Redis is away.
     await managed.ready().catch((err: unknown) => logger.warn('redis not ready at start-up; degrading', { error: err as Error }));
-    return new SessionStore(managed.client, keys, { logger });
+    const sessionStore = new SessionStore(managed.client, keys, { logger });
+    // Journal depth, breaker state and the Redis memory and pool baselines as metrics (when telemetry runs).
+    registerStateSource('functions', { health: () => sessionStore.health(), redisInfo: () => sampleRedisInfo(managed.client) });
+    return sessionStore;
   });
   const archive = lazy(
     overrides.archive ??

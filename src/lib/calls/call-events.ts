@@ -13,6 +13,7 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -89,7 +90,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await routeEvent(callId, session, event, deps);
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
       handled += 1;
     } catch (err) {
       if (isCallGone(err)) {

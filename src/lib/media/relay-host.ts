@@ -4,6 +4,9 @@ import { startRelay, type Relay } from './relay.js';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from './call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
+import { consoleServices } from '../console/index.js';
+import { instrumentStore } from '../telemetry/call-instrumentation.js';
+import { startTelemetry } from '../telemetry/otel.js';
 
 /**
  * The relay of this Functions instance, started by `app.hook.appStart` when `RELAY_ENABLED=true` (an
@@ -24,9 +27,11 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
     const store = await rt.store();
     const transfer = acsTransfer(rt.config, store, () => rt.acs(), rt.logger);
     const prompts = await fixedPrompts(rt, store);
+    // The relay may start before the app's own start hook: both ask, the first start wins.
+    await startTelemetry().catch((error: unknown) => rt.logger.error('telemetry did not start', { error: error as Error }));
     relay = await startRelay({
       config: rt.config,
-      store,
+      store: instrumentStore(store, consoleServices(rt).observer),
       logger: rt.logger,
       hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
       ...(transfer ? { transfer } : {}),
