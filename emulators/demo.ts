@@ -4,6 +4,8 @@
  * with per-turn latency and what was archived; exits 0 only if every call was archived.
  *
  * `npm run demo -- --media` plays a call through the real-time media path instead.
+ * `--telemetry` exports the calls' traces and metrics over OTLP and prints them at the end;
+ * `--console` keeps the stack up with the operations console (see `demo-console.ts`).
  */
 import type { EmulatedCall, CallerScript, CallRecording } from './acs/index.js';
 import { startOfflineStack, DEMO_TRANSFER_NUMBER, type OfflineStack } from './offline-stack.js';
@@ -123,6 +125,17 @@ async function outboundCall(stack: OfflineStack, known: Set<string>): Promise<Ca
 }
 
 async function main(): Promise<number> {
+  // Loaded only when asked for, like the media path.
+  const telemetry = process.argv.includes('--telemetry') ? await (await import('./demo-telemetry.js')).startDemoTelemetry((line) => console.log(dim(line))) : undefined;
+  try {
+    if (process.argv.includes('--console')) return await (await import('./demo-console.js')).runConsoleDemo();
+    return await playDemo();
+  } finally {
+    await telemetry?.report((line) => console.log(line));
+  }
+}
+
+async function playDemo(): Promise<number> {
   if (process.argv.includes('--media')) {
     // Loaded only for --media: the media path pulls in the Web PubSub and realtime emulators.
     const mediaDemo = './demo-media.js';

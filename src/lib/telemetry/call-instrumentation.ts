@@ -10,7 +10,7 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ATTR, inSpan, SpanKind, type Attributes, type Span } from './tracing.js';
+import { ATTR, inSpan, SpanKind, type Span } from './tracing.js';
 import { recordStage, recordTurnLatency } from './metrics.js';
 
 /** The stage times of the turn being handled (summed over its Redis, model and ACS calls). */
@@ -50,7 +50,12 @@ export function instrumentStore<T extends object>(store: T, observe?: StoreCallO
         wrapper = async (...args: unknown[]) => {
           const operation = operationName(method, args);
           const started = performance.now();
-          const result = await inSpan(`redis ${operation}`, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'redis', [ATTR.operation]: operation, ...callAttribute(args[0]) } }, () => fn.apply(target, args));
+          const callId = NOT_PER_CALL.has(method) ? undefined : callIdOf(args[0]);
+          const result = await inSpan(
+            `redis ${operation}`,
+            { kind: SpanKind.CLIENT, ...(callId ? { callId } : {}), attributes: { 'db.system.name': 'redis', [ATTR.operation]: operation } },
+            () => fn.apply(target, args),
+          );
           addStage('redis', performance.now() - started);
           if (observe) {
             try {
@@ -75,9 +80,12 @@ function operationName(method: string, args: readonly unknown[]): string {
   return method;
 }
 
-/** Call ids are ours (`callIdForIncoming`), never a number; anything else is left out of the span. */
-function callAttribute(first: unknown): Attributes {
-  return typeof first === 'string' && /^[\w.:-]{4,128}$/.test(first) && !/^\+?\d{7,}$/.test(first) ? { [ATTR.callId]: first } : {};
+/** Store methods whose first argument is not a call id (workers, TTS entries, subjects, batches). */
+const NOT_PER_CALL = new Set(['heartbeat', 'getHeartbeat', 'getTts', 'setTts', 'setAuthState', 'deleteAuthState', 'mediaCalls', 'readCalls', 'writeCalls', 'direct', 'flushJournal', 'close']);
+
+/** Call ids are ours (`callIdForIncoming`), never a number; anything else stays out of the span. */
+function callIdOf(first: unknown): string | undefined {
+  return typeof first === 'string' && /^[\w.:-]{4,128}$/.test(first) && !/^\+?\d{7,}$/.test(first) ? first : undefined;
 }
 
 /** The agent with a `model respond` span and the `model` stage. */

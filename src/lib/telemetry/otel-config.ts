@@ -68,3 +68,15 @@ export function metricExportIntervalMs(env: Env = process.env): number {
   const value = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
   return Number.isFinite(value) && value >= 100 ? value : 60_000;
 }
+
+/**
+ * The signal's URL as the OTLP exporter spec builds it: `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` as is,
+ * else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/<signal>`. (Headers, timeout and compression the
+ * exporters read from the process environment themselves.)
+ */
+export function otlpUrl(signal: 'TRACES' | 'METRICS' | 'LOGS', env: Env = process.env): string | undefined {
+  const own = env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]?.trim();
+  if (own) return own;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  return base ? `${base.replace(/\/+$/, '')}/v1/${signal.toLowerCase()}` : undefined;
+}

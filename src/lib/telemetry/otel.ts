@@ -20,7 +20,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { APP_VERSION } from '../version.js';
 import { setTelemetryLogSink, type LogFields, type LogLevel } from './logger.js';
 import { bridgeProcessLatency, activateMetrics } from './metrics.js';
-import { entraIngestion, metricExportIntervalMs, otlpProtocol, signalEnabled, telemetryPlan, type Env, type TelemetryPlan } from './otel-config.js';
+import { entraIngestion, metricExportIntervalMs, otlpProtocol, otlpUrl, signalEnabled, telemetryPlan, type Env, type TelemetryPlan } from './otel-config.js';
 
 export interface RunningTelemetry {
   readonly plan: TelemetryPlan;
@@ -59,8 +59,12 @@ export async function shutdownTelemetry(): Promise<void> {
 async function start(env: Env): Promise<RunningTelemetry | undefined> {
   const plan = telemetryPlan(env);
   if (!plan.azureMonitor && !plan.otlp) return undefined;
-  const [{ RedactingLogRecordProcessor, RedactingSpanProcessor }, otlp] = await Promise.all([import('./redaction.js'), plan.otlp ? otlpPipeline(env) : undefined]);
-  const spanProcessors: SpanProcessor[] = [new RedactingSpanProcessor(), ...(otlp?.spanProcessors ?? [])];
+  const [{ RedactingLogRecordProcessor, RedactingSpanProcessor }, { CallSpanProcessor }, otlp] = await Promise.all([
+    import('./redaction.js'),
+    import('./call-span-processor.js'),
+    plan.otlp ? otlpPipeline(env) : undefined,
+  ]);
+  const spanProcessors: SpanProcessor[] = [new CallSpanProcessor(), new RedactingSpanProcessor(), ...(otlp?.spanProcessors ?? [])];
   const logRecordProcessors: LogRecordProcessor[] = [new RedactingLogRecordProcessor(), ...(otlp?.logRecordProcessors ?? [])];
   const metricReaders = otlp?.metricReaders ?? [];
 
@@ -146,13 +150,17 @@ async function otlpPipeline(env: Env): Promise<OtlpPipeline> {
     if (protocol === 'grpc') process.stderr.write(`telemetry: OTLP gRPC is not supported; ${signal.toLowerCase()} use http/protobuf\n`);
     return protocol === 'http/json';
   };
+  const exporterOptions = (signal: 'TRACES' | 'METRICS' | 'LOGS') => {
+    const url = otlpUrl(signal, env);
+    return url ? { url } : {};
+  };
   const out: OtlpPipeline = { spanProcessors: [], metricReaders: [], logRecordProcessors: [] };
   if (signalEnabled('TRACES', env)) {
     const [{ BatchSpanProcessor }, { OTLPTraceExporter }] = await Promise.all([
       import('@opentelemetry/sdk-trace-base'),
       json('TRACES') ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
     ]);
-    out.spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+    out.spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter(exporterOptions('TRACES'))));
   }
   if (signalEnabled('METRICS', env)) {
     const [{ PeriodicExportingMetricReader }, { OTLPMetricExporter }] = await Promise.all([
@@ -160,14 +168,14 @@ async function otlpPipeline(env: Env): Promise<OtlpPipeline> {
       json('METRICS') ? import('@opentelemetry/exporter-metrics-otlp-http') : import('@opentelemetry/exporter-metrics-otlp-proto'),
     ]);
     const intervalMs = metricExportIntervalMs(env);
-    out.metricReaders.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: intervalMs, exportTimeoutMillis: Math.min(30_000, intervalMs) }));
+    out.metricReaders.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(exporterOptions('METRICS')), exportIntervalMillis: intervalMs, exportTimeoutMillis: Math.min(30_000, intervalMs) }));
   }
   if (signalEnabled('LOGS', env)) {
     const [{ BatchLogRecordProcessor }, { OTLPLogExporter }] = await Promise.all([
       import('@opentelemetry/sdk-logs'),
       json('LOGS') ? import('@opentelemetry/exporter-logs-otlp-http') : import('@opentelemetry/exporter-logs-otlp-proto'),
     ]);
-    out.logRecordProcessors.push(new BatchLogRecordProcessor(new OTLPLogExporter()));
+    out.logRecordProcessors.push(new BatchLogRecordProcessor(new OTLPLogExporter(exporterOptions('LOGS'))));
   }
   return out;
 }

@@ -9,7 +9,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { context, trace, SpanKind, SpanStatusCode, TraceFlags, type Attributes, type Context, type Link, type Span, type SpanContext, type TimeInput } from '@opentelemetry/api';
+import { context, createContextKey, trace, SpanKind, SpanStatusCode, TraceFlags, type Attributes, type Context, type Link, type Span, type SpanContext, type TimeInput } from '@opentelemetry/api';
 import { APP_VERSION } from '../version.js';
 
 export const TRACER_NAME = 'rtvoice';
@@ -50,12 +50,15 @@ export function callSpanContext(callId: string): SpanContext {
   return { traceId: callTraceId(callId), spanId: digest(`rtvoice-call-root:${callId}`).slice(0, 16), traceFlags: TraceFlags.SAMPLED, isRemote: true };
 }
 
+/** The call a context belongs to: every span started in it gets the call id (see `CallSpanProcessor`). */
+export const CALL_ID_KEY = createContextKey('rtvoice.call.id');
+
 /** A context whose parent is the call's (remote, derived) root: spans started in it join the call's trace. */
 export function callContext(callId: string, base: Context = context.active()): Context {
   const active = trace.getSpanContext(base);
   // Already inside a span of this call: keep the real parent.
   if (active && active.traceId === callTraceId(callId)) return base;
-  return trace.setSpanContext(base, callSpanContext(callId));
+  return trace.setSpanContext(base, callSpanContext(callId)).setValue(CALL_ID_KEY, callId);
 }
 
 export interface SpanOptions {
