@@ -11,7 +11,7 @@ import type { Runtime } from '../runtime.js';
 import { createWebPubSubService } from '../media/webpubsub-service.js';
 import { evaluateBaselines, sampleRedisInfo, type MonitoringReport } from '../telemetry/baselines.js';
 import { processLatency, type LatencySummary } from '../telemetry/histograms.js';
-import { latencyDistribution, type LatencyDistribution } from '../telemetry/metrics.js';
+import { countWebPubSubMessages, latencyDistribution, type LatencyDistribution } from '../telemetry/metrics.js';
 import type { StoreCallObserver } from '../telemetry/call-instrumentation.js';
 import { CONSOLE_HUB, consoleFeed, type ConsoleMessage } from './feed.js';
 import { LiveCallRegistry, liveCallsKey, type LiveCall } from './live-calls.js';
@@ -61,6 +61,7 @@ function createConsoleServices(rt: Runtime): ConsoleServices {
   const publish = live
     ? async (message: ConsoleMessage) => {
         await (await consoleHub()).sendToAll(message);
+        countWebPubSubMessages('out', 1, { 'rtvoice.webpubsub.hub': CONSOLE_HUB });
       }
     : undefined;
   const observer = consoleFeed({
