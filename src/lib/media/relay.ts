@@ -38,6 +38,7 @@ import { ConversationManager } from '../state/conversation/conversation-manager.
 import { RedisUnavailableError } from '../state/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
+import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
 import { CallBridge, type BargeInRecord, type CallBridgeStats } from './call-bridge.js';
@@ -349,7 +350,7 @@ class MediaRelay implements Relay {
     const lookup = this.options.lookupProfile;
     const lookupProfile = lookup && callerUserId ? async () => profileToolOutput(await lookup(callerUserId)) : undefined;
     // Time to first audio, barge-ins and messages sent, observed at the bridge's two seams.
-    const telemetry = relayCallTelemetry(callId, this.workerId);
+    const telemetry = relayCallTelemetry(callId, this.workerId, { vadSilenceMs: DEFAULT_VAD_SILENCE_MS });
     const bridge = new CallBridge({
       callId,
       conversation,

@@ -4,8 +4,8 @@
  *
  * Time to first audio runs from the end of the caller's speech to the first agent audio frame sent
  * to ACS. The end of speech is where the model's VAD put it (`speech_stopped.audio_end_ms`, a position
- * in the audio the relay appended), mapped back to the moment the relay received that audio; the VAD
- * reports it only after its silence window. Stages beside it: `vad` (end of speech → the VAD event),
+ * in the audio the relay appended, minus the silence window it includes), mapped back to the moment
+ * the relay received that audio. Stages beside it: `vad` (end of speech → the VAD event),
  * `model` (VAD event → first audio from the model), `relay` (→ the frame handed to Web PubSub).
  *
  * Also counted here: Web PubSub messages out (every frame) and barge-ins (each StopAudio sent).
@@ -76,14 +76,24 @@ export interface RelayCallTelemetry {
   send(sender: (group: string, frame: string) => void): (group: string, frame: string) => void;
 }
 
-export function relayCallTelemetry(callId: string, workerId: string, now: () => number = Date.now): RelayCallTelemetry {
+export interface RelayCallTelemetryOptions {
+  /**
+   * The server VAD's silence window: `speech_stopped.audio_end_ms` includes it (the end of the audio
+   * the VAD had when it decided), so the caller's last word was this much earlier.
+   */
+  readonly vadSilenceMs: number;
+  readonly now?: () => number;
+}
+
+export function relayCallTelemetry(callId: string, workerId: string, options: RelayCallTelemetryOptions): RelayCallTelemetry {
+  const now = options.now ?? Date.now;
   let clock = new InputClock();
   let pending: PendingTurn | undefined;
   const attributes = { [ATTR.path]: 'relay' };
 
   const onSpeechStopped = (event: { itemId: string; audioEndMs: number }) => {
     const vadAt = now();
-    const speechEndedAt = clock.wallTimeOf(event.audioEndMs) ?? vadAt;
+    const speechEndedAt = clock.wallTimeOf(Math.max(0, event.audioEndMs - options.vadSilenceMs)) ?? vadAt - options.vadSilenceMs;
     pending = { turnId: event.itemId, speechEndedAt: Math.min(speechEndedAt, vadAt), vadAt, modelAudioAt: undefined };
   };
 
