@@ -53,7 +53,7 @@ export function instrumentStore<T extends object>(store: T, observe?: StoreCallO
           const callId = NOT_PER_CALL.has(method) ? undefined : callIdOf(args[0]);
           const result = await inSpan(
             `redis ${operation}`,
-            { kind: SpanKind.CLIENT, ...(callId ? { callId } : {}), attributes: { 'db.system.name': 'redis', [ATTR.operation]: operation } },
+            { kind: SpanKind.CLIENT, ...(callId ? { callId } : {}), attributes: { 'db.system.name': 'redis', [ATTR.operation]: operation, ...sessionAttributes(method, args[1]) } },
             () => fn.apply(target, args),
           );
           addStage('redis', performance.now() - started);
@@ -78,6 +78,16 @@ function operationName(method: string, args: readonly unknown[]): string {
   if ((method === 'read' || method === 'writeDetailed' || method === 'write') && typeof args[1] === 'string') return args[1];
   if (method === 'direct' && typeof args[0] === 'string') return args[0];
   return method;
+}
+
+/** A call session write's state and outcome (closed vocabularies, no PII): the operator queries count calls by outcome. */
+function sessionAttributes(method: string, fields: unknown): Record<string, string> {
+  if ((method !== 'createCallSession' && method !== 'updateCallSession') || fields === null || typeof fields !== 'object') return {};
+  const { state, outcome } = fields as { state?: unknown; outcome?: unknown };
+  return {
+    ...(typeof state === 'string' && /^[a-z_]{1,40}$/.test(state) ? { 'rtvoice.call.state': state } : {}),
+    ...(typeof outcome === 'string' && /^[a-z_]{1,40}$/.test(outcome) ? { [ATTR.outcome]: outcome } : {}),
+  };
 }
 
 /** Store methods whose first argument is not a call id (workers, TTS entries, subjects, batches). */
