@@ -6,7 +6,8 @@ import { buildAudioDataFrame, STOP_AUDIO_FRAME } from '../../src/lib/media/codec
 /** 20 ms of 24 kHz 16-bit mono: 960 bytes. */
 const FRAME_20MS = Buffer.alloc(960).toString('base64');
 
-type Handlers = { onSpeechStopped?(e: { itemId: string; audioEndMs: number }): void; onAudioDelta?(b: string, r: string, i: string): void };
+type Turn = { role: string; responseId?: string; timings: { ttfaMs?: number } };
+type Handlers = { onSpeechStopped?(e: { itemId: string; audioEndMs: number }): void; onAudioDelta?(b: string, r: string, i: string): void; onTurnCompleted?(t: Turn): void };
 
 async function observedCall() {
   let clock = 0;
@@ -18,7 +19,8 @@ async function observedCall() {
     handlers = request.handlers;
     return { appendAudio: (b: string) => appended.push(b) };
   });
-  const session = await factory({ handlers: {} });
+  const completed: Turn[] = [];
+  const session = await factory({ handlers: { onTurnCompleted: (t: Turn) => completed.push(t) } });
   const send = telemetry.send((_group, frame) => sent.push(frame));
   return {
     at: (ms: number) => (clock = ms),
@@ -27,6 +29,7 @@ async function observedCall() {
     send,
     sent,
     appended,
+    completed,
   };
 }
 
@@ -58,6 +61,9 @@ describe('relay turn latency as the caller hears it', () => {
     expect(processLatency.summary('stage.vad')!.maxMs).toBeCloseTo(510, 0);
     expect(processLatency.summary('stage.model')!.maxMs).toBeCloseTo(390, 0);
     expect(processLatency.summary('stage.relay')!.maxMs).toBeCloseTo(2, 0);
+    // The agent turn reaches the bridge (and the stored transcript) with the caller's wait as its ttfaMs.
+    call.handlers().onTurnCompleted?.({ role: 'agent', responseId: 'resp_1', timings: { ttfaMs: 390 } });
+    expect(call.completed[0]!.timings.ttfaMs).toBeCloseTo(902, 0);
     // The frames went out unchanged, and the agent got every caller frame.
     expect(call.sent).toHaveLength(2);
     expect(call.appended).toHaveLength(50);

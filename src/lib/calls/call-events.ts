@@ -13,7 +13,7 @@ import {
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import { traceCallbackEvent } from '../telemetry/call-instrumentation.js';
+import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -269,12 +269,16 @@ async function converse(callId: string, session: CallSession, userText: string, 
     deps.logger.error('agent failed; apologising', { callId, error: err as Error });
     reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
   }
-  const turnMs = Math.round((performance.now() - started) * 10) / 10;
+  const replyMs = Math.round((performance.now() - started) * 10) / 10;
+  // The caller's wait: from the ACS event's own time to the reply ready to play (the request to ACS follows).
+  const waitedMs = callerWaitMs();
+  const turnMs = waitedMs === undefined ? replyMs : Math.round(waitedMs);
   conversation.appendToHistory('user', userText);
   conversation.appendToHistory('assistant', reply.text, {
     agentMs: Math.round(reply.timings.totalMs * 10) / 10,
     ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
     turnMs,
+    replyMs,
     ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
   });
   conversation.updateContext({ silenceCount: 0 });

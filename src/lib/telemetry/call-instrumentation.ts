@@ -16,6 +16,7 @@ import { recordStage, recordTurnLatency } from './metrics.js';
 /** The stage times of the turn being handled (summed over its Redis, model and ACS calls). */
 class TurnStages {
   readonly ms = new Map<string, number>();
+  constructor(readonly eventAtMs: number = Number.NaN) {}
   add(stage: string, durationMs: number): void {
     this.ms.set(stage, (this.ms.get(stage) ?? 0) + durationMs);
   }
@@ -25,6 +26,15 @@ const turnScope = new AsyncLocalStorage<TurnStages>();
 
 function addStage(stage: string, durationMs: number): void {
   turnScope.getStore()?.add(stage, durationMs);
+}
+
+/**
+ * How long the caller has waited so far in the turn being handled: from the ACS event's own time to
+ * now. Undefined outside a traced callback event or when the event had no time.
+ */
+export function callerWaitMs(now: number = Date.now()): number | undefined {
+  const eventAtMs = turnScope.getStore()?.eventAtMs;
+  return eventAtMs === undefined || !Number.isFinite(eventAtMs) ? undefined : Math.max(0, now - eventAtMs);
 }
 
 /** What the store wrapper reports after each successful call (the console feed listens). */
@@ -168,7 +178,7 @@ export async function traceCallbackEvent<T>(callId: string, event: TracedEvent, 
   const handlerStarted = Date.now();
   const eventAtMs = event.time ? Date.parse(event.time) : Number.NaN;
   const isTurn = TURN_EVENTS.has(event.kind);
-  const stages = new TurnStages();
+  const stages = new TurnStages(eventAtMs);
   return inSpan(
     `callback ${event.kind === 'unknown' ? event.type : event.kind}`,
     { callId, kind: SpanKind.SERVER, attributes: { [ATTR.turnId]: event.id, [ATTR.eventId]: event.id, [ATTR.eventType]: event.type, [ATTR.path]: 'callback' } },

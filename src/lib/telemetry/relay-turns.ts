@@ -19,9 +19,16 @@ interface ObservedSession {
   appendAudio(base64Pcm24k: string): void;
 }
 
+interface ObservedTurn {
+  readonly role: string;
+  readonly responseId?: string;
+  readonly timings: { readonly ttfaMs?: number };
+}
+
 interface ObservedHandlers {
   onAudioDelta?(base64: string, responseId: string, itemId: string): void;
   onSpeechStopped?(event: { readonly itemId: string; readonly audioEndMs: number }): void;
+  onTurnCompleted?(turn: never): void;
 }
 
 type Factory<S extends ObservedSession, R extends { readonly handlers: ObservedHandlers }> = (request: R) => Promise<S>;
@@ -67,7 +74,11 @@ interface PendingTurn {
   readonly speechEndedAt: number;
   readonly vadAt: number;
   modelAudioAt: number | undefined;
+  responseId: string | undefined;
 }
+
+/** Caller-side times to first audio by response id, until the response's turn is reported. */
+const MAX_REMEMBERED = 8;
 
 export interface RelayCallTelemetry {
   /** Wraps the factory so each session's input clock, VAD events and first audio are observed. */
@@ -89,18 +100,23 @@ export function relayCallTelemetry(callId: string, workerId: string, options: Re
   const now = options.now ?? Date.now;
   let clock = new InputClock();
   let pending: PendingTurn | undefined;
+  const callerTtfa = new Map<string, number>();
   const attributes = { [ATTR.path]: 'relay' };
 
   const onSpeechStopped = (event: { itemId: string; audioEndMs: number }) => {
     const vadAt = now();
     const speechEndedAt = clock.wallTimeOf(Math.max(0, event.audioEndMs - options.vadSilenceMs)) ?? vadAt - options.vadSilenceMs;
-    pending = { turnId: event.itemId, speechEndedAt: Math.min(speechEndedAt, vadAt), vadAt, modelAudioAt: undefined };
+    pending = { turnId: event.itemId, speechEndedAt: Math.min(speechEndedAt, vadAt), vadAt, modelAudioAt: undefined, responseId: undefined };
   };
 
   const firstAudioSent = (turn: PendingTurn) => {
     const sentAt = now();
     const ttfaMs = sentAt - turn.speechEndedAt;
     recordFirstAudio(ttfaMs, attributes);
+    if (turn.responseId !== undefined) {
+      callerTtfa.set(turn.responseId, ttfaMs);
+      if (callerTtfa.size > MAX_REMEMBERED) callerTtfa.delete(callerTtfa.keys().next().value!);
+    }
     const stages: [string, number][] = [['vad', turn.vadAt - turn.speechEndedAt]];
     if (turn.modelAudioAt !== undefined) stages.push(['model', turn.modelAudioAt - turn.vadAt], ['relay', sentAt - turn.modelAudioAt]);
     const span: Span = startSpan('relay turn', {
@@ -131,8 +147,23 @@ export function relayCallTelemetry(callId: string, workerId: string, options: Re
             handlers.onSpeechStopped?.(event);
           },
           onAudioDelta: (base64, responseId, itemId) => {
-            if (pending && pending.modelAudioAt === undefined) pending.modelAudioAt = now();
+            if (pending && pending.modelAudioAt === undefined) {
+              pending.modelAudioAt = now();
+              pending.responseId = responseId;
+            }
             handlers.onAudioDelta?.(base64, responseId, itemId);
+          },
+          // The stored turn's `ttfaMs` becomes the caller's wait (last word → first frame sent); the
+          // model's own (speech_stopped → first audio delta) is the `model` stage beside it.
+          onTurnCompleted: (turn: never) => {
+            const observed = turn as ObservedTurn;
+            const waited = observed.role === 'agent' && observed.responseId !== undefined ? callerTtfa.get(observed.responseId) : undefined;
+            if (waited === undefined) {
+              handlers.onTurnCompleted?.(turn);
+              return;
+            }
+            callerTtfa.delete(observed.responseId!);
+            handlers.onTurnCompleted?.({ ...observed, timings: { ...observed.timings, ttfaMs: waited } } as never);
           },
         };
         const session = await factory({ ...request, handlers: observed });
