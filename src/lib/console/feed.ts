@@ -55,17 +55,30 @@ export function consoleFeed(options: ConsoleFeedOptions): StoreCallObserver {
   const send = (message: ConsoleMessage, callId: string) => {
     options.publish?.(message).catch(fail('publish', callId));
   };
+  // One registry change at a time per call: an entry is read, merged and written back, and the
+  // session's writes (created, connected, claimed by a relay) come close together.
+  const chains = new Map<string, Promise<void>>();
+  const inOrder = (callId: string, change: () => Promise<void>) => {
+    const next = (chains.get(callId) ?? Promise.resolve()).then(change).finally(() => {
+      if (chains.get(callId) === next) chains.delete(callId);
+    });
+    chains.set(callId, next);
+  };
   const update = (callId: string, patch: Partial<Omit<LiveCall, 'callId' | 'updatedAt'>>) => {
-    registry
-      .update(callId, patch)
-      .then((call) => send({ type: 'call', call }, callId))
-      .catch(fail('registry update', callId));
+    inOrder(callId, () =>
+      registry
+        .update(callId, patch)
+        .then((call) => send({ type: 'call', call }, callId))
+        .catch(fail('registry update', callId)),
+    );
   };
   const end = (callId: string, outcome: string | undefined) => {
-    registry
-      .remove(callId)
-      .then(() => send({ type: 'call-ended', callId, ...(outcome ? { outcome } : {}), at: new Date().toISOString() }, callId))
-      .catch(fail('registry removal', callId));
+    inOrder(callId, () =>
+      registry
+        .remove(callId)
+        .then(() => send({ type: 'call-ended', callId, ...(outcome ? { outcome } : {}), at: new Date().toISOString() }, callId))
+        .catch(fail('registry removal', callId)),
+    );
   };
 
   return (method, args, result) => {
