@@ -83,6 +83,11 @@ async function start(env: Env): Promise<RunningTelemetry | undefined> {
       logRecordProcessors,
       metricReaders,
       enableLiveMetrics: true,
+      // Sampled by trace id, so a call (one trace) is kept or dropped whole; the distro's default rate
+      // limit decides span by span. OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG take precedence
+      // (e.g. microsoft.fixed_percentage with 0.25 keeps a quarter of the calls).
+      samplingRatio: 1,
+      tracesPerSecond: 0,
     });
     const sdk = _getSdkInstance() as unknown as { forceFlush?: () => Promise<void> } | undefined;
     stop = async () => {
