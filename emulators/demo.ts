@@ -7,6 +7,8 @@
  * as for `npm run dev`: `--azure`, or AGENT_MODE and AZURE_OPENAI_* from the environment or
  * local.settings.json (the media call always uses the realtime emulator: its caller's audio is
  * synthetic noise, which a real model cannot understand).
+ * `--telemetry` exports the calls' traces and metrics over OTLP and prints them at the end;
+ * `--console` keeps the stack up with the operations console (see `demo-console.ts`).
  */
 import type { CallerScript, CallRecording } from './acs/index.js';
 import { startOfflineStack, type OfflineStack } from './offline-stack.js';
@@ -26,12 +28,16 @@ export const DEMO_CLI = {
     azure: { type: 'boolean', default: false },
     offline: { type: 'boolean', default: false },
     settings: { type: 'string' },
+    telemetry: { type: 'boolean', default: false },
+    console: { type: 'boolean', default: false },
   },
   describe: {
     media: 'play one call through the real-time media path (Web PubSub → relay → realtime emulator) with a barge-in',
     azure: 'the agent uses Azure OpenAI (AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY or `az login`, from the environment or local.settings.json)',
     offline: 'the agent is the offline responder, whatever AGENT_MODE says',
     settings: 'read the agent settings from this local.settings.json (default ./local.settings.json when present)',
+    telemetry: "export the calls' traces and metrics over OTLP to a local receiver and print each call's trace tree and a metric summary",
+    console: 'keep the stack up with the operations console and print its URL',
   },
 } as const;
 
@@ -71,6 +77,17 @@ async function outboundCall(stack: OfflineStack, known: Set<string>): Promise<Ca
 
 async function main(): Promise<number> {
   const { values } = parseCli(DEMO_CLI);
+  // Loaded only when asked for, like the media path.
+  const telemetry = values.telemetry ? await (await import('./demo-telemetry.js')).startDemoTelemetry((line) => console.log(dim(line))) : undefined;
+  try {
+    if (values.console) return await (await import('./demo-console.js')).runConsoleDemo();
+    return await playDemo(values);
+  } finally {
+    await telemetry?.report((line) => console.log(line));
+  }
+}
+
+async function playDemo(values: { media: boolean; azure: boolean; offline: boolean; settings?: string | undefined }): Promise<number> {
   if (values.media) {
     if (values.azure) throw new FriendlyError('--media plays the realtime emulator only: its caller speaks synthetic noise, which a real model cannot understand; use npm run dev -- --azure');
     // Loaded only for --media: the media path pulls in the Web PubSub and realtime emulators.

@@ -16,6 +16,9 @@ import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
+import { consoleServices } from '../src/lib/console/index.js';
+import { instrumentStore } from '../src/lib/telemetry/call-instrumentation.js';
+import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
 
 /**
  * The whole product, offline: Redis (the configured one or a private redis-server), the embedded
@@ -107,6 +110,9 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     }
   };
   try {
+    // OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT (or an App Insights connection string) says so.
+    await startTelemetry();
+    cleanups.push(async () => (await currentTelemetry())?.flush());
     let redis: OfflineStack['redis'];
     if (options.redis) {
       redis = options.redis;
@@ -214,7 +220,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         // Each relay has its own Redis connection and session store, as a separate process would.
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
-        const store = new SessionStore(redisClient.client, runtime.keys, { logger });
+        // Traced and observed by the operations console, as the hosted relay's store is.
+        const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), consoleServices(runtime).observer);
         const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
         const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });

@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { registerTelemetryHooks } from '../lib/telemetry/host-hooks.js';
 
 /**
  * GET /api/health — version, dependency reachability and the monitoring baselines; 503 when a
@@ -40,3 +41,6 @@ app.hook.appStart(async () => {
   const [{ validateConfigAtStartup }, { runtime }] = await Promise.all([import('../lib/config/startup.js'), import('../lib/runtime.js')]);
   await validateConfigAtStartup(() => runtime().config);
 });
+
+// OpenTelemetry starts with the app when configured (APPLICATIONINSIGHTS_CONNECTION_STRING, OTEL_EXPORTER_OTLP_*).
+registerTelemetryHooks(app);

@@ -10,7 +10,10 @@ import { createWebPubSubService, createWebPubSubServices } from './media/webpubs
 import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
 import { SessionStore } from './state/session-store.js';
+import { sampleRedisInfo } from './telemetry/baselines.js';
 import { consoleLogger, type Logger } from './telemetry/logger.js';
+import { processLatency } from './telemetry/histograms.js';
+import { registerStateSource } from './telemetry/metrics.js';
 
 /**
  * The composition root: real clients built once per process from the validated config and
@@ -64,7 +67,11 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     const managed = await redis.get();
     // Connect eagerly but do not fail on it: the store degrades to memory + journal while Redis is away.
     await managed.ready().catch((err: unknown) => logger.warn('redis not ready at start-up; degrading', { error: err as Error }));
-    return new SessionStore(managed.client, keys, { logger });
+    // The process histograms get every Redis round trip too (the Redis p99 baseline reads them).
+    const sessionStore = new SessionStore(managed.client, keys, { logger, latency: processLatency });
+    // Journal depth, breaker state and the Redis memory and pool baselines as metrics (when telemetry runs).
+    registerStateSource('functions', { health: () => sessionStore.health(), redisInfo: () => sampleRedisInfo(managed.client) });
+    return sessionStore;
   });
   const archive = lazy(
     overrides.archive ??

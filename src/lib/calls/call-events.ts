@@ -17,6 +17,7 @@ import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
 import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
+import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -102,7 +103,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await routeEvent(callId, session, event, deps);
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
       handled += 1;
     } catch (err) {
       if (isCallGone(err)) {
@@ -454,12 +455,16 @@ async function converse(callId: string, session: CallSession, eventId: string, u
       deps.logger.error('agent failed; apologising', { callId, error: err as Error });
       reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
     }
-    const turnMs = Math.round((performance.now() - started) * 10) / 10;
+    const replyMs = Math.round((performance.now() - started) * 10) / 10;
+    // The caller's wait: from the ACS event's own time to the reply ready to play (the request to ACS follows).
+    const waitedMs = callerWaitMs();
+    const turnMs = waitedMs === undefined ? replyMs : Math.round(waitedMs);
     conversation.appendToHistory('user', userText);
     const answer = conversation.appendToHistory('assistant', reply.text, {
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,
+      replyMs,
       ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
     });
     conversation.updateContext({ silenceCount: 0 });

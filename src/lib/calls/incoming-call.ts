@@ -1,6 +1,7 @@
 import { answerCallArgs } from '../acs/client.js';
 import { CALLBACK_PATH, callbackUrlFor } from '../acs/callback-auth.js';
 import { parseEventGridEvents, phoneNumberOf, webhookHandshake, type EventGridEvent } from '../acs/events.js';
+import { traceIncomingCall } from '../telemetry/call-instrumentation.js';
 import { maskPhoneNumber } from '../telemetry/logger.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import type { CallControlDeps } from './ports.js';
@@ -31,7 +32,7 @@ export async function handleIncomingCall(request: WebhookRequest, deps: CallCont
   const answered: string[] = [];
   for (const event of parsed.value) {
     if (event.kind === 'incomingCall') {
-      const callId = await answerIncoming(event, deps);
+      const callId = await traceIncomingCall(callIdForIncoming(event.data.serverCallId), event.id, () => answerIncoming(event, deps));
       if (callId) answered.push(callId);
     } else {
       deps.logger.info('event grid event ignored', { eventType: event.eventType, eventId: event.id });

@@ -151,7 +151,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
 /** Latency per stage from the turn metadata call control records (`agentMs`, `turnMs`, `firstTokenMs`…). */
 function latencyByStage(turns: readonly Turn[]): Record<string, ReturnType<typeof summarizeLatency>> {
   const stages: Record<string, number[]> = {};
-  const stageOf: Record<string, string> = { agentMs: 'agent', turnMs: 'turn', firstTokenMs: 'llm_ttft', ttfaMs: 'first_audio' };
+  const stageOf: Record<string, string> = { agentMs: 'agent', turnMs: 'turn', replyMs: 'reply', firstTokenMs: 'llm_ttft', ttfaMs: 'first_audio' };
   for (const turn of turns) {
     for (const [field, stage] of Object.entries(stageOf)) {
       const value = turn.meta?.[field];

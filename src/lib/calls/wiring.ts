@@ -5,6 +5,8 @@ import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import { runtime, type Runtime } from '../runtime.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
+import { consoleServices } from '../console/index.js';
+import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
@@ -18,9 +20,10 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
   const [store, agent] = await Promise.all([rt.store(), rt.agent()]);
   return {
     config: rt.config,
-    store,
-    acs: () => rt.acs(),
-    agent,
+    // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
+    store: instrumented(store, () => instrumentStore(store, consoleServices(rt).observer)),
+    acs: async () => instrumentAcsClient(await rt.acs()),
+    agent: instrumented(agent, () => instrumentAgent(agent)),
     lifecycle,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
@@ -33,6 +36,15 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
         }
       : {}),
   };
+}
+
+const wrappers = new WeakMap<object, object>();
+
+/** One wrapper per process object, so per-object caches (the ACS handle cache) keep working. */
+function instrumented<T extends object>(target: T, wrap: () => T): T {
+  let wrapper = wrappers.get(target);
+  if (!wrapper) wrappers.set(target, (wrapper = wrap()));
+  return wrapper as T;
 }
 
 export function auditPort(archive: () => Promise<Archive>): AuditPort {

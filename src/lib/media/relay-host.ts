@@ -4,6 +4,9 @@ import { startRelay, type Relay } from './relay.js';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from './call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
+import { consoleServices } from '../console/index.js';
+import { instrumentStore } from '../telemetry/call-instrumentation.js';
+import { startTelemetry } from '../telemetry/otel.js';
 
 /**
  * The relay of this Functions instance. Only the relay role runs one (`RELAY_ENABLED=true`, set on the
@@ -81,9 +84,11 @@ async function launch(rt: Runtime): Promise<Relay> {
   const store = await rt.store();
   const transfer = acsTransfer(rt.config, store, () => rt.acs(), rt.logger);
   const prompts = await fixedPrompts(rt, store);
+  // The relay may start before the app's own start hook: both ask, the first start wins.
+  await startTelemetry().catch((error: unknown) => rt.logger.error('telemetry did not start', { error: error as Error }));
   return startRelay({
     config: rt.config,
-    store,
+    store: instrumentStore(store, consoleServices(rt).observer),
     logger: rt.logger,
     hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
     ...(transfer ? { transfer } : {}),

@@ -40,6 +40,8 @@ import type { SessionStore } from '../state/session-store.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { RedisUnavailableError } from '../state/errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
+import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
 import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeStats } from './call-bridge.js';
@@ -215,6 +217,7 @@ class MediaRelay implements Relay {
       const bridge = this.byGroup.get(message.group);
       if (bridge) {
         if (typeof message.data !== 'string') return;
+        countInboundMessages(1);
         const timing = this.options.onFrameTiming;
         if (timing === undefined) {
           bridge.onInboundFrame(message.data);
@@ -385,12 +388,14 @@ class MediaRelay implements Relay {
     const callerUserId = typeof session?.callerUserId === 'string' ? session.callerUserId : undefined;
     const lookup = this.options.lookupProfile;
     const lookupProfile = lookup && callerUserId ? async () => profileToolOutput(await lookup(callerUserId)) : undefined;
+    // Time to first audio, barge-ins and messages sent, observed at the bridge's two seams.
+    const telemetry = relayCallTelemetry(callId, this.workerId, { vadSilenceMs: DEFAULT_VAD_SILENCE_MS });
     const bridge = new CallBridge({
       callId,
       conversation,
-      send: (group, frame) => this.send(client, group, frame),
+      send: telemetry.send((group, frame) => this.send(client, group, frame)),
       acsSampleRateHz: this.options.config.webPubSub.audioFormat === 'pcm16KMono' ? 16000 : 24000,
-      agent: this.agent,
+      agent: telemetry.agent(this.agent),
       logger: this.logger,
       context,
       ...(tools ? { tools } : {}),
