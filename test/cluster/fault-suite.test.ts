@@ -26,6 +26,8 @@ interface FaultReport {
   duplicated: number;
   outOfOrder: number;
   journaledCalls: number;
+  /** Times this process rewrote call state Redis had lost (empty restart). */
+  restored: number;
   detectMs: number | null;
   recoverMs: number | null;
 }
@@ -140,6 +142,7 @@ describe('fault suite: 100 calls on a Redis Cluster', () => {
         duplicated,
         outOfOrder,
         journaledCalls: journaledCalls.length,
+        restored: h.store.health().loss.restored,
         detectMs: detectedAt === undefined ? null : Math.round(detectedAt - faultAt),
         recoverMs: recoveredAt === undefined || detectedAt === undefined ? null : Math.round(recoveredAt - faultAt),
       };
