@@ -120,7 +120,9 @@ async function connectWithTimeout(client: RedisClient, timeoutMs: number): Promi
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      client.connect(),
+      // A cluster client opens a node's connection at its first command: open every master's now, so
+      // the first operations on each shard do not spend their deadline connecting.
+      client instanceof Cluster ? client.connect().then(() => Promise.all(client.nodes('master').map((node) => node.ping()))) : client.connect(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
       }),
