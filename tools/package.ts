@@ -39,7 +39,16 @@ export function listFiles(dir: string, base = dir): string[] {
 
 /** Root-relative folders of the production dependencies, as npm installed them. */
 function productionPackages(root: string): string[] {
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  let out: string;
+  try {
+    out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    // npm ls exits 1 on problems in the tree (an extraneous or invalid package) but still lists it; a
+    // missing production dependency is a broken install and stops the packaging.
+    const e = err as { stdout?: string; stderr?: string };
+    if (!e.stdout || /missing:/i.test(e.stderr ?? '')) throw new PackageError(`npm ls failed: ${(e.stderr ?? String(err)).trim().split('\n')[0]} (run npm ci)`);
+    out = e.stdout;
+  }
   return out
     .split('\n')
     .map((line) => line.trim())

@@ -64,9 +64,10 @@ beforeAll(async () => {
   );
 }, 300_000);
 
+// Two copies of some 21,000 files: removing them can take a while on a busy machine.
 afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
-});
+}, 180_000);
 
 describe('npm run package', () => {
   it('ships dist/, host.json, package.json and the production node_modules, nothing else', () => {
@@ -183,7 +184,7 @@ describe('the extracted package on the dev host, with production dependencies on
     }
     await acs?.close();
     await cosmos?.close();
-  });
+  }, 60_000);
 
   it('serves every function the source registers', async () => {
     installFunctionsCore();
