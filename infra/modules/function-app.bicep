@@ -282,6 +282,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_OPENAI_TTS_DEPLOYMENT: ttsDeploymentName
     MAX_CALL_DURATION_SECONDS: string(maxCallDurationSeconds)
     SILENCE_REPROMPTS: string(silenceReprompts)
+    LIMIT_RECOGNIZED_TEXT_CHARS: '2000'
+    LIMIT_DTMF_TONES: '64'
+    LIMIT_TOOL_ARGUMENTS_CHARS: '4096'
+    LIMIT_MODEL_OUTPUT_CHARS: '4000'
+    LIMIT_CONTEXT_FIELD_CHARS: '512'
     ARCHIVE_RETRY_HORIZON_SECONDS: '86400'
   }
 }

@@ -19,7 +19,10 @@ export interface ChatAgentDeps {
   readonly tokenProvider?: () => Promise<string>;
 }
 
-export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & { readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'> };
+export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & {
+  readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'>;
+  readonly limits?: Pick<AppConfig['limits'], 'toolArgumentsChars'>;
+};
 
 /**
  * The agent chosen by `AGENT_MODE`: `offline` (deterministic) or `azure-openai` (key when
@@ -50,5 +53,6 @@ export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDe
     ...(config.agent.apiKey ? { apiKey: config.agent.apiKey } : { tokenProvider }),
     transferTargetNumber,
     lookupProfile: deps.lookupProfile,
+    ...(config.limits ? { maxToolArgumentsChars: config.limits.toolArgumentsChars } : {}),
   });
 }

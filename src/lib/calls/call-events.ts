@@ -7,7 +7,6 @@ import {
   isSilenceTimeout,
   isSpeechServiceFailure,
   parseCallAutomationEvents,
-  recognizedText,
   type CallAutomationEvent,
 } from '../acs/events.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
@@ -18,6 +17,7 @@ import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
+import { boundedContext, boundedRecognition, limitText, truncationMeta, type BoundedText } from './limits.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -243,7 +243,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     if (usesMediaStream(session, deps)) return;
     await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, event.id, recognizedText(event.data), deps);
+    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -430,19 +430,24 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
       : undefined;
     const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
     conversation.appendToHistory('assistant', text, { kind: 'greeting' });
-    conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+    const context = boundedContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) }, deps.config.limits.contextFieldChars);
+    if (context.truncated.length > 0) deps.logger.warn('context fields over the limit; truncated', { callId, fields: context.truncated.join(',') });
+    conversation.updateContext(context.fields);
     return { action: 'listen', text, operationContext: OPERATION.greeting };
   });
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, eventId: string, userText: string, deps: CallControlDeps): Promise<void> {
+async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps): Promise<void> {
+  const userText = heard.text;
+  const userMeta = truncationMeta(heard);
+  if (heard.truncatedFrom !== undefined) deps.logger.warn('recognized text over the limit; truncated', { callId, eventId, length: heard.truncatedFrom, kept: userText.length });
   await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
     if (session.state === 'disconnected') {
       // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
       // are kept, marked late, and nobody is left to answer them.
       deps.logger.info('caller utterance delivered after the hang-up; archived as late', { callId, eventId });
-      conversation.appendToHistory('user', userText, { late: true });
+      conversation.appendToHistory('user', userText, { late: true, ...userMeta });
       return { action: 'none', text: '', operationContext: OPERATION.turn };
     }
     const started = performance.now();
@@ -459,8 +464,12 @@ async function converse(callId: string, session: CallSession, eventId: string, u
     // The caller's wait: from the ACS event's own time to the reply ready to play (the request to ACS follows).
     const waitedMs = callerWaitMs();
     const turnMs = waitedMs === undefined ? replyMs : Math.round(waitedMs);
-    conversation.appendToHistory('user', userText);
+    const said = limitText(reply.text, deps.config.limits.modelOutputChars);
+    if (said.truncatedFrom !== undefined) deps.logger.warn('agent reply over the limit; truncated', { callId, eventId, length: said.truncatedFrom, kept: said.text.length });
+    reply = { ...reply, text: said.text };
+    conversation.appendToHistory('user', userText, Object.keys(userMeta).length > 0 ? userMeta : undefined);
     const answer = conversation.appendToHistory('assistant', reply.text, {
+      ...truncationMeta(said),
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,

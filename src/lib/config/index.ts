@@ -85,6 +85,14 @@ export interface AppConfig {
     readonly realtimeDeployment: string;
     readonly ttsDeployment: string;
   };
+  /** Bounds on text that comes from outside (the caller, the network, the model). */
+  readonly limits: {
+    readonly recognizedTextChars: number;
+    readonly dtmfTones: number;
+    readonly toolArgumentsChars: number;
+    readonly modelOutputChars: number;
+    readonly contextFieldChars: number;
+  };
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
     readonly silenceReprompts: number;
@@ -258,6 +266,13 @@ function shape(s: RawSettings): AppConfig {
       chatDeployment: s.AZURE_OPENAI_CHAT_DEPLOYMENT,
       realtimeDeployment: s.AZURE_OPENAI_REALTIME_DEPLOYMENT,
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
+    },
+    limits: {
+      recognizedTextChars: s.LIMIT_RECOGNIZED_TEXT_CHARS,
+      dtmfTones: s.LIMIT_DTMF_TONES,
+      toolArgumentsChars: s.LIMIT_TOOL_ARGUMENTS_CHARS,
+      modelOutputChars: s.LIMIT_MODEL_OUTPUT_CHARS,
+      contextFieldChars: s.LIMIT_CONTEXT_FIELD_CHARS,
     },
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,

@@ -482,6 +482,36 @@ export const SETTINGS = {
     description: 'Re-prompts after silence before the agent says goodbye.',
     sample: '2',
   }),
+  LIMIT_RECOGNIZED_TEXT_CHARS: spec({
+    schema: integer(2_000, 100, 100_000),
+    expects: 'characters 100..100000',
+    description: 'Longest recognized caller utterance kept; longer ones are cut and the turn records it.',
+    sample: '2000',
+  }),
+  LIMIT_DTMF_TONES: spec({
+    schema: integer(64, 1, 1_000),
+    expects: 'a count 1..1000',
+    description: 'Most DTMF tones taken from one recognize result.',
+    sample: '64',
+  }),
+  LIMIT_TOOL_ARGUMENTS_CHARS: spec({
+    schema: integer(4_096, 256, 100_000),
+    expects: 'characters 256..100000',
+    description: 'Longest tool-call arguments the model may send; longer ones are not parsed.',
+    sample: '4096',
+  }),
+  LIMIT_MODEL_OUTPUT_CHARS: spec({
+    schema: integer(4_000, 200, 100_000),
+    expects: 'characters 200..100000',
+    description: 'Longest agent reply spoken and kept; longer ones are cut and the turn records it.',
+    sample: '4000',
+  }),
+  LIMIT_CONTEXT_FIELD_CHARS: spec({
+    schema: integer(512, 32, 10_000),
+    expects: 'characters 32..10000',
+    description: 'Longest text value written to a conversation context field (caller name, purpose…).',
+    sample: '512',
+  }),
   ARCHIVE_RETRY_HORIZON_SECONDS: spec({
     schema: integer(86_400, 60, 7 * 86_400),
     expects: 'seconds 60..604800',
