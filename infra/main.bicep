@@ -52,7 +52,6 @@ param mediaMode string = 'realtime'
 @description('MEDIA_AUDIO_FORMAT of the media stream; 24 kHz needs no resampling for the realtime model.')
 param mediaAudioFormat string = 'pcm24KMono'
 
-
 @allowed(['offline', 'azure-openai'])
 @description('AGENT_MODE: azure-openai uses the model deployments below; offline is the deterministic test responder.')
 param agentMode string = 'azure-openai'
@@ -503,7 +502,8 @@ module relayApp 'modules/function-app.bicep' = if (relayInstances > 0) {
     // The plan's lowest maximum; on-demand instances never come, as nothing triggers the app.
     maximumInstanceCount: 40
     instanceMemoryMB: relayInstanceMemoryMB
-    durableTaskHubName: '${durableTaskHubName}relay'
+    // A task hub of its own (3-45 letters and digits, starting with a letter), never the main app's.
+    durableTaskHubName: 'relay${take(durableTaskHubName, 40)}'
     appEnv: appEnv
     logLevel: logLevel
     redisHost: redis.outputs.hostName

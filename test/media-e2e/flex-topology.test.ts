@@ -144,7 +144,16 @@ describe('media on the Flex Consumption scale groups', () => {
     await stack.media!.startRelay();
     userTurns.clear();
     const store = await stack.runtime.store();
-    const placed = stack.acs.placeCall({ from: '+15550107221', to: APP_NUMBER, steps: script(300) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 40_000 });
+    // The caller waits out the takeover after the first question (a longer quiet than one answer delay),
+    // so the second question does not talk over the regenerated answer.
+    const steps: CallerStep[] = [
+      { waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 },
+      { say: Q[0]!, audioMs: 400 },
+      { waitFor: 'agentSilence', quietMs: HEARTBEAT_TTL_SECONDS * 1000 - 1000, timeoutMs: 20_000 },
+      ...ask(Q[1]!),
+      { hangUp: true },
+    ];
+    const placed = stack.acs.placeCall({ from: '+15550107221', to: APP_NUMBER, steps }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 40_000 });
     const callId = await eventually('the first question', () => [...userTurns].find(([, turns]) => turns.includes(Q[0]!))?.[0], 20_000);
     // The caller's turn is written; the answer is not (it is still being spoken).
     await eventually('the question in Redis', async () => {

@@ -22,8 +22,10 @@ export async function startMediaStack(media: OfflineMediaOptions = {}, options: 
 
 /** A question, then wait until the agent has answered and gone quiet. */
 export function ask(say: string): CallerStep[] {
-  // quietMs spans the VAD's 500 ms end-of-speech window, so the wait does not end before the answer starts.
-  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 700, timeoutMs: 10_000 }];
+  // quietMs spans the VAD's 500 ms end-of-speech window and the relay's first coalesced message (140 ms
+  // of a model that streams at real time, as the emulator does), so the wait does not end before the
+  // answer starts.
+  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 900, timeoutMs: 10_000 }];
 }
 
 export const CALLER = '+15550107001';
