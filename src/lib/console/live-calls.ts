@@ -29,31 +29,47 @@ export interface LiveCall {
 /** The fields a patch may set: anything else (a number, a name) never reaches the console. */
 const FIELDS = ['state', 'direction', 'agent', 'startedAt', 'shard', 'relay', 'callerMasked', 'outcome'] as const;
 
+// Reads the entry, overlays the new fields, writes it back and returns it; `state` defaults to unknown.
+const MERGE_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local entry = {}
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' then entry = decoded end
+end
+for k, v in pairs(cjson.decode(ARGV[2])) do entry[k] = v end
+if entry.state == nil then entry.state = 'unknown' end
+local encoded = cjson.encode(entry)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return encoded
+`;
+
 export function liveCallsKey(prefix: string, env: string): string {
   return `${prefix}:${env}:console:{live}:calls`;
 }
 
 export class LiveCallRegistry {
   constructor(
-    private readonly redis: () => Promise<Pick<RedisClient, 'hget' | 'hset' | 'hdel' | 'hgetall'>>,
+    private readonly redis: () => Promise<Pick<RedisClient, 'eval' | 'hdel' | 'hgetall'>>,
     private readonly key: string,
     private readonly staleAfterMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Merges `patch` into the call's entry (read-modify-write: the fields are few and a lost race only delays a field). */
+  /**
+   * Merges `patch` into the call's entry in one atomic step (a script), so the functions and a relay
+   * on other instances writing the same call at once lose nothing.
+   */
   async update(callId: string, patch: Partial<Omit<LiveCall, 'callId' | 'updatedAt'>>): Promise<LiveCall> {
-    const redis = await this.redis();
-    const current = parse(await redis.hget(this.key, callId)) ?? { callId, state: 'unknown', updatedAt: '' };
-    const next: Record<string, string> = { ...(current as unknown as Record<string, string>) };
+    const fields: Record<string, string> = {};
     for (const field of FIELDS) {
       const value = patch[field];
-      if (typeof value === 'string' && value !== '') next[field] = redact(value).slice(0, 120);
+      if (typeof value === 'string' && value !== '') fields[field] = redact(value).slice(0, 120);
     }
-    next.callId = callId;
-    next.updatedAt = new Date(this.now()).toISOString();
-    await redis.hset(this.key, callId, JSON.stringify(next));
-    return next as unknown as LiveCall;
+    fields.callId = callId;
+    fields.updatedAt = new Date(this.now()).toISOString();
+    const merged = await (await this.redis()).eval(MERGE_SCRIPT, 1, this.key, callId, JSON.stringify(fields));
+    return (parse(String(merged)) ?? { state: 'unknown', ...fields }) as LiveCall;
   }
 
   async remove(callId: string): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * The operations console page: one self-contained HTML document (no external scripts or styles).
  * It loads a snapshot, then listens on the console hub of Web PubSub (`json.webpubsub.azure.v1`) for
- * call changes and transcript turns; a selected call's earlier turns are fetched once. Baselines and
- * latency histograms (aggregates, not per call) are refreshed every 5 s. Everything shown is text
+ * call changes and transcript turns; a selected call's earlier turns are fetched once. The snapshot
+ * (the list of live calls, baselines and latency histograms: aggregates, never one call's data) is
+ * refreshed every 5 s, which also makes good a push that was lost. Everything shown is text
  * set through `textContent`: nothing received is interpreted as HTML.
  */
 export const CONSOLE_PAGE = `<!doctype html>
@@ -159,7 +160,14 @@ export const CONSOLE_PAGE = `<!doctype html>
     const res = await fetch(api('snapshot'));
     if (!res.ok) { status('snapshot failed: HTTP ' + res.status); return; }
     const snapshot = await res.json();
-    if (withCalls) { for (const call of snapshot.calls) calls.set(call.callId, { ...call }); renderCalls(); }
+    // Merged, never replacing: a call pushed since stays; a push that was lost is made good here.
+    if (withCalls) {
+      const listed = new Set(snapshot.calls.map((c) => c.callId));
+      for (const call of snapshot.calls) calls.set(call.callId, { ...(calls.get(call.callId) || {}), ...call });
+      // Gone from the list well before the snapshot was taken: it ended (its push was lost).
+      for (const call of calls.values()) if (!call.ended && !listed.has(call.callId) && Date.parse(call.updatedAt) < Date.parse(snapshot.time) - 10000) { call.ended = true; call.endedAtMs = Date.parse(call.updatedAt); }
+      renderCalls();
+    }
     renderStats(snapshot);
     return snapshot;
   }
@@ -187,7 +195,7 @@ export const CONSOLE_PAGE = `<!doctype html>
     socket.onclose = () => { status('reconnecting…'); setTimeout(listen, 2000); };
   }
   refreshStats(true).then(listen).catch((e) => status('error: ' + e.message));
-  setInterval(() => refreshStats(false).catch(() => undefined), 5000);
+  setInterval(() => refreshStats(true).catch(() => undefined), 5000);
   setInterval(renderCalls, 1000);
 })();
 </script>
