@@ -9,7 +9,7 @@ export interface AppProcessOptions {
   readonly name: string;
   /** The app's settings (emulator endpoints, Redis, keys); the callback base URL is added by the app. */
   readonly settings: Record<string, string>;
-  readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
+  readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly webPubSubEndpoint: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
   /** What a caller said, from the relay's side channel (media path). */
   readonly onUtterance?: (callId: string, text: string) => void;
   /** The app's own output (its JSON log lines) is appended here. */
@@ -22,6 +22,8 @@ export interface AppProcessOptions {
 export interface AppProcess {
   readonly pid: number;
   readonly baseUrl: string;
+  /** The Web PubSub extension's webhook, with its system key. */
+  readonly webPubSubWebhookUrl: string;
   readonly functionKey: string;
   readonly eventGridUrl: string;
   stats(reset?: boolean): Promise<AppStats>;
@@ -99,6 +101,7 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
   return {
     pid: child.pid as number,
     baseUrl: info.baseUrl,
+    webPubSubWebhookUrl: info.webPubSubWebhookUrl,
     functionKey: info.functionKey,
     eventGridUrl: `${info.baseUrl}/api/incomingCall?code=${info.functionKey}`,
     stats: (reset = false) => call<AppStats>({ op: 'stats', reset }),

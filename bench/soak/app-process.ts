@@ -31,7 +31,7 @@ interface Launch {
   readonly name: string;
   readonly settings: Record<string, string>;
   /** Present on the media path. */
-  readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
+  readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly webPubSubEndpoint: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
 }
 
 const launch = JSON.parse(process.env.SOAK_APP_SETTINGS ?? '{}') as Launch;
@@ -47,11 +47,14 @@ let wallMark = performance.now();
 const host = await startDevHost({
   functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)),
   logger,
-  ...(launch.media ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => [launch.media!.webPubSubAccessKey] })] } : {}),
+  // The app starts (and validates its configuration) once its runtime is in place, below.
+  deferAppStart: true,
+  ...(launch.media ? { dispatchers: [webPubSubDispatcher({ services: () => [{ endpoint: launch.media!.webPubSubEndpoint, accessKey: launch.media!.webPubSubAccessKey }] })] } : {}),
 });
 const config = loadConfig({ ...launch.settings, ACS_CALLBACK_BASE_URL: host.baseUrl });
 const runtime = createRuntime(config, logger);
 setRuntime(runtime);
+await host.startApp();
 
 const relays: Relay[] = [];
 const relayCleanups = new Map<Relay, () => Promise<void>>();
@@ -164,4 +167,4 @@ process.on('disconnect', () => {
   void shutdown().finally(() => process.exit(0));
 });
 
-send({ type: 'ready', baseUrl: host.baseUrl, functionKey: host.keys.function, keyPrefix: config.keyPrefix });
+send({ type: 'ready', baseUrl: host.baseUrl, webPubSubWebhookUrl: host.webhookUrl('webpubsub'), functionKey: host.keys.function, keyPrefix: config.keyPrefix });

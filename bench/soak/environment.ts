@@ -6,7 +6,6 @@ import { startAcsEmulator, type AcsEmulator } from '../../emulators/acs/index.js
 import { RedisCluster } from '../../emulators/redis/cluster.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from '../../emulators/webpubsub/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator } from '../../emulators/realtime/index.js';
-import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
 import { DEMO_SOURCE_NUMBER, DEMO_TRANSFER_NUMBER } from '../../emulators/offline-stack.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { openArchive, type Archive } from '../../src/lib/archive/index.js';
@@ -123,12 +122,12 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
         name: 'media',
         settings: { ...settings, REDIS_KEY_PREFIX: `soakm${randomBytes(3).toString('hex')}`, ...mediaSettings },
         logFile: options.appLogFile,
-        media: { relays: options.relays, webPubSubAccessKey: webPubSub.accessKey, realtimeCa: realtime.ca, heartbeatTtlSeconds: 5 },
+        media: { relays: options.relays, webPubSubAccessKey: webPubSub.accessKey, webPubSubEndpoint: webPubSub.endpoint, realtimeCa: realtime.ca, heartbeatTtlSeconds: 5 },
         onUtterance: (callId, text) => utterances.say(text, callId),
       });
       const started = mediaApp;
       cleanups.push(() => started.close());
-      webPubSub.setEventHandlers('media', [{ urlTemplate: `${mediaApp.baseUrl}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected', 'disconnected'] }]);
+      webPubSub.setEventHandlers('media', [{ urlTemplate: mediaApp.webPubSubWebhookUrl, systemEvents: ['connected', 'disconnected'] }]);
     }
     for (const each of [app, mediaApp]) {
       if (!each) continue;

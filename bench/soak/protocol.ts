@@ -8,7 +8,7 @@ export type AppRequest =
   | { readonly op: 'close' };
 
 export type AppMessage =
-  | { readonly type: 'ready'; readonly baseUrl: string; readonly functionKey: string; readonly keyPrefix: string }
+  | { readonly type: 'ready'; readonly baseUrl: string; readonly webPubSubWebhookUrl: string; readonly functionKey: string; readonly keyPrefix: string }
   | { readonly type: 'utterance'; readonly callId: string; readonly text: string }
   | { readonly type: 'reply'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: string };
 
