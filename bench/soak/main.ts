@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { SoakOptions } from './run.js';
 
-const HELP = `npm run soak -- [options]
+const HELP = `usage: npm run soak -- [options]
 
 Whole scripted calls through the offline stack (ACS emulator callers, the dev host with the app's
 function registrations, relays, Web PubSub and realtime emulators, embedded Cosmos DB) on a local

@@ -61,11 +61,20 @@ export function webPubSubDispatcher(options: WebPubSubDispatcherOptions = {}): T
   };
 }
 
-/** Allowed origin host → the access key of that service (undefined for identity-based access). */
-type AllowedHosts = ReadonlyMap<string, string | undefined>;
+/**
+ * Allowed origin host → the access keys of the services there (undefined for identity-based access).
+ * In Azure every resource has a host of its own; local emulators of several shards share 127.0.0.1, so a
+ * host can stand for more than one service, and a signature made with any of their keys is accepted.
+ */
+type AllowedHosts = ReadonlyMap<string, ReadonlyArray<string | undefined>>;
 
 function allowedHosts(services: readonly WebPubSubServiceAccess[]): AllowedHosts {
-  return new Map(services.map((s) => [new URL(s.endpoint).hostname.toLowerCase(), s.accessKey]));
+  const hosts = new Map<string, Array<string | undefined>>();
+  for (const s of services) {
+    const host = new URL(s.endpoint).hostname.toLowerCase();
+    hosts.set(host, [...(hosts.get(host) ?? []), s.accessKey]);
+  }
+  return hosts;
 }
 
 function headerList(value: string | undefined): string[] {
@@ -138,12 +147,12 @@ function validSignature(allowed: AllowedHosts, origins: readonly string[], prese
   if (allowed.size === 0) return true;
   const origin = origins.find((o) => allowed.has(o));
   if (origin === undefined) return false;
-  const key = allowed.get(origin);
-  if (key === undefined) return true;
-  const expected = Buffer.from(`sha256=${createHmac('sha256', Buffer.from(key, 'utf8')).update(connectionId, 'utf8').digest('hex')}`);
-  return headerList(presented).some((offered) => {
-    const candidate = Buffer.from(offered.toLowerCase());
-    return candidate.length === expected.length && timingSafeEqual(candidate, expected);
+  const keys = allowed.get(origin) ?? [];
+  if (keys.some((key) => key === undefined)) return true;
+  const offered = headerList(presented).map((o) => Buffer.from(o.toLowerCase()));
+  return keys.some((key) => {
+    const expected = Buffer.from(`sha256=${createHmac('sha256', Buffer.from(key as string, 'utf8')).update(connectionId, 'utf8').digest('hex')}`);
+    return offered.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected));
   });
 }
 

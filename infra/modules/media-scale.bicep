@@ -70,12 +70,14 @@ resource shardServices 'Microsoft.SignalRService/webPubSub@2024-03-01' existing 
 ]
 
 // Web PubSub Service Owner (client tokens, groups, send), as on shard 0.
+var webPubSubServiceOwnerRoleId = '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
+
 resource shardAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (shardName, i) in extraShardNames: {
-    name: guid(shardServices[i].id, appPrincipalId, '12cf5a90-567b-43ae-8102-96cf46c7d9b4')
+    name: guid(shardServices[i].id, appPrincipalId, webPubSubServiceOwnerRoleId)
     scope: shardServices[i]
     properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '12cf5a90-567b-43ae-8102-96cf46c7d9b4')
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', webPubSubServiceOwnerRoleId)
       principalId: appPrincipalId
       principalType: 'ServicePrincipal'
     }

@@ -20,7 +20,8 @@ import { APP_NUMBER, lifecycleOf, phoneNumber, startE2eStack } from '../e2e/supp
 
 const FIXED_SEED = 20261201;
 const RANDOM_SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-const SEEDS = [FIXED_SEED, RANDOM_SEED];
+// 870033029 found a caller id that is not E.164 (`\u0000`) answered with 500; kept as a regression.
+const SEEDS = [FIXED_SEED, 870033029, ...(RANDOM_SEED === 870033029 ? [] : [RANDOM_SEED])];
 
 /** Replaces, deletes or retypes values at random paths of a JSON document. */
 function mutationsOf(valid: unknown): fc.Arbitrary<unknown> {

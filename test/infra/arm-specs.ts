@@ -50,6 +50,14 @@ export const SPECS: readonly SpecCheck[] = [
     definitionsRead: false,
   },
   {
+    type: 'Microsoft.Insights/workbooks',
+    apiVersion: '2023-06-01',
+    spec: `${S}/applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json`,
+    // WorkbookProperties requires displayName, category and serializedData; the tracked resource, location.
+    required: ['location', 'properties.displayName', 'properties.category', 'properties.serializedData'],
+    definitionsRead: true,
+  },
+  {
     type: 'Microsoft.Insights/components',
     apiVersion: '2020-02-02',
     spec: `${S}/applicationinsights/resource-manager/Microsoft.Insights/stable/2020-02-02/components_API.json`,

@@ -14,8 +14,9 @@ import { RecordingDeps } from './recording-deps.js';
 
 /**
  * The registered `callLifecycle` orchestration and its activities, run by the dev host's durable engine
- * (durable-functions' replay machinery over an in-memory history). Durable time runs 1000× faster, so
- * the 2 s retry interval takes 2 ms and a 60 s max duration 60 ms.
+ * (durable-functions' replay machinery over an in-memory history). Durable time runs 100× faster, so
+ * the 2 s retry interval takes 20 ms and a 60 s max duration 600 ms: slow enough that the wall time an
+ * activity takes on a loaded machine (tens of ms) stays small beside the retry horizon's margins.
  */
 installFunctionsCore();
 await import('../../src/functions/callLifecycle.js');
@@ -41,7 +42,7 @@ async function start(input: LifecycleInput): Promise<string> {
 }
 
 beforeAll(async () => {
-  host = await startDevHost({ timeScale: 0.001 });
+  host = await startDevHost({ timeScale: 0.01 });
 });
 afterEach(() => setLifecycleDeps(undefined));
 afterAll(async () => {

@@ -7,6 +7,7 @@ import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './htt
 import type { CallControlDeps } from './ports.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
+import { InvalidArchiveInputError } from '../archive/errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
 
@@ -47,7 +48,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
   const data = event.data;
   const callId = callIdForIncoming(data.serverCallId);
   const from = phoneNumberOf(data.from);
-  const callerUserId = from ? deps.profiles.userIdFor(from) : undefined;
+  const callerUserId = from ? callerUserIdOf(from, callId, deps) : undefined;
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
 
   // After the lifecycle's cleanup only the call's summary is left (7 days). A redelivery arriving then
@@ -175,4 +176,19 @@ export function callbackUrlOf(callId: string, deps: Pick<CallControlDeps, 'confi
   }
   // The URL must stay valid for the longest call ACS may still be calling back about.
   return callbackUrlFor(acs.callbackBaseUrl, callId, acs.callbackSigningKey ?? '', { ttlSeconds: lifecycle.maxCallDurationSeconds + 3600 });
+}
+
+/**
+ * The caller's user id, or none when the caller's number is not E.164 (a withheld or malformed caller
+ * id): such a caller is still answered, as an unknown caller, rather than refused with a 500 that Event
+ * Grid would redeliver for a day.
+ */
+function callerUserIdOf(from: string, callId: string, deps: CallControlDeps): string | undefined {
+  try {
+    return deps.profiles.userIdFor(from);
+  } catch (error) {
+    if (!(error instanceof InvalidArchiveInputError)) throw error;
+    deps.logger.warn('caller number is not E.164; answering as an unknown caller', { callId });
+    return undefined;
+  }
 }
