@@ -371,8 +371,16 @@ export class RedisCluster {
         const up = this.nodes.filter((n) => n.running && !n.frozen);
         const views = await Promise.all(up.map((n) => this.topology(n)));
         if (views.some((v) => v.some((n) => n.failing && up.some((u) => u.port === n.port)))) return false;
-        const signature = (v: ClusterNodeView[]) =>
-          v.filter((n) => n.role === 'master' && n.slots.length > 0 && !n.failing).map((n) => `${n.port}:${JSON.stringify(n.slots)}`).sort().join('|');
+        // Masters with their slots, and every replica with its master: gossip about a new replica
+        // reaches the other nodes after it has synced.
+        const signature = (v: ClusterNodeView[]) => {
+          const portOf = new Map(v.map((n) => [n.id, n.port]));
+          return v
+            .filter((n) => !n.failing && (n.role === 'replica' || n.slots.length > 0))
+            .map((n) => (n.role === 'master' ? `${n.port}:${JSON.stringify(n.slots)}` : `${n.port}>${portOf.get(n.masterId ?? '') ?? '?'}`))
+            .sort()
+            .join('|');
+        };
         return views.every((v) => signature(v) === signature(views[0] as ClusterNodeView[]));
       },
       timeoutMs,

@@ -117,14 +117,16 @@ describe('the state layer on a Redis Cluster', () => {
 
   it('fails fast within the command timeout (+50 ms) on a frozen master, and a read it cannot answer is "unavailable", never an empty conversation', async () => {
     // Prepare: a call whose conversation this process does not hold, and one on a healthy master
-    const writer = await store();
-    const reader = await store({ prefix: writer.keys.prefix });
+    // Set up through a store with a patient timeout: a loaded machine must not fail the preparation.
+    const setup = await store({ commandTimeoutMs: 1000 });
+    const writer = await store({ prefix: setup.keys.prefix });
+    const reader = await store({ prefix: setup.keys.prefix });
     const frozenCall = randomId();
     let healthyCall = randomId();
     const frozen = await cluster.masterOf(writer.keys.conversation(frozenCall, 'history'));
     while ((await cluster.masterOf(writer.keys.conversation(healthyCall, 'history'))).port === frozen.port) healthyCall = randomId();
     for (const id of [frozenCall, healthyCall]) {
-      const cm = await ConversationManager.fromRedis(id, writer.store);
+      const cm = await ConversationManager.fromRedis(id, setup.store);
       for (let i = 0; i < 6; i++) cm.appendToHistory('user', `turn ${i}`);
       await cm.flush();
     }
@@ -135,6 +137,7 @@ describe('the state layer on a Redis Cluster', () => {
     const read = await timed(() => ConversationManager.fromRedis(frozenCall, reader.store));
     const healthy = await ConversationManager.fromRedis(healthyCall, reader.store);
     cluster.node(frozen.port).thaw();
+    console.log(`fail-fast on a frozen master (timeout ${COMMAND_TIMEOUT_MS} ms): write journaled after ${write.ms.toFixed(1)} ms, read unavailable after ${read.ms.toFixed(1)} ms`);
 
     // Assess
     expect(write.value).toEqual({ durable: false });
