@@ -69,5 +69,8 @@ describe('a Cosmos DB outage of ten minutes when a call ends', () => {
     expect(retried.length).toBeGreaterThan(5);
     expect(retried.map((w) => Number(/attempt: (\d+)/.exec(w)?.[1]))).toEqual(retried.map((_, i) => i + 1));
     expect(retried[0]).toMatch(/cause: 'ArchiveUnavailableError/);
+    // Before every wait the call's Redis TTLs were slid back, so its state outlives the outage.
+    const kept = stack.host.durable.history(call.callConnectionId!).filter((e) => e.EventType === 4 && (e as { Name?: string }).Name === 'keepCallState');
+    expect(kept.length).toBe(retried.length);
   });
 });
