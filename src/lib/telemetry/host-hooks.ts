@@ -15,9 +15,13 @@ export function registerTelemetryHooks(app: typeof functionsApp, env: Readonly<R
   if (!telemetryConfigured(env)) return false;
   app.setup({ capabilities: { WorkerOpenTelemetryEnabled: true } });
 
-  app.hook.appStart(async () => {
-    const { startTelemetry } = await import('./otel.js');
-    await startTelemetry().catch((error: unknown) => process.stderr.write(`telemetry did not start: ${(error as Error).name}\n`));
+  // Not awaited: loading and starting the SDK takes longer than importing the whole app (see the
+  // cold-start benchmark's `withTelemetry`), and a call must not wait for it; spans of invocations
+  // that run before it is up are not recorded.
+  app.hook.appStart(() => {
+    void import('./otel.js')
+      .then(({ startTelemetry }) => startTelemetry())
+      .catch((error: unknown) => process.stderr.write(`telemetry did not start: ${(error as Error).name}\n`));
   });
 
   app.hook.preInvocation(async (context) => {
