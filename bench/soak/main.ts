@@ -1,0 +1,311 @@
+/**
+ * `npm run soak [-- --help]`: whole scripted calls, many at once, through the offline stack on a
+ * local Redis Cluster, with the app (dev host + function registrations + relays) in a process of its
+ * own. Two phases:
+ *
+ * 1. ramp: recognize/play calls only, no faults, at rising loads (calls live at once per app
+ *    process); the caller's p99 wait at each load, and the first load at which it passes 1 s;
+ * 2. soak: `--calls` recognize/play and `--media-calls` media calls live at once for `--duration`,
+ *    with a master killed (kill -9, its replica promoted, the old master restarted empty as a
+ *    replica) and the relay owning the most media calls terminated in the middle.
+ *
+ * Every call of both phases is then checked in Cosmos DB: archived exactly once, with the caller
+ * turns equal to what the caller said (0 lost, 0 duplicated). Prints tables, writes
+ * bench/results/soak.json, and exits 1 when any check fails.
+ */
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { LatencyRecorder, printTable, round, writeResult } from '../lib.js';
+import { runPopulation, type CallOutcome, type PopulationOptions } from './callers.js';
+import { startSoakEnvironment, type SoakEnvironment } from './environment.js';
+import { masterFailover, relayKill, type FaultRecord } from './faults.js';
+import { verifyCalls } from './verify.js';
+import type { AppStats } from './protocol.js';
+import type { AppProcess } from './app-client.js';
+
+const HELP = `npm run soak -- [options]
+
+Whole scripted calls through the offline stack (ACS emulator callers, the dev host with the app's
+function registrations, relays, Web PubSub and realtime emulators, embedded Cosmos DB) on a local
+Redis Cluster (3 masters + 3 replicas). The app runs in a child process of its own.
+
+  --calls N           recognize/play calls live at once during the soak (default 200)
+  --media-calls N     media-path calls live at once during the soak (default 50; 0 = none)
+  --duration S        seconds during which callers keep placing calls in the soak (default 45)
+  --ramp LIST         loads (calls per app process) for the ramp, comma-separated (default 50,100,200,300,400)
+  --ramp-seconds S    seconds per ramp load (default 20)
+  --no-ramp           skip the ramp
+  --no-faults         no master failover and no relay kill
+  --questions N       caller questions per call (default 3, plus the goodbye on the recognize path)
+  --think-ms MS       the caller's pause before answering each prompt (default 800)
+  --relays N          relays in the app process (default 2)
+  --p99-limit-ms MS   the caller wait the ramp looks for (default 1000)
+  --out NAME          result file bench/results/NAME.json (default soak)
+  --help              this text
+
+Exit status: 0 when every call was archived exactly once with every caller turn, 1 otherwise.`;
+
+interface PhaseResult {
+  readonly phase: string;
+  readonly callsLive: number;
+  readonly mediaCallsLive: number;
+  readonly calls: number;
+  readonly waits: ReturnType<LatencyRecorder['summary']>;
+  readonly mediaWaits?: ReturnType<LatencyRecorder['summary']>;
+  readonly app: AppStats;
+  readonly mediaApp?: AppStats;
+  readonly driverLoopDelayP99Ms: number;
+  readonly loadavgBefore: number[];
+  readonly loadavgAfter: number[];
+  readonly faults: FaultRecord[];
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      calls: { type: 'string', default: '200' },
+      'media-calls': { type: 'string', default: '50' },
+      duration: { type: 'string', default: '45' },
+      ramp: { type: 'string', default: '50,100,200,300,400' },
+      'ramp-seconds': { type: 'string', default: '20' },
+      'no-ramp': { type: 'boolean', default: false },
+      'no-faults': { type: 'boolean', default: false },
+      questions: { type: 'string', default: '3' },
+      'think-ms': { type: 'string', default: '800' },
+      relays: { type: 'string', default: '2' },
+      'p99-limit-ms': { type: 'string', default: '1000' },
+      out: { type: 'string', default: 'soak' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const calls = positiveInt(values.calls, '--calls');
+  const mediaCalls = nonNegativeInt(values['media-calls'], '--media-calls');
+  const durationMs = positiveInt(values.duration, '--duration') * 1000;
+  const rampLoads = values['no-ramp'] ? [] : values.ramp.split(',').map((v) => positiveInt(v.trim(), '--ramp'));
+  const rampMs = positiveInt(values['ramp-seconds'], '--ramp-seconds') * 1000;
+  const questions = positiveInt(values.questions, '--questions');
+  const thinkMs = nonNegativeInt(values['think-ms'], '--think-ms');
+  const relays = positiveInt(values.relays, '--relays');
+  const limitMs = positiveInt(values['p99-limit-ms'], '--p99-limit-ms');
+  const faults = !values['no-faults'];
+
+  const loadBefore = loadavg().map((l) => round(l, 2));
+  console.log(`soak: ramp ${rampLoads.join(', ') || 'skipped'} (${rampMs / 1000} s each); soak ${calls} recognize/play + ${mediaCalls} media calls live for ${durationMs / 1000} s${faults ? ', master kill -9 and relay kill midway' : ', no faults'}`);
+  console.log(`machine load (1/5/15 min) before: ${loadBefore.join(' / ')}`);
+
+  const env = await startSoakEnvironment({ media: mediaCalls > 0, relays, speechMsPerChar: 10, speechMsPerWord: 60 });
+  // Interrupted: the app processes, the Cosmos server and the cluster's redis-servers go too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`soak: ${signal}, shutting down`);
+      void env.close().finally(() => process.exit(130));
+    });
+  }
+  const outcomes: CallOutcome[] = [];
+  const phases: PhaseResult[] = [];
+  let exitCode = 0;
+  try {
+    console.log(`app process pid ${env.app.pid} at ${env.app.baseUrl}; Redis Cluster on ports ${env.cluster.nodes.map((n) => n.port).join(', ')}`);
+    const population = (phase: string, path: PopulationOptions['path'], concurrency: number, ms: number): PopulationOptions => ({
+      acs: env.acs,
+      eventGridUrl: (path === 'media' ? (env.mediaApp as AppProcess) : env.app).eventGridUrl,
+      phase,
+      path,
+      concurrency,
+      durationMs: ms,
+      questions,
+      thinkMs,
+      staggerMs: Math.min(5_000, ms / 4),
+    });
+
+    // Warm-up: JIT, connections, containers; its calls are checked like the others.
+    await runPhase(env, 'warm-up', [population('warm-up', 'recognize', 5, 3_000)], [], outcomes);
+
+    let passedAt: number | undefined;
+    for (const load of rampLoads) {
+      const result = await runPhase(env, `ramp ${load}`, [population(`ramp-${load}`, 'recognize', load, rampMs)], [], outcomes);
+      phases.push(result);
+      if (result.waits.p99Ms > limitMs) {
+        passedAt = load;
+        break;
+      }
+    }
+
+    const soakPopulations = [population('soak', 'recognize', calls, durationMs), ...(mediaCalls > 0 ? [population('soak', 'media', mediaCalls, durationMs)] : [])];
+    const scheduled = faults
+      ? [
+          { atMs: durationMs / 3, run: () => masterFailover(env.cluster) },
+          ...(mediaCalls > 0 ? [{ atMs: durationMs / 2, run: () => relayKill(env.mediaApp as AppProcess) }] : []),
+        ]
+      : [];
+    phases.push(await runPhase(env, 'soak', soakPopulations, scheduled, outcomes));
+
+    console.log('\nverifying every call in Cosmos DB…');
+    const statuses = async (ids: readonly string[]) => ({ ...(await env.mediaApp?.statuses(ids)), ...pickKnown(await env.app.statuses(ids)) });
+    const { summary, checks } = await verifyCalls(env.archive, statuses, outcomes, { timeoutMs: 90_000 });
+
+    console.log('\nphases (waits: caller spoke or connected → the agent\'s next prompt reached ACS; media: end of speech → first agent audio)');
+    printTable(phases.map(phaseRow));
+    const faultRows = phases.flatMap((p) => p.faults);
+    if (faultRows.length > 0) {
+      console.log('\nfaults');
+      printTable(faultRows.map((f) => ({ fault: f.fault, atS: round(f.atMs / 1000, 1), detail: f.detail, recoveredMs: f.recoveredMs ?? '' })));
+    }
+    const byPhase = [...new Set(checks.map((c) => `${c.phase}/${c.path}`))].map((key) => {
+      const rows = checks.filter((c) => `${c.phase}/${c.path}` === key);
+      return {
+        phase: key,
+        calls: rows.length,
+        saidTurns: rows.reduce((n, c) => n + c.saidTurns, 0),
+        archivedCallerTurns: rows.reduce((n, c) => n + c.archivedCallerTurns, 0),
+        lost: rows.reduce((n, c) => n + c.lostTurns, 0),
+        duplicated: rows.reduce((n, c) => n + c.duplicatedTurns, 0),
+        callsWithProblems: rows.filter((c) => c.problems.length > 0).length,
+      };
+    });
+    console.log('\nchecks');
+    printTable(byPhase);
+    for (const problem of summary.problems) console.log(`  ✘ ${problem}`);
+
+    const threshold = passedAt === undefined
+      ? rampLoads.length > 0
+        ? `caller p99 wait stayed ≤ ${limitMs} ms up to ${rampLoads.at(-1)} calls per app process`
+        : 'not measured (--no-ramp)'
+      : `caller p99 wait passes ${limitMs} ms at ${passedAt} calls per app process`;
+    const loadAfter = loadavg().map((l) => round(l, 2));
+    console.log(`\n${threshold}`);
+    console.log(`machine load (1/5/15 min) after: ${loadAfter.join(' / ')}`);
+    const ok = summary.callsWithProblems === 0 && summary.lostTurns === 0 && summary.duplicatedTurns === 0 && summary.calls > 0;
+    console.log(ok ? `PASS: ${summary.calls} calls, ${summary.saidTurns} caller turns said = ${summary.archivedCallerTurns} archived; 0 lost, 0 duplicated` : `FAIL: ${summary.callsWithProblems} of ${summary.calls} calls have problems; ${summary.lostTurns} turns lost, ${summary.duplicatedTurns} duplicated`);
+    exitCode = ok ? 0 : 1;
+
+    const file = writeResult(values.out, {
+      parameters: { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, faults, p99LimitMs: limitMs, redis: 'local Redis Cluster, 3 masters + 3 replicas' },
+      loadavgBefore: loadBefore,
+      loadavgAfter: loadAfter,
+      p99PassesLimitAtCallsPerAppProcess: passedAt ?? null,
+      threshold,
+      phases,
+      checks: { ...summary, byPhase },
+      pass: ok,
+    });
+    console.log(`results: ${file}`);
+  } finally {
+    await env.close();
+  }
+  return exitCode;
+}
+
+interface Scheduled {
+  readonly atMs: number;
+  run(): Promise<FaultRecord>;
+}
+
+/** Runs populations together (and faults at their times), and measures the app process and this one meanwhile. */
+async function runPhase(env: SoakEnvironment, label: string, populations: PopulationOptions[], scheduled: Scheduled[], outcomes: CallOutcome[]): Promise<PhaseResult> {
+  const loadavgBefore = loadavg().map((l) => round(l, 2));
+  const driverLoop = monitorEventLoopDelay({ resolution: 10 });
+  driverLoop.enable();
+  await env.app.stats(true);
+  await env.mediaApp?.stats(true);
+  const started = performance.now();
+  const faults: FaultRecord[] = [];
+  const faultRuns = scheduled.map(async (s) => {
+    await new Promise((resolve) => setTimeout(resolve, s.atMs));
+    const record = await s.run();
+    faults.push({ ...record, atMs: record.atMs - started });
+    console.log(`  ${label}: ${record.fault} at ${round((record.atMs - started) / 1000, 1)} s: ${record.detail}${record.recoveredMs === undefined ? '' : `, recovered in ${record.recoveredMs} ms`}`);
+  });
+  let done = 0;
+  const results = await Promise.all(
+    populations.map((p) =>
+      runPopulation({
+        ...p,
+        onOutcome: () => {
+          done += 1;
+          if (done % 100 === 0) console.log(`  ${label}: ${done} calls done`);
+        },
+      }),
+    ),
+  );
+  await Promise.all(faultRuns);
+  driverLoop.disable();
+  const app = await env.app.stats();
+  const mediaApp = await env.mediaApp?.stats();
+  const phaseOutcomes = results.flat();
+  outcomes.push(...phaseOutcomes);
+  const waits = new LatencyRecorder();
+  const mediaWaits = new LatencyRecorder();
+  for (const o of phaseOutcomes) for (const ms of o.waitsMs) (o.path === 'media' ? mediaWaits : waits).recordMs(ms);
+  const result: PhaseResult = {
+    phase: label,
+    callsLive: populations.filter((p) => p.path === 'recognize').reduce((n, p) => n + p.concurrency, 0),
+    mediaCallsLive: populations.filter((p) => p.path === 'media').reduce((n, p) => n + p.concurrency, 0),
+    calls: phaseOutcomes.length,
+    waits: waits.summary(),
+    ...(mediaWaits.count > 0 ? { mediaWaits: mediaWaits.summary() } : {}),
+    app,
+    ...(mediaApp ? { mediaApp } : {}),
+    driverLoopDelayP99Ms: round(driverLoop.percentile(99) / 1e6, 1),
+    loadavgBefore,
+    loadavgAfter: loadavg().map((l) => round(l, 2)),
+    faults,
+  };
+  console.log(`  ${label}: ${result.calls} calls, caller wait p50 ${result.waits.p50Ms} ms / p99 ${result.waits.p99Ms} ms; app CPU ${result.app.cpuShare} core, loop p99 ${result.app.loopDelayP99Ms} ms`);
+  return result;
+}
+
+function phaseRow(p: PhaseResult): Record<string, unknown> {
+  return {
+    phase: p.phase,
+    live: p.mediaCallsLive > 0 ? `${p.callsLive}+${p.mediaCallsLive}m` : p.callsLive,
+    calls: p.calls,
+    waitP50Ms: p.waits.p50Ms,
+    waitP99Ms: p.waits.p99Ms,
+    waitMaxMs: p.waits.maxMs,
+    mediaP50Ms: p.mediaWaits?.p50Ms ?? '',
+    mediaP99Ms: p.mediaWaits?.p99Ms ?? '',
+    appCpuCores: p.app.cpuShare,
+    appLoopP99Ms: p.app.loopDelayP99Ms,
+    appRssMb: p.app.rssMb,
+    mediaAppCpuCores: p.mediaApp?.cpuShare ?? '',
+    driverLoopP99Ms: p.driverLoopDelayP99Ms,
+    load1m: `${p.loadavgBefore[0]}→${p.loadavgAfter[0]}`,
+  };
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number ≥ 1, not "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number ≥ 0, not "${value}"`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+/** Statuses the recognize app knows (it answers 'unknown' for the media app's instances). */
+function pickKnown(statuses: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(statuses).filter(([, status]) => status !== 'unknown'));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`soak: ${(error as Error).message}\n\n${HELP}`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  },
+);
