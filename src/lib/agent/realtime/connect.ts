@@ -113,6 +113,9 @@ function waitForOpen(realtime: OpenAIRealtimeWS, signal: AbortSignal | undefined
     };
     const onAbort = (): void => {
       cleanup();
+      // terminate() reports "closed before the connection was established" on a later tick: the
+      // abandoned client keeps a listener, or its emitter turns that into an unhandled rejection.
+      realtime.on('error', ignore);
       socket.terminate();
       reject(new RealtimeAgentError('Realtime connection aborted', { code: 'aborted', retryable: false, cause: signal?.reason }));
     };
