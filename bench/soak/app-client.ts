@@ -1,13 +1,19 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AppMessage, AppRequest, AppStats } from './protocol.js';
 
 export interface AppProcessOptions {
+  /** Names the process in its log lines (`component: soak-app-<name>`). */
+  readonly name: string;
   /** The app's settings (emulator endpoints, Redis, keys); the callback base URL is added by the app. */
   readonly settings: Record<string, string>;
   readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
   /** What a caller said, from the relay's side channel (media path). */
   readonly onUtterance?: (callId: string, text: string) => void;
+  /** The app's own output (its JSON log lines) is appended here. */
+  readonly logFile: string;
   /** @default 60000 */
   readonly startTimeoutMs?: number;
 }
@@ -23,6 +29,8 @@ export interface AppProcess {
   terminateRelay(): Promise<{ workerId: string; calls: number }>;
   startRelay(): Promise<{ workerId: string }>;
   statuses(instanceIds: readonly string[]): Promise<Record<string, string>>;
+  /** Error lines the app logged so far, by message. */
+  errors(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -30,10 +38,23 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
   const entry = fileURLToPath(new URL('./app-process.ts', import.meta.url));
   const child: ChildProcess = fork(entry, [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, SOAK_APP_SETTINGS: JSON.stringify({ settings: options.settings, ...(options.media ? { media: options.media } : {}) }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, SOAK_APP_SETTINGS: JSON.stringify({ name: options.name, settings: options.settings, ...(options.media ? { media: options.media } : {}) }) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
   });
+  // A driver that dies leaves no app behind.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const errors: Record<string, number> = {};
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.pipe(log, { end: false });
+    createInterface({ input: stream! }).on('line', (line) => {
+      const message = errorMessageOf(line);
+      if (message) errors[message] = (errors[message] ?? 0) + 1;
+    });
+  }
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let exited = false;
@@ -84,14 +105,31 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
     terminateRelay: () => call({ op: 'terminateRelay' }),
     startRelay: () => call({ op: 'startRelay' }),
     statuses: (instanceIds) => call({ op: 'statuses', instanceIds }),
+    errors: () => ({ ...errors }),
     async close() {
       if (exited) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await call({ op: 'close' }).catch(() => undefined);
-      child.disconnect();
+      if (child.connected) child.disconnect();
       await gone;
       clearTimeout(killer);
+      log.end();
     },
   };
+}
+
+/** The message of an error log line (JSON lines at level error), or of an uncaught error's first line. */
+function errorMessageOf(line: string): string | undefined {
+  if (line.startsWith('{')) {
+    try {
+      const entry = JSON.parse(line) as { level?: string; message?: string; error?: { name?: string; message?: string } };
+      if (entry.level !== 'error') return undefined;
+      const cause = entry.error ? `: ${entry.error.name ?? 'Error'}: ${(entry.error.message ?? '').replace(/\d+(\.\d+)*(:\d+)?/g, 'N')}` : '';
+      return `${entry.message ?? 'error'}${cause}`;
+    } catch {
+      return undefined;
+    }
+  }
+  return /^(\w*Error|Unhandled|Uncaught)\b/.test(line) ? line.slice(0, 160) : undefined;
 }

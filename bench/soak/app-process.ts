@@ -28,13 +28,14 @@ import { SessionStore } from '../../src/lib/state/session-store.js';
 import type { AppRequest, AppMessage, AppStats } from './protocol.js';
 
 interface Launch {
+  readonly name: string;
   readonly settings: Record<string, string>;
   /** Present on the media path. */
   readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
 }
 
 const launch = JSON.parse(process.env.SOAK_APP_SETTINGS ?? '{}') as Launch;
-const logger = consoleLogger((launch.settings.LOG_LEVEL as 'error' | 'warn' | undefined) ?? 'error', { component: 'soak-app' });
+const logger = consoleLogger((launch.settings.LOG_LEVEL as 'error' | 'warn' | undefined) ?? 'error', { component: `soak-app-${launch.name}` });
 const send = (message: AppMessage): void => void process.send?.(message);
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -158,6 +159,9 @@ process.on('message', (raw: unknown) => {
   );
 });
 // The parent gone means nobody will ever ask this process to stop.
-process.on('disconnect', () => void shutdown().finally(() => process.exit(0)));
+process.on('disconnect', () => {
+  setTimeout(() => process.exit(1), 10_000).unref();
+  void shutdown().finally(() => process.exit(0));
+});
 
 send({ type: 'ready', baseUrl: host.baseUrl, functionKey: host.keys.function, keyPrefix: config.keyPrefix });

@@ -43,6 +43,10 @@ export interface SoakEnvironmentOptions {
   /** Play speed of the ACS emulator (ms of audio per character of prompt text). */
   readonly speechMsPerChar: number;
   readonly speechMsPerWord: number;
+  /** `cluster-node-timeout`: how long a silent master goes before its replica takes over. */
+  readonly nodeTimeoutMs: number;
+  /** Where the app processes' own log lines go. */
+  readonly appLogFile: string;
 }
 
 export async function startSoakEnvironment(options: SoakEnvironmentOptions): Promise<SoakEnvironment> {
@@ -52,7 +56,7 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error('soak: shutdown step failed:', error));
   };
   try {
-    const cluster = await RedisCluster.start();
+    const cluster = await RedisCluster.start({ nodeTimeoutMs: options.nodeTimeoutMs });
     cleanups.push(() => cluster.dispose());
     const cosmos = await startCosmosProcess();
     cleanups.push(() => cosmos.stop());
@@ -86,7 +90,6 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
     const seed = cluster.node(replica.port);
     const settings: Record<string, string> = {
       APP_ENV: 'dev',
-      REDIS_KEY_PREFIX: `soak${randomBytes(3).toString('hex')}`,
       REDIS_HOST: seed.host,
       REDIS_PORT: String(seed.port),
       REDIS_CLUSTER: 'true',
@@ -107,17 +110,19 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
       LOG_LEVEL: 'error',
     };
     // The archive's database and containers exist before two app processes race to create them.
-    const archive = await openArchive(loadConfig({ ...settings, ACS_CALLBACK_BASE_URL: 'http://127.0.0.1:1' }));
+    const archive = await openArchive(loadConfig({ ...settings, REDIS_KEY_PREFIX: 'soak', ACS_CALLBACK_BASE_URL: 'http://127.0.0.1:1' }));
     cleanups.push(() => archive.close());
 
     // MEDIA_MODE is a setting of the whole app, so each path has an app process of its own.
-    const app = await startAppProcess({ settings: { ...settings, MEDIA_MODE: 'off' } });
+    const app = await startAppProcess({ name: 'recognize', settings: { ...settings, REDIS_KEY_PREFIX: `soakr${randomBytes(3).toString('hex')}`, MEDIA_MODE: 'off' }, logFile: options.appLogFile });
     cleanups.push(() => app.close());
     let mediaApp: AppProcess | undefined;
     if (webPubSub && realtime) {
       const utterances = realtime.utterances;
       mediaApp = await startAppProcess({
-        settings: { ...settings, ...mediaSettings },
+        name: 'media',
+        settings: { ...settings, REDIS_KEY_PREFIX: `soakm${randomBytes(3).toString('hex')}`, ...mediaSettings },
+        logFile: options.appLogFile,
         media: { relays: options.relays, webPubSubAccessKey: webPubSub.accessKey, realtimeCa: realtime.ca, heartbeatTtlSeconds: 5 },
         onUtterance: (callId, text) => utterances.say(text, callId),
       });
@@ -141,6 +146,9 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
 async function startCosmosProcess(): Promise<{ endpoint: string; key: string; pid: number | undefined; stop(): Promise<void> }> {
   const entry = fileURLToPath(new URL('../../emulators/cosmos/serve.ts', import.meta.url));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const lines = createInterface({ input: child.stdout! });
   const found: Record<string, string> = {};
   await new Promise<void>((resolve, reject) => {

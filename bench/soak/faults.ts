@@ -7,6 +7,9 @@ export interface FaultRecord {
   readonly atMs: number;
   readonly detail: string;
   readonly recoveredMs?: number;
+  /** Wall-clock span of the fault (Date.now()), to find the calls that were live during it. */
+  readonly fromWallMs: number;
+  readonly toWallMs: number;
 }
 
 /**
@@ -18,12 +21,13 @@ export async function masterFailover(cluster: RedisCluster): Promise<FaultRecord
   const [victim] = await cluster.masters();
   if (!victim) throw new Error('the cluster has no master');
   const atMs = performance.now();
+  const fromWallMs = Date.now();
   await cluster.kill(victim);
   const promoted = await cluster.waitForFailover(victim, 30_000);
   const recoveredMs = Math.round(performance.now() - atMs);
   await cluster.restart(victim);
   await cluster.waitForHealthy(30_000);
-  return { fault: 'master kill -9', atMs, detail: `master ${victim.port} killed, replica ${promoted.port} promoted, ${victim.port} restarted empty as a replica`, recoveredMs };
+  return { fault: 'master kill -9', atMs, fromWallMs, toWallMs: fromWallMs + recoveredMs, detail: `master ${victim.port} killed, replica ${promoted.port} promoted, ${victim.port} restarted empty as a replica`, recoveredMs };
 }
 
 /**
@@ -36,6 +40,7 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
   const before = await app.stats();
   const owned = (s: typeof before) => s.relays.filter((r) => !r.terminated).reduce((n, r) => n + r.calls, 0);
   const atMs = performance.now();
+  const fromWallMs = Date.now();
   const { workerId, calls } = await app.terminateRelay();
   let recoveredMs: number | undefined;
   const deadline = atMs + 15_000;
@@ -48,6 +53,29 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await app.startRelay();
-  return { fault: 'relay kill', atMs, detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}; a replacement started`, ...(recoveredMs === undefined ? {} : { recoveredMs }) };
+  const toWallMs = Date.now();
+  const replacement = await startReplacement(app);
+  return {
+    fault: 'relay kill',
+    atMs,
+    fromWallMs,
+    toWallMs,
+    detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}; ${replacement}`,
+    ...(recoveredMs === undefined ? {} : { recoveredMs }),
+  };
+}
+
+/** A supervisor restarting the relay: a start that fails (Redis not ready yet) is tried again. */
+async function startReplacement(app: AppProcess): Promise<string> {
+  let last: unknown;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    try {
+      await app.startRelay();
+      return attempt === 1 ? 'a replacement started' : `a replacement started at attempt ${attempt} (${(last as Error).message})`;
+    } catch (error) {
+      last = error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  return `no replacement could start: ${(last as Error).message}`;
 }

@@ -13,7 +13,8 @@
  * turns equal to what the caller said (0 lost, 0 duplicated). Prints tables, writes
  * bench/results/soak.json, and exits 1 when any check fails.
  */
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LatencyRecorder, printTable, round, writeResult } from '../lib.js';
@@ -39,7 +40,8 @@ Redis Cluster (3 masters + 3 replicas). The app runs in a child process of its o
   --no-faults         no master failover and no relay kill
   --questions N       caller questions per call (default 3, plus the goodbye on the recognize path)
   --think-ms MS       the caller's pause before answering each prompt (default 800)
-  --relays N          relays in the app process (default 2)
+  --relays N          relays in the media app process (default 2)
+  --node-timeout-ms MS  cluster-node-timeout (default 3000: a loaded machine does not fail masters over by itself)
   --p99-limit-ms MS   the caller wait the ramp looks for (default 1000)
   --out NAME          result file bench/results/NAME.json (default soak)
   --help              this text
@@ -59,6 +61,8 @@ interface PhaseResult {
   readonly loadavgBefore: number[];
   readonly loadavgAfter: number[];
   readonly faults: FaultRecord[];
+  /** Every change of the set of masters seen (planned by a fault or not), polled each second. */
+  readonly masterChanges: { atS: number; masters: number[] }[];
 }
 
 async function main(): Promise<number> {
@@ -74,6 +78,7 @@ async function main(): Promise<number> {
       questions: { type: 'string', default: '3' },
       'think-ms': { type: 'string', default: '800' },
       relays: { type: 'string', default: '2' },
+      'node-timeout-ms': { type: 'string', default: '3000' },
       'p99-limit-ms': { type: 'string', default: '1000' },
       out: { type: 'string', default: 'soak' },
       help: { type: 'boolean', default: false },
@@ -93,12 +98,15 @@ async function main(): Promise<number> {
   const relays = positiveInt(values.relays, '--relays');
   const limitMs = positiveInt(values['p99-limit-ms'], '--p99-limit-ms');
   const faults = !values['no-faults'];
+  const nodeTimeoutMs = positiveInt(values['node-timeout-ms'], '--node-timeout-ms');
 
   const loadBefore = loadavg().map((l) => round(l, 2));
   console.log(`soak: ramp ${rampLoads.join(', ') || 'skipped'} (${rampMs / 1000} s each); soak ${calls} recognize/play + ${mediaCalls} media calls live for ${durationMs / 1000} s${faults ? ', master kill -9 and relay kill midway' : ', no faults'}`);
   console.log(`machine load (1/5/15 min) before: ${loadBefore.join(' / ')}`);
 
-  const env = await startSoakEnvironment({ media: mediaCalls > 0, relays, speechMsPerChar: 10, speechMsPerWord: 60 });
+  const appLogFile = join(tmpdir(), `rtvoice-soak-app-${process.pid}.log`);
+  console.log(`app log: ${appLogFile}`);
+  const env = await startSoakEnvironment({ media: mediaCalls > 0, relays, speechMsPerChar: 10, speechMsPerWord: 60, nodeTimeoutMs, appLogFile });
   // Interrupted: the app processes, the Cosmos server and the cluster's redis-servers go too.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -110,7 +118,7 @@ async function main(): Promise<number> {
   const phases: PhaseResult[] = [];
   let exitCode = 0;
   try {
-    console.log(`app process pid ${env.app.pid} at ${env.app.baseUrl}; Redis Cluster on ports ${env.cluster.nodes.map((n) => n.port).join(', ')}`);
+    console.log(`app processes: recognize/play pid ${env.app.pid}${env.mediaApp ? `, media pid ${env.mediaApp.pid}` : ''}; Redis Cluster on ports ${env.cluster.nodes.map((n) => n.port).join(', ')}`);
     const population = (phase: string, path: PopulationOptions['path'], concurrency: number, ms: number): PopulationOptions => ({
       acs: env.acs,
       eventGridUrl: (path === 'media' ? (env.mediaApp as AppProcess) : env.app).eventGridUrl,
@@ -171,6 +179,21 @@ async function main(): Promise<number> {
     console.log('\nchecks');
     printTable(byPhase);
     for (const problem of summary.problems) console.log(`  ✘ ${problem}`);
+    const faultImpact = faultRows.map((f) => {
+      const live = outcomes.filter((o) => o.startedAt <= f.toWallMs && o.startedAt + o.durationMs >= f.fromWallMs).map((o) => o.callId);
+      const hit = checks.filter((c) => live.includes(c.callId));
+      return { fault: f.fault, callsLive: hit.length, callsWithProblems: hit.filter((c) => c.problems.length > 0).length, lost: hit.reduce((n, c) => n + c.lostTurns, 0), duplicated: hit.reduce((n, c) => n + c.duplicatedTurns, 0) };
+    });
+    if (faultImpact.length > 0) {
+      console.log('\ncalls live during each fault');
+      printTable(faultImpact);
+    }
+    const appErrors = { recognize: env.app.errors(), ...(env.mediaApp ? { media: env.mediaApp.errors() } : {}) };
+    const errorRows = Object.entries(appErrors).flatMap(([app, byMessage]) => Object.entries(byMessage).map(([message, count]) => ({ app, count, message: message.slice(0, 140) })));
+    if (errorRows.length > 0) {
+      console.log(`\napp errors logged (full log: ${appLogFile})`);
+      printTable(errorRows.sort((a, b) => b.count - a.count).slice(0, 15));
+    }
 
     const threshold = passedAt === undefined
       ? rampLoads.length > 0
@@ -180,18 +203,23 @@ async function main(): Promise<number> {
     const loadAfter = loadavg().map((l) => round(l, 2));
     console.log(`\n${threshold}`);
     console.log(`machine load (1/5/15 min) after: ${loadAfter.join(' / ')}`);
-    const ok = summary.callsWithProblems === 0 && summary.lostTurns === 0 && summary.duplicatedTurns === 0 && summary.calls > 0;
+    // A fault that could not be injected (or a relay that could not be restarted) fails the run too.
+    const faultFailures = faultRows.filter((f) => f.fault === 'fault injection failed' || f.detail.includes('no replacement could start'));
+    for (const f of faultFailures) console.log(`  ✘ ${f.fault}: ${f.detail}`);
+    const ok = summary.callsWithProblems === 0 && summary.lostTurns === 0 && summary.duplicatedTurns === 0 && summary.calls > 0 && faultFailures.length === 0;
     console.log(ok ? `PASS: ${summary.calls} calls, ${summary.saidTurns} caller turns said = ${summary.archivedCallerTurns} archived; 0 lost, 0 duplicated` : `FAIL: ${summary.callsWithProblems} of ${summary.calls} calls have problems; ${summary.lostTurns} turns lost, ${summary.duplicatedTurns} duplicated`);
     exitCode = ok ? 0 : 1;
 
     const file = writeResult(values.out, {
-      parameters: { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, faults, p99LimitMs: limitMs, redis: 'local Redis Cluster, 3 masters + 3 replicas' },
+      parameters: { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, faults, nodeTimeoutMs, p99LimitMs: limitMs, redis: 'local Redis Cluster, 3 masters + 3 replicas' },
       loadavgBefore: loadBefore,
       loadavgAfter: loadAfter,
       p99PassesLimitAtCallsPerAppProcess: passedAt ?? null,
       threshold,
       phases,
       checks: { ...summary, byPhase },
+      faultImpact,
+      appErrors,
       pass: ok,
     });
     console.log(`results: ${file}`);
@@ -215,9 +243,13 @@ async function runPhase(env: SoakEnvironment, label: string, populations: Popula
   await env.mediaApp?.stats(true);
   const started = performance.now();
   const faults: FaultRecord[] = [];
+  const masterChanges = watchMasters(env, started);
   const faultRuns = scheduled.map(async (s) => {
     await new Promise((resolve) => setTimeout(resolve, s.atMs));
-    const record = await s.run();
+    const record = await s.run().catch((error: unknown): FaultRecord => {
+      const now = performance.now();
+      return { fault: 'fault injection failed', atMs: now, fromWallMs: Date.now(), toWallMs: Date.now(), detail: (error as Error).message };
+    });
     faults.push({ ...record, atMs: record.atMs - started });
     console.log(`  ${label}: ${record.fault} at ${round((record.atMs - started) / 1000, 1)} s: ${record.detail}${record.recoveredMs === undefined ? '' : `, recovered in ${record.recoveredMs} ms`}`);
   });
@@ -234,6 +266,7 @@ async function runPhase(env: SoakEnvironment, label: string, populations: Popula
     ),
   );
   await Promise.all(faultRuns);
+  masterChanges.stop();
   driverLoop.disable();
   const app = await env.app.stats();
   const mediaApp = await env.mediaApp?.stats();
@@ -255,9 +288,33 @@ async function runPhase(env: SoakEnvironment, label: string, populations: Popula
     loadavgBefore,
     loadavgAfter: loadavg().map((l) => round(l, 2)),
     faults,
+    masterChanges: masterChanges.changes,
   };
+  for (const change of result.masterChanges) console.log(`  ${label}: masters became ${change.masters.join(', ')} at ${change.atS} s`);
   console.log(`  ${label}: ${result.calls} calls, caller wait p50 ${result.waits.p50Ms} ms / p99 ${result.waits.p99Ms} ms; app CPU ${result.app.cpuShare} core, loop p99 ${result.app.loopDelayP99Ms} ms`);
   return result;
+}
+
+/** Polls the cluster's masters every second and records each change of the set. */
+function watchMasters(env: SoakEnvironment, startedAt: number): { changes: { atS: number; masters: number[] }[]; stop(): void } {
+  const changes: { atS: number; masters: number[] }[] = [];
+  let last: string | undefined;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    env.cluster
+      .masters()
+      .then((masters) => {
+        const ports = masters.map((m) => m.port).sort((a, b) => a - b);
+        const signature = ports.join(',');
+        if (last !== undefined && signature !== last) changes.push({ atS: round((performance.now() - startedAt) / 1000, 1), masters: ports });
+        last = signature;
+      })
+      .catch(() => undefined) // a node mid-restart: the next poll sees the outcome
+      .finally(() => (busy = false));
+  }, 1000);
+  return { changes, stop: () => clearInterval(timer) };
 }
 
 function phaseRow(p: PhaseResult): Record<string, unknown> {
@@ -275,6 +332,7 @@ function phaseRow(p: PhaseResult): Record<string, unknown> {
     appRssMb: p.app.rssMb,
     mediaAppCpuCores: p.mediaApp?.cpuShare ?? '',
     driverLoopP99Ms: p.driverLoopDelayP99Ms,
+    masterChanges: p.masterChanges.length,
     load1m: `${p.loadavgBefore[0]}→${p.loadavgAfter[0]}`,
   };
 }
