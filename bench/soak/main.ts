@@ -147,7 +147,7 @@ async function main(): Promise<number> {
     const soakPopulations = [population('soak', 'recognize', calls, durationMs), ...(mediaCalls > 0 ? [population('soak', 'media', mediaCalls, durationMs)] : [])];
     const scheduled = faults
       ? [
-          { atMs: durationMs / 3, run: () => masterFailover(env.cluster) },
+          { atMs: durationMs / 4, run: () => masterFailover(env.cluster) },
           ...(mediaCalls > 0 ? [{ atMs: durationMs / 2, run: () => relayKill(env.mediaApp as AppProcess) }] : []),
         ]
       : [];
@@ -244,15 +244,24 @@ async function runPhase(env: SoakEnvironment, label: string, populations: Popula
   const started = performance.now();
   const faults: FaultRecord[] = [];
   const masterChanges = watchMasters(env, started);
-  const faultRuns = scheduled.map(async (s) => {
-    await new Promise((resolve) => setTimeout(resolve, s.atMs));
+  const runFault = async (s: Scheduled): Promise<void> => {
     const record = await s.run().catch((error: unknown): FaultRecord => {
       const now = performance.now();
       return { fault: 'fault injection failed', atMs: now, fromWallMs: Date.now(), toWallMs: Date.now(), detail: (error as Error).message };
     });
     faults.push({ ...record, atMs: record.atMs - started });
     console.log(`  ${label}: ${record.fault} at ${round((record.atMs - started) / 1000, 1)} s: ${record.detail}${record.recoveredMs === undefined ? '' : `, recovered in ${record.recoveredMs} ms`}`);
-  });
+  };
+  // One fault at a time, so each one's effect can be told apart: a fault starts at its time, and
+  // not before the one before it has recovered and 3 s have passed.
+  const faultRuns = (async () => {
+    for (const s of scheduled) {
+      const wait = Math.max(started + s.atMs - performance.now(), faults.length > 0 ? 3_000 : 0);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      await runFault(s);
+    }
+  })();
+
   let done = 0;
   const results = await Promise.all(
     populations.map((p) =>
@@ -265,7 +274,7 @@ async function runPhase(env: SoakEnvironment, label: string, populations: Popula
       }),
     ),
   );
-  await Promise.all(faultRuns);
+  await faultRuns;
   masterChanges.stop();
   driverLoop.disable();
   const app = await env.app.stats();
