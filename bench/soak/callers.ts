@@ -87,10 +87,14 @@ async function placeOne(options: PopulationOptions, n: number): Promise<CallOutc
   const questions = Array.from({ length: options.questions }, (_, i) => QUESTIONS[(n + i) % QUESTIONS.length] as string);
   const steps = options.path === 'recognize' ? recognizeScript(questions, options.thinkMs) : mediaScript(questions);
   const startedAt = Date.now();
-  const recording = await options.acs.placeCall(
-    { from: nextCallerNumber(), to: APP_NUMBER, steps },
-    { eventGridUrl: options.eventGridUrl, maxDurationMs: 120_000, answerTimeoutMs: 30_000 },
-  );
+  const from = nextCallerNumber();
+  let recording: CallRecording;
+  try {
+    recording = await options.acs.placeCall({ from, to: APP_NUMBER, steps }, { eventGridUrl: options.eventGridUrl, maxDurationMs: 120_000, answerTimeoutMs: 30_000 });
+  } catch (error) {
+    // The IncomingCall delivery itself failed (the app did not respond in time): a call that never rang through.
+    return unplaced(options, startedAt, `IncomingCall delivery failed: ${(error as Error).message}`);
+  }
   const heardBy = options.path === 'recognize' ? 'recognize' : 'media';
   return {
     path: options.path,
@@ -106,6 +110,24 @@ async function placeOne(options: PopulationOptions, n: number): Promise<CallOutc
     notes: recording.notes,
     startedAt,
     durationMs: recording.durationMs,
+  };
+}
+
+function unplaced(options: PopulationOptions, startedAt: number, note: string): CallOutcome {
+  return {
+    path: options.path,
+    phase: options.phase,
+    callId: `unplaced-${startedAt}-${Math.random().toString(36).slice(2, 8)}`,
+    callConnectionId: undefined,
+    answered: false,
+    said: [],
+    unheard: 0,
+    waitsMs: [],
+    endedBy: 'unanswered',
+    expectedEnd: options.path === 'recognize' ? 'app' : 'caller',
+    notes: [note],
+    startedAt,
+    durationMs: Date.now() - startedAt,
   };
 }
 

@@ -25,7 +25,15 @@ export async function masterFailover(cluster: RedisCluster): Promise<FaultRecord
   await cluster.kill(victim);
   const promoted = await cluster.waitForFailover(victim, 30_000);
   const recoveredMs = Math.round(performance.now() - atMs);
-  await cluster.restart(victim);
+  // A loaded machine can be slow to bring a redis-server up: try the restart again before giving up.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await cluster.restart(victim);
+      break;
+    } catch (error) {
+      if (attempt >= 3) throw new Error(`the killed master ${victim.port} could not be restarted: ${(error as Error).message}`);
+    }
+  }
   await cluster.waitForHealthy(30_000);
   return { fault: 'master kill -9', atMs, fromWallMs, toWallMs: fromWallMs + recoveredMs, detail: `master ${victim.port} killed, replica ${promoted.port} promoted, ${victim.port} restarted empty as a replica`, recoveredMs };
 }
