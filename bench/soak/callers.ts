@@ -143,8 +143,9 @@ function recognizeScript(questions: readonly string[], thinkMs: number): CallerS
 /** Greeting, then each question streamed as audio and the answer listened to; the caller hangs up. */
 function mediaScript(questions: readonly string[]): CallerStep[] {
   const steps: CallerStep[] = [{ waitFor: 'greeting', quietMs: 600, timeoutMs: 30_000 }];
-  // quietMs spans the realtime VAD's 500 ms end-of-speech window, so the wait does not end before the answer starts.
-  for (const q of questions) steps.push({ say: q, audioMs: SAY_MS }, { waitFor: 'agentSilence', quietMs: 800, timeoutMs: 30_000 });
+  // quietMs spans the realtime VAD's 500 ms end-of-speech window and a loaded machine's answer time, so
+  // the caller does not hang up before the last answer starts (which would leave it unsaid, not lost).
+  for (const q of questions) steps.push({ say: q, audioMs: SAY_MS }, { waitFor: 'agentSilence', quietMs: 1_500, timeoutMs: 30_000 });
   steps.push({ hangUp: true });
   return steps;
 }

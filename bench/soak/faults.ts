@@ -1,4 +1,4 @@
-import type { RedisCluster } from '../../emulators/redis/cluster.js';
+import type { ClusterNode, RedisCluster } from '../../emulators/redis/cluster.js';
 import type { AppProcess } from './app-client.js';
 
 /** What a fault did and how long the system took to be whole again (ms on this process's clock). */
@@ -20,10 +20,13 @@ export interface FaultRecord {
 export async function masterFailover(cluster: RedisCluster): Promise<FaultRecord> {
   const [victim] = await cluster.masters();
   if (!victim) throw new Error('the cluster has no master');
+  // The slot is read before the kill: afterwards the cluster's view of the dead master may already have changed.
+  const slot = (await cluster.topology()).find((v) => v.port === victim.port)?.slots[0]?.[0];
+  if (slot === undefined) throw new Error(`master ${victim.port} serves no slots`);
   const atMs = performance.now();
   const fromWallMs = Date.now();
   await cluster.kill(victim);
-  const promoted = await cluster.waitForFailover(victim, 30_000);
+  const promoted = await servedElsewhere(cluster, slot, victim.port, 60_000);
   const recoveredMs = Math.round(performance.now() - atMs);
   // A loaded machine can be slow to bring a redis-server up: try the restart again before giving up.
   for (let attempt = 1; ; attempt++) {
@@ -36,6 +39,22 @@ export async function masterFailover(cluster: RedisCluster): Promise<FaultRecord
   }
   await cluster.waitForHealthy(30_000);
   return { fault: 'master kill -9', atMs, fromWallMs, toWallMs: fromWallMs + recoveredMs, detail: `master ${victim.port} killed, replica ${promoted.port} promoted, ${victim.port} restarted empty as a replica`, recoveredMs };
+}
+
+/** Waits until a master other than `deadPort` serves `slot`; returns it. */
+async function servedElsewhere(cluster: RedisCluster, slot: number, deadPort: number, timeoutMs: number): Promise<ClusterNode> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  while (performance.now() < deadline) {
+    try {
+      const owner = await cluster.masterOf(slot);
+      if (owner.port !== deadPort) return owner;
+    } catch (error) {
+      last = error; // no master serves the slot yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no replica took over slot ${slot} within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`);
 }
 
 /**

@@ -124,6 +124,10 @@ export async function runSoak(options: SoakOptions): Promise<number> {
     console.log('\nchecks');
     printTable(byPhase);
     for (const problem of summary.problems) console.log(`  ✘ ${problem}`);
+    if (summary.callsWithProblems > 0) {
+      console.log('\nproblems by kind (calls)');
+      printTable(Object.entries(summary.problemKinds).slice(0, 20).map(([kind, calls]) => ({ calls, kind: kind.slice(0, 150) })));
+    }
     const faultImpact = faultRows.map((f) => {
       const live = outcomes.filter((o) => o.startedAt <= f.toWallMs && o.startedAt + o.durationMs >= f.fromWallMs).map((o) => o.callId);
       const hit = checks.filter((c) => live.includes(c.callId));

@@ -27,6 +27,8 @@ export interface VerifySummary {
   readonly lostTurns: number;
   readonly duplicatedTurns: number;
   readonly callsWithProblems: number;
+  /** Every kind of problem (numbers and ids left out) with how many calls had it, by path. */
+  readonly problemKinds: Record<string, number>;
   /** The first problems found (at most 20), for the report. */
   readonly problems: readonly string[];
   readonly archiveWaitMs: number;
@@ -95,6 +97,7 @@ export async function verifyCalls(archive: Archive, lifecycleStatuses: (instance
       lostTurns: sum(checks.map((c) => c.lostTurns)),
       duplicatedTurns: sum(checks.map((c) => c.duplicatedTurns)),
       callsWithProblems: withProblems.length,
+      problemKinds: kindsOf(withProblems),
       problems: withProblems.slice(0, 20).map((c) => `${c.phase}/${c.path} ${c.callId}: ${c.problems.join('; ')}`),
       archiveWaitMs,
     },
@@ -126,6 +129,14 @@ async function waitForArchive(archive: Archive, wanted: ReadonlySet<string>, tim
     if ([...wanted].every((id) => found.has(id)) || performance.now() > deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+function kindsOf(checks: readonly CallCheck[]): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const check of checks) {
+    for (const kind of new Set(check.problems.map((p) => `${check.path}: ${p.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N')}`))) kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(kinds).sort((a, b) => b[1] - a[1]));
 }
 
 function duplicateIds(outcomes: readonly CallOutcome[]): Set<string> {
