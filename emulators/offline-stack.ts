@@ -165,7 +165,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       ...mediaEnv,
       ...options.env,
     });
-    const runtime = createRuntime(config, logger);
+    const runtime = createRuntime(config, logger, options.env ? { agentSettings: options.env } : {});
     const previous = setRuntime(runtime);
     runtimeCleanup.restore = async () => {
       setRuntime(previous);

@@ -3,6 +3,7 @@ import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
+import { createScenarioResponder, loadAppAgents, type AgentCatalog } from './agents/index.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
+  /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
+  agents(): Promise<AgentCatalog | undefined>;
   /** The Web PubSub service client of the media hub (token minting, REST data plane). */
   webPubSub(): Promise<WebPubSubServiceClient>;
   close(): Promise<void>;
@@ -53,6 +56,8 @@ function lazy<T>(create: () => Promise<T>): { get(): Promise<T>; peek(): Promise
 export interface RuntimeOverrides {
   /** Replaces the Cosmos-backed archive (the dev host passes one opened on the embedded server). */
   readonly archive?: () => Promise<Archive>;
+  /** Settings agent definitions may name (`${SETTING}` in tool URLs, keys) besides the environment. */
+  readonly agentSettings?: Readonly<Record<string, string | undefined>>;
 }
 
 export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(config.logLevel), overrides: RuntimeOverrides = {}): Runtime {
@@ -73,11 +78,27 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   );
   const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
   const webPubSub = lazy(() => createWebPubSubService(config));
-  const agent = lazy(() =>
-    createChatAgent(config, {
-      lookupProfile: archiveProfileLookup(archive.get),
-    }),
-  );
+  // The transfer number comes from validated config; anything else a definition names, from the environment.
+  const agentSettings = { ...process.env, ...overrides.agentSettings, TRANSFER_TARGET_NUMBER: config.acs.transferTargetNumber };
+  const agents = lazy(() => loadAppAgents(config.agents.definitionsDir, logger, agentSettings));
+  const agent = lazy(async () => {
+    const catalog = await agents.get();
+    const lookupProfile = archiveProfileLookup(archive.get);
+    // Offline, the definitions drive the responder; the model-driven agent keeps its built-in prompt.
+    if (config.agent.mode !== 'offline' || !catalog) return createChatAgent(config, { lookupProfile });
+    const sessionStore = await store.get();
+    return createScenarioResponder({
+      catalog,
+      store: sessionStore,
+      audit: async (entry) => {
+        await (await archive.get()).audit.append(entry);
+      },
+      lookupProfile,
+      pinHashFor: async (userId) => (await (await archive.get()).profiles.get(userId))?.pinHash,
+      settings: agentSettings,
+      logger,
+    }).responder;
+  });
 
   return {
     config,
@@ -88,6 +109,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
+    agents: agents.get,
     webPubSub: webPubSub.get,
     async close() {
       const pendingStore = store.peek();

@@ -10,7 +10,7 @@ import {
   recognizedText,
   type CallAutomationEvent,
 } from '../acs/events.js';
-import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
+import { fixedPromptsFor, nextStep, perform, transferTargetFor, type CallActions, type FixedPrompts } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { CallControlDeps } from './ports.js';
@@ -199,7 +199,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
       logger.error('speech recognition unavailable; ending the call', { callId, result: event.data.resultInformation });
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
-      await play(session, failurePrompt(), OPERATION.goodbye, deps);
+      await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
       await onSilenceOrFailure(callId, session, isSilenceTimeout(event.data), deps);
     }
@@ -211,7 +211,8 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
   } else if (isEvent(event, 'CallTransferFailed')) {
     await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
-    await listen(callId, session, transferFailedPrompt(), OPERATION.turn, deps);
+    const conversation = await ConversationManager.fromRedis(callId, deps.store);
+    await listen(callId, session, promptsOf(session, deps, conversation.activeAgent).transferFailed(), OPERATION.turn, deps);
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
@@ -223,6 +224,11 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else {
     logger.debug('event acknowledged', { callId, type: event.type });
   }
+}
+
+/** The fixed prompts of the agent answering the call, read from the conversation's `_activeAgent` when given. */
+function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: string): FixedPrompts {
+  return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
 }
 
 function connectionIdOf(session: CallSession): string {
@@ -247,7 +253,8 @@ async function greet(callId: string, session: CallSession, deps: CallControlDeps
         return undefined;
       })
     : undefined;
-  const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+  const prompts = promptsOf(session, deps);
+  const text = session.direction === 'outbound' && session.purpose ? prompts.outboundGreeting(session.purpose) : prompts.greeting(profile);
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
   conversation.appendToHistory('assistant', text, { kind: 'greeting' });
   conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
@@ -263,10 +270,10 @@ async function converse(callId: string, session: CallSession, userText: string, 
   const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
   let reply: AgentReply;
   try {
-    reply = await deps.agent.respond({ callId, history, userText, context });
+    reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
   } catch (err) {
     deps.logger.error('agent failed; apologising', { callId, error: err as Error });
-    reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
+    reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
   }
   const turnMs = Math.round((performance.now() - started) * 10) / 10;
   conversation.appendToHistory('user', userText);
@@ -275,36 +282,46 @@ async function converse(callId: string, session: CallSession, userText: string, 
     ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
     turnMs,
     ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+    ...(reply.activeAgent ? { agent: reply.activeAgent, handoffFrom: conversation.activeAgent ?? 'entry' } : conversation.activeAgent ? { agent: conversation.activeAgent } : {}),
   });
   conversation.updateContext({ silenceCount: 0 });
+  if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
   await conversation.flush();
 
-  const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
-  const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
-  if (transfer && deps.config.acs.transferTargetNumber) {
-    await deps.store.updateCallSession(callId, { state: 'transferring' });
-    await play(session, reply.text.trim() || transferHoldPrompt(), OPERATION.transferHold, deps);
-  } else if (endCall) {
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
-    await play(session, reply.text || goodbyePrompt(), OPERATION.goodbye, deps);
-  } else {
-    await listen(callId, session, reply.text, OPERATION.turn, deps);
-  }
+  const step = nextStep(reply, promptsOf(session, deps, conversation.activeAgent));
+  await perform(step, acsCallActions(callId, session, deps));
+}
+
+/** The recognize/play adapter of the call core: a listen is a recognize with the prompt, the rest are plays whose PlayCompleted acts. */
+function acsCallActions(callId: string, session: CallSession, deps: CallControlDeps): CallActions {
+  return {
+    listen: (text) => listen(callId, session, text, OPERATION.turn, deps),
+    async sayAndHangUp(text) {
+      await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
+      await play(session, text, OPERATION.goodbye, deps);
+    },
+    async sayAndTransfer(text) {
+      // The number is the scenario's, re-read when the hold prompt has played: it is never stored.
+      await deps.store.updateCallSession(callId, { state: 'transferring' });
+      await play(session, text, OPERATION.transferHold, deps);
+    },
+  };
 }
 
 async function onSilenceOrFailure(callId: string, session: CallSession, silence: boolean, deps: CallControlDeps): Promise<void> {
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
   const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
   conversation.updateContext({ silenceCount });
+  const prompts = promptsOf(session, deps, conversation.activeAgent);
   if (silenceCount > deps.config.lifecycle.silenceReprompts) {
-    const text = silenceGoodbyePrompt();
+    const text = prompts.silenceGoodbye();
     conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
     await conversation.flush();
     await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'caller_silent' });
     await play(session, text, OPERATION.goodbye, deps);
     return;
   }
-  const text = repromptPrompt(silenceCount);
+  const text = prompts.reprompt(silenceCount);
   conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
   await conversation.flush();
   await listen(callId, session, text, OPERATION.reprompt, deps);
@@ -314,8 +331,8 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
   if (operationContext === OPERATION.goodbye) {
     await (await connection(session, deps)).hangUp(true);
   } else if (operationContext === OPERATION.transferHold) {
-    const target = deps.config.acs.transferTargetNumber;
-    if (!target) throw new Error('TRANSFER_TARGET_NUMBER is not configured');
+    const target = transferTargetFor(deps.agents, session.scenario, deps.config.acs.transferTargetNumber);
+    if (!target) throw new Error(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`);
     await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
   }
   // Prompts played inside recognize come back as Recognize* events; nothing else to do here.

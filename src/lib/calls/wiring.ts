@@ -15,7 +15,7 @@ export async function callControlDeps(context: InvocationContext, rt: Runtime = 
 }
 
 export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, agent] = await Promise.all([rt.store(), rt.agent()]);
+  const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
     store,
@@ -25,6 +25,7 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
     logger,
+    agents,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
       ? { mediaTransportUrl: mediaTransportUrlFactory(() => rt.webPubSub(), { maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds }) }
       : {}),

@@ -79,6 +79,10 @@ export interface AppConfig {
     readonly realtimeDeployment: string;
     readonly ttsDeployment: string;
   };
+  readonly agents: {
+    /** Where the agent definitions are (`AGENTS_DIR`), relative to the app root. */
+    readonly definitionsDir: string;
+  };
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
     readonly silenceReprompts: number;
@@ -218,6 +222,7 @@ function shape(s: RawSettings): AppConfig {
       realtimeDeployment: s.AZURE_OPENAI_REALTIME_DEPLOYMENT,
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
     },
+    agents: { definitionsDir: s.AGENTS_DIR },
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,
       silenceReprompts: s.SILENCE_REPROMPTS,
