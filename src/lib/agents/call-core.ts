@@ -51,6 +51,8 @@ export interface FixedPrompts {
   transferFailed(): string;
   failure(): string;
   trouble(): string;
+  /** Set when the agent takes a PIN: recognize then accepts this many keypad tones as well as speech. */
+  readonly pinDigits?: number | undefined;
 }
 
 /** The prompts that were built in before agents were definitions; used when no definitions are loaded. */

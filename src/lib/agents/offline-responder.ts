@@ -31,10 +31,20 @@ export function normalize(text: string): string {
 
 const DIGIT_WORDS: Readonly<Record<string, string>> = { zero: '0', oh: '0', one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9' };
 
-/** Digits the caller keyed or spoke ("1 2 3 4", "one two three four"); undefined when there are none. */
+const PIN_FILLER = new Set(['my', 'pin', 'is', "it's", 'its', 'the', 'code', 'number', 'it', 'ok', 'okay', 'pound', 'hash']);
+
+/**
+ * A PIN the caller keyed (ACS reports tones as words: "one two three four") or spoke ("1 2 3 4",
+ * "my pin is 1234"); undefined when the words are more than digits (a claim number in a sentence).
+ */
 export function digitsOf(text: string): string | undefined {
-  const words = normalize(text).split(' ');
-  const digits = words.map((w) => (/^[0-9]+$/.test(w) ? w : (DIGIT_WORDS[w] ?? ''))).join('');
+  const words = normalize(text).split(' ').filter((w) => w !== '');
+  let digits = '';
+  for (const word of words) {
+    if (/^[0-9]+$/.test(word)) digits += word;
+    else if (DIGIT_WORDS[word] !== undefined) digits += DIGIT_WORDS[word];
+    else if (!PIN_FILLER.has(word)) return undefined;
+  }
   return digits.length > 0 ? digits : undefined;
 }
 
@@ -85,6 +95,8 @@ export class ScenarioResponder implements ChatAgent {
     for (const tool of agent.tools) {
       if (tool.patterns.length === 0 || !matches(tool.patterns, said)) continue;
       const args = argumentsFrom(input.userText, tool.kind === 'http' ? Object.keys(tool.parameters.properties) : []);
+      // Offline, a tool whose required arguments were not said is not the caller's intent ("file a claim").
+      if (tool.kind === 'http' && (tool.parameters.required ?? []).some((name) => args[name] === undefined)) continue;
       const outcome = await this.settings.tools.run(tool.name, args, { callId: input.callId, userId: userIdOf(input), agent, scenario, signal: input.signal });
       return { text: this.sayOutcome(outcome, tool.say, prompts, args), toolCalls: [toolRecord(input, outcome)] };
     }

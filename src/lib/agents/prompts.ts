@@ -21,6 +21,10 @@ export class AgentPrompts {
     readonly scenario: Pick<Scenario, 'company'>,
   ) {}
 
+  get pinDigits(): number | undefined {
+    return this.agent.tools.some((t) => t.name === 'verify_caller') ? this.agent.verification?.pinDigits : undefined;
+  }
+
   private say(template: string, values: Readonly<Record<string, unknown>> = {}): string {
     return fill(template, { company: this.scenario.company, ...values });
   }

@@ -13,6 +13,7 @@ import {
 import { fixedPromptsFor, nextStep, perform, transferTargetFor, type CallActions, type FixedPrompts } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import type { JsonValue } from '../state/codec.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -259,7 +260,7 @@ async function greet(callId: string, session: CallSession, deps: CallControlDeps
   conversation.appendToHistory('assistant', text, { kind: 'greeting' });
   conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
   await conversation.flush();
-  await listen(callId, session, text, OPERATION.greeting, deps);
+  await listen(callId, session, text, OPERATION.greeting, deps, prompts.pinDigits);
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
@@ -282,20 +283,34 @@ async function converse(callId: string, session: CallSession, userText: string, 
     ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
     turnMs,
     ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+    ...toolRunMeta(reply),
     ...(reply.activeAgent ? { agent: reply.activeAgent, handoffFrom: conversation.activeAgent ?? 'entry' } : conversation.activeAgent ? { agent: conversation.activeAgent } : {}),
   });
   conversation.updateContext({ silenceCount: 0 });
   if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
   await conversation.flush();
 
-  const step = nextStep(reply, promptsOf(session, deps, conversation.activeAgent));
-  await perform(step, acsCallActions(callId, session, deps));
+  const prompts = promptsOf(session, deps, conversation.activeAgent);
+  await perform(nextStep(reply, prompts), acsCallActions(callId, session, deps, prompts.pinDigits));
+}
+
+/** Definition tools that ran in the agent: latency per tool and the refused ones (names only: arguments and results stay out of the transcript). */
+function toolRunMeta(reply: AgentReply): Record<string, JsonValue> {
+  const runs = reply.toolCalls.filter((t): t is Extract<typeof t, { latencyMs: number }> => 'latencyMs' in t);
+  if (runs.length === 0) return {};
+  const refused = runs.filter((t) => t.status === 'refused').map((t) => t.name);
+  const failed = runs.filter((t) => t.status === 'failed').map((t) => t.name);
+  return {
+    toolMs: Object.fromEntries(runs.map((t) => [t.name, t.latencyMs])),
+    ...(refused.length > 0 ? { refusedTools: refused } : {}),
+    ...(failed.length > 0 ? { failedTools: failed } : {}),
+  };
 }
 
 /** The recognize/play adapter of the call core: a listen is a recognize with the prompt, the rest are plays whose PlayCompleted acts. */
-function acsCallActions(callId: string, session: CallSession, deps: CallControlDeps): CallActions {
+function acsCallActions(callId: string, session: CallSession, deps: CallControlDeps, pinDigits: number | undefined): CallActions {
   return {
-    listen: (text) => listen(callId, session, text, OPERATION.turn, deps),
+    listen: (text) => listen(callId, session, text, OPERATION.turn, deps, pinDigits),
     async sayAndHangUp(text) {
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
       await play(session, text, OPERATION.goodbye, deps);
@@ -324,7 +339,7 @@ async function onSilenceOrFailure(callId: string, session: CallSession, silence:
   const text = prompts.reprompt(silenceCount);
   conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
   await conversation.flush();
-  await listen(callId, session, text, OPERATION.reprompt, deps);
+  await listen(callId, session, text, OPERATION.reprompt, deps, prompts.pinDigits);
 }
 
 async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {
@@ -343,10 +358,13 @@ async function play(session: CallSession, text: string, operationContext: string
   await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
 }
 
-async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps): Promise<void> {
+/** `pinDigits`: the agent takes a PIN, so keypad tones are recognized as well as speech. */
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, pinDigits?: number): Promise<void> {
   const target = session.participantRawId;
   if (!target) throw new Error(`call ${callId} has no participant to recognize`);
-  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), recognizeSpeech(prompt, deps.config.acs, { operationContext }));
+  const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
+  const options = pinDigits === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: pinDigits, interToneTimeoutInSeconds: 3 };
+  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), options);
 }
 
 function identifierFromRawId(rawId: string) {
