@@ -14,6 +14,7 @@ import type { OfflineStack } from './offline-stack.js';
 export interface ConversationResult {
   readonly scenario: string;
   readonly test: string;
+  readonly callId: string;
   readonly passed: boolean;
   readonly failures: readonly string[];
   readonly outcome: string;
@@ -83,7 +84,7 @@ export async function playConversation(stack: OfflineStack, catalog: AgentCatalo
   for (const pin of [test.caller.pin, ...test.steps.flatMap((s) => ('dtmf' in s ? [s.dtmf] : []))]) {
     if (pin && turns.some((t) => t.role === 'assistant' && t.content.includes(pin))) failures.push('a PIN was spoken back');
   }
-  return { scenario: loaded.scenario.name, test: test.name, passed: failures.length === 0, failures, outcome, tools, handoffs, durationMs: Date.now() - startedAt };
+  return { scenario: loaded.scenario.name, test: test.name, callId, passed: failures.length === 0, failures, outcome, tools, handoffs, durationMs: Date.now() - startedAt };
 }
 
 function watchNewCalls(stack: OfflineStack, onCall: (call: EmulatedCall) => void): { stop(): void } {

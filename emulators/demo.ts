@@ -4,11 +4,16 @@
  * with per-turn latency and what was archived; exits 0 only if every call was archived.
  *
  * `npm run demo -- --media` plays a call through the real-time media path instead.
+ * `npm run demo -- --agent <scenario>` plays the scenario's scripted conversations (`agents/<scenario>`)
+ * as calls; `--agent support` is the demo above, whose agent is that definition.
  */
 import type { EmulatedCall, CallerScript, CallRecording } from './acs/index.js';
 import { startOfflineStack, DEMO_TRANSFER_NUMBER, type OfflineStack } from './offline-stack.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
-import { maskPhoneNumber } from '../src/lib/telemetry/logger.js';
+import { consoleLogger, maskPhoneNumber } from '../src/lib/telemetry/logger.js';
+import { loadAgentCatalog } from '../src/lib/agents/index.js';
+import { playConversation, resultTable, type ConversationResult } from './agent-conversations.js';
+import { startClaimsApi } from './claims-api.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
@@ -122,7 +127,58 @@ async function outboundCall(stack: OfflineStack, known: Set<string>): Promise<Ca
   }
 }
 
+/** `--agent <scenario>`: each scripted conversation of the scenario as a narrated call, then a pass/fail table. */
+async function scenarioDemo(name: string): Promise<number> {
+  const claims = await startClaimsApi();
+  const env = { CLAIMS_API_URL: claims.url };
+  try {
+    const catalog = await loadAgentCatalog('agents', { settings: { ...process.env, ...env, TRANSFER_TARGET_NUMBER: DEMO_TRANSFER_NUMBER } });
+    const loaded = catalog.scenario(name);
+    if (!loaded) {
+      console.error(`no scenario "${name}" (scenarios: ${[...catalog.scenarios.keys()].join(', ')})`);
+      return 2;
+    }
+    console.log(bold(`rtvoice offline demo: scenario ${name}`) + dim(` — ${loaded.scenario.description ?? loaded.scenario.company}`));
+    const stack = await startOfflineStack({ env, acs: { speechMsPerChar: 8 }, logger: consoleLogger('error', { component: 'demo' }) });
+    const known = new Set<string>();
+    const results: ConversationResult[] = [];
+    try {
+      for (const test of loaded.scenario.tests) {
+        console.log(`\n${bold(`▶ ${test.name}`)}${test.caller.pin ? dim(' (the caller has a PIN on file)') : ''}`);
+        const narrator = narrate(stack, known);
+        try {
+          results.push(await playConversation(stack, catalog, loaded, test));
+        } finally {
+          narrator.stop();
+        }
+        const result = results.at(-1)!;
+        console.log(dim(`  outcome ${result.outcome}; tools ${result.tools.join(', ') || '—'}; handoffs ${result.handoffs.join(', ') || '—'}`));
+      }
+    } finally {
+      await stack.close();
+    }
+    console.log(`\n${resultTable(results)}`);
+    if (claims.requests.length > 0) console.log(dim(`\nclaims system requests: ${claims.requests.join(', ')}`));
+    return results.every((r) => r.passed) ? 0 : 1;
+  } finally {
+    await claims.close();
+  }
+}
+
 async function main(): Promise<number> {
+  const agentFlag = process.argv.indexOf('--agent');
+  const scenario = agentFlag >= 0 ? process.argv[agentFlag + 1] : undefined;
+  if (agentFlag >= 0 && !scenario) {
+    console.error('usage: npm run demo -- --agent <scenario> [--media]');
+    return 2;
+  }
+  if (scenario && scenario !== 'support') {
+    if (process.argv.includes('--media')) {
+      console.error(`scenario ${scenario} does not run on the media path yet: the relay's realtime session still uses the support agent's tools.`);
+      return 2;
+    }
+    return scenarioDemo(scenario);
+  }
   if (process.argv.includes('--media')) {
     // Loaded only for --media: the media path pulls in the Web PubSub and realtime emulators.
     const mediaDemo = './demo-media.js';

@@ -164,7 +164,7 @@ export class ScenarioResponder implements ChatAgent {
     }
     if (result === 'locked_out') {
       const transfer = this.transfer(input, scenario, agent, prompts, 'caller locked out');
-      if (transfer.toolCalls.length > 0) return { text: prompts.text(settings.prompts.lockedOut), toolCalls: [record, ...transfer.toolCalls] };
+      if (transfer.toolCalls.length > 0) return { text: `${prompts.text(settings.prompts.lockedOut)} ${transfer.text}`, toolCalls: [record, ...transfer.toolCalls] };
       return { text: prompts.text(settings.prompts.lockedOut), toolCalls: [record, { id: toolId(input, 'end_call'), name: 'end_call', reason: 'caller locked out' }] };
     }
     return { text: prompts.text(result === 'wrong_pin' ? settings.prompts.wrongPin : settings.prompts.noProfile), toolCalls: [record] };

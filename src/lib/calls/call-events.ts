@@ -277,7 +277,9 @@ async function converse(callId: string, session: CallSession, userText: string, 
     reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
   }
   const turnMs = Math.round((performance.now() - started) * 10) / 10;
-  conversation.appendToHistory('user', userText);
+  // A PIN never reaches the transcript: the turn that verified the caller keeps only that one was given.
+  const keyedPin = reply.toolCalls.some((t) => t.name === 'verify_caller');
+  conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, keyedPin ? { redacted: 'pin' } : undefined);
   conversation.appendToHistory('assistant', reply.text, {
     agentMs: Math.round(reply.timings.totalMs * 10) / 10,
     ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
@@ -293,6 +295,8 @@ async function converse(callId: string, session: CallSession, userText: string, 
   const prompts = promptsOf(session, deps, conversation.activeAgent);
   await perform(nextStep(reply, prompts), acsCallActions(callId, session, deps, prompts.pinDigits));
 }
+
+const PIN_REDACTED = '(a PIN, entered on the keypad)';
 
 /** Definition tools that ran in the agent: latency per tool and the refused ones (names only: arguments and results stay out of the transcript). */
 function toolRunMeta(reply: AgentReply): Record<string, JsonValue> {
