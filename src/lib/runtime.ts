@@ -84,10 +84,10 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   const agent = lazy(async () => {
     const catalog = await agents.get();
     const lookupProfile = archiveProfileLookup(archive.get);
-    // Offline, the definitions drive the responder; the model-driven agent keeps its built-in prompt.
-    if (config.agent.mode !== 'offline' || !catalog) return createChatAgent(config, { lookupProfile });
+    if (!catalog) return createChatAgent(config, { lookupProfile });
     const sessionStore = await store.get();
-    return createScenarioResponder({
+    // Offline the definitions drive the deterministic responder; with a model, its prompt and tools.
+    const bound = createScenarioResponder({
       catalog,
       store: sessionStore,
       audit: async (entry) => {
@@ -97,7 +97,9 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       pinHashFor: async (userId) => (await (await archive.get()).profiles.get(userId))?.pinHash,
       settings: agentSettings,
       logger,
-    }).responder;
+    });
+    if (config.agent.mode === 'offline') return bound.responder;
+    return createChatAgent(config, { lookupProfile, definitions: { catalog, tools: bound.tools, responder: bound.responder } });
   });
 
   return {
