@@ -69,7 +69,7 @@ export async function playConversation(stack: OfflineStack, catalog: AgentCatalo
   const turns = transcript?.turns ?? [];
   const metaList = (name: string) => turns.flatMap((t) => (Array.isArray(t.meta?.[name]) ? (t.meta[name] as string[]) : []));
   const tools = metaList('tools').map((t) => (t === 'handoff' ? undefined : t)).filter((t): t is string => t !== undefined);
-  const handoffs = turns.flatMap((t) => (typeof t.meta?.handoffFrom === 'string' && typeof t.meta.agent === 'string' ? [t.meta.agent] : []));
+  const handoffs = turns.flatMap((t) => (typeof t.meta?.handoffTo === 'string' ? [t.meta.handoffTo] : []));
   const refused = metaList('refusedTools');
   const heard = turns.filter((t) => t.role === 'assistant').map((t) => t.content).join('\n');
   const outcome = recording.endedBy === 'transfer' ? 'transferred' : recording.endedBy === 'caller' ? 'listening' : (transcript?.header.outcome ?? `not archived (${recording.endedBy})`);

@@ -191,7 +191,12 @@ async function main(): Promise<number> {
   }
 
   console.log(bold('rtvoice offline demo') + dim(' — real handlers, real Azure SDKs, local Redis, embedded Cosmos, ACS emulator'));
-  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 } });
+  // Every scenario under agents/ loads, the insurance one with its claims system answered locally.
+  const claims = await startClaimsApi();
+  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 }, env: { CLAIMS_API_URL: claims.url } }).catch(async (err: unknown) => {
+    await claims.close();
+    throw err;
+  });
   console.log(dim(`  redis ${stack.redis.host}:${stack.redis.port} · cosmos ${stack.cosmos.endpoint} · acs ${stack.acs.endpoint} · functions ${stack.host.baseUrl}`));
   const known = new Set<string>();
   const results: CallResult[] = [];
@@ -223,6 +228,7 @@ async function main(): Promise<number> {
     results.push(await outboundCall(stack, known));
   } finally {
     await stack.close();
+    await claims.close();
   }
 
   console.log(`\n${bold('Archived')}`);

@@ -52,3 +52,16 @@ describe('verification on a real call', () => {
     expect(transcript!.turns.filter((t) => t.role === 'user').map((t) => t.content)).toEqual(Array(3).fill('(a PIN, entered on the keypad)'));
   });
 });
+
+describe('analytics per agent and tool', () => {
+  it('records the claims tool latency and each agent\'s turn latency', { timeout: 60_000 }, async () => {
+    const loaded = catalog.scenario('insurance')!;
+    const result = await playConversation(stack, catalog, loaded, loaded.scenario.tests[0]!);
+    expect(result.failures).toEqual([]);
+    const archive = await stack.runtime.archive();
+    const transcript = await archive.transcripts.read(result.callId);
+    const analytics = await archive.analytics.get(result.callId, transcript!.header.startedAt.slice(0, 10));
+    expect(Object.keys(analytics!.latency)).toEqual(expect.arrayContaining(['tool_claim_status', 'turn_agent_verification', 'turn_agent_claims']));
+    expect(transcript!.turns.find((t) => t.meta?.handoffTo === 'claims')?.meta).toMatchObject({ agent: 'verification', handoffTo: 'claims' });
+  });
+});

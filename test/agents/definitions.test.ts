@@ -116,7 +116,22 @@ describe('definition errors', () => {
     expect((error as Error).message).toContain('bakery/scenario.yaml:3:8 entry');
   });
 
-  it('report a setting an HTTP tool needs that is not set', () => {
+  it('leave out a scenario whose HTTP tool needs a setting this deployment lacks, naming where', () => {
+    const files = [
+      { path: 'routing.yaml', text: 'default: support\nroutes:\n  - { number: "+15550100300", scenario: bakery }\n' },
+      { path: 'support/scenario.yaml', text: 'name: support\ncompany: Crumbs\nentry: baker\nagents: [baker]\n' },
+      { path: 'support/baker.agent.yaml', text: BAKER },
+      { path: 'bakery/scenario.yaml', text: 'name: bakery\ncompany: Crumbs\nentry: baker\nagents: [baker]\n' },
+      { path: 'bakery/baker.agent.yaml', text: BAKER.replace('tools: [end_call]', 'tools:\n  - end_call\n  - {name: prices, kind: http, description: d, url: "${PRICES_URL}/p"}') },
+    ];
+    const catalog = parseAgentCatalog(files, { settings: {} });
+    expect([...catalog.scenarios.keys()]).toEqual(['support']);
+    expect(catalog.unavailable).toEqual([expect.objectContaining({ file: 'bakery/baker.agent.yaml', line: 19, field: 'tools.1.url', message: 'setting PRICES_URL is not set' })]);
+    expect(catalog.scenarioFor('+15550100300').scenario.name).toBe('support');
+    expect(parseAgentCatalog(files, { settings: { PRICES_URL: 'http://p.example' } }).scenarioFor('+15550100300').scenario.name).toBe('bakery');
+  });
+
+  it('refuse to start when the default scenario lacks a setting', () => {
     const files = [
       { path: 'routing.yaml', text: 'default: bakery\n' },
       { path: 'bakery/scenario.yaml', text: 'name: bakery\ncompany: Crumbs\nentry: baker\nagents: [baker]\n' },

@@ -122,7 +122,7 @@ describe('code tools and built-ins', () => {
 });
 
 function catalogOf(scenario: LoadedScenario) {
-  return { routing: { default: 'shop', routes: [] }, scenarios: new Map([['shop', scenario]]), version: 'test', scenario: () => scenario, scenarioFor: () => scenario };
+  return { routing: { default: 'shop', routes: [] }, scenarios: new Map([['shop', scenario]]), unavailable: [], version: 'test', scenario: () => scenario, scenarioFor: () => scenario };
 }
 
 const AGENT = `name: clerk

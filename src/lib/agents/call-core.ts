@@ -51,6 +51,8 @@ export interface FixedPrompts {
   transferFailed(): string;
   failure(): string;
   trouble(): string;
+  /** The agent's name in its scenario (none for the built-in prompts). */
+  readonly agentName?: string | undefined;
   /** Set when the agent takes a PIN: recognize then accepts this many keypad tones as well as speech. */
   readonly pinDigits?: number | undefined;
 }

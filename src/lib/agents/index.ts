@@ -29,6 +29,9 @@ export async function loadAppAgents(dir: string, logger: Logger, settings: Reado
   }
   const catalog = await loadAgentCatalog(resolved, { settings });
   logger.info('agent definitions loaded', { dir: resolved, version: catalog.version, scenarios: [...catalog.scenarios.keys()].join(',') });
+  for (const problem of catalog.unavailable) {
+    logger.warn('agent scenario left out: a setting it needs is not set; its numbers go to the default scenario', { file: problem.file, line: problem.line, field: problem.field, reason: problem.message });
+  }
   return catalog;
 }
 

@@ -34,6 +34,11 @@ export interface LoadedScenario {
 export interface AgentCatalog {
   readonly routing: Routing;
   readonly scenarios: ReadonlyMap<string, LoadedScenario>;
+  /**
+   * Scenarios left out because a setting they need (`${SETTING}` in a tool URL, a key) is not set in
+   * this deployment; calls routed to them go to the default scenario.
+   */
+  readonly unavailable: readonly DefinitionProblem[];
   /** A hash of every file's text: same files, same version. */
   readonly version: string;
   /** The scenario of a called number; the routing's default for numbers no route names. */
@@ -84,6 +89,8 @@ export function parseAgentCatalog(files: readonly DefinitionFile[], options: Loa
   const routing = routingFile ? parseFile(routingFile, RoutingSchema, problems).value : undefined;
 
   const scenarios = new Map<string, LoadedScenario>();
+  const unavailable: DefinitionProblem[] = [];
+  const unavailableNames = new Set<string>();
   for (const file of files.filter((f) => /^[^/]+\/scenario\.ya?ml$/.test(f.path))) {
     const folder = file.path.split('/')[0]!;
     const parsed = parseFile(file, ScenarioSchema, problems);
@@ -92,10 +99,11 @@ export function parseAgentCatalog(files: readonly DefinitionFile[], options: Loa
     const at = (field: PropertyKey[], message: string) => problems.push({ file: file.path, ...parsed.locate(field), field: field.join('.'), message });
     if (scenario.name !== folder) at(['name'], `must match its folder "${folder}"`);
     const agents = new Map<string, AgentDefinition>();
+    const missingSettings: DefinitionProblem[] = [];
     scenario.agents.forEach((name, i) => {
       const agentFile = byPath.get(`${folder}/${name}.agent.yaml`);
       if (!agentFile) return at(['agents', i], `no file ${folder}/${name}.agent.yaml`);
-      const agent = parseAgentFile(agentFile, settings, problems);
+      const agent = parseAgentFile(agentFile, settings, problems, missingSettings);
       if (agent && agent.name !== name) problems.push({ file: agentFile.path, line: 1, column: 1, field: 'name', message: `must be "${name}", the name the scenario gives it` });
       if (agent) agents.set(name, agent);
     });
@@ -111,14 +119,20 @@ export function parseAgentCatalog(files: readonly DefinitionFile[], options: Loa
       });
     });
     const transferTargetNumber = settings[scenario.transfer.setting] || undefined;
-    scenarios.set(scenario.name, { scenario, agents, transferTargetNumber });
+    if (missingSettings.length > 0) {
+      unavailable.push(...missingSettings);
+      unavailableNames.add(scenario.name);
+    } else {
+      scenarios.set(scenario.name, { scenario, agents, transferTargetNumber });
+    }
   }
 
   if (routing) {
     const routingParsed = parseFile(routingFile!, RoutingSchema, []);
-    if (!scenarios.has(routing.default)) problems.push({ file: 'routing.yaml', ...routingParsed.locate(['default']), field: 'default', message: `no scenario "${routing.default}" (folders: ${[...scenarios.keys()].join(', ') || 'none'})` });
+    if (unavailableNames.has(routing.default)) problems.push(...unavailable.filter((p) => p.file.startsWith(`${routing.default}/`)));
+    else if (!scenarios.has(routing.default)) problems.push({ file: 'routing.yaml', ...routingParsed.locate(['default']), field: 'default', message: `no scenario "${routing.default}" (folders: ${[...scenarios.keys()].join(', ') || 'none'})` });
     routing.routes.forEach((route, i) => {
-      if (!scenarios.has(route.scenario)) problems.push({ file: 'routing.yaml', ...routingParsed.locate(['routes', i, 'scenario']), field: `routes.${i}.scenario`, message: `no scenario "${route.scenario}"` });
+      if (!scenarios.has(route.scenario) && !unavailableNames.has(route.scenario)) problems.push({ file: 'routing.yaml', ...routingParsed.locate(['routes', i, 'scenario']), field: `routes.${i}.scenario`, message: `no scenario "${route.scenario}"` });
     });
   }
   if (problems.length > 0 || !routing) throw new AgentDefinitionError(problems);
@@ -127,21 +141,23 @@ export function parseAgentCatalog(files: readonly DefinitionFile[], options: Loa
     .update(files.map((f) => `${f.path}\n${f.text}`).join('\0'))
     .digest('base64url')
     .slice(0, 16);
-  const routes = new Map(routing.routes.map((r) => [r.number, r.scenario]));
+  const routes = new Map(routing.routes.filter((r) => scenarios.has(r.scenario)).map((r) => [r.number, r.scenario]));
   return {
     routing,
     scenarios,
+    unavailable,
     version,
     scenario: (name) => scenarios.get(name),
     scenarioFor: (calledNumber) => scenarios.get((calledNumber && routes.get(calledNumber)) || routing.default)!,
   };
 }
 
-function parseAgentFile(file: DefinitionFile, settings: Readonly<Record<string, string | undefined>>, problems: DefinitionProblem[]): AgentDefinition | undefined {
+function parseAgentFile(file: DefinitionFile, settings: Readonly<Record<string, string | undefined>>, problems: DefinitionProblem[], missingSettings: DefinitionProblem[]): AgentDefinition | undefined {
   const parsed = parseFile(file, AgentDefinitionSchema, problems);
   const agent = parsed.value;
   if (!agent) return undefined;
   const at = (field: PropertyKey[], message: string) => problems.push({ file: file.path, ...parsed.locate(field), field: field.join('.'), message });
+  const unset = (field: PropertyKey[], message: string) => missingSettings.push({ file: file.path, ...parsed.locate(field), field: field.join('.'), message });
   const names = new Set<string>();
   const tools = agent.tools.map((tool, i) => {
     if (names.has(tool.name)) at(['tools', i, 'name'], `"${tool.name}" is listed twice`);
@@ -149,11 +165,11 @@ function parseAgentFile(file: DefinitionFile, settings: Readonly<Record<string, 
     if (tool.kind !== 'http') return tool;
     const url = tool.url.replace(/\$\{([A-Z][A-Z0-9_]*)\}/g, (whole, name: string) => {
       const value = settings[name];
-      if (!value) at(['tools', i, 'url'], `setting ${name} is not set`);
+      if (!value) unset(['tools', i, 'url'], `setting ${name} is not set`);
       return value ?? whole;
     });
-    if (!/^https?:\/\//.test(url)) at(['tools', i, 'url'], 'must be an http(s) URL');
-    if (tool.auth.type === 'key' && !settings[tool.auth.setting]) at(['tools', i, 'auth', 'setting'], `setting ${tool.auth.setting} is not set`);
+    if (!/^(https?:\/\/|\$\{)/.test(url)) at(['tools', i, 'url'], 'must be an http(s) URL');
+    if (tool.auth.type === 'key' && !settings[tool.auth.setting]) unset(['tools', i, 'auth', 'setting'], `setting ${tool.auth.setting} is not set`);
     return { ...tool, url };
   });
   if (names.has('verify_caller') && !agent.verification) at(['verification'], 'verify_caller needs verification settings');

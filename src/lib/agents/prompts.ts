@@ -21,6 +21,10 @@ export class AgentPrompts {
     readonly scenario: Pick<Scenario, 'company'>,
   ) {}
 
+  get agentName(): string {
+    return this.agent.name;
+  }
+
   get pinDigits(): number | undefined {
     return this.agent.tools.some((t) => t.name === 'verify_caller') ? this.agent.verification?.pinDigits : undefined;
   }

@@ -277,6 +277,7 @@ async function converse(callId: string, session: CallSession, userText: string, 
     reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
   }
   const turnMs = Math.round((performance.now() - started) * 10) / 10;
+  const answering = promptsOf(session, deps, conversation.activeAgent);
   // A PIN never reaches the transcript: the turn that verified the caller keeps only that one was given.
   const keyedPin = reply.toolCalls.some((t) => t.name === 'verify_caller');
   conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, keyedPin ? { redacted: 'pin' } : undefined);
@@ -286,7 +287,9 @@ async function converse(callId: string, session: CallSession, userText: string, 
     turnMs,
     ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
     ...toolRunMeta(reply),
-    ...(reply.activeAgent ? { agent: reply.activeAgent, handoffFrom: conversation.activeAgent ?? 'entry' } : conversation.activeAgent ? { agent: conversation.activeAgent } : {}),
+    // Who answered (analytics per agent), and to whom the call was handed when it was.
+    ...(answering.agentName ? { agent: answering.agentName } : {}),
+    ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
   });
   conversation.updateContext({ silenceCount: 0 });
   if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
