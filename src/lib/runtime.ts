@@ -96,6 +96,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       lookupProfile,
       pinHashFor: async (userId) => (await (await archive.get()).profiles.get(userId))?.pinHash,
       settings: agentSettings,
+      tokenFor: managedIdentityToken(config.managedIdentityClientId),
       logger,
     });
     if (config.agent.mode === 'offline') return bound.responder;
@@ -124,6 +125,17 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       if (pendingArchive) await (await pendingArchive.catch(() => undefined))?.close();
       if (pendingRedis) await (await pendingRedis.catch(() => undefined))?.close();
     },
+  };
+}
+
+/** Bearer tokens of the app's managed identity for HTTP tools with `auth: managedIdentity`; MSAL is loaded on first use. */
+function managedIdentityToken(clientId: string | undefined): (scope: string) => Promise<string> {
+  let credential: Promise<import('@azure/identity').TokenCredential> | undefined;
+  return async (scope) => {
+    credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {}));
+    const token = await (await credential).getToken(scope);
+    if (!token) throw new Error(`no token for ${scope}`);
+    return token.token;
   };
 }
 

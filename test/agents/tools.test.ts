@@ -65,6 +65,16 @@ describe('HTTP tools', () => {
     expect(outcome).toMatchObject({ status: 'ok', output: { path: '/stock/A%201', key: 'k-123', method: 'GET' } });
   });
 
+  it('sign a managed-identity tool with a bearer token for its scope', async () => {
+    const scopes: string[] = [];
+    const signed = new ToolRunner({ logger, tokenFor: async (scope) => (scopes.push(scope), 'token-abc') });
+    const scenario = scenarioWith(http('stock', '/stock/{id}', ", auth: { type: managedIdentity, scope: 'api://shop/.default' }"));
+    const outcome = await signed.run('stock', { id: '7' }, { callId: 'c', agent: scenario.agents.get('clerk')!, scenario });
+    expect(outcome.status).toBe('ok');
+    expect(scopes).toEqual(['api://shop/.default']);
+    expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer token-abc');
+  });
+
   it.each([
     { name: 'a server that never answers', path: '/slow/{id}', code: 'timeout' },
     { name: 'an answer over the size limit', path: '/big/{id}', code: 'too_large' },
