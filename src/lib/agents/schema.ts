@@ -249,11 +249,25 @@ export type ConversationTest = z.infer<typeof ConversationTestSchema>;
 export type Routing = z.infer<typeof RoutingSchema>;
 export type VerificationSettings = z.infer<typeof VerificationSchema>;
 
+interface JsonSchemaObject {
+  readonly properties?: { readonly kind?: { readonly const?: string } };
+  readonly required?: readonly string[];
+}
+
 /** JSON Schemas for editors (`# yaml-language-server: $schema=…`), one per file kind. */
 export function jsonSchemas(): Record<'agent' | 'scenario' | 'routing', unknown> {
   const options = { io: 'input', unrepresentable: 'any' } as const;
+  const agent = z.toJSONSchema(AgentDefinitionSchema, options) as unknown as { properties: { tools: { items: { oneOf?: JsonSchemaObject[] } } } };
+  // The YAML shorthands the preprocessing accepts: a built-in by its name, and a built-in without `kind`.
+  const variants = agent.properties.tools.items.oneOf ?? [];
+  agent.properties.tools.items = {
+    anyOf: [
+      { type: 'string', enum: [...BuiltinToolName.options] },
+      ...variants.map((v) => (v.properties?.kind?.const === 'builtin' ? { ...v, required: (v.required ?? []).filter((r) => r !== 'kind') } : v)),
+    ],
+  } as { oneOf?: JsonSchemaObject[] };
   return {
-    agent: z.toJSONSchema(AgentDefinitionSchema, options),
+    agent,
     scenario: z.toJSONSchema(ScenarioSchema, options),
     routing: z.toJSONSchema(RoutingSchema, options),
   };
