@@ -193,6 +193,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           hangUp: acsHangUp(store, () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),
+          agents: () => runtime.agentTools(),
           prompts,
           affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
           ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),

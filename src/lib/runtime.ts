@@ -3,7 +3,7 @@ import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
-import { createScenarioResponder, loadAppAgents, type AgentCatalog } from './agents/index.js';
+import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ToolRunner } from './agents/index.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
@@ -30,6 +30,8 @@ export interface Runtime {
   agent(): Promise<ChatAgent>;
   /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
   agents(): Promise<AgentCatalog | undefined>;
+  /** The definitions with the shared tool runner (verification in Redis), for the relays. */
+  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
   /** The Web PubSub service client of the media hub (token minting, REST data plane). */
   webPubSub(): Promise<WebPubSubServiceClient>;
   close(): Promise<void>;
@@ -81,26 +83,31 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   // The transfer number comes from validated config; anything else a definition names, from the environment.
   const agentSettings = { ...process.env, ...overrides.agentSettings, TRANSFER_TARGET_NUMBER: config.acs.transferTargetNumber };
   const agents = lazy(() => loadAppAgents(config.agents.definitionsDir, logger, agentSettings));
-  const agent = lazy(async () => {
+  // The definitions with their tools and verification, shared by the chat agent and the relays.
+  const definitions = lazy(async () => {
     const catalog = await agents.get();
-    const lookupProfile = archiveProfileLookup(archive.get);
-    if (!catalog) return createChatAgent(config, { lookupProfile });
-    const sessionStore = await store.get();
-    // Offline the definitions drive the deterministic responder; with a model, its prompt and tools.
+    if (!catalog) return undefined;
     const bound = createScenarioResponder({
       catalog,
-      store: sessionStore,
+      store: await store.get(),
       audit: async (entry) => {
         await (await archive.get()).audit.append(entry);
       },
-      lookupProfile,
+      lookupProfile: archiveProfileLookup(archive.get),
       pinHashFor: async (userId) => (await (await archive.get()).profiles.get(userId))?.pinHash,
       settings: agentSettings,
       tokenFor: managedIdentityToken(config.managedIdentityClientId),
       logger,
     });
+    return { catalog, ...bound };
+  });
+  const agent = lazy(async () => {
+    const bound = await definitions.get();
+    const lookupProfile = archiveProfileLookup(archive.get);
+    if (!bound) return createChatAgent(config, { lookupProfile });
+    // Offline the definitions drive the deterministic responder; with a model, its prompt and tools.
     if (config.agent.mode === 'offline') return bound.responder;
-    return createChatAgent(config, { lookupProfile, definitions: { catalog, tools: bound.tools, responder: bound.responder } });
+    return createChatAgent(config, { lookupProfile, definitions: { catalog: bound.catalog, tools: bound.tools, responder: bound.responder } });
   });
 
   return {
@@ -113,6 +120,10 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     acs: acs.get,
     agent: agent.get,
     agents: agents.get,
+    agentTools: async () => {
+      const bound = await definitions.get();
+      return bound ? { catalog: bound.catalog, tools: bound.tools } : undefined;
+    },
     webPubSub: webPubSub.get,
     async close() {
       const pendingStore = store.peek();

@@ -31,6 +31,7 @@ export async function startHostedRelay(): Promise<Relay | undefined> {
       hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
       ...(transfer ? { transfer } : {}),
       lookupProfile: archiveProfileLookup(() => rt.archive()),
+      agents: () => rt.agentTools(),
       ...(prompts ? { prompts } : {}),
     });
   } catch (error) {
