@@ -174,7 +174,9 @@ async function main(): Promise<number> {
   }
   if (scenario && scenario !== 'support') {
     if (process.argv.includes('--media')) {
-      console.error(`scenario ${scenario} does not run on the media path yet: the relay's realtime session still uses the support agent's tools.`);
+      // The relay gives the realtime session the scenario agent's instructions, tools and voice, but keyed
+      // PINs on the media socket and handoffs by session.update are not there yet, so the script cannot pass.
+      console.error(`scenario ${scenario}'s scripted conversations need PIN entry and handoffs, which the media path does not have yet.`);
       return 2;
     }
     return scenarioDemo(scenario);
