@@ -89,6 +89,24 @@ describe('a new agent from files alone', () => {
   });
 });
 
+describe('a keypad menu', () => {
+  it('answers a key with its knowledge, transfer or goodbye, and repeats the menu for other keys', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'agents-'));
+    temps.push(dir);
+    await mkdir(path.join(dir, 'bakery'));
+    await writeFile(path.join(dir, 'routing.yaml'), 'default: bakery\n');
+    await writeFile(path.join(dir, 'bakery', 'scenario.yaml'), 'name: bakery\ncompany: Crumbs\nentry: baker\nagents: [baker]\ntransfer: { setting: DESK }\n');
+    const menu = "dtmf:\n  main:\n    prompt: Press 1 for sourdough, 0 for a person, 9 to hang up.\n    options:\n      '1': { knowledge: sourdough }\n      '0': { tool: transfer_to_human }\n      '9': { tool: end_call, say: Bye now. }\n";
+    await writeFile(path.join(dir, 'bakery', 'baker.agent.yaml'), BAKER.replace('tools: [end_call]', 'tools: [end_call, transfer_to_human]\n' + menu));
+    const responder = responderFor(await loadAgentCatalog(dir, { settings: { DESK: '+15550100888' } }));
+    const press = (tones: string) => responder.respond({ callId: 'c1', history: [{ role: 'assistant', text: 'hi' }], userText: tones, context: {} });
+    expect((await press('one')).text).toBe('Sourdough: Baked fresh every morning until it runs out.');
+    expect((await press('zero')).toolCalls).toEqual([expect.objectContaining({ name: 'transfer_to_human', targetNumber: '+15550100888' })]);
+    expect(await press('nine')).toMatchObject({ text: 'Bye now.', toolCalls: [expect.objectContaining({ name: 'end_call' })] });
+    expect((await press('five')).text).toBe('Press 1 for sourdough, 0 for a person, 9 to hang up.');
+  });
+});
+
 describe('definition errors', () => {
   it('name the file, line and field of every problem at once', () => {
     const files = [

@@ -85,6 +85,20 @@ export class ScenarioResponder implements ChatAgent {
     }
     const pin = has('verify_caller') ? digitsOf(input.userText) : undefined;
     if (pin !== undefined) return this.verify(input, scenario, agent, prompts, pin);
+    const menu = agent.dtmf.main;
+    const key = menu ? digitsOf(input.userText) : undefined;
+    if (menu && key !== undefined) {
+      const option = menu.options[key];
+      if (!option) return { text: prompts.text(menu.prompt), toolCalls: [] };
+      const said = option.say ? `${prompts.text(option.say)} ` : '';
+      const handoff = option.handoff ? scenario.scenario.handoffs.find((h) => h.from === agent.name && h.to === option.handoff) : undefined;
+      if (handoff) return this.handoff(input, scenario, handoff, `caller pressed ${key}`);
+      if (option.tool === 'transfer_to_human') return this.transfer(input, scenario, agent, prompts, `caller pressed ${key}`);
+      if (option.tool === 'end_call') return { text: said.trim() || prompts.goodbye(), toolCalls: [{ id: toolId(input, 'end_call'), name: 'end_call', reason: `caller pressed ${key}` }] };
+      const topic = option.knowledge ? agent.knowledge.find((k) => k.id === option.knowledge) : undefined;
+      if (topic) return { text: said + prompts.text(offline.answer, { label: topic.label, answer: topic.answer }), toolCalls: [] };
+      return { text: said.trim() || prompts.text(menu.prompt), toolCalls: [] };
+    }
     if (matches(offline.intents.human, said)) return this.transfer(input, scenario, agent, prompts, 'caller asked for a human');
     if (matches(offline.intents.goodbye, said) && has('end_call')) {
       return { text: prompts.goodbye(), toolCalls: [{ id: toolId(input, 'end_call'), name: 'end_call', reason: 'caller said goodbye' }] };

@@ -25,8 +25,10 @@ export class AgentPrompts {
     return this.agent.name;
   }
 
+  /** Keypad tones recognize accepts for this agent: a PIN's length, or one key for a DTMF menu. */
   get pinDigits(): number | undefined {
-    return this.agent.tools.some((t) => t.name === 'verify_caller') ? this.agent.verification?.pinDigits : undefined;
+    if (this.agent.tools.some((t) => t.name === 'verify_caller')) return this.agent.verification?.pinDigits;
+    return this.agent.dtmf.main ? 1 : undefined;
   }
 
   private say(template: string, values: Readonly<Record<string, unknown>> = {}): string {

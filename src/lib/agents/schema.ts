@@ -150,6 +150,7 @@ export const VerificationSchema = z.strictObject({
   }),
 });
 
+/** A keypad menu; the one named `main` answers single keys (an agent taking a PIN reads digits as the PIN). */
 export const DtmfMenuSchema = z.strictObject({
   prompt: Prompt,
   options: z.record(z.string().regex(/^[0-9*#]$/), z.strictObject({ say: Prompt.optional(), tool: AgentName.optional(), handoff: AgentName.optional(), knowledge: AgentName.optional() })),
