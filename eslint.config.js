@@ -11,7 +11,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'emulators/**'],
+    files: ['test/**', 'bench/**', 'emulators/**', 'tools/**'],
     rules: { 'no-console': 'off' },
   },
 );

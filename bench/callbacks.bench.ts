@@ -44,7 +44,7 @@ import { LatencyRecorder, printTable, round } from './lib.js';
  * (each of the 50 calls sends its next event every `interval-ms` at its own phase: the realistic shape,
  * and the one the budget is judged on) and closed loop (50 calls sending events back to back:
  * saturation, where latency is mostly queueing behind the other 49 handlers).
- * Budget (ARCHITECTURE.md §9): callback handler p99 ≤ 5 ms excluding network.
+ * Budget (docs/performance.md): callback handler p99 ≤ 5 ms excluding network.
  */
 
 const BUDGET_P99_MS = 5;

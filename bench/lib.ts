@@ -1,7 +1,8 @@
+import type { MessageMeter } from '../emulators/webpubsub/index.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 
@@ -32,11 +33,70 @@ export function machine(): Record<string, unknown> {
   return { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model };
 }
 
-export function writeResult(name: string, result: Record<string, unknown>): string {
-  const dir = new URL('./results/', import.meta.url);
+/** How busy the machine was around a run: what makes a figure from a shared VM comparable or not. */
+export interface MachineLoad {
+  /** 1, 5 and 15 minute load averages. */
+  readonly loadAverage: readonly number[];
+  /** Share of CPU time the hypervisor gave to other guests over `sampleMs` (Linux /proc/stat); undefined elsewhere. */
+  readonly stealPercent: number | undefined;
+  /** Share of CPU time busy (not idle or iowait) over the same window. */
+  readonly busyPercent: number | undefined;
+  readonly sampleMs: number;
+}
+
+/** CPU counters of the `cpu` line of /proc/stat: total and its steal and idle parts, in clock ticks. */
+export function cpuTimes(stat: string): { total: number; steal: number; idle: number } | undefined {
+  const line = stat.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return undefined;
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are already inside user and nice)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, steal, idle: idle + iowait };
+}
+
+function readCpuTimes(): ReturnType<typeof cpuTimes> {
+  try {
+    return cpuTimes(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Load averages now, and CPU steal and busy share over the next `sampleMs`. */
+export async function machineLoad(sampleMs = 1_000): Promise<MachineLoad> {
+  const before = readCpuTimes();
+  await sleep(sampleMs);
+  const after = readCpuTimes();
+  const ticks = before && after ? after.total - before.total : 0;
+  const share = (part: number) => (ticks > 0 ? round((part / ticks) * 100, 1) : undefined);
+  return {
+    loadAverage: os.loadavg().map((l) => round(l, 2)),
+    stealPercent: before && after ? share(after.steal - before.steal) : undefined,
+    busyPercent: before && after ? share(ticks - (after.idle - before.idle)) : undefined,
+    sampleMs,
+  };
+}
+
+/** A budget a benchmark judges itself on; `npm run bench` exits non-zero when one fails. */
+export interface Budget {
+  readonly value: unknown;
+  readonly budget: string;
+  readonly pass: boolean;
+}
+
+/** The failed budgets of a result (`budgets: {name: Budget}`). */
+export function failedBudgets(result: Record<string, unknown>): string[] {
+  const budgets = (result.budgets ?? {}) as Record<string, Budget>;
+  return Object.entries(budgets)
+    .filter(([, b]) => b.pass === false)
+    .map(([name, b]) => `${name}: ${JSON.stringify(b.value)} against ${b.budget}`);
+}
+
+export function writeResult(name: string, result: Record<string, unknown>, load?: { before: MachineLoad; after: MachineLoad }): string {
+  // BENCH_RESULTS_DIR keeps a trial run (e.g. a test's) away from the committed results.
+  const dir = process.env.BENCH_RESULTS_DIR ? pathToFileURL(`${process.env.BENCH_RESULTS_DIR.replace(/\/+$/, '')}/`) : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${name}.json`, dir);
-  writeFileSync(file, `${JSON.stringify({ benchmark: name, time: new Date().toISOString(), machine: machine(), ...result }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ benchmark: name, time: new Date().toISOString(), machine: { ...machine(), ...(load ? { load } : {}) }, ...result }, null, 2)}\n`);
   return file.pathname;
 }
 
@@ -70,13 +130,15 @@ export function sleep(ms: number): Promise<void> {
 export interface EmulatorProcess {
   readonly connectionString: string;
   readonly pid: number | undefined;
+  /** The emulator's message meter (inbound, outbound, billed 2 KB units), over IPC. */
+  meter(): Promise<MessageMeter>;
   stop(): Promise<void>;
 }
 
 /** The Web PubSub emulator in its own process, started the way `npm run emulators` would, with one hub. */
 export async function startWebPubSubEmulatorProcess(hub: string): Promise<EmulatorProcess> {
   const main = fileURLToPath(new URL('../emulators/webpubsub/main.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', hub], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--hub', hub], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -86,6 +148,11 @@ export async function startWebPubSubEmulatorProcess(hub: string): Promise<Emulat
   return {
     connectionString,
     pid: child.pid,
+    meter: () =>
+      new Promise<MessageMeter>((resolve) => {
+        child.once('message', (m) => resolve(m as MessageMeter));
+        child.send('meter');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loadConfig } from '../src/lib/config/index.js';
 import { ConversationManager } from '../src/lib/state/conversation/conversation-manager.js';
 import { RedisKeys } from '../src/lib/state/keys.js';
@@ -11,12 +11,13 @@ import { createRedis, type ManagedRedis } from '../src/lib/state/redis-client.js
 import { SessionStore } from '../src/lib/state/session-store.js';
 import { LatencyRegistry } from '../src/lib/telemetry/histograms.js';
 import { RedisServer } from '../test/support/redis-server.js';
+import { RedisCluster } from '../test/support/redis-cluster.js';
 import { TcpProxy } from '../test/state/support/tcp-proxy.js';
 import { baseEnv } from '../test/support/env.js';
 import { LatencyRecorder, printTable, round } from './lib.js';
 
 /**
- * `npm run bench -- state [--closed-ms 4000] [--open-seconds 15]`
+ * `npm run bench -- state [--closed-ms 4000] [--open-seconds 15] [--cluster]`
  *
  * Everything against one redis-server this run starts on a free port:
  * - closed loop: 50 and 200 simulated calls doing turns back to back (user + agent turn, context
@@ -25,9 +26,13 @@ import { LatencyRecorder, printTable, round } from './lib.js';
  *   windows of ours and the floor (persistence latency of each turn; the event loop's timer lag is
  *   reported beside it: it is the harness's and the machine's, not the store's);
  * - growth: round trips and bytes per turn at history length 10 and 1,000 (counted by a TCP proxy).
+ *
+ * `--cluster` also runs the closed and open loops on a local Redis Cluster (3 masters + 3 replicas,
+ * REDIS_CLUSTER=true), ours and the bare ioredis cluster MULTI floor in the same run, and reports the
+ * ours/floor ratio on both topologies.
  */
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const { values } = parseArgs({ args, options: { 'closed-ms': { type: 'string', default: '4000' }, 'open-seconds': { type: 'string', default: '15' } } });
+  const { values } = parseArgs({ args, options: { 'closed-ms': { type: 'string', default: '4000' }, 'open-seconds': { type: 'string', default: '15' }, cluster: { type: 'boolean', default: false } } });
   const closedMs = Number(values['closed-ms']);
   const openSeconds = Number(values['open-seconds']);
   const server = await RedisServer.start();
@@ -90,13 +95,61 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     printTable(Object.entries(budgets).map(([name, b]) => ({ name, value: JSON.stringify(b.value), budget: b.budget, pass: b.pass, floor: 'floorP99Ms' in b ? b.floorP99Ms : '' })));
     const health = store.health();
     console.log(`\nstore: ${health.status}, breaker opened ${health.breaker.opens} times, journal replayed ${health.journal.replayed}`);
-    return { closedLoop: closedRows, openLoop: openRows, growth, budgets, storeHealth: health, settings: { closedMs, openSeconds } };
+    const cluster = values.cluster ? await onCluster(closedMs, openSeconds) : undefined;
+    if (cluster) {
+      console.log('\nours/floor ratio (closed loop)');
+      printTable([50, 200].map((calls) => ({ calls, singleNode: ratioAt(closedRows, calls), cluster: ratioAt(cluster.closedLoop, calls) })));
+    }
+    return { closedLoop: closedRows, openLoop: openRows, growth, budgets, storeHealth: health, ...(cluster ? { cluster } : {}), settings: { closedMs, openSeconds, cluster: values.cluster } };
   } finally {
     await store.close();
     await proxiedStore.close();
     await Promise.all([ours.close(), floorRedis.close(), viaProxy.close()]);
     await proxy.close();
     await server.dispose();
+  }
+}
+
+/** The closed and open loops again on a local Redis Cluster: ours over a cluster client, the floor a bare cluster MULTI. */
+async function onCluster(closedMs: number, openSeconds: number): Promise<{ closedLoop: Record<string, unknown>[]; openLoop: Record<string, unknown>[]; journaledTurns: number }> {
+  const cluster = await RedisCluster.start();
+  const ours = await connect(cluster.nodes[0]!.port, true);
+  const floorRedis = await connect(cluster.nodes[0]!.port, true);
+  const keys = new RedisKeys('benchc', 'test');
+  const store = new SessionStore(ours.client, keys, { latency: new LatencyRegistry() });
+  const floor = floorRedis.client as Cluster;
+  const journaledBefore = journaledTurns;
+  try {
+    await closedLoop('ours', 50, 1000, () => oursTurn(store));
+    await closedLoop('floor', 50, 1000, () => floorTurn(floor, keys));
+    const openFloor = new OpenLoopResult('floor');
+    const openOurs = new OpenLoopResult('ours');
+    const floorOpen = await prepareOpen(1000, () => floorTurn(floor, keys));
+    const oursOpen = await prepareOpen(1000, () => oursTurn(store));
+    for (let w = 0; w < Math.max(1, Math.round(openSeconds / 3)); w++) {
+      collectGarbage();
+      await openWindow(floorOpen, 3000, openFloor);
+      collectGarbage();
+      await openWindow(oursOpen, 3000, openOurs);
+    }
+    const closed: ClosedResult[] = [];
+    for (const calls of [50, 200]) {
+      for (let round = 0; round < ROUNDS; round++) {
+        closed.push(await closedLoop('floor', calls, closedMs / ROUNDS, () => floorTurn(floor, keys), 'cluster'));
+        closed.push(await closedLoop('ours', calls, closedMs / ROUNDS, () => oursTurn(store), 'cluster'));
+      }
+    }
+    const closedRows = summariseClosed(closed);
+    const openRows = [openFloor.row(), openOurs.row()];
+    console.log('\ncluster (3 masters + 3 replicas): closed loop');
+    printTable(closedRows);
+    console.log('\ncluster: open loop, 1,000 calls');
+    printTable(openRows);
+    return { closedLoop: closedRows, openLoop: openRows, journaledTurns: journaledTurns - journaledBefore };
+  } finally {
+    await store.close();
+    await Promise.all([ours.close(), floorRedis.close()]);
+    await cluster.dispose();
   }
 }
 
@@ -109,8 +162,8 @@ function collectGarbage(): void {
   gc();
 }
 
-async function connect(port: number): Promise<ManagedRedis> {
-  const config = loadConfig(baseEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), REDIS_COMMAND_TIMEOUT_MS: '1000' }));
+async function connect(port: number, cluster = false): Promise<ManagedRedis> {
+  const config = loadConfig(baseEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), REDIS_COMMAND_TIMEOUT_MS: '1000', REDIS_CLUSTER: String(cluster) }));
   const redis = await createRedis(config.redis);
   await redis.ready();
   return redis;
@@ -144,7 +197,7 @@ async function oursTurn(store: SessionStore): Promise<(call: SimCall) => Promise
 /** Turns our store journaled instead of writing (Redis too slow or away): a run with any is not a clean measurement. */
 let journaledTurns = 0;
 
-async function floorTurn(client: Redis, keys: RedisKeys): Promise<(call: SimCall) => Promise<void>> {
+async function floorTurn(client: Redis | Cluster, keys: RedisKeys): Promise<(call: SimCall) => Promise<void>> {
   let counter = 0;
   const writer = randomBytes(4).toString('hex');
   return async (call) => {
@@ -176,12 +229,12 @@ interface ClosedResult {
 
 const recorders = new Map<string, LatencyRecorder>();
 
-async function closedLoop(impl: 'ours' | 'floor', calls: number, durationMs: number, make: () => Promise<(call: SimCall) => Promise<void>>): Promise<ClosedResult> {
+async function closedLoop(impl: 'ours' | 'floor', calls: number, durationMs: number, make: () => Promise<(call: SimCall) => Promise<void>>, topology = 'single'): Promise<ClosedResult> {
   const turn = await make();
   const sims: SimCall[] = Array.from({ length: calls }, () => ({ id: randomBytes(6).toString('hex'), turn: 0 }));
-  await Promise.all(sims.map((s) => turn(s))); // load/create each conversation outside the measurement
+  await warmUp(sims, turn); // load/create each conversation outside the measurement
   // Rounds of one (impl, calls) pair share a histogram, so percentiles cover all of them.
-  const name = `${impl}:${calls}:${durationMs}`;
+  const name = `${topology}:${impl}:${calls}:${durationMs}`;
   const latency = recorders.get(name) ?? new LatencyRecorder();
   recorders.set(name, latency);
   let turns = 0;
@@ -229,8 +282,16 @@ interface OpenLoad {
 async function prepareOpen(calls: number, make: () => Promise<(call: SimCall) => Promise<void>>): Promise<OpenLoad> {
   const turn = await make();
   const sims: SimCall[] = Array.from({ length: calls }, () => ({ id: randomBytes(6).toString('hex'), turn: 0 }));
-  await Promise.all(sims.map((s) => turn(s))); // load/create each conversation outside the measurement
+  await warmUp(sims, turn); // load/create each conversation outside the measurement
   return { sims, turn };
+}
+
+/**
+ * Each call's first turn, 50 at a time: a thousand loads at once on a busy machine can outlast the
+ * command timeout, and a load that Redis does not answer is an error, not an empty conversation.
+ */
+async function warmUp(sims: readonly SimCall[], turn: (call: SimCall) => Promise<void>): Promise<void> {
+  for (let i = 0; i < sims.length; i += 50) await Promise.all(sims.slice(i, i + 50).map((s) => turn(s)));
 }
 
 class OpenLoopResult {

@@ -9,7 +9,8 @@
  * archives the call. Prints the transcript with per-turn latency and the barge-in.
  */
 import { fileURLToPath } from 'node:url';
-import type { CallerStep, CallRecording } from './acs/index.js';
+import { FRAME_MS, rmsLevel, speechLikePcm, type CallerStep, type CallRecording } from './acs/index.js';
+import { DEFAULT_VAD_THRESHOLD_RMS } from './realtime/index.js';
 import { startOfflineStack } from './offline-stack.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { utcDay } from '../src/lib/archive/index.js';
@@ -35,12 +36,17 @@ export interface MediaDemoResult {
   readonly goodbyeHeardBeforeHangUp: boolean;
   /** `response.create` requests the relay sent after the `end_call` output (0: the model was not asked to reply). */
   readonly repliesAfterEndCall: number;
-  /** Caller stopped speaking → caller hears the agent, per answered turn (ms, end-of-speech detection included). */
+  /**
+   * Per answered turn: the caller's last voiced 20 ms (what the VAD last heard as speech) → the first
+   * agent audio the caller heard after it (ms). It includes the VAD's end-of-speech window, so it is
+   * never below VAD_SILENCE_MS.
+   */
   readonly answerLatenciesMs: readonly number[];
 }
 
 const SAY_MS = 1_200;
-const VAD_SILENCE_MS = 500;
+/** The realtime emulator's `silence_duration_ms` (the server VAD default the relay keeps). */
+export const VAD_SILENCE_MS = 500;
 
 /**
  * The demo as `npm run demo -- --media` runs it: prints the call and returns the process exit code
@@ -103,7 +109,7 @@ export async function playMediaDemoCall(options: MediaDemoOptions = {}): Promise
       let note = '';
       if (turn.role === 'assistant' && answer > 0) {
         const latency = latencies[answer - 1];
-        if (latency !== undefined) note = `  ⏱ caller heard it ${Math.round(latency)} ms after their last word (end of speech = ${VAD_SILENCE_MS} ms of silence)`;
+        if (latency !== undefined) note = `  ⏱ caller heard it ${Math.round(latency)} ms after their last word (${VAD_SILENCE_MS} ms of it is the silence that ends their turn)`;
       }
       if (turn.role === 'assistant') answer++;
       if (turn.meta?.truncated === true) {
@@ -115,7 +121,7 @@ export async function playMediaDemoCall(options: MediaDemoOptions = {}): Promise
     const analytics = transcript ? await archive.analytics.get(callId, utcDay('dev', transcript.header.startedAt)) : undefined;
     print('');
     print(`archived ${turns.length} turns; barge-ins counted: ${analytics?.bargeIns ?? 0}; StopAudio frames: ${call.stopAudio.length}; the call was ended by the ${call.endedBy}`);
-    print(`caller heard ${(call.heardAudioMs / 1000).toFixed(1)} s of agent audio; ${call.media?.stats.framesSent ?? 0} caller frames streamed, ${call.media?.stats.outboundFrames ?? 0} agent frames played`);
+    print(`caller heard ${(call.heardAudioMs / 1000).toFixed(1)} s of agent audio; ${call.media?.stats.framesSent ?? 0} caller frames streamed, ${call.media?.stats.outboundFrames ?? 0} agent AudioData messages played (coalesced, up to 200 ms each)`);
     return {
       callId,
       turns: turns.map((t) => ({ role: t.role, content: t.content, truncated: t.meta?.truncated === true })),
@@ -147,14 +153,34 @@ function repliesAfterEndCall(stack: Awaited<ReturnType<typeof startOfflineStack>
   return session.received.slice(lastOutput + 1).filter((t) => t === 'response.create').length;
 }
 
-/** For each thing the caller said: end of their audio → start of the next agent audio they heard. */
-function answerLatencies(call: CallRecording): number[] {
+/**
+ * For each thing the caller said: the end of their voice → the start of the next agent audio they
+ * heard. The end of the voice is the end of the utterance's last 20 ms window loud enough for the
+ * VAD, not the end of its audio: the synthetic speech fades and dips between words, and the VAD
+ * counts its silence from the last voiced window, so measuring from the end of the audio would
+ * leave out part of the end-of-speech window (a 481 ms answer against a 500 ms window).
+ */
+export function answerLatencies(call: CallRecording): number[] {
   const audio = call.heard.filter((h) => h.kind === 'audio').map((h) => h.atMs).sort((a, b) => a - b);
-  return call.said.map((said) => {
-    const speechEnd = said.atMs + SAY_MS;
-    const next = audio.find((at) => at >= speechEnd);
-    return next === undefined ? Number.NaN : next - speechEnd;
-  }).filter((ms) => Number.isFinite(ms));
+  const sampleRate = call.media?.sampleRate;
+  if (sampleRate === undefined) return [];
+  return call.said.flatMap((said, index) => {
+    if (said.via !== 'media') return [];
+    // The caller's PCM is deterministic: the same duration, rate and seed (its position) give the same audio.
+    const voicedEnd = said.atMs + lastVoicedMs(speechLikePcm(SAY_MS, sampleRate, index + 1), sampleRate);
+    const next = audio.find((at) => at >= voicedEnd);
+    return next === undefined ? [] : [next - voicedEnd];
+  });
+}
+
+/** End (ms from the start) of the last 20 ms window the emulator's VAD hears as speech. */
+export function lastVoicedMs(pcm: Buffer, sampleRate: number): number {
+  const windowBytes = (sampleRate * FRAME_MS * 2) / 1000;
+  let end = 0;
+  for (let offset = 0; offset + windowBytes <= pcm.length; offset += windowBytes) {
+    if (rmsLevel(pcm.subarray(offset, offset + windowBytes)) >= DEFAULT_VAD_THRESHOLD_RMS) end = offset + windowBytes;
+  }
+  return (end / 2 / sampleRate) * 1000;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -3,95 +3,51 @@
  * clients, a private Redis, the embedded Cosmos server and the ACS emulator. Prints a live transcript
  * with per-turn latency and what was archived; exits 0 only if every call was archived.
  *
- * `npm run demo -- --media` plays a call through the real-time media path instead.
- * `npm run demo -- --agent <scenario>` plays the scenario's scripted conversations (`agents/<scenario>`)
- * as calls; `--agent support` is the demo above, whose agent is that definition.
+ * `npm run demo -- --media` plays a call through the real-time media path instead. The agent is chosen
+ * as for `npm run dev`: `--azure`, or AGENT_MODE and AZURE_OPENAI_* from the environment or
+ * local.settings.json (the media call always uses the realtime emulator: its caller's audio is
+ * synthetic noise, which a real model cannot understand).
+ * `--telemetry` exports the calls' traces and metrics over OTLP and prints them at the end;
+ * `--console` keeps the stack up with the operations console (see `demo-console.ts`).
+ * `--agent <scenario>` plays the scenario's scripted conversations (`agents/<scenario>`) as calls;
+ * `--agent support` is the demo above, whose agent is that definition.
  */
-import type { EmulatedCall, CallerScript, CallRecording } from './acs/index.js';
-import { startOfflineStack, DEMO_TRANSFER_NUMBER, type OfflineStack } from './offline-stack.js';
+import type { CallerScript, CallRecording } from './acs/index.js';
+import { startOfflineStack, type OfflineStack } from './offline-stack.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { consoleLogger, maskPhoneNumber } from '../src/lib/telemetry/logger.js';
 import { loadAgentCatalog } from '../src/lib/agents/index.js';
 import { playConversation, resultTable, type ConversationResult } from './agent-conversations.js';
 import { startClaimsApi } from './claims-api.js';
+import { DEMO_TRANSFER_NUMBER } from './offline-stack.js';
+import { archivedResult, bold, dim, narrate, type CallResult } from './call-narrator.js';
+import { agentSettings } from './agent-settings.js';
+import { FriendlyError, parseCli, runCli } from './cli-support.js';
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
-
-interface CallResult {
-  readonly title: string;
-  readonly callId: string;
-  readonly archived: boolean;
-  readonly turns: number;
-  readonly outcome: string;
-}
-
-/** Prints what crosses the wire of one call as it happens: the agent's prompts and the caller's words. */
-function narrate(stack: OfflineStack, known: Set<string>): { stop(): void } {
-  const started = new Map<string, number>();
-  let lastCallerAtMs: number | undefined;
-  const attach = (call: EmulatedCall) => {
-    started.set(call.callConnectionId, call.createdAtMs);
-    const at = (ms: number) => dim(`[${((ms - call.createdAtMs) / 1000).toFixed(1).padStart(5)}s]`);
-    const onRequest = (record: { atMs: number; operation: string; body: unknown }) => {
-      const text = promptText(record.body);
-      if (record.operation === 'transferCallToParticipant') {
-        console.log(`  ${at(record.atMs)} ${bold('system:')} transfer to ${maskPhoneNumber(DEMO_TRANSFER_NUMBER)}`);
-      } else if (record.operation === 'terminateCall' || record.operation === 'hangUp') {
-        console.log(`  ${at(record.atMs)} ${bold('system:')} the agent hangs up`);
-      }
-      if (!text) return;
-      const latency = lastCallerAtMs === undefined ? '' : dim(`  (${Math.round(record.atMs - lastCallerAtMs)} ms after the caller)`);
-      lastCallerAtMs = undefined;
-      console.log(`  ${at(record.atMs)} ${bold('agent: ')} ${text}${latency}`);
-    };
-    const onEvent = (sent: { type: string; queuedAtMs: number; event: { data: Record<string, unknown> } }) => {
-      if (sent.type === 'RecognizeCompleted') {
-        const speech = (sent.event.data.speechResult as { speech?: string } | undefined)?.speech;
-        lastCallerAtMs = sent.queuedAtMs;
-        console.log(`  ${at(sent.queuedAtMs)} ${bold('caller:')} ${speech ?? '(tones)'}`);
-      } else if (sent.type === 'RecognizeFailed') {
-        lastCallerAtMs = sent.queuedAtMs;
-        console.log(`  ${at(sent.queuedAtMs)} ${bold('caller:')} ${dim('(silence)')}`);
-      }
-    };
-    for (const r of call.requests) onRequest(r);
-    call.on('request', onRequest);
-    call.on('event', onEvent);
-  };
-  const timer = setInterval(() => {
-    for (const call of stack.acs.calls.values()) {
-      if (known.has(call.callConnectionId)) continue;
-      known.add(call.callConnectionId);
-      attach(call);
-    }
-  }, 10);
-  return { stop: () => clearInterval(timer) };
-}
-
-function promptText(body: unknown): string | undefined {
-  const b = body as { playPrompt?: { text?: { text?: string } }; playSources?: { text?: { text?: string } }[]; recognizeOptions?: unknown } | undefined;
-  return b?.playPrompt?.text?.text ?? b?.playSources?.[0]?.text?.text;
-}
-
-async function archivedResult(stack: OfflineStack, title: string, callId: string, callConnectionId: string | undefined): Promise<CallResult> {
-  if (!callConnectionId) return { title, callId, archived: false, turns: 0, outcome: 'unanswered' };
-  const status = await stack.host.durable.waitForCompletion(callConnectionId, { timeoutMs: 30_000 });
-  const archive = await stack.runtime.archive();
-  const transcript = await archive.transcripts.read(callId);
-  const audit = await archive.audit.list(callId);
-  const day = transcript?.header.startedAt.slice(0, 10);
-  const analytics = day ? await archive.analytics.get(callId, day) : undefined;
-  console.log(dim(`  lifecycle ${status.runtimeStatus}; transcript: ${transcript ? `${transcript.header.turnCount} turns in ${transcript.header.pageCount} page(s), outcome ${transcript.header.outcome}` : 'NOT ARCHIVED'}`));
-  if (analytics) {
-    const turn = analytics.latency.turn;
-    console.log(dim(`  analytics (${analytics.day}): ${(analytics.durationMs / 1000).toFixed(1)} s, ${analytics.turns} turns${turn ? `, agent turn p50 ${turn.p50Ms} ms / p99 ${turn.p99Ms} ms` : ''}`));
-  }
-  console.log(dim(`  audit: ${audit.map((a) => a.action).join(', ') || '—'}`));
-  if (transcript?.header.summary) console.log(dim(`  summary: ${transcript.header.summary}`));
-  const archived = Boolean(transcript && analytics) && status.runtimeStatus === 'Completed';
-  return { title, callId, archived, turns: transcript?.header.turnCount ?? 0, outcome: transcript?.header.outcome ?? 'not archived' };
-}
+export const DEMO_CLI = {
+  usage: 'npm run demo -- [options]',
+  summary:
+    'Plays four scripted phone calls through the real handlers and Azure SDKs against local emulators (a private redis-server,\n' +
+    'the embedded Cosmos server, the ACS emulator), prints the transcripts and what was archived, and exits 0 only if every call was archived.',
+  options: {
+    media: { type: 'boolean', default: false },
+    azure: { type: 'boolean', default: false },
+    offline: { type: 'boolean', default: false },
+    settings: { type: 'string' },
+    telemetry: { type: 'boolean', default: false },
+    console: { type: 'boolean', default: false },
+    agent: { type: 'string' },
+  },
+  describe: {
+    media: 'play one call through the real-time media path (Web PubSub → relay → realtime emulator) with a barge-in',
+    azure: 'the agent uses Azure OpenAI (AZURE_OPENAI_ENDPOINT, and AZURE_OPENAI_API_KEY or `az login`, from the environment or local.settings.json)',
+    offline: 'the agent is the offline responder, whatever AGENT_MODE says',
+    settings: 'read the agent settings from this local.settings.json (default ./local.settings.json when present)',
+    telemetry: "export the calls' traces and metrics over OTLP to a local receiver and print each call's trace tree and a metric summary",
+    console: 'keep the stack up with the operations console and print its URL',
+    agent: "play this scenario's scripted conversations (agents/<scenario>/scenario.yaml) as calls",
+  },
+} as const;
 
 async function inboundCall(stack: OfflineStack, known: Set<string>, title: string, script: CallerScript): Promise<CallResult> {
   console.log(`\n${bold(`▶ ${title}`)} ${dim(`(from ${maskPhoneNumber(String((script.from as { phoneNumber?: string } | string) ?? ''))})`)}`);
@@ -127,61 +83,27 @@ async function outboundCall(stack: OfflineStack, known: Set<string>): Promise<Ca
   }
 }
 
-/** `--agent <scenario>`: each scripted conversation of the scenario as a narrated call, then a pass/fail table. */
-async function scenarioDemo(name: string): Promise<number> {
-  const claims = await startClaimsApi();
-  const env = { CLAIMS_API_URL: claims.url };
+async function main(): Promise<number> {
+  const { values } = parseCli(DEMO_CLI);
+  // Loaded only when asked for, like the media path.
+  const telemetry = values.telemetry ? await (await import('./demo-telemetry.js')).startDemoTelemetry((line) => console.log(dim(line))) : undefined;
   try {
-    const catalog = await loadAgentCatalog('agents', { settings: { ...process.env, ...env, TRANSFER_TARGET_NUMBER: DEMO_TRANSFER_NUMBER } });
-    const loaded = catalog.scenario(name);
-    if (!loaded) {
-      console.error(`no scenario "${name}" (scenarios: ${[...catalog.scenarios.keys()].join(', ')})`);
-      return 2;
-    }
-    console.log(bold(`rtvoice offline demo: scenario ${name}`) + dim(` — ${loaded.scenario.description ?? loaded.scenario.company}`));
-    const stack = await startOfflineStack({ env, acs: { speechMsPerChar: 8 }, logger: consoleLogger('error', { component: 'demo' }) });
-    const known = new Set<string>();
-    const results: ConversationResult[] = [];
-    try {
-      for (const test of loaded.scenario.tests) {
-        console.log(`\n${bold(`▶ ${test.name}`)}${test.caller.pin ? dim(' (the caller has a PIN on file)') : ''}`);
-        const narrator = narrate(stack, known);
-        try {
-          results.push(await playConversation(stack, catalog, loaded, test));
-        } finally {
-          narrator.stop();
-        }
-        const result = results.at(-1)!;
-        console.log(dim(`  outcome ${result.outcome}; tools ${result.tools.join(', ') || '—'}; handoffs ${result.handoffs.join(', ') || '—'}`));
-      }
-    } finally {
-      await stack.close();
-    }
-    console.log(`\n${resultTable(results)}`);
-    if (claims.requests.length > 0) console.log(dim(`\nclaims system requests: ${claims.requests.join(', ')}`));
-    return results.every((r) => r.passed) ? 0 : 1;
+    if (values.console) return await (await import('./demo-console.js')).runConsoleDemo();
+    return await playDemo(values);
   } finally {
-    await claims.close();
+    await telemetry?.report((line) => console.log(line));
   }
 }
 
-async function main(): Promise<number> {
-  const agentFlag = process.argv.indexOf('--agent');
-  const scenario = agentFlag >= 0 ? process.argv[agentFlag + 1] : undefined;
-  if (agentFlag >= 0 && !scenario) {
-    console.error('usage: npm run demo -- --agent <scenario> [--media]');
-    return 2;
+async function playDemo(values: { media: boolean; azure: boolean; offline: boolean; settings?: string | undefined; agent?: string | undefined }): Promise<number> {
+  if (values.agent !== undefined && values.agent !== 'support') {
+    // The relay gives the realtime session the scenario agent's instructions, tools and voice, but keyed
+    // PINs on the media socket and handoffs by session.update are not there yet, so the script cannot pass.
+    if (values.media) throw new FriendlyError(`scenario ${values.agent}'s scripted conversations need PIN entry and handoffs, which the media path does not have yet`);
+    return scenarioDemo(values.agent);
   }
-  if (scenario && scenario !== 'support') {
-    if (process.argv.includes('--media')) {
-      // The relay gives the realtime session the scenario agent's instructions, tools and voice, but keyed
-      // PINs on the media socket and handoffs by session.update are not there yet, so the script cannot pass.
-      console.error(`scenario ${scenario}'s scripted conversations need PIN entry and handoffs, which the media path does not have yet.`);
-      return 2;
-    }
-    return scenarioDemo(scenario);
-  }
-  if (process.argv.includes('--media')) {
+  if (values.media) {
+    if (values.azure) throw new FriendlyError('--media plays the realtime emulator only: its caller speaks synthetic noise, which a real model cannot understand; use npm run dev -- --azure');
     // Loaded only for --media: the media path pulls in the Web PubSub and realtime emulators.
     const mediaDemo = './demo-media.js';
     const { runMediaDemo } = (await import(mediaDemo)) as { runMediaDemo?: () => Promise<number> };
@@ -192,10 +114,12 @@ async function main(): Promise<number> {
     return runMediaDemo();
   }
 
-  console.log(bold('rtvoice offline demo') + dim(' — real handlers, real Azure SDKs, local Redis, embedded Cosmos, ACS emulator'));
+  const agent = agentSettings({ azure: values.azure, offline: values.offline, ...(values.settings ? { settingsFile: values.settings } : {}) });
+  const agentNote = agent.mode === 'azure-openai' ? `, agent: Azure OpenAI (settings from ${agent.sources.join(', ') || 'flags'})` : '';
+  console.log(bold('rtvoice offline demo') + dim(` — real handlers, real Azure SDKs, local Redis, embedded Cosmos, ACS emulator${agentNote}`));
   // Every scenario under agents/ loads, the insurance one with its claims system answered locally.
   const claims = await startClaimsApi();
-  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 }, env: { CLAIMS_API_URL: claims.url } }).catch(async (err: unknown) => {
+  const stack = await startOfflineStack({ acs: { speechMsPerChar: 8 }, env: { CLAIMS_API_URL: claims.url, ...agent.settings } }).catch(async (err: unknown) => {
     await claims.close();
     throw err;
   });
@@ -240,10 +164,39 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+/** `--agent <scenario>`: each scripted conversation of the scenario as a narrated call, then a pass/fail table. */
+async function scenarioDemo(name: string): Promise<number> {
+  const claims = await startClaimsApi();
+  const env = { CLAIMS_API_URL: claims.url };
+  try {
+    const catalog = await loadAgentCatalog('agents', { settings: { ...process.env, ...env, TRANSFER_TARGET_NUMBER: DEMO_TRANSFER_NUMBER } });
+    const loaded = catalog.scenario(name);
+    if (!loaded) throw new FriendlyError(`no scenario "${name}" (scenarios: ${[...catalog.scenarios.keys()].join(', ')})`);
+    console.log(bold(`rtvoice offline demo: scenario ${name}`) + dim(` — ${loaded.scenario.description ?? loaded.scenario.company}`));
+    const stack = await startOfflineStack({ env, acs: { speechMsPerChar: 8 }, logger: consoleLogger('error', { component: 'demo' }) });
+    const known = new Set<string>();
+    const results: ConversationResult[] = [];
+    try {
+      for (const test of loaded.scenario.tests) {
+        console.log(`\n${bold(`▶ ${test.name}`)}${test.caller.pin ? dim(' (the caller has a PIN on file)') : ''}`);
+        const narrator = narrate(stack, known);
+        try {
+          results.push(await playConversation(stack, catalog, loaded, test));
+        } finally {
+          narrator.stop();
+        }
+        const result = results.at(-1)!;
+        console.log(dim(`  outcome ${result.outcome}; tools ${result.tools.join(', ') || '—'}; handoffs ${result.handoffs.join(', ') || '—'}`));
+      }
+    } finally {
+      await stack.close();
+    }
+    console.log(`\n${resultTable(results)}`);
+    if (claims.requests.length > 0) console.log(dim(`\nclaims system requests: ${claims.requests.join(', ')}`));
+    return results.every((r) => r.passed) ? 0 : 1;
+  } finally {
+    await claims.close();
+  }
+}
+
+runCli('demo', main);

@@ -4,11 +4,11 @@ import { loadConfig, type AppConfig } from '../src/lib/config/index.js';
 import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
-import { startEmbeddedCosmos, type EmbeddedCosmos } from './cosmos/index.js';
-import { startDevHost, webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH, type DevHost } from './devhost/index.js';
+import { startCosmosFaultProxy, startEmbeddedCosmos, type CosmosFaultProxy, type EmbeddedCosmos } from './cosmos/index.js';
+import { startDevHost, webPubSubDispatcher, type DevHost } from './devhost/index.js';
 import { startRealtimeEmulator, type RealtimeEmulator, type RealtimeEmulatorOptions } from './realtime/index.js';
 import { RedisServer } from './redis/server.js';
-import { startWebPubSubEmulator, type WebPubSubEmulator } from './webpubsub/index.js';
+import { startWebPubSubEmulator, type WebPubSubEmulator, type WebPubSubEmulatorOptions } from './webpubsub/index.js';
 import { startRelay, type Relay, type RelayOptions } from '../src/lib/media/relay.js';
 import { archiveProfileLookup } from '../src/lib/agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from '../src/lib/media/call-actions.js';
@@ -16,6 +16,9 @@ import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
+import { consoleServices } from '../src/lib/console/index.js';
+import { instrumentStore } from '../src/lib/telemetry/call-instrumentation.js';
+import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
 
 /**
  * The whole product, offline: Redis (the configured one or a private redis-server), the embedded
@@ -27,8 +30,10 @@ export interface OfflineStack {
   readonly runtime: Runtime;
   readonly acs: AcsEmulator;
   readonly cosmos: EmbeddedCosmos;
+  /** Present with `cosmosFaults`: the fault proxy the app reaches Cosmos DB through. */
+  readonly cosmosProxy?: CosmosFaultProxy;
   readonly host: DevHost;
-  readonly redis: { readonly host: string; readonly port: number; readonly server?: RedisServer };
+  readonly redis: { readonly host: string; readonly port: number; readonly cluster?: boolean; readonly server?: RedisServer };
   /** The Event Grid webhook of the app (`/api/incomingCall?code=<function key>`). */
   readonly eventGridUrl: string;
   /** `POST /api/calls` with the function key. */
@@ -39,7 +44,10 @@ export interface OfflineStack {
 }
 
 export interface OfflineMedia {
+  /** Shard 0 (the relays' control group). */
   readonly webPubSub: WebPubSubEmulator;
+  /** Every Web PubSub resource calls are sharded across, in shard order. */
+  readonly webPubSubShards: readonly WebPubSubEmulator[];
   readonly realtime: RealtimeEmulator;
   /** The relays started, each with its own Redis connection (as separate processes would have). */
   readonly relays: Relay[];
@@ -50,6 +58,10 @@ export interface OfflineMedia {
 export interface OfflineMediaOptions {
   /** @default 1 */
   readonly relays?: number;
+  /** Web PubSub resources (one emulator each) calls are sharded across. @default 1 */
+  readonly shards?: number;
+  /** Options of every Web PubSub emulator (e.g. a message budget). */
+  readonly webPubSub?: Omit<WebPubSubEmulatorOptions, 'hubs' | 'logger' | 'port' | 'accessKey'>;
   /** Heartbeat TTL of the relays (failover tests use the 5 s minimum). @default the policy's 30 s */
   readonly heartbeatTtlSeconds?: number;
   /** @default 10 (the policy's minimum), so an orphaned call is free again quickly */
@@ -61,10 +73,19 @@ export interface OfflineMediaOptions {
 
 export interface OfflineStackOptions {
   /** Use this Redis instead of spawning one. */
-  readonly redis?: { readonly host: string; readonly port: number };
+  /** `cluster`: host:port is one node of a Redis Cluster (REDIS_CLUSTER=true). */
+  readonly redis?: { readonly host: string; readonly port: number; readonly cluster?: boolean };
   /** Extra settings (e.g. `SILENCE_REPROMPTS`, `MAX_CALL_DURATION_SECONDS`). */
   readonly env?: Readonly<Record<string, string>>;
   readonly acs?: AcsEmulatorOptions;
+  /** Put the Cosmos DB fault proxy between the app and the embedded server (outage tests). @default false */
+  readonly cosmosFaults?: boolean;
+  /** Port of the dev host. @default 0 (a free port) */
+  readonly hostPort?: number;
+  /** Function keys the dev host accepts. @default one random key */
+  readonly functionKeys?: readonly string[];
+  /** Port of the embedded Cosmos server. @default 0 (a free port) */
+  readonly cosmosPort?: number;
   /** Durable time scale of the dev host (timers). @default 1 */
   readonly timeScale?: number;
   readonly logger?: Logger;
@@ -89,6 +110,9 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     }
   };
   try {
+    // OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT (or an App Insights connection string) says so.
+    await startTelemetry();
+    cleanups.push(async () => (await currentTelemetry())?.flush());
     let redis: OfflineStack['redis'];
     if (options.redis) {
       redis = options.redis;
@@ -97,13 +121,16 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       cleanups.push(() => server.dispose());
       redis = { host: server.host, port: server.port, server };
     }
-    const cosmos = await startEmbeddedCosmos();
+    const cosmos = await startEmbeddedCosmos(options.cosmosPort === undefined ? {} : { port: options.cosmosPort });
     cleanups.push(() => cosmos.close());
+    const cosmosProxy = options.cosmosFaults ? await startCosmosFaultProxy(cosmos.endpoint) : undefined;
+    if (cosmosProxy) cleanups.push(() => cosmosProxy.close());
     const acs = await startAcsEmulator({ logger, ...options.acs });
     cleanups.push(() => acs.close());
 
     const mediaOptions: OfflineMediaOptions | undefined = options.media === true ? {} : options.media || undefined;
     let wps: WebPubSubEmulator | undefined;
+    const shards: WebPubSubEmulator[] = [];
     let realtime: RealtimeEmulator | undefined;
     // Cleanups run in reverse: the relays, the emulators (Web PubSub before the host, so the relays'
     // own disconnections at shutdown reach no function), the host (draining what is in flight), and
@@ -115,26 +142,37 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     const host = await startDevHost({
       functionsDir: fileURLToPath(new URL('../src/functions/', import.meta.url)),
       logger,
+      // The app starts (and validates its configuration) once its runtime is in place, below.
+      deferAppStart: true,
+      ...(options.hostPort === undefined ? {} : { port: options.hostPort }),
+      ...(options.functionKeys === undefined ? {} : { functionKeys: options.functionKeys }),
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
-      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ accessKeys: () => (wps ? [wps.accessKey] : []) })] } : {}),
+      // The extension configured with each shard's connection string: its host and key are checked.
+      ...(mediaOptions ? { dispatchers: [webPubSubDispatcher({ services: () => shards.map((shard) => ({ endpoint: shard.endpoint, accessKey: shard.accessKey })) })] } : {}),
     });
     cleanups.push(() => host.close());
     const port = host.port;
 
     let mediaEnv: Record<string, string> = {};
     if (mediaOptions) {
-      wps = await startWebPubSubEmulator({
-        logger,
-        hubs: { media: { eventHandlers: [{ urlTemplate: `http://127.0.0.1:${port}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected', 'disconnected'] }] } },
-      });
-      const startedWps = wps;
-      cleanups.push(() => startedWps.close());
+      for (let shard = 0; shard < (mediaOptions.shards ?? 1); shard++) {
+        const started = await startWebPubSubEmulator({
+          logger,
+          ...mediaOptions.webPubSub,
+          // With the webpubsub_extension system key, as infra/modules/app-wiring.bicep configures the hub.
+          hubs: { media: { eventHandlers: [{ urlTemplate: host.webhookUrl('webpubsub'), systemEvents: ['connected', 'disconnected'] }] } },
+        });
+        shards.push(started);
+        cleanups.push(() => started.close());
+      }
+      wps = shards[0]!;
       realtime = await startRealtimeEmulator(mediaOptions.realtime);
       const startedRealtime = realtime;
       cleanups.push(() => startedRealtime.close());
       mediaEnv = {
         MEDIA_MODE: 'realtime',
         WEBPUBSUB_CONNECTION_STRING: wps.connectionString,
+        ...(shards.length > 1 ? { WEBPUBSUB_CONNECTION_STRINGS: shards.map((shard) => shard.connectionString).join(',') } : {}),
         WEBPUBSUB_HUB: 'media',
         AZURE_OPENAI_ENDPOINT: realtime.endpoint,
         AZURE_OPENAI_API_KEY: realtime.apiKey,
@@ -146,7 +184,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       REDIS_KEY_PREFIX: `rtv${randomBytes(3).toString('hex')}`,
       REDIS_HOST: redis.host,
       REDIS_PORT: String(redis.port),
-      COSMOS_ENDPOINT: cosmos.endpoint,
+      REDIS_CLUSTER: String(redis.cluster ?? false),
+      COSMOS_ENDPOINT: cosmosProxy?.endpoint ?? cosmos.endpoint,
       COSMOS_KEY: cosmos.key,
       COSMOS_DATABASE: 'rtvoice',
       ACS_CONNECTION_STRING: acs.connectionString,
@@ -171,6 +210,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       setRuntime(previous);
       await runtime.close();
     };
+    await host.startApp();
 
     let media: OfflineMedia | undefined;
     if (mediaOptions && wps && realtime) {
@@ -180,7 +220,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         // Each relay has its own Redis connection and session store, as a separate process would.
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
-        const store = new SessionStore(redisClient.client, runtime.keys, { logger });
+        // Traced and observed by the operations console, as the hosted relay's store is.
+        const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), consoleServices(runtime).observer);
         const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
         const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
@@ -209,7 +250,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         return relay;
       };
       for (let i = 0; i < (mediaOptions.relays ?? 1); i++) await launch();
-      media = { webPubSub: wps, realtime, relays, startRelay: launch };
+      media = { webPubSub: wps, webPubSubShards: shards, realtime, relays, startRelay: launch };
     }
 
     const eventGridUrl = `${host.baseUrl}/api/incomingCall?code=${host.keys.function}`;
@@ -221,6 +262,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       runtime,
       acs,
       cosmos,
+      ...(cosmosProxy ? { cosmosProxy } : {}),
       host,
       redis,
       eventGridUrl,

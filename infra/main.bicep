@@ -52,9 +52,6 @@ param mediaMode string = 'realtime'
 @description('MEDIA_AUDIO_FORMAT of the media stream; 24 kHz needs no resampling for the realtime model.')
 param mediaAudioFormat string = 'pcm24KMono'
 
-@description('RELAY_ENABLED: run the media relay in this app\'s instances (the always-ready instance keeps one alive).')
-param relayEnabled bool = true
-
 @allowed(['offline', 'azure-openai'])
 @description('AGENT_MODE: azure-openai uses the model deployments below; offline is the deterministic test responder.')
 param agentMode string = 'azure-openai'
@@ -102,10 +99,19 @@ param webPubSubHubName string = 'media'
 // Sizing
 // ---------------------------------------------------------------------------------------------
 
-@minValue(1)
+@minValue(0)
 @maxValue(20)
-@description('Always-ready instances of the http function group: they keep the media relay running.')
+@description('Always-ready instances of the main app\'s http group (IncomingCall and callbacks without a cold start). They run no relay.')
 param alwaysReadyInstances int = 1
+
+@minValue(0)
+@maxValue(20)
+@description('Media relays: always-ready instances of the relay app (RELAY_ENABLED=true, same code, its own Flex plan), each holding up to ~500 calls. Two keep a relay alive while the other is replaced; 0 provisions no relay app.')
+param relayInstances int = 2
+
+@allowed([2048, 4096])
+@description('Memory of each relay instance, in MB (2048: 1 vCPU, 4096: 2 vCPU).')
+param relayInstanceMemoryMB int = 2048
 
 @minValue(1)
 @maxValue(1000)
@@ -134,8 +140,13 @@ param cosmosAutoscaleMaxThroughput int = 1000
 param webPubSubSku string = 'Standard_S1'
 
 @minValue(1)
-@description('Web PubSub units (1,000 concurrent connections each).')
+@description('Web PubSub units per shard (1,000 connections and ~400 send-to-small-group inbound messages/s each; routing stops scaling at 50).')
 param webPubSubUnits int = 1
+
+@minValue(1)
+@maxValue(20)
+@description('Web PubSub resources calls are sharded across (WEBPUBSUB_ENDPOINTS); the routing limit is per resource.')
+param webPubSubShards int = 1
 
 // ---------------------------------------------------------------------------------------------
 // Models
@@ -192,6 +203,20 @@ param userIdSaltExists bool = false
 @description('Second phase: point the Web PubSub hub and the IncomingCall subscription at the deployed functions. Needs the code deployed first.')
 param wireAppEndpoints bool = false
 
+// ---------------------------------------------------------------------------------------------
+// Developing against this environment (off in production)
+// ---------------------------------------------------------------------------------------------
+
+@description('Object id of the principal running azd (azd sets AZURE_PRINCIPAL_ID to the signed-in account). Used only with grantDeveloperAccess.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of principalId: User when you ran `azd auth login` as yourself.')
+param principalType string = 'User'
+
+@description('Grant principalId the data-plane roles needed to run the app locally against this environment (Redis, Cosmos DB, Web PubSub, Call Automation, Azure OpenAI and Speech, the two Key Vault secrets, storage). Ignored when appEnv is prod.')
+param grantDeveloperAccess bool = false
+
 @description('Name of the HTTP function that receives IncomingCall events (route /api/<name>).')
 param incomingCallFunctionName string = 'incomingCall'
 
@@ -208,6 +233,7 @@ var names = {
   identity: '${abbrs.managedIdentity}${resourceToken}'
   storage: '${abbrs.storageAccount}${resourceToken}'
   deploymentContainer: 'app-package-${resourceToken}'
+  relayDeploymentContainer: 'relay-package-${resourceToken}'
   logAnalytics: '${abbrs.logAnalyticsWorkspace}${resourceToken}'
   appInsights: '${abbrs.applicationInsights}${resourceToken}'
   keyVault: '${abbrs.keyVault}${resourceToken}'
@@ -218,8 +244,16 @@ var names = {
   aiServices: '${abbrs.aiServices}${resourceToken}'
   plan: '${abbrs.appServicePlan}${resourceToken}'
   functionApp: '${abbrs.functionApp}${resourceToken}'
+  relayPlan: '${abbrs.appServicePlan}relay-${resourceToken}'
+  relayApp: '${abbrs.functionApp}relay-${resourceToken}'
   systemTopic: '${abbrs.eventGridSystemTopic}acs-${resourceToken}'
 }
+
+// Production never grants people data-plane access, whatever the parameter says.
+var developerPrincipalId = grantDeveloperAccess && appEnv != 'prod' ? principalId : ''
+
+// Web PubSub shards beyond the first (shard 0 is names.webPubSub).
+var extraWebPubSubShards = [for shard in range(1, webPubSubShards - 1): '${names.webPubSub}-${shard}']
 
 var callbackSigningKeySecretName = 'acs-callback-signing-key'
 var userIdSaltSecretName = 'user-id-salt'
@@ -288,6 +322,7 @@ module redis 'modules/redis.bicep' = {
     skuName: redisSku
     highAvailability: redisHighAvailability
     appPrincipalId: identity.outputs.principalId
+    developerPrincipalId: developerPrincipalId
   }
 }
 
@@ -302,6 +337,7 @@ module cosmos 'modules/cosmos.bicep' = {
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     auditTtlDays: auditTtlDays
     appPrincipalId: identity.outputs.principalId
+    developerPrincipalId: developerPrincipalId
   }
 }
 
@@ -338,6 +374,23 @@ module webPubSub 'modules/web-pubsub.bicep' = {
   }
 }
 
+module mediaScale 'modules/media-scale.bicep' = {
+  name: 'media-scale'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    relayDeploymentContainerName: names.relayDeploymentContainer
+    extraShardNames: extraWebPubSubShards
+    location: location
+    tags: tags
+    skuName: webPubSubSku
+    unitsPerShard: webPubSubUnits
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
+var webPubSubEndpoints = concat([webPubSub.outputs.endpoint], mediaScale.outputs.endpoints)
+
 module roles 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   scope: rg
@@ -355,12 +408,29 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+module developerAccess 'modules/developer-access.bicep' = if (!empty(developerPrincipalId)) {
+  name: 'developer-access'
+  scope: rg
+  params: {
+    principalId: developerPrincipalId
+    principalType: principalType
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    webPubSubName: webPubSub.outputs.name
+    communicationName: communication.outputs.name
+    aiServicesName: aiServices.outputs.name
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
   params: {
     planName: names.plan
     name: names.functionApp
+    serviceName: 'api'
+    callbackBaseUrl: ''
     location: location
     tags: tags
     identityId: identity.outputs.id
@@ -390,10 +460,12 @@ module functionApp 'modules/function-app.bicep' = {
     agentVoice: agentVoice
     agentLocale: agentLocale
     webPubSubEndpoint: webPubSub.outputs.endpoint
+    webPubSubEndpoints: webPubSubEndpoints
     webPubSubHubName: webPubSubHubName
     mediaMode: mediaMode
     mediaAudioFormat: mediaAudioFormat
-    relayEnabled: relayEnabled
+    // The main app scales on demand: it never runs a relay (see relayApp).
+    relayEnabled: false
     agentMode: agentMode
     openAiEndpoint: aiServices.outputs.openAiEndpoint
     openAiApiVersion: openAiApiVersion
@@ -407,12 +479,74 @@ module functionApp 'modules/function-app.bicep' = {
   dependsOn: [roles]
 }
 
+// The relay app: the same package, RELAY_ENABLED=true, its own Flex plan (one app per plan), and only
+// always-ready instances: nothing triggers it (no handler, Event Grid or callback points at it, and its
+// durable functions use a task hub of their own that stays empty), so it never scales out on demand.
+module relayApp 'modules/function-app.bicep' = if (relayInstances > 0) {
+  name: 'relay-app'
+  scope: rg
+  params: {
+    planName: names.relayPlan
+    name: names.relayApp
+    serviceName: 'relay'
+    callbackBaseUrl: functionApp.outputs.url
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: names.relayDeploymentContainer
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    alwaysReadyInstances: relayInstances
+    // The plan's lowest maximum; on-demand instances never come, as nothing triggers the app.
+    maximumInstanceCount: 40
+    instanceMemoryMB: relayInstanceMemoryMB
+    // A task hub of its own (3-45 letters and digits, starting with a letter), never the main app's.
+    durableTaskHubName: 'relay${take(durableTaskHubName, 40)}'
+    appEnv: appEnv
+    logLevel: logLevel
+    redisHost: redis.outputs.hostName
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosDatabaseName: cosmos.outputs.databaseName
+    auditTtlDays: auditTtlDays
+    acsEndpoint: communication.outputs.endpoint
+    acsImmutableResourceId: communication.outputs.immutableResourceId
+    acsCallbackAuth: acsCallbackAuth
+    callbackSigningKeySecretUri: keyVault.outputs.callbackSigningKeySecretUri
+    userIdSaltSecretUri: keyVault.outputs.userIdSaltSecretUri
+    acsSourceNumber: acsPhoneNumber
+    transferTargetNumber: transferTargetNumber
+    cognitiveServicesEndpoint: aiServices.outputs.endpoint
+    agentVoice: agentVoice
+    agentLocale: agentLocale
+    webPubSubEndpoint: webPubSub.outputs.endpoint
+    webPubSubEndpoints: webPubSubEndpoints
+    webPubSubHubName: webPubSubHubName
+    mediaMode: mediaMode
+    mediaAudioFormat: mediaAudioFormat
+    relayEnabled: true
+    agentMode: agentMode
+    openAiEndpoint: aiServices.outputs.openAiEndpoint
+    openAiApiVersion: openAiApiVersion
+    chatDeploymentName: chatModel.name
+    realtimeDeploymentName: realtimeModel.name
+    ttsDeploymentName: ttsModel.name
+    maxCallDurationSeconds: maxCallDurationSeconds
+    silenceReprompts: silenceReprompts
+  }
+  // The host reaches its storage and the Key Vault references resolve only once the roles exist.
+  dependsOn: [roles, mediaScale]
+}
+
 module appWiring 'modules/app-wiring.bicep' = {
   name: 'app-wiring'
   scope: rg
+  dependsOn: [mediaScale]
   params: {
     functionAppName: functionApp.outputs.name
     webPubSubName: webPubSub.outputs.name
+    extraWebPubSubNames: extraWebPubSubShards
     webPubSubHubName: webPubSubHubName
     communicationName: communication.outputs.name
     systemTopicName: names.systemTopic
@@ -447,6 +581,8 @@ output ACS_RESOURCE_NAME string = communication.outputs.name
 output ACS_JWT_AUDIENCE string = communication.outputs.immutableResourceId
 output EVENT_GRID_SYSTEM_TOPIC string = appWiring.outputs.systemTopicName
 output WEBPUBSUB_ENDPOINT string = webPubSub.outputs.endpoint
+output WEBPUBSUB_ENDPOINTS string = join(webPubSubEndpoints, ',')
+output SERVICE_RELAY_NAME string = relayInstances > 0 ? relayApp.outputs.name : ''
 output WEBPUBSUB_HUB string = webPubSubHubName
 output COGNITIVE_SERVICES_ENDPOINT string = aiServices.outputs.endpoint
 output AZURE_OPENAI_ENDPOINT string = aiServices.outputs.openAiEndpoint
@@ -455,3 +591,5 @@ output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.endpoint
 output ACS_CALLBACK_SIGNING_KEY_EXISTS bool = true
 output USER_ID_SALT_EXISTS bool = true
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+output APP_ENV string = appEnv
+output DEVELOPER_ACCESS_GRANTED bool = !empty(developerPrincipalId)

@@ -49,6 +49,8 @@ export interface CallServices {
   /** Deliver every callback twice (same event id) to exercise the app's de-duplication. */
   readonly duplicateCallbacks: boolean;
   readonly appIdentity: string;
+  /** Media connections still to fail as if the WebSocket could not be opened (fault injection). */
+  readonly mediaConnectFailures?: { count: number };
 }
 
 export type EndedBy = 'app' | 'caller' | 'transfer';
@@ -169,6 +171,21 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     });
   }
 
+  /**
+   * answer accepted, but the call never connects: AnswerFailed is the call's only event (no
+   * CallDisconnected follows), as when the caller drops while ACS is answering.
+   */
+  connectFailing(body: Record<string, any>): void {
+    this.callbackUri = String(body.callbackUri);
+    this.operationContext = body.operationContext;
+    setImmediate(() => {
+      if (!this.isActive) return;
+      this.emitEvent('AnswerFailed', { operationContext: this.operationContext, resultInformation: RESULT.answerFailed });
+      this.state = 'disconnected';
+      this.emit('ended');
+    });
+  }
+
   /** Sends one callback; `callbackUri` overrides the call's (an operation's `operationCallbackUri`). */
   emitEvent(shortType: string, data: Record<string, unknown>, callbackUri?: string): SentEvent | undefined {
     const url = callbackUri || this.callbackUri;
@@ -272,6 +289,16 @@ export class EmulatedCall extends EventEmitter<CallEvents> {
     const config = this.mediaStreaming;
     if (!config?.transportUrl) {
       this.emitEvent('MediaStreamingFailed', { operationContext, resultInformation: RESULT.streamingFailed, mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'streamUrlMissing') }, callbackUri);
+      return;
+    }
+    const failures = this.services.mediaConnectFailures;
+    if (failures && failures.count > 0) {
+      failures.count -= 1;
+      this.emitEvent('MediaStreamingFailed', {
+        operationContext,
+        resultInformation: RESULT.streamingFailed,
+        mediaStreamingUpdate: mediaUpdate('mediaStreamingFailed', 'initialWebSocketConnectionFailed'),
+      }, callbackUri);
       return;
     }
     try {

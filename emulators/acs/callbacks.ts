@@ -64,6 +64,7 @@ export class CallbackSender {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly abort = new AbortController();
   private readonly retryDelaysMs: readonly number[];
+  private readonly delays = new Map<string, { ms: number; count: number }>();
 
   constructor(private readonly options: CallbackSenderOptions) {
     this.retryDelaysMs = options.retryDelaysMs ?? [200, 1000];
@@ -83,10 +84,23 @@ export class CallbackSender {
       duplicated: opts.duplicate ?? false,
     };
     const previous = this.chains.get(queueKey) ?? Promise.resolve();
+    const delay = this.delays.get(sent.type);
+    if (delay && delay.count > 0) {
+      // Held back and posted out of order: the events after it overtake it, as ACS's can.
+      delay.count -= 1;
+      const done = sleep(delay.ms).then(() => this.deliver(url, sent)).then(() => sent);
+      this.chains.set(queueKey, Promise.allSettled([previous, done]));
+      return { sent, done };
+    }
     const done = (opts.overlap ? this.deliver(url, sent) : previous.then(() => this.deliver(url, sent))).then(() => sent);
     // The chain still covers every delivery, so `idle()` waits for overlapping ones too.
     this.chains.set(queueKey, opts.overlap ? Promise.allSettled([previous, done]) : done);
     return { sent, done };
+  }
+
+  /** The next `count` events of `type` (e.g. 'RecognizeCompleted') are posted `ms` late, after the ones that follow. */
+  delayNext(type: string, ms: number, count = 1): void {
+    this.delays.set(type, { ms, count });
   }
 
   /** Resolves when every queued callback has been delivered or given up. */

@@ -31,7 +31,8 @@ export type CallerStep =
 
 /** What the person on the phone does; for an outbound call (the app dials) this is the whole script. */
 export interface CalleeScript {
-  readonly steps: readonly CallerStep[];
+  /** A list, or steps arriving as they are decided (an interactive caller). */
+  readonly steps: readonly CallerStep[] | AsyncIterable<CallerStep>;
   /** Transfers of this call fail with CallTransferFailed instead of being accepted. */
   readonly failTransfer?: boolean;
   /** Deliver this call's callbacks twice (same event ids). */
@@ -64,6 +65,8 @@ export type HeardItem =
 
 export interface SaidItem {
   readonly atMs: number;
+  /** On the media socket: when the utterance's last frame ended (`atMs` is when its first began). */
+  readonly endedAtMs?: number;
   readonly text?: string;
   readonly tones?: string;
   /** How it reached the app: a recognize result, the media socket, or nobody listened. */
@@ -169,15 +172,24 @@ class StepRunner {
     this.call.hangUpByCaller();
   }
 
-  async run(steps: readonly CallerStep[]): Promise<void> {
+  async run(steps: readonly CallerStep[] | AsyncIterable<CallerStep>): Promise<void> {
     await this.noting(() => this.until(() => this.call.state !== 'connecting', 10_000, 'the call never connected'));
     if (this.call.mediaStreaming?.startMediaStreaming === true) {
       const streamingSettled = (): boolean => this.call.media !== undefined || this.call.events.some((e) => e.type === 'MediaStreamingFailed');
       await this.noting(() => this.until(streamingSettled, 5_000, 'media streaming never started'));
     }
-    for (const step of steps) {
-      if (!this.call.isActive) break;
-      await this.noting(() => this.step(step));
+    const iterator = Symbol.asyncIterator in steps ? steps[Symbol.asyncIterator]() : steps[Symbol.iterator]();
+    const ended = this.ended.then(() => ({ done: true as const, value: undefined }));
+    try {
+      for (;;) {
+        if (!this.call.isActive) break;
+        // A step still being decided (typed) must not keep the runner past the end of the call.
+        const next = await Promise.race([iterator.next(), ended]);
+        if (next.done) break;
+        await this.noting(() => this.step(next.value));
+      }
+    } finally {
+      await iterator.return?.();
     }
     await this.ended;
   }
@@ -227,8 +239,9 @@ class StepRunner {
     const media = this.call.media;
     if (media?.isOpen) {
       const pcm = speechLikePcm(audioMs ?? speechDurationMs(text), media.sampleRate, this.said.length + 1);
-      this.said.push({ atMs: this.host.nowMs(), text, via: 'media' });
-      await media.speak(pcm, text);
+      const index = this.said.push({ atMs: this.host.nowMs(), text, via: 'media' }) - 1;
+      const timing = await media.speak(pcm, text);
+      if (timing.startedAtMs !== undefined) this.said[index] = { atMs: timing.startedAtMs, ...(timing.endedAtMs === undefined ? {} : { endedAtMs: timing.endedAtMs }), text, via: 'media' };
       return;
     }
     await this.answerRecognize({ speech: text }, timeoutMs, `"${text}"`);

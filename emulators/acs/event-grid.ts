@@ -71,8 +71,10 @@ export class EventGridSender {
   }
 
   /** Announces a new call; the app answers it with the returned `incomingCallContext`. */
-  async sendIncomingCall(endpointUrl: string, input: IncomingCallInput): Promise<EventGridDelivery & PendingIncomingCall> {
+  async sendIncomingCall(endpointUrl: string, input: IncomingCallInput, options: { expired?: boolean } = {}): Promise<EventGridDelivery & PendingIncomingCall> {
     const pending = this.createIncomingCall(input);
+    // Delivered after the call stopped ringing (a late delivery or a retry hours later): ACS no longer knows the context.
+    if (options.expired) this.byContext.delete(pending.incomingCallContext);
     const result = await this.post(endpointUrl, pending.event, 'Notification');
     return { ...pending, ...result };
   }

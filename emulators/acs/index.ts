@@ -68,7 +68,7 @@ export interface AcsEmulator {
   readonly jwt: JwtSettings;
   readonly eventGrid: {
     validate(endpointUrl: string): Promise<EventGridDelivery & { validated: boolean }>;
-    sendIncomingCall(endpointUrl: string, input: IncomingCallInput): Promise<EventGridDelivery & PendingIncomingCall>;
+    sendIncomingCall(endpointUrl: string, input: IncomingCallInput, options?: { expired?: boolean }): Promise<EventGridDelivery & PendingIncomingCall>;
     redeliver(endpointUrl: string, eventId: string): Promise<EventGridDelivery>;
   };
   /** Runs a scripted caller through one inbound call; resolves with what happened when the call ends. */
@@ -94,6 +94,17 @@ export interface AcsEmulator {
      * Repeatability-Request-ID.
      */
     loseResponses(operation: string, count?: number): void;
+    /**
+     * The next `count` requests of `operation` are refused before they take effect, with `status`
+     * and ACS error `code` (e.g. 400 'BadRequest', a status the SDK does not retry).
+     */
+    refuseRequests(operation: string, refusal: { status: number; code: string; count?: number }): void;
+    /** The next `count` answers are accepted (200), then the call fails with AnswerFailed and ends. */
+    failAnswers(count?: number): void;
+    /** The next `count` callbacks of `type` are posted `ms` late, overtaken by the events after them. */
+    delayCallbacks(type: string, ms: number, count?: number): void;
+    /** The next `count` media WebSocket connections fail to open (MediaStreamingFailed, 8581). */
+    failMediaConnections(count?: number): void;
   };
   /** Milliseconds on the emulator's monotonic clock (the clock of every `atMs` in records). */
   nowMs(): number;
@@ -131,6 +142,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/Microsoft.Communication/communicationServices/acs-emulator`,
     logger,
   );
+  const mediaConnectFailures = { count: 0 };
   const services: CallServices = {
     sender,
     signer,
@@ -141,10 +153,15 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     sendMediaAuthorizationHeader: options.mediaAuthorizationHeader ?? true,
     duplicateCallbacks: options.duplicateCallbacks ?? false,
     appIdentity: `8:acs:${resourceId}_00000000-0000-0000-0000-00000000a99e`,
+    mediaConnectFailures,
   };
+  const answerFailures = { count: 0 };
+  const refusals = new Map<string, { status: number; code: string; count: number }>();
   const rest = new RestApi({
     calls,
     requests,
+    refusals,
+    answerFailures,
     eventGrid,
     services,
     nowMs,
@@ -194,7 +211,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     jwt,
     eventGrid: {
       validate: (url) => eventGrid.validate(url),
-      sendIncomingCall: (url, input) => eventGrid.sendIncomingCall(url, input),
+      sendIncomingCall: (url, input, sendOptions) => eventGrid.sendIncomingCall(url, input, sendOptions),
       redeliver: (url, eventId) => eventGrid.redeliver(url, eventId),
     },
     placeCall: (script, placeOptions) => placeScriptedCall(emulator, eventGrid, script, placeOptions),
@@ -220,6 +237,16 @@ export async function startAcsEmulator(options: AcsEmulatorOptions = {}): Promis
     faults: {
       loseResponses: (operation, count = 1) => {
         responsesToLose.set(operation, (responsesToLose.get(operation) ?? 0) + count);
+      },
+      delayCallbacks: (type, ms, count = 1) => sender.delayNext(type, ms, count),
+      failMediaConnections: (count = 1) => {
+        mediaConnectFailures.count += count;
+      },
+      failAnswers: (count = 1) => {
+        answerFailures.count += count;
+      },
+      refuseRequests: (operation, refusal) => {
+        refusals.set(operation, { status: refusal.status, code: refusal.code, count: refusal.count ?? 1 });
       },
     },
     nowMs,

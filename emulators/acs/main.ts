@@ -1,4 +1,5 @@
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { parseCli } from '../cli-support.js';
 import { startAcsEmulator } from './index.js';
 
 /**
@@ -7,6 +8,16 @@ import { startAcsEmulator } from './index.js';
  * ACS_EMULATOR_ACCESS_KEY (base64; random when unset), ACS_EMULATOR_AUDIENCE (random when unset).
  * Prints the app settings that point the app at it; stops cleanly on SIGINT/SIGTERM.
  */
+
+parseCli({
+  usage: 'npx tsx emulators/acs/main.ts',
+  summary:
+    'Runs the ACS Call Automation emulator alone, with its control API (/emulator/*), and prints the settings that point the app at it.\n' +
+    'Environment: ACS_EMULATOR_PORT (default 8089), ACS_EMULATOR_HOST (127.0.0.1), ACS_EMULATOR_ACCESS_KEY (base64; random when unset),\n' +
+    'ACS_EMULATOR_AUDIENCE (random when unset). npm run emulators starts it with fixed keys beside the other emulators.',
+  options: {},
+  describe: {},
+});
 
 const logger = consoleLogger('info', { component: 'acs-emulator' });
 const acs = await startAcsEmulator({

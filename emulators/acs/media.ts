@@ -50,7 +50,14 @@ interface Utterance {
   offset: number;
   readonly transcript?: string;
   startTick?: number;
-  readonly done: () => void;
+  startedAtMs?: number;
+  readonly done: (timing: UtteranceTiming) => void;
+}
+
+/** When an utterance's first frame began and its last frame ended, on the `nowMs` clock (absent if the stream closed first). */
+export interface UtteranceTiming {
+  readonly startedAtMs?: number;
+  readonly endedAtMs?: number;
 }
 
 interface MediaSessionEvents {
@@ -141,8 +148,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   }
 
   /** Queues caller audio; resolves when its last frame went out (and its transcript, if any). */
-  speak(pcm: Buffer, transcript?: string): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  speak(pcm: Buffer, transcript?: string): Promise<UtteranceTiming> {
+    if (this.closed) return Promise.resolve({});
     return new Promise((resolve) => this.utterances.push({ pcm, offset: 0, transcript, done: resolve }));
   }
 
@@ -158,7 +165,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.closed = true;
     clearTimeout(this.timer);
     this.playout.finish();
-    for (const pending of this.utterances.splice(0)) pending.done();
+    for (const pending of this.utterances.splice(0)) pending.done({});
     if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, reason);
     else this.socket.terminate();
   }
@@ -170,7 +177,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.closed = true;
       clearTimeout(this.timer);
       this.playout.finish();
-      for (const pending of this.utterances.splice(0)) pending.done();
+      for (const pending of this.utterances.splice(0)) pending.done({});
       if (wasOpen) this.emit('closed', code, reason.toString());
     });
     this.socket.on('error', (error) => this.options.logger.warn('ACS emulator: media socket error', { error }));
@@ -220,6 +227,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     let data = this.silence;
     if (utterance) {
       utterance.startTick ??= this.tick;
+      utterance.startedAtMs ??= this.frameTimeMs(this.tick);
       data = Buffer.alloc(this.frameBytes);
       utterance.pcm.copy(data, 0, utterance.offset, utterance.offset + this.frameBytes);
       utterance.offset += this.frameBytes;
@@ -238,8 +246,13 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (utterance && utterance.offset >= utterance.pcm.length) {
       this.utterances.shift();
       if (utterance.transcript) this.sendTranscript(utterance);
-      utterance.done();
+      utterance.done({ ...(utterance.startedAtMs === undefined ? {} : { startedAtMs: utterance.startedAtMs }), endedAtMs: this.frameTimeMs(this.tick + 1) });
     }
+  }
+
+  /** Where frame `tick` begins in stream time, on the `nowMs` clock (a burst of late frames still covers its own 20 ms). */
+  private frameTimeMs(tick: number): number {
+    return this.clockStartMs + tick * FRAME_MS + (this.options.nowMs() - performance.now());
   }
 
   /** The text channel for offline agents: a TranscriptionData frame (a kind the SDK's StreamingData parses). */

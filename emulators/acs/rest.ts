@@ -28,6 +28,10 @@ export interface RestState {
   readonly nowMs: () => number;
   /** Called for each outbound call the app creates, so a script can take it. */
   readonly onOutboundCall: (call: EmulatedCall) => void;
+  /** Injected refusals by operation: each refuses that many requests before they take effect. */
+  readonly refusals?: Map<string, { status: number; code: string; count: number }>;
+  /** Answers still to accept and then fail with AnswerFailed (fault injection). */
+  readonly answerFailures?: { count: number };
 }
 
 const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?(\/participants)?$/;
@@ -75,6 +79,12 @@ export class RestApi {
   }
 
   private run(route: Route, body: Record<string, any>, record: RestRecord): RestReply {
+    const refusal = this.state.refusals?.get(route.operation);
+    if (refusal && refusal.count > 0) {
+      refusal.count -= 1;
+      record.error = `refused by fault injection (${refusal.code})`;
+      return { status: refusal.status, body: { error: { code: refusal.code, message: record.error } } };
+    }
     try {
       return route.handler(body);
     } catch (error) {
@@ -154,7 +164,13 @@ export class RestApi {
     });
     pending.callConnectionId = call.callConnectionId;
     this.state.calls.set(call.callConnectionId, call);
-    call.connect(body);
+    const failures = this.state.answerFailures;
+    if (failures && failures.count > 0) {
+      failures.count -= 1;
+      call.connectFailing(body);
+    } else {
+      call.connect(body);
+    }
     return { status: 200, body: call.properties() };
   }
 

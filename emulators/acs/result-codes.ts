@@ -26,6 +26,8 @@ export const RESULT = {
   streamingStarted: { code: 200, subCode: 0, message: 'Action completed successfully.' },
   /** Sub-code unverified; `mediaStreamingUpdate.mediaStreamingStatusDetails` carries the SDK's known reason. */
   streamingFailed: { code: 500, subCode: 8581, message: 'Action failed, the media streaming WebSocket could not be connected.' },
+  /** AnswerFailed (code and sub-code unverified: the event's documented shape only has resultInformation). */
+  answerFailed: { code: 500, subCode: 8500, message: 'The call could not be answered.' },
   /** Sub-code unverified. */
   transferFailed: { code: 500, subCode: 7505, message: 'The transfer target did not answer.' },
 } as const satisfies Record<string, ResultInformation>;

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCli } from '../cli-support.js';
 import { startEmbeddedCosmos } from './embedded-server.js';
 
 /**
@@ -6,7 +6,12 @@ import { startEmbeddedCosmos } from './embedded-server.js';
  *   npx tsx emulators/cosmos/serve.ts [--port 8081]
  * then set COSMOS_ENDPOINT and COSMOS_KEY as printed. Data lives in memory until the process stops.
  */
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8081' }, host: { type: 'string', default: '127.0.0.1' } } });
+const { values } = parseCli({
+  usage: 'npx tsx emulators/cosmos/serve.ts [options]',
+  summary: 'Runs the embedded Cosmos DB server alone (plain HTTP, data in memory) and prints COSMOS_ENDPOINT and COSMOS_KEY.',
+  options: { port: { type: 'string', default: '8081' }, host: { type: 'string', default: '127.0.0.1' } },
+  describe: { port: 'port to listen on', host: 'address to listen on' },
+});
 const cosmos = await startEmbeddedCosmos({ port: Number(values.port), host: values.host });
 console.log(`embedded Cosmos DB listening\nCOSMOS_ENDPOINT=${cosmos.endpoint}\nCOSMOS_KEY=${cosmos.key}`);
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +16,7 @@ import { invokeHttpFunction, isAuthorized, lookupRoute, type HttpHostOptions } f
 
 export type { DevHostContext, HttpRoute, TriggerDispatcher, WebhookHandler, WebhookReply, WebhookRequest } from './dispatchers.js';
 export { webPubSubDispatcher, WEBPUBSUB_WEBHOOK_PATH } from './webpubsub-trigger.js';
-export type { WebPubSubDispatcherOptions } from './webpubsub-trigger.js';
+export type { WebPubSubDispatcherOptions, WebPubSubServiceAccess } from './webpubsub-trigger.js';
 export type { InstanceStatus, RuntimeStatus } from './durable/instance.js';
 export type { HistoryEvent } from './durable/history.js';
 export type { DurableClientData } from './durable/client-data.js';
@@ -33,6 +33,12 @@ export interface DevHostOptions {
   readonly functionKeys?: readonly string[];
   /** Key accepted for every level. @default a random key, see `keys.master` */
   readonly masterKey?: string;
+  /**
+   * System keys by name. An extension webhook `/runtime/webhooks/<name>` accepts only its
+   * `<name>_extension` key or the master key, as `?code=` or `x-functions-key`, like the Functions host
+   * (its `SystemKeyAuthLevel` policy on `runtime/webhooks/{extensionName}`). @default a random key per webhook
+   */
+  readonly systemKeys?: Readonly<Record<string, string>>;
   /** @default 'api' (host.json `extensions.http.routePrefix`) */
   readonly routePrefix?: string;
   /** @default 'rtvoice' */
@@ -43,10 +49,17 @@ export interface DevHostOptions {
   readonly dispatchers?: readonly TriggerDispatcher[];
   /** Run the app's `app.hook.appStart` / `appTerminate` hooks, as the worker does. @default true */
   readonly runAppHooks?: boolean;
+  /**
+   * Leave the `appStart` hooks to `startApp()`, for a caller that gives the app its runtime only once the
+   * host's URL is known (the hooks validate the configuration the functions will use). @default false
+   */
+  readonly deferAppStart?: boolean;
   /** How long `close()` waits for invocations in flight to finish, as the host does on shutdown. @default 5000 */
   readonly drainTimeoutMs?: number;
   /** @default consoleLogger('warn') */
   readonly logger?: Logger;
+  /** Called once the port is known, before the app's `appStart` hooks run (e.g. to set the callback URL it reads). */
+  readonly onListening?: (baseUrl: string) => void;
 }
 
 /** In-process access to the durable engine (the same state the HTTP API serves). */
@@ -66,10 +79,14 @@ export interface DurableHandle {
 export interface DevHost {
   readonly baseUrl: string;
   readonly port: number;
-  readonly keys: { readonly function: string; readonly master: string };
+  readonly keys: { readonly function: string; readonly master: string; readonly system: Readonly<Record<string, string>> };
+  /** `<baseUrl>/runtime/webhooks/<extension>?code=<its system key>`: what the Functions host hands the extension. */
+  webhookUrl(extension: string): string;
   /** Names of the functions served, by trigger type. */
   readonly served: ReadonlyMap<string, readonly string[]>;
   readonly durable: DurableHandle;
+  /** Runs the `appStart` hooks if they have not run yet (see `deferAppStart`). */
+  startApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,7 +106,8 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   installFunctionsCore();
   if (options.functionsDir) await importFunctions(options.functionsDir);
   const logger = options.logger ?? consoleLogger('warn', { component: 'devhost' });
-  const keys = { function: options.functionKeys?.[0] ?? randomKey(), master: options.masterKey ?? randomKey() };
+  const systemKeys: Record<string, string> = { ...options.systemKeys };
+  const keys = { function: options.functionKeys?.[0] ?? randomKey(), master: options.masterKey ?? randomKey(), system: systemKeys };
   const engine = new DurableEngine({ logger, ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}) });
   const routes: HttpRoute[] = [];
   const routePrefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
@@ -115,6 +133,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
   const clientData = durableClientData(baseUrl, options.taskHubName ?? 'rtvoice');
+  options.onListening?.(baseUrl);
 
   const dispatchers = new Map<string, TriggerDispatcher>();
   for (const d of [...DEFAULT_DISPATCHERS, ...(options.dispatchers ?? [])]) dispatchers.set(d.triggerType.toLowerCase(), d);
@@ -125,6 +144,8 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const webhooks = new Map<string, WebhookHandler>();
   const addWebhook = (path: string, handler: WebhookHandler) => {
     if (!webhooks.has(path.toLowerCase())) webhooks.set(path.toLowerCase(), handler);
+    const name = extensionKeyName(path);
+    if (name) systemKeys[name] ??= randomKey();
   };
   const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute, addWebhook };
   const served = new Map<string, string[]>();
@@ -157,11 +178,15 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
       await hook.callback({ hookData: {}, appHookData, functionAppDirectory: process.cwd() });
     }
   };
-  try {
-    await runHooks('appStart');
-  } catch (error) {
-    await closeServer(server);
-    throw error;
+  let appStarted: Promise<void> | undefined;
+  const startApp = () => (appStarted ??= runHooks('appStart'));
+  if (!options.deferAppStart) {
+    try {
+      await startApp();
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, http: HttpHostOptions, data: DurableClientData): Promise<void> {
@@ -181,6 +206,11 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     }
     const webhook = webhooks.get(url.pathname.toLowerCase());
     if (webhook) {
+      // Every method, OPTIONS included: the host authorizes before the extension sees the request.
+      const keyName = extensionKeyName(url.pathname);
+      const presented = url.searchParams.get('code') ?? firstHeaderValue(req.headers['x-functions-key']);
+      const accepted = [keys.master, ...(keyName && systemKeys[keyName] ? [systemKeys[keyName]] : [])];
+      if (!presented || !accepted.some((key) => safeEqualText(key, presented))) return void res.writeHead(401).end();
       const reply = await webhook({ method, url, headers: req.headers, body });
       res.writeHead(reply.status, reply.headers ?? {}).end(reply.body);
       return;
@@ -212,8 +242,15 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
     baseUrl,
     port,
     keys,
+    webhookUrl: (extension: string) => {
+      const name = `${extension.toLowerCase()}_extension`;
+      const key = systemKeys[name];
+      if (!key) throw new Error(`no webhook is served for the ${extension} extension`);
+      return `${baseUrl}/runtime/webhooks/${extension.toLowerCase()}?code=${encodeURIComponent(key)}`;
+    },
     served,
     durable,
+    startApp,
     close: () =>
       (closing ??= (async () => {
         try {
@@ -263,6 +300,22 @@ function closeServer(server: ReturnType<typeof createServer>): Promise<void> {
     server.close(() => resolveClose());
     server.closeAllConnections();
   });
+}
+
+/** `webpubsub_extension` for `/runtime/webhooks/webpubsub` (the host's naming convention for extension keys). */
+function extensionKeyName(path: string): string | undefined {
+  const m = /^\/runtime\/webhooks\/([^/]+)/i.exec(path);
+  return m ? `${m[1]!.toLowerCase()}_extension` : undefined;
+}
+
+function firstHeaderValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function safeEqualText(expected: string, presented: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function randomKey(): string {

@@ -1,4 +1,4 @@
-export { startRealtimeEmulator } from './server.js';
+export { startRealtimeEmulator, DEFAULT_VAD_THRESHOLD_RMS } from './server.js';
 export type { RealtimeEmulator, RealtimeEmulatorOptions } from './server.js';
 export { EmulatedRealtimeSession, EMULATOR_SAMPLE_RATE_HZ } from './session.js';
 export type { EmulatedItem } from './session.js';

@@ -17,6 +17,10 @@ import { EmulatedRealtimeSession } from './session.js';
 import { defaultResponder, type Responder } from './responder.js';
 import { UtteranceScript } from './utterances.js';
 import { handleSpeechRequest, type SpeechRequestRecord } from './speech.js';
+import { DEFAULT_DEPLOYMENT_ROUTE_API_VERSION } from '../../src/lib/agent/realtime/connect.js';
+
+/** RMS level (0…1) above which the emulator's server VAD hears speech in a 20 ms window. */
+export const DEFAULT_VAD_THRESHOLD_RMS = 0.02;
 
 export type RealtimeEmulatorOptions = {
   /** @default 0 (a free port) */
@@ -121,7 +125,7 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
         correlationId: typeof correlation === 'string' ? correlation : undefined,
         speechMsPerWord: options.speechMsPerWord ?? 200,
         paceFactor: options.paceFactor ?? 1,
-        vadThresholdRms: options.vadThresholdRms ?? 0.02,
+        vadThresholdRms: options.vadThresholdRms ?? DEFAULT_VAD_THRESHOLD_RMS,
       });
       sessions.set(session.id, session);
     });
@@ -141,7 +145,7 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
     deployment,
     ttsDeployment,
     speechRequests,
-    apiVersion: '2025-08-28',
+    apiVersion: DEFAULT_DEPLOYMENT_ROUTE_API_VERSION,
     ca: tls.cert,
     sessions,
     utterances,

@@ -95,7 +95,7 @@ export class RedisServer {
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const failed = new Promise<never>((_, reject) => {
-      child.once('error', reject);
+      child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new RedisServerMissingError(redisServerBinary()) : error));
       child.once('exit', (code) => reject(new RedisServerExited(`redis-server exited with ${code}: ${stderr.trim()}`)));
     });
     this.child = child;
@@ -109,7 +109,18 @@ export class RedisServerExited extends Error {
   override readonly name = 'RedisServerExited';
 }
 
-function redisServerBinary(): string {
+/** The redis-server binary is not installed (or not where REDIS_SERVER_BIN points). */
+export class RedisServerMissingError extends Error {
+  override readonly name = 'RedisServerMissingError';
+  constructor(readonly binary: string) {
+    super(
+      `${binary} was not found: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis; ` +
+        'Windows: use WSL or the devcontainer) or set REDIS_SERVER_BIN to its path',
+    );
+  }
+}
+
+export function redisServerBinary(): string {
   return process.env.REDIS_SERVER_BIN ?? 'redis-server';
 }
 
@@ -131,7 +142,7 @@ export async function freePort(): Promise<number> {
  * whatever else listens there (the port can be taken between finding it free and binding it).
  * With `requirepass` the answer is a NOAUTH error, which is Redis answering too.
  */
-async function waitForRedis(port: number, timeoutMs: number, starting: () => boolean): Promise<void> {
+export async function waitForRedis(port: number, timeoutMs: number, starting: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && starting()) {
     if (await answersPing(port, Math.min(250, Math.max(1, deadline - Date.now())))) return;

@@ -64,12 +64,20 @@ export function claimList(payload: JWTPayload, name: string): string[] {
   return [];
 }
 
-/** The token from `?access_token=` or `Authorization: Bearer`. */
-export function extractToken(query: URLSearchParams, authorization: string | undefined): string | undefined {
-  const fromQuery = query.get('access_token');
-  if (fromQuery) return fromQuery;
-  const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-  return match?.[1]?.trim();
+/**
+ * Which token the service validates when a client presents both `?access_token=` and
+ * `Authorization: Bearer`. Learn ("WebSocket client protocols for Azure Web PubSub", Authorization)
+ * says the token can be in either, and not which wins when both are there — as with ACS media
+ * streaming, which connects with its own JWT in `Authorization` to a URL carrying our token. So it is
+ * an emulator option, and `npm run verify:azure` reports what the live service does.
+ */
+export type TokenPrecedence = 'query' | 'header';
+
+/** The token from `?access_token=` or `Authorization: Bearer`, the `precedence` one first. */
+export function extractToken(query: URLSearchParams, authorization: string | undefined, precedence: TokenPrecedence = 'query'): string | undefined {
+  const fromQuery = query.get('access_token') || undefined;
+  const fromHeader = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]?.trim() || undefined;
+  return precedence === 'query' ? (fromQuery ?? fromHeader) : (fromHeader ?? fromQuery);
 }
 
 export function newReconnectionToken(): string {

@@ -64,7 +64,7 @@ export class ClientEndpoint {
   }
 
   private async admit(request: IncomingMessage, url: URL, hub: string): Promise<Admission> {
-    const token = extractToken(url.searchParams, request.headers.authorization);
+    const token = extractToken(url.searchParams, request.headers.authorization, this.core.options.tokenPrecedence);
     if (!token) throw new WebPubSubEmulatorError('An access token is required.', 401);
     const clientPath = `/client/hubs/${hub}`;
     const claims = await this.core.verifier.verify(token, [`${this.core.endpoint}${clientPath}`, `http://${request.headers.host}${clientPath}`]);

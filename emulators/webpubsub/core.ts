@@ -2,10 +2,12 @@
  * The emulator's shared state and the connection lifecycle: hubs, token verification, upstream
  * delivery, and what happens when a connection ends (closed, dropped, recovering, expired).
  */
+import type { TokenPrecedence } from './auth.js';
 import type { Logger } from '../../src/lib/telemetry/logger.js';
 import { TokenVerifier } from './auth.js';
 import type { ClientConnection, ConnectionLimits } from './connection.js';
 import { HubState } from './hub.js';
+import { BudgetGate, type MessageBudgetOptions } from './budget.js';
 import { Payload } from './payload.js';
 import { writeDisconnected } from './protocol.js';
 import { UpstreamDispatcher, type UpstreamEvent } from './upstream.js';
@@ -19,6 +21,11 @@ export interface CoreOptions {
   /** How long a reliable connection whose socket dropped waits for the client to recover it. */
   recoveryWindowMs: number;
   upstreamTimeoutMs: number;
+  /** Which of two presented client tokens is validated (undocumented service behaviour). */
+  tokenPrecedence: TokenPrecedence;
+  /** The resource's message budget; without it messages are only metered. */
+  budget?: MessageBudgetOptions | undefined;
+  onGroupPublish?: ((group: string, bytes: number, atMs: number) => void) | undefined;
 }
 
 export class EmulatorCore {
@@ -26,6 +33,8 @@ export class EmulatorCore {
   readonly upstream: UpstreamDispatcher;
   readonly logger: Logger;
   readonly endpoint: string;
+  /** One budget and meter for the resource: the limits are per resource, shared by its hubs. */
+  readonly gate: BudgetGate;
   private readonly hubs = new Map<string, HubState>();
   closing = false;
 
@@ -33,6 +42,7 @@ export class EmulatorCore {
     this.verifier = new TokenVerifier(options.accessKey);
     this.logger = options.logger;
     this.endpoint = options.endpoint;
+    this.gate = new BudgetGate(options.budget, options.onGroupPublish);
     this.upstream = new UpstreamDispatcher({ accessKey: options.accessKey, defaultOriginHost: new URL(options.endpoint).hostname, logger: options.logger, timeoutMs: options.upstreamTimeoutMs });
   }
 
@@ -40,7 +50,7 @@ export class EmulatorCore {
   hub(name: string): HubState {
     const key = name.toLowerCase();
     let hub = this.hubs.get(key);
-    if (!hub) this.hubs.set(key, (hub = new HubState(key)));
+    if (!hub) this.hubs.set(key, (hub = new HubState(key, this.gate)));
     return hub;
   }
 

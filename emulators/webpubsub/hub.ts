@@ -7,6 +7,7 @@ import type { ClientConnection } from './connection.js';
 import { OutboundMessage } from './connection.js';
 import type { Payload } from './payload.js';
 import { groupMessageTail, serverMessageTail } from './protocol.js';
+import type { BudgetGate } from './budget.js';
 
 export interface PublishOptions {
   fromUserId?: string | undefined;
@@ -20,7 +21,11 @@ export class HubState {
   private readonly groups = new Map<string, Set<ClientConnection>>();
   private readonly users = new Map<string, Set<ClientConnection>>();
 
-  constructor(readonly name: string) {}
+  /** `gate`: the resource's message budget and meter, shared by every hub. */
+  constructor(
+    readonly name: string,
+    private readonly gate?: BudgetGate,
+  ) {}
 
   add(connection: ClientConnection): void {
     this.connections.set(connection.id, connection);
@@ -63,8 +68,16 @@ export class HubState {
     return (this.groups.get(group)?.size ?? 0) > 0;
   }
 
-  /** Publishes to a group; returns how many connections it was handed to. */
+  /**
+   * Publishes to a group through the resource's budget; returns how many connections it was handed to
+   * now (0 when the budget holds it back or drops it).
+   */
   publishToGroup(group: string, payload: Payload, options: PublishOptions = {}): number {
+    if (this.gate) return this.gate.publish(group, payload.bytes.length, () => this.fanOut(group, payload, options));
+    return this.fanOut(group, payload, options);
+  }
+
+  private fanOut(group: string, payload: Payload, options: PublishOptions): number {
     const members = this.groups.get(group);
     if (!members || members.size === 0) return 0;
     const message = new OutboundMessage(payload, () => groupMessageTail(group, options.fromUserId, payload));

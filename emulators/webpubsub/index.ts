@@ -8,6 +8,7 @@
  * // …
  * await wps.close();
  */
+import type { TokenPrecedence } from './auth.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +18,11 @@ import { ClientEndpoint, rejectUpgrade } from './client-endpoint.js';
 import { EmulatorCore } from './core.js';
 import { RestApi } from './rest.js';
 import type { EventHandlerSetting } from './upstream.js';
+import type { MessageBudgetOptions, MessageMeter } from './budget.js';
 
 export type { EventHandlerSetting, SystemEventName } from './upstream.js';
+export type { MessageBudgetOptions, MessageMeter } from './budget.js';
+export { MessageBudget, billedUnits, inboundBudgetPerSecond, messageCost } from './budget.js';
 export { WebPubSubEmulatorError, TokenRejectedError, PermissionDeniedError, BadRequestError, UpstreamError } from './errors.js';
 
 export interface HubSettings {
@@ -43,6 +47,16 @@ export interface WebPubSubEmulatorOptions {
   reliableBufferMessages?: number;
   /** Unacknowledged bytes a reliable connection may hold. @default 256 MiB */
   reliableBufferBytes?: number;
+  /**
+   * Which token is validated when a client presents `?access_token=` and `Authorization: Bearer` (ACS
+   * media streaming does): undocumented, so switchable; `npm run verify:azure` reports the live answer.
+   * @default 'query'
+   */
+  tokenPrecedence?: TokenPrecedence;
+  /** The resource's message budget (see budget.ts). @default none: messages are metered, never held back */
+  messageBudget?: MessageBudgetOptions;
+  /** Sees every inbound group message (group, bytes, performance.now()) as it arrives, to record traffic. */
+  onGroupPublish?: (group: string, bytes: number, atMs: number) => void;
 }
 
 /** What `connections()` reports, for assertions in tests. */
@@ -70,6 +84,8 @@ export interface WebPubSubEmulator {
   connections(hub?: string): ConnectionInfo[];
   /** Cuts a connection's socket without a close frame, as a network failure would (reliable clients recover). */
   dropConnection(connectionId: string): boolean;
+  /** Messages in and out of the resource, billed units, and what the budget held back or dropped. */
+  meter(): Readonly<MessageMeter>;
   close(): Promise<void>;
 }
 
@@ -88,6 +104,9 @@ export async function startWebPubSubEmulator(options: WebPubSubEmulatorOptions =
     logger,
     recoveryWindowMs: options.recoveryWindowMs ?? 30_000,
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 10_000,
+    tokenPrecedence: options.tokenPrecedence ?? 'query',
+    budget: options.messageBudget,
+    onGroupPublish: options.onGroupPublish,
     limits: {
       reliableBufferMessages: options.reliableBufferMessages ?? 100_000,
       reliableBufferBytes: options.reliableBufferBytes ?? 256 * 1024 * 1024,
@@ -140,6 +159,7 @@ export async function startWebPubSubEmulator(options: WebPubSubEmulatorOptions =
         })),
       );
     },
+    meter: () => ({ ...core.gate.meter }),
     dropConnection: (connectionId) => {
       for (const hub of core.allHubs()) {
         const socket = hub.connections.get(connectionId)?.socket;

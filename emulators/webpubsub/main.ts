@@ -3,19 +3,29 @@
  *   tsx emulators/webpubsub/main.ts [--port 8080] [--host 127.0.0.1] [--access-key KEY]
  *       [--hub NAME[=EVENT_HANDLER_URL_TEMPLATE]]… [--json]
  * Prints the endpoint and connection string (one JSON line with --json), stops cleanly on
- * SIGINT/SIGTERM.
+ * SIGINT/SIGTERM. Over an IPC channel (a parent that forked it), the message `meter` is answered with
+ * the message meter.
  */
-import { parseArgs } from 'node:util';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { parseCli } from '../cli-support.js';
 import { startWebPubSubEmulator, type HubSettings } from './index.js';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  usage: 'npx tsx emulators/webpubsub/main.ts [options]',
+  summary: 'Runs the Azure Web PubSub emulator alone and prints its endpoint and connection string; Ctrl-C stops it.',
   options: {
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     'access-key': { type: 'string' },
     hub: { type: 'string', multiple: true, default: [] },
     json: { type: 'boolean', default: false },
+  },
+  describe: {
+    port: 'port to listen on (0: a free one)',
+    host: 'address to listen on',
+    'access-key': 'the AccessKey (random when unset)',
+    hub: 'NAME[=EVENT_HANDLER_URL_TEMPLATE], repeatable: a hub and where its events go',
+    json: 'print one JSON line {endpoint, port, connectionString}',
   },
 });
 
@@ -40,6 +50,11 @@ if (values.json) {
   console.log(`Web PubSub emulator listening on ${emulator.endpoint}`);
   console.log(`WEBPUBSUB_CONNECTION_STRING=${emulator.connectionString}`);
 }
+
+// Started by a benchmark with an IPC channel: it may ask for the message meter.
+process.on('message', (request) => {
+  if (request === 'meter') process.send?.(emulator.meter());
+});
 
 let stopping = false;
 const stop = () => {

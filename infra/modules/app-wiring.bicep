@@ -14,6 +14,9 @@ param functionAppName string
 @description('Web PubSub service.')
 param webPubSubName string
 
+@description('Web PubSub shards beyond the first (media-scale.bicep), each given the same hub and handler.')
+param extraWebPubSubNames array = []
+
 @description('Hub carrying media (WEBPUBSUB_HUB).')
 param webPubSubHubName string
 
@@ -72,6 +75,28 @@ resource mediaHub 'Microsoft.SignalRService/webPubSub/hubs@2024-03-01' = {
     ] : []
   }
 }
+
+resource extraShards 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = [
+  for shardName in extraWebPubSubNames: {
+    name: shardName
+  }
+]
+
+resource extraShardHubs 'Microsoft.SignalRService/webPubSub/hubs@2024-03-01' = [
+  for (shardName, i) in extraWebPubSubNames: {
+    parent: extraShards[i]
+    name: webPubSubHubName
+    properties: {
+      anonymousConnectPolicy: 'Deny'
+      eventHandlers: wireAppEndpoints ? [
+        {
+          urlTemplate: '${appBaseUrl}/runtime/webhooks/webpubsub?code=${site::host.listKeys().systemKeys.webpubsub_extension}'
+          systemEvents: ['connected', 'disconnected']
+        }
+      ] : []
+    }
+  }
+]
 
 // Communication Services is global, so is its system topic.
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {

@@ -25,10 +25,13 @@ param auditTtlDays int
 @description('Object id of the app identity.')
 param appPrincipalId string
 
+@description('Object id of a developer given the same data-plane role (developer access); empty: none.')
+param developerPrincipalId string = ''
+
 @description('Database name (COSMOS_DATABASE).')
 param databaseName string = 'rtvoice'
 
-// Partition keys the archive writes with (ARCHITECTURE.md §6).
+// Partition keys the archive writes with (docs/data-model.md).
 // Only audit expires by default; the other containers keep documents until the app deletes them.
 var containers = [
   { name: 'transcripts', partitionKey: '/callId', ttl: {} }
@@ -84,6 +87,16 @@ resource appDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssign
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: appPrincipalId
+    scope: '${account.id}/dbs/${databaseName}'
+  }
+}
+
+resource developerDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = if (!empty(developerPrincipalId)) {
+  parent: account
+  name: guid(account.id, developerPrincipalId, dataContributorRoleId)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
+    principalId: developerPrincipalId
     scope: '${account.id}/dbs/${databaseName}'
   }
 }

@@ -1,4 +1,6 @@
-// The Function App on Flex Consumption (Linux, Node.js 22) with one always-ready group for the relay.
+// A Function App on Flex Consumption (Linux, Node.js 22) with one always-ready group (http). main.bicep
+// deploys it twice from the same package: the main app (serviceName api, RELAY_ENABLED=false, scales
+// on demand) and the relay app (serviceName relay, RELAY_ENABLED=true, only always-ready instances).
 //
 // appSettings below is the complete list of settings the app and the host read in Azure. It must stay
 // one literal object: test/infra/settings-consistency.test.ts parses it and compares it with
@@ -11,6 +13,13 @@ param planName string
 
 @description('Function App name (2-60 letters, digits and dashes); part of its default host name.')
 param name string
+
+@allowed(['api', 'relay'])
+@description('azd service deployed to this app (azure.yaml): api (the main app) or relay.')
+param serviceName string
+
+@description('ACS_CALLBACK_BASE_URL: the main app\'s URL; empty means this app\'s own (the main app).')
+param callbackBaseUrl string
 
 @description('Region of the plan and the app.')
 param location string
@@ -37,7 +46,7 @@ param deploymentContainerName string
 param appInsightsConnectionString string
 
 @minValue(0)
-@description('Always-ready instances of the http group: the relay runs in them (started from app.hook.appStart).')
+@description('Always-ready instances of the http group (in the relay app, the relays: started from app.hook.appStart).')
 param alwaysReadyInstances int
 
 @minValue(1)
@@ -100,8 +109,11 @@ param agentVoice string
 @description('AGENT_LOCALE.')
 param agentLocale string
 
-@description('Web PubSub endpoint.')
+@description('Web PubSub endpoint (shard 0).')
 param webPubSubEndpoint string
+
+@description('Every Web PubSub shard\'s endpoint, shard 0 first.')
+param webPubSubEndpoints array
 
 @description('Web PubSub hub carrying media.')
 param webPubSubHubName string
@@ -156,7 +168,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: union(tags, { 'azd-service-name': 'api' })
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -244,11 +256,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AUDIT_TTL_DAYS: string(auditTtlDays)
     USER_ID_SALT: '@Microsoft.KeyVault(SecretUri=${userIdSaltSecretUri})'
     ACS_ENDPOINT: acsEndpoint
-    ACS_CALLBACK_BASE_URL: 'https://${site.properties.defaultHostName}'
+    ACS_CALLBACK_BASE_URL: empty(callbackBaseUrl) ? 'https://${site.properties.defaultHostName}' : callbackBaseUrl
     ACS_CALLBACK_AUTH: acsCallbackAuth
     ACS_CALLBACK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${callbackSigningKeySecretUri})'
     ACS_JWT_ISSUER: 'https://acscallautomation.communication.azure.com'
     ACS_JWT_AUDIENCE: acsImmutableResourceId
+    ACS_JWT_MAX_LIFETIME_SECONDS: '900'
     ACS_JWKS_URL: 'https://acscallautomation.communication.azure.com/calling/keys'
     ACS_SOURCE_NUMBER: acsSourceNumber
     TRANSFER_TARGET_NUMBER: transferTargetNumber
@@ -257,6 +270,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AGENTS_DIR: 'agents'
     AGENT_LOCALE: agentLocale
     WEBPUBSUB_ENDPOINT: webPubSubEndpoint
+    WEBPUBSUB_ENDPOINTS: join(webPubSubEndpoints, ',')
     WEBPUBSUB_HUB: webPubSubHubName
     MEDIA_MODE: mediaMode
     MEDIA_AUDIO_FORMAT: mediaAudioFormat
@@ -269,6 +283,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_OPENAI_TTS_DEPLOYMENT: ttsDeploymentName
     MAX_CALL_DURATION_SECONDS: string(maxCallDurationSeconds)
     SILENCE_REPROMPTS: string(silenceReprompts)
+    LIMIT_RECOGNIZED_TEXT_CHARS: '2000'
+    LIMIT_DTMF_TONES: '64'
+    LIMIT_TOOL_ARGUMENTS_CHARS: '4096'
+    LIMIT_MODEL_OUTPUT_CHARS: '4000'
+    LIMIT_CONTEXT_FIELD_CHARS: '512'
+    ARCHIVE_RETRY_HORIZON_SECONDS: '86400'
   }
 }
 

@@ -40,6 +40,21 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// The operators' workbook: calls by outcome, slow turns, barge-ins, failures by cause, one call's timeline
+// (built from infra/monitoring/operator-queries.kql by infra/monitoring/build-workbook.mjs).
+resource operationsWorkbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(appInsights.id, 'rtvoice-operations-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'rtvoice operations'
+    category: 'workbook'
+    sourceId: appInsights.id
+    serializedData: loadTextContent('../monitoring/operations-workbook.json')
+  }
+}
+
 @description('Name of the Application Insights component.')
 output appInsightsName string = appInsights.name
 

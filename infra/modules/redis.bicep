@@ -24,6 +24,9 @@ param evictionPolicy string = 'NoEviction'
 @description('Object id of the app identity given the default data access policy.')
 param appPrincipalId string
 
+@description('Object id of a developer given the same access policy (developer access); empty: none.')
+param developerPrincipalId string = ''
+
 resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   name: name
   location: location
@@ -34,6 +37,9 @@ resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   properties: {
     minimumTlsVersion: '1.2'
     highAvailability: highAvailability ? 'Enabled' : 'Disabled'
+    // Required on create since 2025-07-01. Enabled: the Functions app reaches it without a VNet, and
+    // access is Entra ID only (access keys disabled on the database).
+    publicNetworkAccess: 'Enabled'
   }
 }
 
@@ -58,6 +64,20 @@ resource appAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssign
       objectId: appPrincipalId
     }
   }
+}
+
+// Assignment names allow letters and digits only (1-60).
+resource developerAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = if (!empty(developerPrincipalId)) {
+  parent: database
+  name: 'dev${uniqueString(developerPrincipalId)}'
+  properties: {
+    accessPolicyName: 'default'
+    user: {
+      objectId: developerPrincipalId
+    }
+  }
+  // The service applies one access policy assignment change at a time per database.
+  dependsOn: [appAccess]
 }
 
 @description('Host name, <name>.<region>.redis.azure.net (REDIS_HOST).')

@@ -39,7 +39,7 @@ var roleIds = {
   // Durable Functions work-item and control queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Durable Functions history and instance tables.
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Entra-authenticated telemetry ingestion.
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   // Web PubSub REST API: client tokens, groups, send.

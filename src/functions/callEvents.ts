@@ -8,7 +8,8 @@ import * as df from 'durable-functions';
 export async function callEvents(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
   const [{ handleCallEvents }, { callControlDeps }] = await Promise.all([import('../lib/calls/call-events.js'), import('../lib/calls/wiring.js')]);
-  return handleCallEvents(request, await callControlDeps(context));
+  const { unlessMisconfigured } = await import('../lib/config/startup.js');
+  return unlessMisconfigured(() => callControlDeps(context), (deps) => handleCallEvents(request, deps));
 }
 
 app.http('callEvents', {

@@ -5,7 +5,8 @@ import * as df from 'durable-functions';
 export async function calls(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
   const [{ handlePlaceCall }, { callControlDeps }] = await Promise.all([import('../lib/calls/outbound-call.js'), import('../lib/calls/wiring.js')]);
-  return handlePlaceCall(request, await callControlDeps(context));
+  const { unlessMisconfigured } = await import('../lib/config/startup.js');
+  return unlessMisconfigured(() => callControlDeps(context), (deps) => handlePlaceCall(request, deps));
 }
 
 app.http('calls', {

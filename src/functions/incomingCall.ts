@@ -5,7 +5,8 @@ import * as df from 'durable-functions';
 export async function incomingCall(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
   const [{ handleIncomingCall }, { callControlDeps }] = await Promise.all([import('../lib/calls/incoming-call.js'), import('../lib/calls/wiring.js')]);
-  return handleIncomingCall(request, await callControlDeps(context));
+  const { unlessMisconfigured } = await import('../lib/config/startup.js');
+  return unlessMisconfigured(() => callControlDeps(context), (deps) => handleIncomingCall(request, deps));
 }
 
 app.http('incomingCall', {

@@ -7,11 +7,14 @@ import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ToolRun
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
-import { createWebPubSubService } from './media/webpubsub-service.js';
+import { createWebPubSubService, createWebPubSubServices } from './media/webpubsub-service.js';
 import { RedisKeys } from './state/keys.js';
 import { createRedis, type ManagedRedis } from './state/redis-client.js';
 import { SessionStore } from './state/session-store.js';
+import { sampleRedisInfo } from './telemetry/baselines.js';
 import { consoleLogger, type Logger } from './telemetry/logger.js';
+import { processLatency } from './telemetry/histograms.js';
+import { registerStateSource } from './telemetry/metrics.js';
 
 /**
  * The composition root: real clients built once per process from the validated config and
@@ -32,8 +35,10 @@ export interface Runtime {
   agents(): Promise<AgentCatalog | undefined>;
   /** The definitions with the shared tool runner (verification in Redis), for the relays. */
   agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
-  /** The Web PubSub service client of the media hub (token minting, REST data plane). */
+  /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
+  /** One client per Web PubSub shard, in shard order (shard 0 is `webPubSub()`'s resource). */
+  webPubSubShards(): Promise<WebPubSubServiceClient[]>;
   close(): Promise<void>;
 }
 
@@ -69,7 +74,11 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     const managed = await redis.get();
     // Connect eagerly but do not fail on it: the store degrades to memory + journal while Redis is away.
     await managed.ready().catch((err: unknown) => logger.warn('redis not ready at start-up; degrading', { error: err as Error }));
-    return new SessionStore(managed.client, keys, { logger });
+    // The process histograms get every Redis round trip too (the Redis p99 baseline reads them).
+    const sessionStore = new SessionStore(managed.client, keys, { logger, latency: processLatency });
+    // Journal depth, breaker state and the Redis memory and pool baselines as metrics (when telemetry runs).
+    registerStateSource('functions', { health: () => sessionStore.health(), redisInfo: () => sampleRedisInfo(managed.client) });
+    return sessionStore;
   });
   const archive = lazy(
     overrides.archive ??
@@ -80,6 +89,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   );
   const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
   const webPubSub = lazy(() => createWebPubSubService(config));
+  const webPubSubShards = lazy(() => createWebPubSubServices(config));
   // The transfer number comes from validated config; anything else a definition names, from the environment.
   const agentSettings = { ...process.env, ...overrides.agentSettings, TRANSFER_TARGET_NUMBER: config.acs.transferTargetNumber };
   const agents = lazy(() => loadAppAgents(config.agents.definitionsDir, logger, agentSettings));
@@ -125,6 +135,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       return bound ? { catalog: bound.catalog, tools: bound.tools } : undefined;
     },
     webPubSub: webPubSub.get,
+    webPubSubShards: webPubSubShards.get,
     async close() {
       const pendingStore = store.peek();
       const pendingArchive = archive.peek();

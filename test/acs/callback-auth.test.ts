@@ -6,6 +6,7 @@ import {
   createCallbackAuthenticator,
   verifyCallbackSignature,
 } from '../../src/lib/acs/callback-auth.js';
+import { lifetimeProblemOf } from '../../src/lib/acs/callback-jwt.js';
 import { JwksServer, signToken, signingKey, type SigningKey } from './jwks-server.js';
 
 const ISSUER = 'https://acscallautomation.communication.azure.com';
@@ -165,6 +166,35 @@ describe('ACS-signed JWT against a real JWKS endpoint', () => {
       'wrong_audience/401',
       'wrong_issuer/401',
     ]);
+  });
+
+  it('refuses a token that claims a century of life or was issued in the future, and accepts ACS lifetimes with a small skew', async () => {
+    // Prepare: ACS's callback tokens live 5 minutes; a signed token valid for 100 years is refused all the same.
+    jwks.serve(keyA);
+    const auth = createCallbackAuthenticator(acs('jwt'));
+    const nowSec = Math.floor(Date.now() / 1000);
+    const claims = { issuer: ISSUER, audience: AUDIENCE };
+    const century = await signToken(keyA, { ...claims, issuedAtSec: nowSec, expiresAtSec: nowSec + 100 * 365 * 86_400 });
+    const future = await signToken(keyA, { ...claims, issuedAtSec: nowSec + 600, expiresAtSec: nowSec + 900 });
+    const acsLike = await signToken(keyA, { ...claims, issuedAtSec: nowSec - 20, expiresAtSec: nowSec + 280 });
+    const skewed = await signToken(keyA, { ...claims, issuedAtSec: nowSec + 10, expiresAtSec: nowSec + 310 });
+    const request = (token: string) => auth.authenticate({ url: '/api/callEvents?callId=in-abc', authorization: bearer(token) });
+
+    // Act
+    const results = await Promise.all([century, future, acsLike, skewed].map(request));
+
+    // Assess
+    expect(results.map((r) => (r.ok ? 'ok' : `${r.reason}/${r.status}`))).toEqual(['invalid_token/401', 'invalid_token/401', 'ok', 'ok']);
+    expect(results[0]).toMatchObject({ detail: expect.stringMatching(/lifetime .* exceeds the 900 s allowed/) });
+    expect(results[1]).toMatchObject({ detail: 'token issued in the future' });
+  });
+
+  it('bounds the lifetime by nbf, or by now when a token carries neither iat nor nbf', () => {
+    const nowSec = 1_800_000_000;
+    expect(lifetimeProblemOf({ exp: nowSec + 300, nbf: nowSec - 10 }, nowSec, 30, 900)).toBeUndefined();
+    expect(lifetimeProblemOf({ exp: nowSec + 3_600, nbf: nowSec }, nowSec, 30, 900)).toMatch(/exceeds/);
+    expect(lifetimeProblemOf({ exp: nowSec + 3_600 }, nowSec, 30, 900)).toMatch(/exceeds/);
+    expect(lifetimeProblemOf({ exp: nowSec + 3_600 }, nowSec, 30, 7_200)).toBeUndefined();
   });
 
   it('rejects a token whose signature does not match the key it names', async () => {

@@ -1,4 +1,4 @@
-/** Callback and Event Grid bodies shaped like ACS sends them (WIRE-PROTOCOLS.md, SDK 1.6.0 models). */
+/** Callback and Event Grid bodies shaped like ACS sends them (docs/wire-protocols.md, SDK 1.6.0 models). */
 
 export const CONNECTION_ID = '421f0b00-aaaa-4bbb-8ccc-0123456789ab';
 export const SERVER_CALL_ID = 'aHR0cHM6Ly9hcGkuZXhhbXBsZS9jYWxsLzE';

@@ -76,9 +76,12 @@ describe('a five-turn inbound call', () => {
     const day = utcDay('test', transcript!.header.startedAt);
     const analytics = await archive.analytics.get(callId, day);
     expect(analytics).toMatchObject({ callId, day, type: 'call', turns: 11, outcome: 'completed', bargeIns: 0, userId });
-    expect(analytics!.durationMs).toBe(Math.round(transcript!.header.durationMs / 1000) * 1000);
+    expect(analytics!.durationMs).toBe(transcript!.header.durationMs);
     expect(analytics!.latency.agent?.count).toBe(QUESTIONS.length);
     expect(analytics!.latency.turn?.count).toBe(QUESTIONS.length);
+    // The turn is the caller's wait from the ACS event's time, so it holds the reply time beside it.
+    expect(analytics!.latency.reply?.count).toBe(QUESTIONS.length);
+    expect(analytics!.latency.turn!.maxMs!).toBeGreaterThanOrEqual(analytics!.latency.reply!.maxMs!);
 
     // Audit: answered by call control, ended by the lifecycle.
     const audit = await archive.audit.list(callId);

@@ -5,6 +5,8 @@ import { startOfflineStack, type OfflineStack, type OfflineStackOptions } from '
 import type { Archive } from '../../src/lib/archive/index.js';
 import type { LifecycleSummary } from '../../src/lib/lifecycle/index.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { onCluster } from '../support/topology.js';
+import { scanAll } from '../state/support/store.js';
 
 /**
  * The whole product offline for end-to-end tests: the run's private Redis (from the global setup;
@@ -14,7 +16,7 @@ import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 export async function startE2eStack(options: OfflineStackOptions = {}): Promise<OfflineStack> {
   return startOfflineStack({
     ...options,
-    redis: { host: inject('redisHost'), port: inject('redisPort') },
+    redis: { host: inject('redisHost'), port: inject('redisPort'), cluster: onCluster() },
     // Plays last 2 ms per character instead of 20: the conversation is the same, the test is faster.
     acs: { speechMsPerChar: 2, ...options.acs },
     // Rejections and retries are logged at warn on purpose; the tests assert them instead.
@@ -31,17 +33,10 @@ export async function lifecycleOf(stack: OfflineStack, callConnectionId: string 
   return { status, output: status.output as LifecycleSummary };
 }
 
-/** Every Redis key of one call or conversation under the stack's key prefix (SCAN, never KEYS). */
+/** Every Redis key of one call or conversation under the stack's key prefix (SCAN, never KEYS; every master's on a cluster). */
 export async function redisKeysOf(stack: OfflineStack, callId: string): Promise<string[]> {
   const client = (await stack.runtime.redis()).client;
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${stack.config.keyPrefix}:*{${callId}}*`, 'COUNT', 500);
-    found.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return found.sort();
+  return (await scanAll(client, `${stack.config.keyPrefix}:*{${callId}}*`)).sort();
 }
 
 export async function archiveOf(stack: OfflineStack): Promise<Archive> {

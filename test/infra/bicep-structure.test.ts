@@ -109,6 +109,7 @@ describe('infra/ Bicep structure', () => {
       identity: /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/,
       storage: /^[a-z0-9]{3,24}$/,
       deploymentContainer: /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+      relayDeploymentContainer: /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
       logAnalytics: /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
       appInsights: /^[^%&\\?/]{1,260}$/,
       keyVault: /^(?!.*--)[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/,
@@ -119,7 +120,9 @@ describe('infra/ Bicep structure', () => {
       // Also the custom subdomain, hence lowercase.
       aiServices: /^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/,
       plan: /^[A-Za-z0-9-]{1,60}$/,
+      relayPlan: /^[A-Za-z0-9-]{1,60}$/,
       functionApp: /^(?!.*--)[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$/,
+      relayApp: /^(?!.*--)[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$/,
       systemTopic: /^[A-Za-z0-9-]{3,128}$/,
     };
     const abbrs = JSON.parse(read('infra/abbreviations.json')) as Record<string, string>;
@@ -224,7 +227,11 @@ describe('infra/ Bicep structure', () => {
   it('matches azure.yaml to the Function App and ships an executable wiring hook', () => {
     const azureYaml = read('azure.yaml');
     expect(azureYaml).toMatch(/^services:\n {2}api:\n(?: {4}.*\n)*? {4}host: function$/m);
-    expect(read('infra/modules/function-app.bicep')).toContain("'azd-service-name': 'api'");
+    expect(azureYaml).toMatch(/^ {2}relay:\n(?: {4}.*\n)*? {4}host: function$/m);
+    // One module, two apps: the main app (api) and the relay app (relay), each tagged with its service.
+    expect(read('infra/modules/function-app.bicep')).toContain("'azd-service-name': serviceName");
+    expect(read('infra/main.bicep')).toContain("serviceName: 'api'");
+    expect(read('infra/main.bicep')).toContain("serviceName: 'relay'");
     const hooks = [...azureYaml.matchAll(/run: \.\/(\S+)/g)].map((m) => m[1]!);
     expect(hooks).toEqual(['infra/scripts/wire-app-endpoints.sh', 'infra/scripts/wire-app-endpoints.ps1']);
     expect(() => accessSync(join(REPO, hooks[0]!), constants.X_OK)).not.toThrow();

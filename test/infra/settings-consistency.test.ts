@@ -24,6 +24,7 @@ const DEPLOYMENT_TIME_VALUES: Readonly<Record<string, string>> = {
   ACS_JWT_AUDIENCE: '2b6c1c0e-0000-4000-8000-000000000002',
   COGNITIVE_SERVICES_ENDPOINT: 'https://ais-abcdefghij123.cognitiveservices.azure.com/',
   WEBPUBSUB_ENDPOINT: 'https://wps-abcdefghij123.webpubsub.azure.com',
+  WEBPUBSUB_ENDPOINTS: 'https://wps-abcdefghij123.webpubsub.azure.com',
   AZURE_OPENAI_ENDPOINT: 'https://ais-abcdefghij123.openai.azure.com',
 };
 
@@ -65,7 +66,7 @@ describe('infrastructure settings', () => {
     expect(config.redis).toMatchObject({ port: 10000, tls: true, cluster: true, auth: 'entra', password: undefined });
     expect(config.cosmos.key).toBeUndefined();
     expect(config.acs.connectionString).toBeUndefined();
-    expect(config.webPubSub).toMatchObject({ connectionString: undefined, hub: 'media', mediaMode: 'realtime', relayEnabled: true });
+    expect(config.webPubSub).toMatchObject({ connectionString: undefined, hub: 'media', mediaMode: 'realtime', relayEnabled: false });
     expect(config.agent).toMatchObject({ mode: 'azure-openai', apiKey: undefined });
     expect(config.acs.callbackAuth).toBe('jwt+signature');
   });

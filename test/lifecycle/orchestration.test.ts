@@ -14,8 +14,9 @@ import { RecordingDeps } from './recording-deps.js';
 
 /**
  * The registered `callLifecycle` orchestration and its activities, run by the dev host's durable engine
- * (durable-functions' replay machinery over an in-memory history). Durable time runs 1000× faster, so
- * the 2 s retry interval takes 2 ms and a 60 s max duration 60 ms.
+ * (durable-functions' replay machinery over an in-memory history). Durable time runs 100× faster, so
+ * the 2 s retry interval takes 20 ms and a 60 s max duration 600 ms: slow enough that the wall time an
+ * activity takes on a loaded machine (tens of ms) stays small beside the retry horizon's margins.
  */
 installFunctionsCore();
 await import('../../src/functions/callLifecycle.js');
@@ -41,7 +42,7 @@ async function start(input: LifecycleInput): Promise<string> {
 }
 
 beforeAll(async () => {
-  host = await startDevHost({ timeScale: 0.001 });
+  host = await startDevHost({ timeScale: 0.01 });
 });
 afterEach(() => setLifecycleDeps(undefined));
 afterAll(async () => {
@@ -88,7 +89,7 @@ describe('callLifecycle orchestration', () => {
     const status = await host.durable.waitForCompletion(id);
     expect(status.runtimeStatus).toBe('Completed');
     expect(deps.ops()).toEqual([
-      'finalize', 'archiveTranscript', 'archiveTranscript', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'appendAudit', 'cleanup',
+      'finalize', 'archiveTranscript', 'keepAlive', 'archiveTranscript', 'keepAlive', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'appendAudit', 'cleanup',
     ]);
     expect((status.output as LifecycleSummary).warnings).toEqual([]);
   });
@@ -106,15 +107,18 @@ describe('callLifecycle orchestration', () => {
     expect(status.output).toMatchObject({ endReason: 'max-duration', hungUpByLifecycle: true });
   });
 
-  it('keeps Redis and fails the orchestration when the archive stays down, auditing the failure', async () => {
+  it('keeps Redis alive and fails the orchestration when the archive stays down past the horizon, auditing the failure', async () => {
     const deps = new RecordingDeps().failNext('archiveTranscript', Infinity);
     setLifecycleDeps(deps);
-    const id = await start(callInput());
+    // Retries 2, 4, 8, 16 and 32 s apart: the sixth would start after the 60 s horizon.
+    const id = await start(callInput({ archiveHorizonSeconds: 60 }));
     await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
     const status = await host.durable.waitForCompletion(id);
     expect(status.runtimeStatus).toBe('Failed');
     expect(String(status.output)).toContain('archiveTranscript failed after its retries');
     expect(deps.ops().filter((op) => op === 'archiveTranscript')).toHaveLength(5);
+    expect(deps.ops().filter((op) => op === 'keepAlive')).toHaveLength(4);
+    expect(status.customStatus).toMatchObject({ phase: 'gave-up' });
     expect(deps.ops()).not.toContain('cleanup');
     expect(deps.calls.at(-1)).toMatchObject({ op: 'appendAudit', arg: { action: 'archive_failed' } });
   });

@@ -57,6 +57,10 @@ export class RecordingDeps implements LifecycleDeps {
     this.record('cleanup', callId);
   }
 
+  async keepAlive(callId: string): Promise<void> {
+    this.record('keepAlive', callId);
+  }
+
   async hangUp(callConnectionId: string): Promise<void> {
     this.record('hangUp', callConnectionId);
   }

@@ -29,7 +29,8 @@ interface State {
 }
 
 const WHEN_ANY = 11;
-const CALL_ACTIVITY_WITH_RETRY = 1;
+const CALL_ACTIVITY = 0;
+const CREATE_TIMER = 5;
 const t0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1_000);
 const input: LifecycleInput = {
@@ -149,26 +150,30 @@ describe('callLifecycle replay', () => {
     expect(state.customStatus).toEqual({ phase: 'done', callId: 'call-1', endReason: 'caller-hung-up' });
   });
 
-  it('retries a failed activity after the retry timer and moves on when the retry succeeds', async () => {
+  it('retries a failed step on a durable timer after sliding the call state TTLs, and moves on when the retry succeeds', async () => {
     const endedAt = at(42).toISOString();
     const history = [
       ...started(),
       ...episode(at(42), historyEvents.eventRaised(at(42), 'CallDisconnected', { reason: 'caller-hung-up', at: endedAt })),
       ...episode(at(42), historyEvents.taskScheduled(at(42), 1, 'finalizeCall', null)),
-      // Attempt 1 fails; the extension records the retry timer as task 2.
-      ...episode(at(43), historyEvents.taskFailed(at(43), 1, { ErrorType: 'RedisUnavailableError', ErrorMessage: 'redis down' }), historyEvents.timerCreated(at(43), 2, at(45))),
+      ...episode(at(43), historyEvents.taskFailed(at(43), 1, { ErrorType: 'RedisUnavailableError', ErrorMessage: 'redis down' })),
     ];
+    const failed = await replay(history);
+    history.push(...episode(at(43), historyEvents.taskScheduled(at(43), 2, 'keepCallState', null), historyEvents.taskCompleted(at(43), 2, { kept: true })));
     const waiting = await replay(history);
-    history.push(...episode(at(45), historyEvents.timerFired(at(45), 2, at(45)), historyEvents.taskScheduled(at(45), 3, 'finalizeCall', null)));
+    history.push(...episode(at(43), historyEvents.timerCreated(at(43), 3, at(45))));
+    history.push(...episode(at(45), historyEvents.timerFired(at(45), 3, at(45))));
     const retrying = await replay(history);
-    history.push(...episode(at(46), historyEvents.taskCompleted(at(46), 3, finalized('caller-hung-up', endedAt))));
+    history.push(...episode(at(45), historyEvents.taskScheduled(at(45), 4, 'finalizeCall', null)));
+    history.push(...episode(at(46), historyEvents.taskCompleted(at(46), 4, finalized('caller-hung-up', endedAt))));
     const next = await replay(history);
 
-    const finalize = actionsOf(waiting).at(-1);
-    expect(finalize).toMatchObject({ actionType: CALL_ACTIVITY_WITH_RETRY, functionName: 'finalizeCall' });
-    expect(finalize?.retryOptions).toMatchObject({ firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 5, backoffCoefficient: 2 });
-    expect([waiting.isDone, retrying.isDone]).toEqual([false, false]);
-    expect(actionsOf(retrying)).toHaveLength(actionsOf(waiting).length);
+    // Each attempt is a plain activity call: the orchestration, not the framework, owns the retries.
+    expect(actionsOf(failed).filter((a) => a.functionName === 'finalizeCall').map((a) => a.actionType)).toEqual([CALL_ACTIVITY]);
+    expect(lastAction(failed)).toMatchObject({ actionType: CALL_ACTIVITY, functionName: 'keepCallState', input: { callId: 'call-1' } });
+    expect(lastAction(waiting)).toMatchObject({ actionType: CREATE_TIMER, fireAt: at(45) });
+    expect(lastAction(retrying)).toMatchObject({ actionType: CALL_ACTIVITY, functionName: 'finalizeCall' });
+    expect([failed.isDone, waiting.isDone, retrying.isDone]).toEqual([false, false, false]);
     expect(lastAction(next)).toMatchObject({ functionName: 'archiveTranscript', input: finalized('caller-hung-up', endedAt) });
     expect(next.customStatus).toEqual({ phase: 'archiving', callId: 'call-1', endReason: 'caller-hung-up' });
   });

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
 import { greetingPrompt } from '../../src/lib/agent/prompts.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import type { Relay } from '../../src/lib/media/relay.js';
@@ -107,7 +106,7 @@ describe('relay failover', () => {
     agentTurns.clear();
     const phone = '+15550107102';
     const wps = stack.media!.webPubSub;
-    const handlers = [{ urlTemplate: `${stack.host.baseUrl}${WEBPUBSUB_WEBHOOK_PATH}`, systemEvents: ['connected' as const, 'disconnected' as const] }];
+    const handlers = [{ urlTemplate: stack.host.webhookUrl('webpubsub'), systemEvents: ['connected' as const, 'disconnected' as const] }];
     const placed = stack.acs.placeCall({ from: phone, to: APP_NUMBER, steps: script(7_000) }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 55_000 });
 
     // Act

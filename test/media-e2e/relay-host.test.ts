@@ -14,6 +14,8 @@ import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { testConfig } from '../support/env.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 
+const functionsDir = fileURLToPath(new URL('../../src/functions/', import.meta.url));
+
 describe('relay hosted by the Functions app', () => {
   let wps: WebPubSubEmulator;
   let runtime: Runtime;
@@ -22,7 +24,13 @@ describe('relay hosted by the Functions app', () => {
 
   beforeAll(async () => {
     wps = await startWebPubSubEmulator({ hubs: { media: {} } });
-    const config = testConfig({ MEDIA_MODE: 'realtime', RELAY_ENABLED: 'true', WEBPUBSUB_CONNECTION_STRING: wps.connectionString, LOG_LEVEL: 'error' });
+    const config = testConfig({
+      MEDIA_MODE: 'realtime',
+      RELAY_ENABLED: 'true',
+      WEBPUBSUB_CONNECTION_STRING: wps.connectionString,
+      AZURE_OPENAI_ENDPOINT: 'https://aoai.invalid',
+      LOG_LEVEL: 'error',
+    });
     runtime = createRuntime(config, consoleLogger('error', { component: 'relay-host-test' }));
     previous = setRuntime(runtime);
     process.env.RELAY_ENABLED = 'true';
@@ -37,11 +45,10 @@ describe('relay hosted by the Functions app', () => {
 
   it('starts with the host, heartbeats, listens on the control group, and stops with it', async () => {
     // Act
-    const host = await startDevHost({ functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)), logger: consoleLogger('error') });
-    const relay = hostedRelay();
+    const host = await startDevHost({ functionsDir, logger: consoleLogger('error') });
+    const relay = await eventually('the relay connected', () => hostedRelay());
 
     // Assess
-    expect(relay).toBeDefined();
     const connection = wps.connections('media').find((c) => c.userId === relayUserId(relay!.workerId));
     expect(connection?.groups).toEqual([RELAY_CONTROL_GROUP]);
     const store = await runtime.store();
@@ -52,5 +59,23 @@ describe('relay hosted by the Functions app', () => {
     // Assess
     expect(hostedRelay()).toBeUndefined();
     await eventually('the relay connection closed', () => (wps.connections('media').some((c) => c.userId === relayUserId(relay!.workerId)) ? undefined : true));
+  });
+
+  it('does not hold up the instance: the host is ready while Web PubSub is unreachable, and the relay joins once it is', { timeout: 30_000 }, async () => {
+    // Prepare: the relay's Web PubSub is not listening yet.
+    const port = wps.port;
+    const accessKey = wps.accessKey;
+    await wps.close();
+
+    // Act
+    const host = await startDevHost({ functionsDir, logger: consoleLogger('error') });
+
+    // Assess: the host started (appStart returned) with no relay; the relay retries in the background.
+    expect(hostedRelay()).toBeUndefined();
+    wps = await startWebPubSubEmulator({ port, accessKey, hubs: { media: {} } });
+    const relay = await eventually('the relay joined once Web PubSub answered', () => hostedRelay(), 15_000);
+    expect(wps.connections('media').some((c) => c.userId === relayUserId(relay.workerId))).toBe(true);
+    await host.close();
+    expect(hostedRelay()).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import { startOfflineStack, type OfflineMediaOptions, type OfflineStack, type OfflineStackOptions } from '../../emulators/offline-stack.js';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { onCluster } from '../support/topology.js';
 
 /**
  * The realtime media path offline: ACS emulator → Web PubSub emulator → relay(s) → Azure OpenAI realtime
@@ -10,7 +11,7 @@ import { consoleLogger } from '../../src/lib/telemetry/logger.js';
  */
 export async function startMediaStack(media: OfflineMediaOptions = {}, options: OfflineStackOptions = {}): Promise<OfflineStack> {
   return startOfflineStack({
-    redis: { host: inject('redisHost'), port: inject('redisPort') },
+    redis: { host: inject('redisHost'), port: inject('redisPort'), cluster: onCluster() },
     env: { LOG_LEVEL: 'error' },
     logger: consoleLogger('error', { component: 'media-e2e' }),
     ...options,
@@ -21,8 +22,10 @@ export async function startMediaStack(media: OfflineMediaOptions = {}, options: 
 
 /** A question, then wait until the agent has answered and gone quiet. */
 export function ask(say: string): CallerStep[] {
-  // quietMs spans the VAD's 500 ms end-of-speech window, so the wait does not end before the answer starts.
-  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 700, timeoutMs: 10_000 }];
+  // quietMs spans the VAD's 500 ms end-of-speech window and the relay's first coalesced message (140 ms
+  // of a model that streams at real time, as the emulator does), so the wait does not end before the
+  // answer starts.
+  return [{ say, audioMs: 400 }, { waitFor: 'agentSilence', quietMs: 900, timeoutMs: 10_000 }];
 }
 
 export const CALLER = '+15550107001';

@@ -6,10 +6,10 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { WEBPUBSUB_WEBHOOK_PATH } from '../../emulators/devhost/index.js';
 import { parseRelayControl } from '../../src/lib/media/relay-control.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { startMediaStack } from './support.js';
+import { redisKeysOf } from '../e2e/support.js';
 
 describe('webPubSubTrigger webhook', () => {
   let stack: OfflineStack;
@@ -17,7 +17,7 @@ describe('webPubSubTrigger webhook', () => {
 
   beforeAll(async () => {
     stack = await startMediaStack({ relays: 1 });
-    url = `${stack.host.baseUrl}${WEBPUBSUB_WEBHOOK_PATH}`;
+    url = stack.host.webhookUrl('webpubsub');
   });
   afterAll(async () => {
     await stack?.close();
@@ -43,12 +43,23 @@ describe('webPubSubTrigger webhook', () => {
 
   const sign = (key: string, connectionId: string): string => `sha256=${createHmac('sha256', Buffer.from(key, 'utf8')).update(connectionId).digest('hex')}`;
 
+  /** A call in progress, as incomingCall and CallConnected leave it. */
+  async function liveCall(callId: string): Promise<void> {
+    await (await stack.runtime.store()).createCallSession(callId, { state: 'connected', direction: 'inbound', startedAt: new Date().toISOString() });
+  }
+
+  function post(event: 'connected' | 'disconnected', connectionId: string, callId: string): Promise<Response> {
+    return fetch(url, cloudEvent(event, connectionId, `acs-call.${callId}`, sign(stack.media!.webPubSub.accessKey, connectionId)));
+  }
+
+  const keysOf = (callId: string): Promise<string[]> => redisKeysOf(stack, callId);
+
   it('answers the abuse-protection preflight', async () => {
     // Act
     const response = await fetch(url, { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': '127.0.0.1' } });
     // Assess
     expect(response.status).toBe(200);
-    expect(response.headers.get('webhook-allowed-origin')).toBe('127.0.0.1');
+    expect(response.headers.get('webhook-allowed-origin')).toBe('*');
   });
 
   it('refuses an event whose signature was not made with the hub key', async () => {
@@ -65,6 +76,7 @@ describe('webPubSubTrigger webhook', () => {
     // Prepare
     const key = stack.media!.webPubSub.accessKey;
     const store = await stack.runtime.store();
+    await liveCall('signed-call');
     // Act
     const response = await fetch(url, cloudEvent('connected', 'conn-1', 'acs-call.signed-call', sign(key, 'conn-1')));
     // Assess
@@ -87,6 +99,7 @@ describe('webPubSubTrigger webhook', () => {
     const key = stack.media!.webPubSub.accessKey;
     const store = await stack.runtime.store();
     const relay = stack.media!.relays[0]!;
+    await liveCall('short-call');
     // Act: connected and disconnected back to back.
     const [connected, disconnected] = await Promise.all([
       fetch(url, cloudEvent('connected', 'conn-3', 'acs-call.short-call', sign(key, 'conn-3'))),
@@ -101,6 +114,7 @@ describe('webPubSubTrigger webhook', () => {
   it('ignores a connected event that arrives after its disconnected event', async () => {
     // Prepare
     const relay = stack.media!.relays[0]!;
+    await liveCall('crossed-call');
     await relay.handleDisconnected('crossed-call', 'conn-crossed');
     // Act
     const owned = await relay.handleConnected('crossed-call', 'conn-crossed');
@@ -113,6 +127,7 @@ describe('webPubSubTrigger webhook', () => {
     // Prepare
     const relay = stack.media!.relays[0]!;
     const store = await stack.runtime.store();
+    await liveCall('reconnected-call');
     expect(await relay.handleConnected('reconnected-call', 'conn-old')).toBe(true);
     expect(await relay.handleConnected('reconnected-call', 'conn-new')).toBe(true);
     // Act: the old connection's disconnected arrives late.
@@ -124,6 +139,68 @@ describe('webPubSubTrigger webhook', () => {
     await relay.handleDisconnected('reconnected-call', 'conn-new');
     expect(relay.calls()).not.toContain('reconnected-call');
     expect(await store.getAffinity('reconnected-call')).toBeNull();
+  });
+
+  it('a late disconnected for an old media connection leaves the live call in the registry and with its relay', async () => {
+    // Prepare: the call's media connected, then ACS reconnected it on a new connection.
+    const store = await stack.runtime.store();
+    const relay = stack.media!.relays[0]!;
+    await liveCall('late-disconnect-call');
+    expect((await post('connected', 'conn-a', 'late-disconnect-call')).status).toBe(204);
+    await eventually('the relay owns the call', () => (relay.calls().includes('late-disconnect-call') ? true : undefined));
+    expect((await post('connected', 'conn-b', 'late-disconnect-call')).status).toBe(204);
+
+    // Act: the old connection's disconnected arrives last.
+    const late = await post('disconnected', 'conn-a', 'late-disconnect-call');
+
+    // Assess: acknowledged; the call is still live on conn-b, in the session, the registry and its relay…
+    expect(late.status).toBe(204);
+    expect(await store.getCallSession('late-disconnect-call')).toMatchObject({ mediaState: 'connected', mediaConnectionId: 'conn-b' });
+    expect((await store.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
+    expect(relay.calls()).toContain('late-disconnect-call');
+    // …and a relay started now (reading the registry) finds it rather than pruning it.
+    const later = await stack.media!.startRelay();
+    expect((await store.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
+    await later.close();
+
+    // Act: the current connection ends.
+    expect((await post('disconnected', 'conn-b', 'late-disconnect-call')).status).toBe(204);
+    // Assess
+    await eventually('the relay let the call go', () => (relay.calls().includes('late-disconnect-call') ? undefined : true));
+    expect((await store.mediaCalls()).has('late-disconnect-call')).toBe(false);
+    expect(await store.getCallSession('late-disconnect-call')).toMatchObject({ mediaState: 'disconnected' });
+  });
+
+  it('a late connected for an ended call is acknowledged and ignored and leaves nothing behind', async () => {
+    // Prepare: one call finalised (its keys deleted), one whose session says it is over.
+    const store = await stack.runtime.store();
+    await store.createCallSession('ended-call', { state: 'disconnected', direction: 'inbound', startedAt: new Date().toISOString() });
+    const before = await keysOf('ended-call');
+    const sessionsBefore = stack.media!.realtime.sessions.size;
+
+    // Act
+    const [gone, ended] = await Promise.all([post('connected', 'conn-late-1', 'finalised-call'), post('connected', 'conn-late-2', 'ended-call')]);
+
+    // Assess: acknowledged; no relay claims either, no agent session is opened, no key is written.
+    expect([gone.status, ended.status]).toEqual([204, 204]);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for an announcement to reach the relays, were one sent
+    expect(stack.media!.relays.flatMap((r) => r.calls())).not.toEqual(expect.arrayContaining(['finalised-call']));
+    expect(stack.media!.relays.flatMap((r) => r.calls())).not.toEqual(expect.arrayContaining(['ended-call']));
+    expect(stack.media!.realtime.sessions.size).toBe(sessionsBefore);
+    expect(await keysOf('finalised-call')).toEqual([]);
+    expect(await keysOf('ended-call')).toEqual(before);
+    expect(await store.getCallSession('ended-call')).not.toHaveProperty('mediaState');
+    expect((await store.mediaCalls()).has('ended-call')).toBe(false);
+  });
+
+  it('a relay never claims a call that has ended, whoever announces it', async () => {
+    // Prepare
+    const relay = stack.media!.relays[0]!;
+    // Act: an announcement from the control group, or a takeover, reaches the relay directly.
+    const owned = await relay.handleConnected('never-live-call', 'conn-x');
+    // Assess
+    expect(owned).toBe(false);
+    expect(await keysOf('never-live-call')).toEqual([]);
   });
 
   it('answers 404 for an event no function listens to', async () => {

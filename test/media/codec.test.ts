@@ -66,9 +66,9 @@ describe('media frame codec', () => {
   });
 
   it('falls back to the generic parser when the base64 carries JSON escapes (System.Text.Json writes + as \\u002B)', () => {
-    const escaped = `{"kind":"AudioData","audioData":{"timestamp":"t","data":"ab\\u002Bcd","silent":false}}`;
+    const escaped = `{"kind":"AudioData","audioData":{"timestamp":"t","data":"ab\\u002BcdA==","silent":false}}`;
     const frame = parseMediaFrame(escaped);
-    expect(frame.kind === 'AudioData' && frame.data).toBe('ab+cd');
+    expect(frame.kind === 'AudioData' && frame.data).toBe('ab+cdA==');
   });
 
   it('parses AudioMetadata, DtmfData and transcription frames', () => {

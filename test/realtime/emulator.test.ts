@@ -30,7 +30,7 @@ async function connect(path: string, headers: Record<string, string>): Promise<C
   return { ws, events, send: (event) => ws.send(JSON.stringify(event)) };
 }
 
-const azurePath = (deployment: string): string => `/openai/realtime?api-version=2025-08-28&deployment=${deployment}`;
+const azurePath = (deployment: string): string => `/openai/realtime?api-version=2025-04-01-preview&deployment=${deployment}`;
 const ofType = (client: Client, type: string): Array<Record<string, any>> => client.events.filter((e) => e['type'] === type);
 const waitFor = (check: () => void): Promise<void> => vi.waitFor(check, { timeout: 5_000, interval: 10 });
 

@@ -2,12 +2,12 @@
  * Fixed prompts through Azure OpenAI text-to-speech (the real `openai` AzureOpenAI client against the
  * realtime emulator's `audio/speech` route over TLS) and the Redis TTS cache (the private test Redis).
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchTrusting, startRealtimeEmulator, synthesize, type RealtimeEmulator } from '../../emulators/realtime/index.js';
 import { AzureSpeechSynthesizer, FIXED_PROMPT_TEXT, FixedPrompts, TTS_CACHE_FORMAT, TtsError } from '../../src/lib/agent/tts.js';
 import { SessionStore } from '../../src/lib/state/session-store.js';
 import { uniquePrefix } from '../support/env.js';
-import { openStore, type StoreHandle } from '../state/support/store.js';
+import { openSharedStore, type StoreHandle } from '../state/support/store.js';
 
 const MS_PER_WORD = 40;
 
@@ -30,7 +30,7 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
   }
 
   async function store(prefix: string): Promise<StoreHandle> {
-    const handle = await openStore(inject('redisPort'), { prefix });
+    const handle = await openSharedStore({ prefix });
     stores.push(handle);
     return handle;
   }

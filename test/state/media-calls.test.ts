@@ -2,12 +2,12 @@
  * The registry of live media calls: the trigger records each ACS media connection there, so a relay that
  * starts after the call connected still finds it (see src/lib/media/relay.ts).
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openStore, randomId, type StoreHandle } from './support/store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSharedStore, randomId, type StoreHandle } from './support/store.js';
 
 let h: StoreHandle;
 beforeAll(async () => {
-  h = await openStore(inject('redisPort'));
+  h = await openSharedStore();
 });
 afterAll(async () => {
   await h?.close();

@@ -7,7 +7,7 @@ import { keysWithTtl, openStore, randomId, type StoreHandle } from './support/st
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /** Calls per command since the last CONFIG RESETSTAT, from the server's own counters. */
-async function commandCalls(raw: Redis): Promise<Record<string, number>> {
+async function commandCalls(raw: Pick<Redis, 'info'>): Promise<Record<string, number>> {
   const info = await raw.info('commandstats');
   const out: Record<string, number> = {};
   for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);

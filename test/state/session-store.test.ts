@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
 import { SessionStore } from '../../src/lib/state/session-store.js';
 import { RedisServer } from '../support/redis-server.js';
-import { openStore, randomId, type StoreHandle } from './support/store.js';
+import { onCluster } from '../support/topology.js';
+import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
 
 let h: StoreHandle;
 beforeAll(async () => {
-  h = await openStore(inject('redisPort'));
+  h = await openSharedStore();
 });
 afterAll(async () => {
   await h?.close();
@@ -57,7 +58,7 @@ describe('SessionStore call state', () => {
     // Act
     await h.store.deleteCall(callId, { keepSummary: true });
     // Assess
-    const left = await h.raw.keys(`${h.keys.prefix}:test:*{${callId}}*`);
+    const left = await scanAll(h.raw, `${h.keys.prefix}:test:*{${callId}}*`);
     expect(left).toEqual([h.keys.call(callId, 'summary')]);
     expect(await h.store.getCallSummary(callId)).toEqual({ outcome: 'resolved', turns: 12 });
     expect(await h.store.getCallSession(callId)).toBeUndefined();
@@ -183,8 +184,8 @@ describe('writers of a call: turn leases and the closed mark', () => {
 describe('memory as L1', () => {
   it('reads Redis by default, so another instance’s write is seen at once; l1FreshMs trades that for fewer round trips', async () => {
     // Prepare: two processes on one call; the second one with a long L1 window.
-    const other = await openStore(inject('redisPort'), { prefix: h.keys.prefix });
-    const cached = await openStore(inject('redisPort'), { prefix: h.keys.prefix, l1FreshMs: 60_000 });
+    const other = await openSharedStore({ prefix: h.keys.prefix });
+    const cached = await openSharedStore({ prefix: h.keys.prefix, l1FreshMs: 60_000 });
     try {
       const callId = randomId();
       await h.store.createCallSession(callId, { state: 'ringing' });
@@ -251,7 +252,8 @@ describe('TTS cache', () => {
   });
 });
 
-describe('while Redis is away', () => {
+// One redis-server taken away and brought back; the cluster's faults are in test/cluster.
+describe.skipIf(onCluster())('while Redis is away', () => {
   let server: RedisServer;
   beforeAll(async () => {
     server = await RedisServer.start();

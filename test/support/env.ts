@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
 import { loadConfig, type AppConfig } from '../../src/lib/config/index.js';
+import { sharedRedisEnv } from './topology.js';
 
 /** A complete, valid local environment; tests override what they exercise. */
 export function baseEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -18,12 +18,11 @@ export function baseEnv(overrides: Record<string, string | undefined> = {}): Rec
   };
 }
 
-/** Config pointing at the run's private Redis, with a key prefix no other test file uses. */
+/** Config pointing at the run's private Redis (single node or cluster, see topology.ts), with a key prefix no other test file uses. */
 export function testConfig(overrides: Record<string, string | undefined> = {}): AppConfig {
   return loadConfig(
     baseEnv({
-      REDIS_HOST: inject('redisHost'),
-      REDIS_PORT: String(inject('redisPort')),
+      ...sharedRedisEnv(),
       REDIS_KEY_PREFIX: uniquePrefix(),
       ...overrides,
     }),

@@ -86,7 +86,7 @@ describe('TTL policies', () => {
     expect(TTL_POLICIES.call_summary.defaultSeconds).toBeGreaterThanOrEqual(604800);
   });
 
-  it('match ARCHITECTURE.md §5', () => {
+  it('match docs/data-model.md', () => {
     const defaults = Object.fromEntries(Object.entries(TTL_POLICIES).map(([k, p]) => [k, p.defaultSeconds]));
     expect(defaults).toMatchObject({
       conversation_context: 1800, session_history: 7200, authentication_state: 900, tts_cache: 86400,

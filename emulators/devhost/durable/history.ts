@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { appRequire } from '../functions-runtime.js';
 
 /**
  * The history event classes of durable-functions, loaded from the library itself so the histories the
@@ -41,9 +41,8 @@ interface EventOptions {
 type EventClass = new (options: EventOptions) => HistoryEvent;
 type BaseEventClass = new (eventType: number, eventId: number, isPlayed: boolean, timestamp: Date) => HistoryEvent;
 
-const require = createRequire(import.meta.url);
 const load = <T>(file: string, exportName: string): T =>
-  (require(`durable-functions/lib/src/history/${file}`) as Record<string, T>)[exportName] as T;
+  (appRequire(`durable-functions/lib/src/history/${file}`) as Record<string, T>)[exportName] as T;
 
 const classes = {
   ExecutionStarted: load<EventClass>('ExecutionStartedEvent.js', 'ExecutionStartedEvent'),

@@ -70,7 +70,7 @@ export interface CallbackAuthOptions extends JwtVerifierOptions {
  * if (!result.ok) return { status: result.status, jsonBody: { error: result.reason } };
  */
 export function createCallbackAuthenticator(
-  acs: Pick<AppConfig['acs'], 'callbackAuth' | 'callbackSigningKey' | 'jwtIssuer' | 'jwtAudience' | 'jwksUrl'>,
+  acs: Pick<AppConfig['acs'], 'callbackAuth' | 'callbackSigningKey' | 'jwtIssuer' | 'jwtAudience' | 'jwksUrl'> & { readonly jwtMaxLifetimeSeconds?: number },
   options: CallbackAuthOptions = {},
 ): CallbackAuthenticator {
   const mode = acs.callbackAuth;
@@ -89,7 +89,10 @@ export function createCallbackAuthenticator(
   if (useJwt) {
     if (!acs.jwtAudience) throw new CallbackAuthError(`ACS_JWT_AUDIENCE is required when ACS_CALLBACK_AUTH=${mode}`);
     try {
-      jwt = createJwtVerifier({ jwksUrl: acs.jwksUrl, issuer: acs.jwtIssuer, audience: acs.jwtAudience }, options);
+      jwt = createJwtVerifier(
+        { jwksUrl: acs.jwksUrl, issuer: acs.jwtIssuer, audience: acs.jwtAudience },
+        { ...(acs.jwtMaxLifetimeSeconds === undefined ? {} : { maxLifetimeSec: acs.jwtMaxLifetimeSeconds }), ...options },
+      );
     } catch (cause) {
       throw new CallbackAuthError('Invalid JWKS settings', { cause });
     }

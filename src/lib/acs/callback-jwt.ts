@@ -2,7 +2,9 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 
 /**
  * Verification of the RS256 JWT that ACS puts in `Authorization: Bearer …` on every mid-call callback
- * (tokens live 5 minutes; one per event). Keys come from the JWKS URL and are cached; a token signed
+ * (tokens live 5 minutes; one per event: Learn, "How to secure webhook endpoints", Call Automation).
+ * A token that claims to live much longer than that, or was issued in the future, is refused even
+ * with a valid signature: a leaked long-lived token must not open the callback for a century. Keys come from the JWKS URL and are cached; a token signed
  * with an unknown `kid` makes jose refetch the set, at most once per cooldown, which is how key
  * rotation is picked up without letting forged `kid`s hammer the key endpoint.
  */
@@ -16,6 +18,11 @@ export interface JwtVerifierSettings {
 export interface JwtVerifierOptions {
   /** Accepted clock skew between ACS and us. @default 30 */
   readonly clockToleranceSec?: number;
+  /**
+   * Longest lifetime a token may claim: `exp` − `iat` (or `nbf`), or `exp` − now without either.
+   * ACS's callback tokens live 5 minutes. @default 900
+   */
+  readonly maxLifetimeSec?: number;
   /** Minimum time between two refetches caused by unknown `kid`s. @default 30000 */
   readonly jwksCooldownMs?: number;
   /** Keys are refetched when older than this even without an unknown `kid`. @default 3600000 */
@@ -50,6 +57,7 @@ export function createJwtVerifier(settings: JwtVerifierSettings, options: JwtVer
     timeoutDuration: options.jwksTimeoutMs ?? 3_000,
   });
   const clockTolerance = options.clockToleranceSec ?? 30;
+  const maxLifetime = options.maxLifetimeSec ?? 900;
 
   return {
     async verify(header) {
@@ -64,12 +72,25 @@ export function createJwtVerifier(settings: JwtVerifierSettings, options: JwtVer
           clockTolerance,
           requiredClaims: ['exp'],
         });
+        const lifetimeProblem = lifetimeProblemOf(payload, Math.floor(Date.now() / 1000), clockTolerance, maxLifetime);
+        if (lifetimeProblem) return { ok: false, reason: 'invalid_token', detail: lifetimeProblem };
         return { ok: true, subject: payload.sub, payload };
       } catch (error) {
         return { ok: false, ...classify(error) };
       }
     },
   };
+}
+
+/** jose has checked `exp` and `nbf`; this bounds the lifetime and refuses an `iat` in the future. */
+export function lifetimeProblemOf(payload: JWTPayload, nowSec: number, toleranceSec: number, maxLifetimeSec: number): string | undefined {
+  const { exp, iat, nbf } = payload;
+  if (typeof exp !== 'number') return 'token has no expiry';
+  if (iat !== undefined && (typeof iat !== 'number' || iat > nowSec + toleranceSec)) return 'token issued in the future';
+  const start = typeof iat === 'number' ? iat : typeof nbf === 'number' ? nbf : nowSec;
+  const lifetime = exp - start;
+  if (lifetime > maxLifetimeSec + toleranceSec) return `token lifetime ${lifetime} s exceeds the ${maxLifetimeSec} s allowed`;
+  return undefined;
 }
 
 function classify(error: unknown): { reason: JwtFailureReason; detail: string } {

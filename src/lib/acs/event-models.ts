@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * Zod models of the `data` of ACS Call Automation callback events, checked against
  * @azure/communication-call-automation 1.6.0 (`models/events.d.ts`, `generated/src/models/index.d.ts`) and
- * WIRE-PROTOCOLS.md. Objects are loose: ACS adds fields over time and an unknown field must not
+ * docs/wire-protocols.md. Objects are loose: ACS adds fields over time and an unknown field must not
  * turn a valid callback into a 400.
  */
 

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { goodbyePrompt, notUnderstoodPrompt, systemPrompt, transferHoldPrompt } from './prompts.js';
-import { isToolName, reasonFrom, toolsFor } from './tools.js';
+import { isToolName, MAX_TOOL_ARGUMENTS_CHARS, reasonFrom, toolsFor } from './tools.js';
 import { AgentPrompts } from '../agents/prompts.js';
 import { actionCall, answerWithoutModel, isAction, modelTurn, runQuestionTool, type DefinitionBinding, type ModelTurn } from '../agents/model-binding.js';
 import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ProfileLookup, type TokenUsage, type ToolCall } from './types.js';
@@ -25,6 +25,8 @@ export interface AzureOpenAIChatAgentSettings {
   /** Where `transfer_to_human` sends the caller; without it the tool is not offered. */
   readonly transferTargetNumber?: string | undefined;
   readonly lookupProfile?: ProfileLookup | undefined;
+  /** Tool-call arguments longer than this are not accumulated or parsed (the call still counts). @default 4096 */
+  readonly maxToolArgumentsChars?: number;
   /** One model request; a phone caller is waiting. @default 8000 */
   readonly requestTimeoutMs?: number;
   /** Retries inside one request (429/5xx/connection) by the SDK. @default 1 */
@@ -221,7 +223,10 @@ export class AzureOpenAIChatAgent implements ChatAgent {
           const call = calls.get(part.index) ?? { id: '', name: '', arguments: '' };
           if (part.id) call.id = part.id;
           if (part.function?.name) call.name += part.function.name;
-          if (part.function?.arguments) call.arguments += part.function.arguments;
+          // Bounded: a runaway model must not grow a string without end; an overlong call keeps no arguments.
+          if (part.function?.arguments && call.arguments.length <= (this.settings.maxToolArgumentsChars ?? MAX_TOOL_ARGUMENTS_CHARS)) {
+            call.arguments += part.function.arguments;
+          }
           calls.set(part.index, call);
         }
       }
@@ -244,7 +249,7 @@ export class AzureOpenAIChatAgent implements ChatAgent {
   private actionCalls(calls: StreamedToolCall[]): ToolCall[] {
     const out: ToolCall[] = [];
     for (const call of calls) {
-      const reason = reasonFrom(call.arguments);
+      const reason = reasonFrom(call.arguments, this.settings.maxToolArgumentsChars);
       if (call.name === 'end_call') out.push({ id: call.id, name: 'end_call', reason });
       // The target is read from configuration here; the tool has no parameter for it.
       else if (call.name === 'transfer_to_human' && this.settings.transferTargetNumber) {

@@ -22,7 +22,10 @@ export interface ChatAgentDeps {
   readonly definitions?: DefinitionBinding;
 }
 
-export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & { readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'> };
+export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & {
+  readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'>;
+  readonly limits?: Pick<AppConfig['limits'], 'toolArgumentsChars'>;
+};
 
 /**
  * The agent chosen by `AGENT_MODE`: `offline` (deterministic) or `azure-openai` (key when
@@ -53,6 +56,7 @@ export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDe
     ...(config.agent.apiKey ? { apiKey: config.agent.apiKey } : { tokenProvider }),
     transferTargetNumber,
     lookupProfile: deps.lookupProfile,
+    ...(config.limits ? { maxToolArgumentsChars: config.limits.toolArgumentsChars } : {}),
     ...(deps.definitions ? { definitions: deps.definitions } : {}),
   });
 }

@@ -55,8 +55,15 @@ export function toolsFor(availability: ToolAvailability): ChatCompletionFunction
 
 const ReasonArguments = z.object({ reason: z.string().max(500).optional() });
 
-/** The `reason` of end_call / transfer_to_human; malformed arguments still count as the call itself. */
-export function reasonFrom(argumentsJson: string): string {
+/** Default bound on a tool call's arguments (`LIMIT_TOOL_ARGUMENTS_CHARS`). */
+export const MAX_TOOL_ARGUMENTS_CHARS = 4_096;
+
+/**
+ * The `reason` of end_call / transfer_to_human; malformed arguments still count as the call itself,
+ * and so do arguments longer than `maxChars`, which are not parsed at all.
+ */
+export function reasonFrom(argumentsJson: string, maxChars = MAX_TOOL_ARGUMENTS_CHARS): string {
+  if (argumentsJson.length > maxChars) return 'unspecified';
   try {
     const parsed = ReasonArguments.safeParse(JSON.parse(argumentsJson || '{}'));
     return parsed.success ? (parsed.data.reason ?? 'unspecified') : 'unspecified';

@@ -18,6 +18,8 @@ export interface CallAnalytics {
   readonly latency: Readonly<Record<string, LatencySummary>>;
   /** Pseudonymous caller id, when known. */
   readonly userId?: string;
+  /** The media stream failed and the call went on (or ended) without it. */
+  readonly mediaFallback?: boolean;
 }
 
 export interface CallAnalyticsDocument extends CallAnalytics {
@@ -34,6 +36,8 @@ export interface DailyRollup {
   readonly meanDurationMs: number;
   readonly turns: number;
   readonly bargeIns: number;
+  /** Calls whose media stream failed (MediaStreamingFailed) and fell back to recognize/play. */
+  readonly mediaFallbacks: number;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly latency: Readonly<Record<string, CombinedLatency>>;
   readonly computedAt: string;
@@ -71,9 +75,9 @@ export class AnalyticsRepository {
   /** Computes the roll-up of one UTC day from its call documents. */
   async dailyRollup(day: string, options: CallOptions = {}): Promise<DailyRollup> {
     if (!DAY.test(day)) throw new InvalidArchiveInputError('analytics.dailyRollup', 'day is not YYYY-MM-DD');
-    const rows = await this.ops.query<Pick<CallAnalytics, 'durationMs' | 'turns' | 'bargeIns' | 'outcome' | 'latency'>>(
+    const rows = await this.ops.query<Pick<CallAnalytics, 'durationMs' | 'turns' | 'bargeIns' | 'outcome' | 'latency' | 'mediaFallback'>>(
       'analytics.dailyRollup',
-      'SELECT c.durationMs, c.turns, c.bargeIns, c.outcome, c.latency FROM c WHERE c.day = @day AND c.type = @type',
+      'SELECT c.durationMs, c.turns, c.bargeIns, c.outcome, c.latency, c.mediaFallback FROM c WHERE c.day = @day AND c.type = @type',
       [
         { name: '@day', value: day },
         { name: '@type', value: 'call' },
@@ -87,7 +91,9 @@ export class AnalyticsRepository {
     let totalDurationMs = 0;
     let turns = 0;
     let bargeIns = 0;
+    let mediaFallbacks = 0;
     for (const row of rows) {
+      if (row.mediaFallback === true) mediaFallbacks += 1;
       totalDurationMs += row.durationMs;
       turns += row.turns;
       bargeIns += row.bargeIns;
@@ -96,7 +102,7 @@ export class AnalyticsRepository {
     }
     const latency = Object.fromEntries([...stages].map(([stage, summaries]) => [stage, combineLatency(summaries)]));
     const calls = rows.length;
-    return { day, calls, totalDurationMs, meanDurationMs: calls === 0 ? 0 : totalDurationMs / calls, turns, bargeIns, outcomes, latency, computedAt: new Date().toISOString() };
+    return { day, calls, totalDurationMs, meanDurationMs: calls === 0 ? 0 : totalDurationMs / calls, turns, bargeIns, mediaFallbacks, outcomes, latency, computedAt: new Date().toISOString() };
   }
 
   /** Computes a day's roll-up and stores it in the day's partition as `rollup:<day>` (for a nightly timer). */

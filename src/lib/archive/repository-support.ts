@@ -2,6 +2,7 @@ import type { Container, ItemDefinition, RequestOptions } from '@azure/cosmos';
 import { withArchiveRetry, type ArchiveRetryPolicy } from './retry.js';
 import { ArchiveError } from './errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { recordCosmosCharge } from '../telemetry/metrics.js';
 
 export interface RepositoryOptions {
   readonly retry: ArchiveRetryPolicy;
@@ -16,8 +17,12 @@ export interface CallOptions {
 /** Sums the request units of every response of one repository operation. */
 export class ChargeMeter {
   total = 0;
-  add(response: { requestCharge?: number }): void {
-    if (typeof response.requestCharge === 'number' && Number.isFinite(response.requestCharge)) this.total += response.requestCharge;
+  /** With `operation`, the charge is also counted in the `rtvoice.cosmos.request_charge` metric. */
+  add(response: { requestCharge?: number }, operation?: string): void {
+    if (typeof response.requestCharge === 'number' && Number.isFinite(response.requestCharge)) {
+      this.total += response.requestCharge;
+      if (operation !== undefined) recordCosmosCharge(response.requestCharge, operation);
+    }
   }
 }
 
@@ -38,20 +43,20 @@ export class ContainerOps {
 
   async read<T extends ItemDefinition>(operation: string, id: string, partitionKey: string, meter: ChargeMeter, signal?: AbortSignal): Promise<(T & { _etag?: string }) | undefined> {
     const response = await withArchiveRetry(operation, () => this.container.item(id, partitionKey).read<T>(this.requestOptions(signal)), this.ctx(signal));
-    meter.add(response);
+    meter.add(response, operation);
     return response.resource as (T & { _etag?: string }) | undefined;
   }
 
   async upsert<T extends ItemDefinition>(operation: string, doc: T, meter: ChargeMeter, signal?: AbortSignal): Promise<void> {
     const response = await withArchiveRetry(operation, () => this.container.items.upsert(doc, this.requestOptions(signal)), this.ctx(signal));
-    meter.add(response);
+    meter.add(response, operation);
   }
 
   /** Create; a 409 means an item with this id is already there (a retry of our own write): returns false. */
   async createOnce<T extends ItemDefinition>(operation: string, doc: T, meter: ChargeMeter, signal?: AbortSignal): Promise<boolean> {
     try {
       const response = await withArchiveRetry(operation, () => this.container.items.create(doc, this.requestOptions(signal)), this.ctx(signal));
-      meter.add(response);
+      meter.add(response, operation);
       return true;
     } catch (err) {
       if (statusOf(err) === 409) return false;
@@ -67,7 +72,7 @@ export class ContainerOps {
         () => this.container.item(doc.id as string, partitionKey).replace(doc, this.requestOptions(signal, { accessCondition: { type: 'IfMatch', condition: etag } })),
         this.ctx(signal),
       );
-      meter.add(response);
+      meter.add(response, operation);
       return true;
     } catch (err) {
       if (statusOf(err) === 412) return false;
@@ -79,7 +84,7 @@ export class ContainerOps {
   async remove(operation: string, id: string, partitionKey: string, meter: ChargeMeter, signal?: AbortSignal): Promise<boolean> {
     try {
       const response = await withArchiveRetry(operation, () => this.container.item(id, partitionKey).delete(this.requestOptions(signal)), this.ctx(signal));
-      meter.add(response);
+      meter.add(response, operation);
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
@@ -94,7 +99,7 @@ export class ContainerOps {
       () => this.container.items.query<T>({ query, parameters }, { partitionKey, ...(signal ? { abortSignal: signal } : {}) }).fetchAll(),
       this.ctx(signal),
     );
-    meter.add(response);
+    meter.add(response, operation);
     return response.resources;
   }
 }

@@ -7,13 +7,17 @@ import {
   isSilenceTimeout,
   isSpeechServiceFailure,
   parseCallAutomationEvents,
-  recognizedText,
   type CallAutomationEvent,
 } from '../acs/events.js';
-import { fixedPromptsFor, nextStep, perform, transferTargetFor, type CallActions, type FixedPrompts } from '../agents/call-core.js';
+import { fixedPromptsFor, nextStep, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { JsonValue } from '../state/codec.js';
+import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { assertValidIdentifier } from '../state/keys.js';
+import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { lifecycleStartOf } from './lifecycle-start.js';
+import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
+import { boundedContext, boundedRecognition, limitText, truncationMeta, type BoundedText } from './limits.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
@@ -55,11 +59,20 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   }
   const callId = auth.callId ?? urlCallId;
   if (!callId) return badRequest('callId: missing from the callback URL');
+  const invalid = invalidIdentifier(callId);
+  if (invalid) return badRequest(`callId: ${invalid}`);
 
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
 
-  const session = toCallSession(await deps.store.getCallSession(callId));
+  let stored: Awaited<ReturnType<CallControlDeps['store']['getCallSession']>>;
+  try {
+    stored = await deps.store.getCallSession(callId);
+  } catch (err) {
+    if (err instanceof StateLostError) return recoverLostCall(callId, parsed.value, deps);
+    throw err;
+  }
+  const session = toCallSession(stored);
   if (!session) {
     // A late event for a call already cleaned up (or never ours): acknowledge so ACS stops retrying.
     logger.warn('events for an unknown call acknowledged', { callId, types: parsed.value.map((e) => e.type) });
@@ -90,7 +103,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await routeEvent(callId, session, event, deps);
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
       handled += 1;
     } catch (err) {
       if (isCallGone(err)) {
@@ -168,10 +181,45 @@ async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boole
   }
 }
 
+/** The reason an identifier cannot name a call, or undefined when it can. */
+function invalidIdentifier(id: string): string | undefined {
+  try {
+    assertValidIdentifier(id);
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidIdentifierError) return error.reason;
+    throw error;
+  }
+}
+
 /** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
 function isCallGone(err: unknown): boolean {
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   return status === 404 || status === 410;
+}
+
+/**
+ * Redis lost this call's session and no instance holds a copy (the store has logged and counted it).
+ * The caller is not left in dead air: the loss is audited, a minimal session is rebuilt from the
+ * event (enough to hang up), and the caller hears that something went wrong before the call ends.
+ */
+async function recoverLostCall(callId: string, events: readonly CallAutomationEvent[], deps: CallControlDeps): Promise<WebhookResponse> {
+  const { logger } = deps;
+  const first = events[0];
+  const data = (first?.data ?? {}) as { callConnectionId?: string; serverCallId?: string; correlationId?: string };
+  logger.error('call state lost in Redis; ending the call with a recovery prompt', { callId, types: events.map((e) => e.type) });
+  try {
+    await deps.audit.append({ callId, action: 'state_lost', actor: 'acs-callback', at: now(deps), details: { events: events.length } });
+  } catch (err) {
+    logger.error('audit of lost call state failed', { callId, error: err as Error });
+  }
+  if (!data.callConnectionId || events.some((e) => e.kind === 'CallDisconnected')) return ok({ handled: 0, stateLost: true });
+  const fields = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' } as const;
+  await deps.store.createCallSession(callId, { ...fields, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
+  const session = toCallSession(fields) as CallSession;
+  // Played as the goodbye: its PlayCompleted hangs up through the rebuilt session.
+  await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
+  return ok({ handled: 0, stateLost: true });
 }
 
 async function auditAuthFailure(deps: CallControlDeps, callId: string, reason: string): Promise<void> {
@@ -190,11 +238,12 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
-    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here.
-    if (deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl) return;
-    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, deps);
+    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
+    // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
+    if (usesMediaStream(session, deps)) return;
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, recognizedText(event.data), deps);
+    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -202,7 +251,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
       await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
-      await onSilenceOrFailure(callId, session, isSilenceTimeout(event.data), deps);
+      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
     }
   } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
@@ -213,11 +262,16 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   } else if (isEvent(event, 'CallTransferFailed')) {
     await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
     const conversation = await ConversationManager.fromRedis(callId, deps.store);
-    await listen(callId, session, promptsOf(session, deps, conversation.activeAgent).transferFailed(), OPERATION.turn, deps);
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
+    await listen(callId, session, prompts.transferFailed(), OPERATION.turn, deps, prompts.pinDigits);
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
-    await deps.lifecycle.callDisconnected(event.data.callConnectionId, { reason: 'disconnected', at });
+    await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
+  } else if (isEvent(event, 'AnswerFailed') || isEvent(event, 'CreateCallFailed')) {
+    await endUnconnectedCall(callId, session, event, deps);
+  } else if (isEvent(event, 'MediaStreamingFailed')) {
+    await fallBackFromMedia(callId, session, event, deps);
   } else if (isEvent(event, 'ParticipantsUpdated')) {
     logger.debug('participants updated', { callId, count: event.data.participants?.length });
   } else if (event.kind === 'unknown') {
@@ -227,9 +281,66 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
   }
 }
 
-/** The fixed prompts of the agent answering the call, read from the conversation's `_activeAgent` when given. */
-function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: string): FixedPrompts {
-  return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
+function usesMediaStream(session: CallSession, deps: CallControlDeps): boolean {
+  return deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl !== undefined && session.mediaFailed === undefined;
+}
+
+/**
+ * AnswerFailed / CreateCallFailed: ACS accepted the request but the call never connected, and no
+ * CallDisconnected follows. The lifecycle ends now (start-or-raise) instead of at the max-duration
+ * timer: outcome `answer_failed`, audited, archived, Redis cleaned by its cleanup step.
+ */
+async function endUnconnectedCall(
+  callId: string,
+  session: CallSession,
+  event: Extract<CallAutomationEvent, { kind: 'AnswerFailed' | 'CreateCallFailed' }>,
+  deps: CallControlDeps,
+): Promise<void> {
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const callConnectionId = event.data.callConnectionId || session.callConnectionId;
+  deps.logger.warn('call failed to connect; ending its lifecycle', { callId, type: event.kind, code: result?.code, subCode: result?.subCode });
+  await deps.store.updateCallSession(callId, { state: 'disconnected', outcome: 'answer_failed', endedAt: at });
+  await deps.audit.append({
+    callId,
+    action: 'answer_failed',
+    actor: 'acs',
+    at,
+    details: { event: event.kind, code: result?.code ?? null, subCode: result?.subCode ?? null },
+    idempotencyKey: `${callId}:answer_failed`,
+  });
+  if (!callConnectionId) {
+    deps.logger.error('call failed to connect and has no call connection id; nothing to end', { callId, type: event.kind });
+    return;
+  }
+  await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, callConnectionId, deps), { reason: 'answer_failed', at });
+}
+
+/**
+ * MediaStreamingFailed (e.g. ACS could not open or lost the media WebSocket): the rest of the call
+ * runs on the recognize/play path, which needs the Cognitive Services link; without it nothing can
+ * be said to the caller, so the call is ended. Audited; the summary and analytics carry the flag.
+ */
+async function fallBackFromMedia(callId: string, session: CallSession, event: Extract<CallAutomationEvent, { kind: 'MediaStreamingFailed' }>, deps: CallControlDeps): Promise<void> {
+  if (deps.config.webPubSub.mediaMode !== 'realtime' || session.mediaFailed !== undefined) {
+    deps.logger.info('media streaming failure acknowledged', { callId, alreadyFallenBack: session.mediaFailed !== undefined });
+    return;
+  }
+  const at = now(deps);
+  const result = event.data.resultInformation;
+  const details = { code: result?.code ?? null, subCode: result?.subCode ?? null, status: event.data.mediaStreamingUpdate?.mediaStreamingStatusDetails ?? null };
+  deps.logger.error('media streaming failed; falling back to recognize and play', { callId, ...details });
+  await deps.store.updateCallSession(callId, { mediaFailed: at });
+  await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
+  const fallen: CallSession = { ...session, mediaFailed: at };
+  if (!deps.config.acs.cognitiveServicesEndpoint) {
+    deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
+    await (await connection(fallen, deps)).hangUp(true);
+    return;
+  }
+  // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
+  if (session.state === 'connected') await greet(callId, fallen, event.id, deps);
 }
 
 function connectionIdOf(session: CallSession): string {
@@ -246,57 +357,165 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
   return callMedia(await deps.acs(), connectionIdOf(session));
 }
 
-async function greet(callId: string, session: CallSession, deps: CallControlDeps): Promise<void> {
-  // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
-  const profile = session.callerUserId
-    ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
-        deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
-        return undefined;
-      })
-    : undefined;
-  const prompts = promptsOf(session, deps);
-  const text = session.direction === 'outbound' && session.purpose ? prompts.outboundGreeting(session.purpose) : prompts.greeting(profile);
+/**
+ * What follows a turn's writes: an optional session update, then one ACS media operation. It is
+ * recorded with the writes, keyed by the event id, so a redelivery of the event (after the
+ * operation failed) redoes only this.
+ */
+interface FollowUp {
+  readonly session?: Readonly<Record<string, string>>;
+  /** `none`: the turn only records (the caller has already hung up). */
+  readonly action: 'listen' | 'play' | 'none';
+  readonly text: string;
+  readonly operationContext: string;
+  /** The assistant turn the operation speaks: flagged unheard if the call is gone before it is. */
+  readonly spokenTurnId?: string;
+  /** A listen that accepts this many keypad tones as well as speech (a PIN, a menu key). */
+  readonly dtmfTones?: number;
+}
+
+function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { action, text, operationContext, session, spokenTurnId, dtmfTones } = value;
+  if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
+  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
+  return {
+    action,
+    text,
+    operationContext,
+    ...(fields ? { session: fields } : {}),
+    ...(typeof spokenTurnId === 'string' ? { spokenTurnId } : {}),
+    ...(typeof dtmfTones === 'number' ? { dtmfTones } : {}),
+  };
+}
+
+/**
+ * Runs one conversation-writing turn at most once per event id: `write` stages the turn on the loaded
+ * conversation and says what follows; the follow-up is recorded in the same flush, then performed.
+ * A redelivered event whose writes already landed skips `write` and performs the recorded follow-up.
+ */
+async function turnOnce(
+  callId: string,
+  session: CallSession,
+  eventId: string,
+  deps: CallControlDeps,
+  write: (conversation: ConversationManager) => Promise<FollowUp>,
+): Promise<void> {
   const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  conversation.appendToHistory('assistant', text, { kind: 'greeting' });
-  conversation.updateContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) });
+  const recorded = followUpOf(conversation.handledEvent(eventId));
+  if (recorded) {
+    deps.logger.info('event redelivered after its turn was written; redoing its follow-up only', { callId, eventId, action: recorded.action });
+    await performFollowUp(callId, session, recorded, deps);
+    return;
+  }
+  const followUp = await write(conversation);
+  conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
   await conversation.flush();
-  await listen(callId, session, text, OPERATION.greeting, deps, prompts.pinDigits);
+  try {
+    await performFollowUp(callId, session, followUp, deps);
+  } catch (err) {
+    // The caller hung up while the answer was being made: it was never heard, and the archive says so.
+    if (isCallGone(err) && followUp.spokenTurnId) {
+      conversation.markUnheard(followUp.spokenTurnId);
+      await conversation.flush();
+    }
+    throw err;
+  }
+}
+
+async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
+  if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
+  if (followUp.action === 'none') return;
+  if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
+  else await listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones);
+}
+
+async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation) => {
+    // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
+    const profile = session.callerUserId
+      ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+          deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
+          return undefined;
+        })
+      : undefined;
+    const prompts = promptsOf(session, deps);
+    const text = session.direction === 'outbound' && session.purpose ? prompts.outboundGreeting(session.purpose) : prompts.greeting(profile);
+    conversation.appendToHistory('assistant', text, { kind: 'greeting' });
+    const context = boundedContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) }, deps.config.limits.contextFieldChars);
+    if (context.truncated.length > 0) deps.logger.warn('context fields over the limit; truncated', { callId, fields: context.truncated.join(',') });
+    conversation.updateContext(context.fields);
+    return { action: 'listen', text, operationContext: OPERATION.greeting, ...dtmf(prompts) };
+  });
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, userText: string, deps: CallControlDeps): Promise<void> {
-  const started = performance.now();
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
-  const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
-  let reply: AgentReply;
-  try {
-    reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
-  } catch (err) {
-    deps.logger.error('agent failed; apologising', { callId, error: err as Error });
-    reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
-  }
-  const turnMs = Math.round((performance.now() - started) * 10) / 10;
-  const answering = promptsOf(session, deps, conversation.activeAgent);
-  // A PIN never reaches the transcript: the turn that verified the caller keeps only that one was given.
-  const keyedPin = reply.toolCalls.some((t) => t.name === 'verify_caller');
-  conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, keyedPin ? { redacted: 'pin' } : undefined);
-  conversation.appendToHistory('assistant', reply.text, {
-    agentMs: Math.round(reply.timings.totalMs * 10) / 10,
-    ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
-    turnMs,
-    ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
-    ...toolRunMeta(reply),
-    // Who answered (analytics per agent), and to whom the call was handed when it was.
-    ...(answering.agentName ? { agent: answering.agentName } : {}),
-    ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
+async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps): Promise<void> {
+  const userText = heard.text;
+  const userMeta = truncationMeta(heard);
+  if (heard.truncatedFrom !== undefined) deps.logger.warn('recognized text over the limit; truncated', { callId, eventId, length: heard.truncatedFrom, kept: userText.length });
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    if (session.state === 'disconnected') {
+      // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
+      // are kept, marked late, and nobody is left to answer them.
+      deps.logger.info('caller utterance delivered after the hang-up; archived as late', { callId, eventId });
+      conversation.appendToHistory('user', userText, { late: true, ...userMeta });
+      return { action: 'none', text: '', operationContext: OPERATION.turn };
+    }
+    const started = performance.now();
+    const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
+    const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
+    let reply: AgentReply;
+    try {
+      reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
+    } catch (err) {
+      deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+      reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
+    }
+    const replyMs = Math.round((performance.now() - started) * 10) / 10;
+    // The caller's wait: from the ACS event's own time to the reply ready to play (the request to ACS follows).
+    const waitedMs = callerWaitMs();
+    const turnMs = waitedMs === undefined ? replyMs : Math.round(waitedMs);
+    const said = limitText(reply.text, deps.config.limits.modelOutputChars);
+    if (said.truncatedFrom !== undefined) deps.logger.warn('agent reply over the limit; truncated', { callId, eventId, length: said.truncatedFrom, kept: said.text.length });
+    reply = { ...reply, text: said.text };
+    const answering = promptsOf(session, deps, conversation.activeAgent);
+    // A PIN never reaches the transcript: the turn that verified the caller keeps only that one was given.
+    const keyedPin = reply.toolCalls.some((t) => t.name === 'verify_caller');
+    const userTurnMeta = { ...userMeta, ...(keyedPin ? { redacted: 'pin' } : {}) };
+    conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, Object.keys(userTurnMeta).length > 0 ? userTurnMeta : undefined);
+    const answer = conversation.appendToHistory('assistant', reply.text, {
+      ...truncationMeta(said),
+      agentMs: Math.round(reply.timings.totalMs * 10) / 10,
+      ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
+      turnMs,
+      replyMs,
+      ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+      ...toolRunMeta(reply),
+      // Who answered (analytics per agent), and to whom the call was handed when it was.
+      ...(answering.agentName ? { agent: answering.agentName } : {}),
+      ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
+    });
+    conversation.updateContext({ silenceCount: 0 });
+    if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
+    return followUpFor(nextStep(reply, prompts), answer.id, prompts);
   });
-  conversation.updateContext({ silenceCount: 0 });
-  if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
-  await conversation.flush();
+}
 
-  const prompts = promptsOf(session, deps, conversation.activeAgent);
-  await perform(nextStep(reply, prompts), acsCallActions(callId, session, deps, prompts.pinDigits));
+/**
+ * The recognize/play adapter of the call core: the step becomes the turn's recorded follow-up (a
+ * listen is a recognize with the prompt; a hang-up or a transfer is a play whose PlayCompleted acts).
+ * The transfer number is the scenario's, read again when the hold prompt has played: it is never stored.
+ */
+function followUpFor(step: NextStep, spokenTurnId: string, prompts: FixedPrompts): FollowUp {
+  if (step.kind === 'transfer') return { session: { state: 'transferring' }, action: 'play', text: step.say, operationContext: OPERATION.transferHold, spokenTurnId };
+  if (step.kind === 'hang_up') return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: step.say, operationContext: OPERATION.goodbye, spokenTurnId };
+  return { action: 'listen', text: step.say, operationContext: OPERATION.turn, spokenTurnId, ...dtmf(prompts) };
+}
+
+function dtmf(prompts: FixedPrompts): { dtmfTones?: number } {
+  return prompts.pinDigits === undefined ? {} : { dtmfTones: prompts.pinDigits };
 }
 
 const PIN_REDACTED = '(a PIN, entered on the keypad)';
@@ -314,39 +533,25 @@ function toolRunMeta(reply: AgentReply): Record<string, JsonValue> {
   };
 }
 
-/** The recognize/play adapter of the call core: a listen is a recognize with the prompt, the rest are plays whose PlayCompleted acts. */
-function acsCallActions(callId: string, session: CallSession, deps: CallControlDeps, pinDigits: number | undefined): CallActions {
-  return {
-    listen: (text) => listen(callId, session, text, OPERATION.turn, deps, pinDigits),
-    async sayAndHangUp(text) {
-      await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'completed' });
-      await play(session, text, OPERATION.goodbye, deps);
-    },
-    async sayAndTransfer(text) {
-      // The number is the scenario's, re-read when the hold prompt has played: it is never stored.
-      await deps.store.updateCallSession(callId, { state: 'transferring' });
-      await play(session, text, OPERATION.transferHold, deps);
-    },
-  };
+/** The fixed prompts of the agent answering the call, read from the conversation's `_activeAgent` when given. */
+function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: string): FixedPrompts {
+  return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
 }
 
-async function onSilenceOrFailure(callId: string, session: CallSession, silence: boolean, deps: CallControlDeps): Promise<void> {
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
-  const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
-  conversation.updateContext({ silenceCount });
-  const prompts = promptsOf(session, deps, conversation.activeAgent);
-  if (silenceCount > deps.config.lifecycle.silenceReprompts) {
-    const text = prompts.silenceGoodbye();
-    conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
-    await conversation.flush();
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'caller_silent' });
-    await play(session, text, OPERATION.goodbye, deps);
-    return;
-  }
-  const text = prompts.reprompt(silenceCount);
-  conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
-  await conversation.flush();
-  await listen(callId, session, text, OPERATION.reprompt, deps, prompts.pinDigits);
+async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+    const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
+    conversation.updateContext({ silenceCount });
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
+    if (silenceCount > deps.config.lifecycle.silenceReprompts) {
+      const text = prompts.silenceGoodbye();
+      conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
+      return { session: { state: 'ending', outcome: 'caller_silent' }, action: 'play', text, operationContext: OPERATION.goodbye };
+    }
+    const text = prompts.reprompt(silenceCount);
+    conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
+    return { action: 'listen', text, operationContext: OPERATION.reprompt, ...dtmf(prompts) };
+  });
 }
 
 async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {
@@ -365,12 +570,12 @@ async function play(session: CallSession, text: string, operationContext: string
   await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
 }
 
-/** `pinDigits`: the agent takes a PIN, so keypad tones are recognized as well as speech. */
-async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, pinDigits?: number): Promise<void> {
+/** `dtmfTones`: the agent takes a PIN or a menu key, so keypad tones are recognized as well as speech. */
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number): Promise<void> {
   const target = session.participantRawId;
   if (!target) throw new Error(`call ${callId} has no participant to recognize`);
   const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
-  const options = pinDigits === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: pinDigits, interToneTimeoutInSeconds: 3 };
+  const options = dtmfTones === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: dtmfTones, interToneTimeoutInSeconds: 3 };
   await (await media(session, deps)).startRecognizing(identifierFromRawId(target), options);
 }
 

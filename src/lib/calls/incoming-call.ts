@@ -1,10 +1,13 @@
 import { answerCallArgs } from '../acs/client.js';
 import { CALLBACK_PATH, callbackUrlFor } from '../acs/callback-auth.js';
 import { parseEventGridEvents, phoneNumberOf, webhookHandshake, type EventGridEvent } from '../acs/events.js';
+import { traceIncomingCall } from '../telemetry/call-instrumentation.js';
 import { maskPhoneNumber } from '../telemetry/logger.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import type { CallControlDeps } from './ports.js';
+import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
+import { InvalidArchiveInputError } from '../archive/errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
 
@@ -30,7 +33,7 @@ export async function handleIncomingCall(request: WebhookRequest, deps: CallCont
   const answered: string[] = [];
   for (const event of parsed.value) {
     if (event.kind === 'incomingCall') {
-      const callId = await answerIncoming(event, deps);
+      const callId = await traceIncomingCall(callIdForIncoming(event.data.serverCallId), event.id, () => answerIncoming(event, deps));
       if (callId) answered.push(callId);
     } else {
       deps.logger.info('event grid event ignored', { eventType: event.eventType, eventId: event.id });
@@ -45,7 +48,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
   const data = event.data;
   const callId = callIdForIncoming(data.serverCallId);
   const from = phoneNumberOf(data.from);
-  const callerUserId = from ? deps.profiles.userIdFor(from) : undefined;
+  const callerUserId = from ? callerUserIdOf(from, callId, deps) : undefined;
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
 
   // After the lifecycle's cleanup only the call's summary is left (7 days). A redelivery arriving then
@@ -73,6 +76,9 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     const existing = toCallSession(await store.getCallSession(callId));
     if (existing?.state !== 'answer_failed') {
       logger.info('incoming call redelivered; already handled', { callId, eventId: event.id, state: existing?.state });
+      // The delivery that answered may have failed before the lifecycle started (that failure is why
+      // Event Grid redelivers): every answered call must have one, and starting is idempotent.
+      if (existing?.callConnectionId) await deps.lifecycle.start(lifecycleStartOf(callId, existing, existing.callConnectionId, deps));
       return undefined;
     }
     logger.warn('retrying a failed answer', { callId, eventId: event.id });
@@ -97,12 +103,28 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     callConnectionId = result.callConnectionProperties.callConnectionId ?? '';
     if (!callConnectionId) throw new Error('answerCall returned no callConnectionId');
   } catch (err) {
-    await store.updateCallSession(callId, { state: 'answer_failed' });
+    const failure = classifyAnswerFailure(err);
     await deps.audit
-      .append({ callId, action: 'answer_failed', actor: 'system', at: startedAt, details: { error: (err as Error).name } })
+      .append({
+        callId,
+        action: 'answer_failed',
+        actor: 'system',
+        at: startedAt,
+        details: { error: (err as Error).name, status: failure.status ?? null, code: failure.code ?? null, retried: failure.transient },
+      })
       .catch((auditErr: unknown) => logger.error('audit of a failed answer failed', { callId, error: auditErr as Error }));
-    // Surfacing the failure makes Event Grid redeliver, and the redelivery retries the answer.
-    throw err;
+    if (failure.transient) {
+      await store.updateCallSession(callId, { state: 'answer_failed' });
+      // Surfacing the failure makes Event Grid redeliver, and the redelivery retries the answer.
+      logger.warn('answer failed; Event Grid will redeliver', { callId, eventId: event.id, status: failure.status, code: failure.code });
+      throw err;
+    }
+    // The context expired, is unknown or was answered already: no retry can succeed. Acknowledge, and
+    // leave only the summary, which tells any later redelivery the call is over.
+    logger.warn('incoming call cannot be answered; acknowledged', { callId, eventId: event.id, status: failure.status, code: failure.code });
+    await store.setCallSummary(callId, { callId, outcome: 'answer_failed', startedAt, endedAt: startedAt, durationSeconds: 0, turnCount: 0, bargeIns: 0, summary: '0 turns, answer_failed' });
+    await store.deleteCall(callId, { keepSummary: true });
+    return undefined;
   }
 
   await store.updateCallSession(callId, { state: 'answered', callConnectionId });
@@ -112,11 +134,29 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     startedAt,
     maxDurationSeconds: config.lifecycle.maxCallDurationSeconds,
     direction: 'inbound',
-    callerUserId,
+    archiveHorizonSeconds: config.lifecycle.archiveRetryHorizonSeconds,
+    ...(callerUserId ? { callerUserId } : {}),
   });
   await deps.audit.append({ callId, action: 'answered', actor: 'agent', at: startedAt, idempotencyKey: `${callId}:answered` });
   logger.info('call answered', { callId, callConnectionId, caller: from ? maskPhoneNumber(from) : 'unknown' });
   return callId;
+}
+
+/**
+ * Whether a failed answer is worth retrying. ACS answers 4xx for a request it will never accept (an
+ * `incomingCallContext` that expired, is unknown, or whose call was answered already: the SDK's
+ * answerCall spec lists only 200 and the default error response, so the status class is what there
+ * is to go by); 408, 429, 5xx and transport errors (no status) are transient. 401/403 are ours
+ * (credentials, roles): retried too, so the call is answered once they are fixed within Event Grid's
+ * retry window.
+ */
+export function classifyAnswerFailure(err: unknown): { transient: boolean; status?: number; code?: string } {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  const code = (err as { code?: unknown } | null)?.code;
+  const codeOf = typeof code === 'string' ? { code } : {};
+  if (typeof status !== 'number') return { transient: true, ...codeOf };
+  const transient = status === 401 || status === 403 || status === 408 || status === 429 || status >= 500;
+  return { transient, status, ...codeOf };
 }
 
 /** A caller display name worth keeping: never a phone number (carriers often send the number as the name). */
@@ -137,4 +177,19 @@ export function callbackUrlOf(callId: string, deps: Pick<CallControlDeps, 'confi
   }
   // The URL must stay valid for the longest call ACS may still be calling back about.
   return callbackUrlFor(acs.callbackBaseUrl, callId, acs.callbackSigningKey ?? '', { ttlSeconds: lifecycle.maxCallDurationSeconds + 3600 });
+}
+
+/**
+ * The caller's user id, or none when the caller's number is not E.164 (a withheld or malformed caller
+ * id): such a caller is still answered, as an unknown caller, rather than refused with a 500 that Event
+ * Grid would redeliver for a day.
+ */
+function callerUserIdOf(from: string, callId: string, deps: CallControlDeps): string | undefined {
+  try {
+    return deps.profiles.userIdFor(from);
+  } catch (error) {
+    if (!(error instanceof InvalidArchiveInputError)) throw error;
+    deps.logger.warn('caller number is not E.164; answering as an unknown caller', { callId });
+    return undefined;
+  }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
@@ -19,9 +20,18 @@ export interface CallSummaryRecord {
   readonly summary: string;
   readonly callerUserId?: string;
   readonly callerName?: string;
+  /** The media stream failed during the call (MediaStreamingFailed). */
+  readonly mediaFallback?: boolean;
 }
 
 const SPOKEN = new Set(['user', 'assistant']);
+
+/**
+ * How long after the hang-up finalize still lets turns in. ACS's callbacks are not ordered: the
+ * caller's last RecognizeCompleted can arrive just after CallDisconnected, and it must take its turn
+ * lease before finalize closes the call, or the caller's final words are lost.
+ */
+export const LATE_EVENT_GRACE_MS = 1_000;
 
 /**
  * The lifecycle activities over the real store, archive and ACS client. Every step is idempotent:
@@ -40,6 +50,8 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
   return {
     async finalize(request) {
       const store = await rt.store();
+      const graceMs = Math.min(LATE_EVENT_GRACE_MS, Date.parse(request.endedAt) + LATE_EVENT_GRACE_MS - Date.now());
+      if (request.endReason !== 'answer_failed' && graceMs > 0) await sleep(graceMs);
       // A turn still being answered, or the relay's last write, must land before the history is read.
       const writers = await store.closeAndAwaitWriters(request.callId);
       if (writers.openTurns > 0 || writers.relay !== null) {
@@ -65,6 +77,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         summary,
         ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
         ...(session?.callerName ? { callerName: session.callerName } : {}),
+        ...(session?.mediaFailed ? { mediaFallback: true } : {}),
       };
       await store.setCallSummary(request.callId, record as unknown as JsonValue);
       return { ...request, durationSeconds, turnCount: spoken.length, summary };
@@ -98,18 +111,24 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
         callId: call.callId,
         startedAt: call.startedAt,
         endedAt: call.endedAt,
-        durationMs: call.durationSeconds * 1000,
+        // From the timestamps, not durationSeconds: that is rounded to whole seconds (a 1.6 s call read 2.0 s).
+        durationMs: Math.max(0, Date.parse(call.endedAt) - Date.parse(call.startedAt)),
         turns: call.turnCount,
         bargeIns: record?.bargeIns ?? 0,
         outcome: record?.outcome ?? 'completed',
         latency: latencyByStage(turns),
         ...(call.callerUserId ? { userId: call.callerUserId } : {}),
+        ...(record?.mediaFallback ? { mediaFallback: true } : {}),
       });
     },
 
     async appendAudit(entry) {
       const { idempotencyKey, ...event } = entry;
       await (await rt.archive()).audit.append(event, { idempotencyKey });
+    },
+
+    async keepAlive(callId) {
+      await (await rt.store()).refreshCallTtls(callId);
     },
 
     async cleanup(callId) {
@@ -132,7 +151,7 @@ export function lifecycleDeps(rt: Runtime): LifecycleDeps {
 /** Latency per stage from the turn metadata call control records (`agentMs`, `turnMs`, `firstTokenMs`…). */
 function latencyByStage(turns: readonly Turn[]): Record<string, ReturnType<typeof summarizeLatency>> {
   const stages: Record<string, number[]> = {};
-  const stageOf: Record<string, string> = { agentMs: 'agent', turnMs: 'turn', firstTokenMs: 'llm_ttft', ttfaMs: 'first_audio' };
+  const stageOf: Record<string, string> = { agentMs: 'agent', turnMs: 'turn', replyMs: 'reply', firstTokenMs: 'llm_ttft', ttfaMs: 'first_audio' };
   for (const turn of turns) {
     for (const [field, stage] of Object.entries(stageOf)) {
       const value = turn.meta?.[field];

@@ -64,7 +64,7 @@ export async function handlePlaceCall(request: WebhookRequest, deps: CallControl
     callConnectionId,
     ...(result.callConnectionProperties.correlationId ? { correlationId: result.callConnectionProperties.correlationId } : {}),
   });
-  await deps.lifecycle.start({ callId, callConnectionId, startedAt, maxDurationSeconds: config.lifecycle.maxCallDurationSeconds, direction: 'outbound', callerUserId });
+  await deps.lifecycle.start({ callId, callConnectionId, startedAt, maxDurationSeconds: config.lifecycle.maxCallDurationSeconds, direction: 'outbound', callerUserId, archiveHorizonSeconds: config.lifecycle.archiveRetryHorizonSeconds });
   await deps.audit.append({ callId, action: 'call_placed', actor: 'api', at: startedAt, idempotencyKey: `${callId}:placed`, details: { purpose } });
   logger.info('outbound call placed', { callId, callConnectionId, target: maskPhoneNumber(target) });
   return { status: 202, jsonBody: { callId, callConnectionId } };

@@ -32,16 +32,27 @@ export interface LifecycleStart {
   readonly maxDurationSeconds: number;
   readonly direction: 'inbound' | 'outbound';
   readonly callerUserId?: string | undefined;
+  /** Retry horizon of finalize and archive (`ARCHIVE_RETRY_HORIZON_SECONDS`). */
+  readonly archiveHorizonSeconds?: number | undefined;
+}
+
+/** How a call ended, as the `CallDisconnected` event tells the lifecycle. */
+export interface CallEnd {
+  readonly reason: string;
+  readonly at: string;
 }
 
 export interface LifecyclePort {
-  /** Starts the call's orchestration; starting one that already runs is not an error. */
+  /** Starts the call's orchestration unless it exists (running or finished): idempotent. */
   start(input: LifecycleStart): Promise<void>;
-  /** Raises `CallDisconnected` on the call's orchestration. */
-  callDisconnected(callConnectionId: string, payload: { reason: string; at: string }): Promise<void>;
+  /**
+   * Raises `CallDisconnected` on the call's orchestration, or, when there is none, starts it with the
+   * end already known (start-or-raise): every answered call is archived, and only once.
+   */
+  callDisconnected(start: LifecycleStart, end: CallEnd): Promise<void>;
 }
 
-export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'caller_verification';
+export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost' | 'media_failed' | 'caller_verification';
 
 export interface AuditPort {
   append(entry: {

@@ -27,6 +27,8 @@ export interface CallSession {
   readonly scenario?: string;
   readonly outcome?: string;
   readonly endedAt?: string;
+  /** When the media stream failed (MediaStreamingFailed): the call continues on recognize/play. */
+  readonly mediaFailed?: string;
 }
 
 export function callIdForIncoming(serverCallId: string): string {

@@ -3,8 +3,10 @@ import * as df from 'durable-functions';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import { runtime, type Runtime } from '../runtime.js';
-import { mediaTransportUrlFactory } from '../media/media-token.js';
+import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
+import { consoleServices } from '../console/index.js';
+import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
@@ -18,18 +20,32 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
   const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
-    store,
-    acs: () => rt.acs(),
-    agent,
+    // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
+    store: instrumented(store, () => instrumentStore(store, consoleServices(rt).observer)),
+    acs: async () => instrumentAcsClient(await rt.acs()),
+    agent: instrumented(agent, () => instrumentAgent(agent)),
     lifecycle,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
     logger,
     agents,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
-      ? { mediaTransportUrl: mediaTransportUrlFactory(() => rt.webPubSub(), { maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds }) }
+      ? {
+          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => store.updateCallSession(callId, { mediaShard: shard }), {
+            maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds,
+          }),
+        }
       : {}),
   };
+}
+
+const wrappers = new WeakMap<object, object>();
+
+/** One wrapper per process object, so per-object caches (the ACS handle cache) keep working. */
+function instrumented<T extends object>(target: T, wrap: () => T): T {
+  let wrapper = wrappers.get(target);
+  if (!wrapper) wrappers.set(target, (wrapper = wrap()));
+  return wrapper as T;
 }
 
 export function auditPort(archive: () => Promise<Archive>): AuditPort {

@@ -55,6 +55,7 @@ export interface AppConfig {
     readonly callbackSigningKey: string | undefined;
     readonly jwtIssuer: string;
     readonly jwtAudience: string | undefined;
+    readonly jwtMaxLifetimeSeconds: number;
     readonly jwksUrl: string;
     readonly sourceNumber: string | undefined;
     readonly transferTargetNumber: string | undefined;
@@ -69,6 +70,11 @@ export interface AppConfig {
     readonly mediaMode: 'off' | 'realtime';
     readonly audioFormat: 'pcm24KMono' | 'pcm16KMono';
     readonly relayEnabled: boolean;
+    /**
+     * The Web PubSub resources calls are sharded across (one for most deployments). Shard 0 also
+     * carries the relays' control group. Each entry has a connection string (local) or an endpoint.
+     */
+    readonly shards: ReadonlyArray<{ readonly endpoint?: string; readonly connectionString?: string }>;
   };
   readonly agent: {
     readonly mode: 'offline' | 'azure-openai';
@@ -83,19 +89,52 @@ export interface AppConfig {
     /** Where the agent definitions are (`AGENTS_DIR`), relative to the app root. */
     readonly definitionsDir: string;
   };
+  /** Bounds on text that comes from outside (the caller, the network, the model). */
+  readonly limits: {
+    readonly recognizedTextChars: number;
+    readonly dtmfTones: number;
+    readonly toolArgumentsChars: number;
+    readonly modelOutputChars: number;
+    readonly contextFieldChars: number;
+  };
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
     readonly silenceReprompts: number;
+    readonly archiveRetryHorizonSeconds: number;
   };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * A value that is still the text of a reference the platform was meant to replace: an App Service Key
+ * Vault reference that has not resolved (the app then receives the literal `@Microsoft.KeyVault(…)`), or a
+ * `%NAME%` / `${NAME}` placeholder from a template or parameter file that was never substituted. Taken
+ * as a value, it would pass most checks (a Key Vault reference is longer than 32 characters) and become a
+ * secret that changes as soon as the reference resolves.
+ */
+export function unresolvedReference(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^@Microsoft\.KeyVault\(/i.test(v)) {
+    return 'an unresolved Key Vault reference (the platform could not read the secret: check that the app identity holds Key Vault Secrets User on it and that the SecretUri exists)';
+  }
+  if (/%[A-Za-z_][A-Za-z0-9_]*%/.test(v)) return 'an unsubstituted %NAME% placeholder';
+  if (/\$\{[A-Za-z_][A-Za-z0-9_]*(?:=[^}]*)?\}/.test(v)) return 'an unsubstituted ${NAME} placeholder';
+  return undefined;
+}
 
 function parseEach(env: Env): { raw: Partial<RawSettings>; issues: ConfigIssue[] } {
   const raw: Record<string, unknown> = {};
   const issues: ConfigIssue[] = [];
   for (const name of SETTING_NAMES) {
     const setting = SETTINGS[name];
+    // Said without the value: a reference names where a secret lives.
+    const unresolved = unresolvedReference(env[name]);
+    if (unresolved) {
+      issues.push({ variable: name, expects: setting.expects, problem: unresolved });
+      continue;
+    }
     const result = setting.schema.safeParse(env[name]);
     if (result.success) {
       raw[name] = result.data;
@@ -139,15 +178,23 @@ function crossCheck(s: RawSettings): ConfigIssue[] {
   if (!s.COSMOS_ENDPOINT) add('COSMOS_ENDPOINT', 'missing');
 
   if (s.MEDIA_MODE === 'realtime' || s.RELAY_ENABLED) {
-    if (!s.WEBPUBSUB_ENDPOINT && !s.WEBPUBSUB_CONNECTION_STRING) {
+    if (!s.WEBPUBSUB_ENDPOINT && !s.WEBPUBSUB_CONNECTION_STRING && !s.WEBPUBSUB_ENDPOINTS && !s.WEBPUBSUB_CONNECTION_STRINGS) {
       add('WEBPUBSUB_ENDPOINT', 'missing (and no WEBPUBSUB_CONNECTION_STRING) while media is on');
     }
   }
   if (s.WEBPUBSUB_CONNECTION_STRING && !/endpoint=[^;]+/i.test(s.WEBPUBSUB_CONNECTION_STRING)) {
     add('WEBPUBSUB_CONNECTION_STRING', 'malformed');
   }
+  const malformedShard = s.WEBPUBSUB_CONNECTION_STRINGS?.findIndex((c) => !/endpoint=[^;]+/i.test(c)) ?? -1;
+  if (malformedShard >= 0) add('WEBPUBSUB_CONNECTION_STRINGS', `entry ${malformedShard + 1} malformed`);
   if (s.AGENT_MODE === 'azure-openai' && !s.AZURE_OPENAI_ENDPOINT) {
     add('AZURE_OPENAI_ENDPOINT', 'missing while AGENT_MODE=azure-openai');
+  } else if ((s.MEDIA_MODE === 'realtime' || s.RELAY_ENABLED) && !s.AZURE_OPENAI_ENDPOINT) {
+    // The relay bridges every media call to the Azure OpenAI realtime deployment, whatever AGENT_MODE says.
+    add('AZURE_OPENAI_ENDPOINT', `missing while ${s.MEDIA_MODE === 'realtime' ? 'MEDIA_MODE=realtime' : 'RELAY_ENABLED=true'}`);
+  }
+  if (s.MEDIA_MODE === 'off' && s.RELAY_ENABLED) {
+    add('RELAY_ENABLED', 'true while MEDIA_MODE=off (no call would ever reach the relay)', 'false unless MEDIA_MODE=realtime');
   }
 
   if (s.APP_ENV === 'prod') {
@@ -198,6 +245,7 @@ function shape(s: RawSettings): AppConfig {
       callbackSigningKey: s.ACS_CALLBACK_SIGNING_KEY,
       jwtIssuer: s.ACS_JWT_ISSUER,
       jwtAudience: s.ACS_JWT_AUDIENCE,
+      jwtMaxLifetimeSeconds: s.ACS_JWT_MAX_LIFETIME_SECONDS,
       jwksUrl: s.ACS_JWKS_URL,
       sourceNumber: s.ACS_SOURCE_NUMBER,
       transferTargetNumber: s.TRANSFER_TARGET_NUMBER,
@@ -212,6 +260,7 @@ function shape(s: RawSettings): AppConfig {
       mediaMode: s.MEDIA_MODE,
       audioFormat: s.MEDIA_AUDIO_FORMAT,
       relayEnabled: s.RELAY_ENABLED,
+      shards: webPubSubShards(s.WEBPUBSUB_CONNECTION_STRINGS ?? (s.WEBPUBSUB_CONNECTION_STRING ? [s.WEBPUBSUB_CONNECTION_STRING] : []), s.WEBPUBSUB_ENDPOINTS ?? (s.WEBPUBSUB_ENDPOINT ? [s.WEBPUBSUB_ENDPOINT] : [])),
     },
     agent: {
       mode: s.AGENT_MODE,
@@ -223,9 +272,17 @@ function shape(s: RawSettings): AppConfig {
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
     },
     agents: { definitionsDir: s.AGENTS_DIR },
+    limits: {
+      recognizedTextChars: s.LIMIT_RECOGNIZED_TEXT_CHARS,
+      dtmfTones: s.LIMIT_DTMF_TONES,
+      toolArgumentsChars: s.LIMIT_TOOL_ARGUMENTS_CHARS,
+      modelOutputChars: s.LIMIT_MODEL_OUTPUT_CHARS,
+      contextFieldChars: s.LIMIT_CONTEXT_FIELD_CHARS,
+    },
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,
       silenceReprompts: s.SILENCE_REPROMPTS,
+      archiveRetryHorizonSeconds: s.ARCHIVE_RETRY_HORIZON_SECONDS,
     },
   };
 }
@@ -272,4 +329,10 @@ export function getConfig(): AppConfig {
 /** For tests and dev hosts that change the environment between runs. */
 export function resetConfig(): void {
   cached = undefined;
+}
+
+/** The shards: connection strings (local runs) take precedence over endpoints, as for a single resource. */
+function webPubSubShards(connectionStrings: readonly string[], endpoints: readonly string[]): AppConfig['webPubSub']['shards'] {
+  if (connectionStrings.length > 0) return connectionStrings.map((connectionString) => ({ connectionString }));
+  return endpoints.map((endpoint) => ({ endpoint }));
 }

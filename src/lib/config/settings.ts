@@ -105,6 +105,37 @@ function optionalUrl(protocols: readonly string[]): z.ZodType<string | undefined
   });
 }
 
+/** A comma-separated list of URLs (empty entries ignored); undefined when unset or empty. */
+function optionalUrlList(protocols: readonly string[]): z.ZodType<readonly string[] | undefined, string | undefined> {
+  return trimmed.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const urls: string[] = [];
+    for (const entry of v.split(',').map((e) => e.trim()).filter(Boolean)) {
+      let parsed: URL;
+      try {
+        parsed = new URL(entry);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not a URL` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        ctx.addIssue({ code: 'custom', message: `protocol ${parsed.protocol} not allowed` });
+        return z.NEVER;
+      }
+      urls.push(entry.replace(/\/+$/, ''));
+    }
+    return urls.length === 0 ? undefined : urls;
+  });
+}
+
+/** A comma-separated list of strings (empty entries ignored); undefined when unset or empty. */
+function optionalList(): z.ZodType<readonly string[] | undefined, string | undefined> {
+  return trimmed.transform((v) => {
+    const items = v?.split(',').map((e) => e.trim()).filter(Boolean) ?? [];
+    return items.length === 0 ? undefined : items;
+  });
+}
+
 function urlWithDefault(fallback: string): z.ZodType<string, string | undefined> {
   return optionalUrl(['https:', 'http:']).transform((v) => v ?? fallback);
 }
@@ -298,6 +329,12 @@ export const SETTINGS = {
     description: 'Expected `aud` of ACS-signed callback JWTs.',
     sample: '',
   }),
+  ACS_JWT_MAX_LIFETIME_SECONDS: spec({
+    schema: integer(900, 60, 3600),
+    expects: 'seconds 60..3600',
+    description: 'Longest lifetime an ACS callback JWT may claim (ACS issues 5-minute tokens).',
+    sample: '900',
+  }),
   ACS_JWKS_URL: spec({
     schema: urlWithDefault('https://acscallautomation.communication.azure.com/calling/keys'),
     expects: 'a URL serving the JWKS',
@@ -355,6 +392,20 @@ export const SETTINGS = {
     secret: true,
     scope: 'local',
   }),
+  WEBPUBSUB_ENDPOINTS: spec({
+    schema: optionalUrlList(HTTP),
+    expects: 'comma-separated https endpoints of the Web PubSub shards',
+    description: 'Every Web PubSub resource calls are sharded across (replaces WEBPUBSUB_ENDPOINT when set).',
+    sample: '',
+  }),
+  WEBPUBSUB_CONNECTION_STRINGS: spec({
+    schema: optionalList(),
+    expects: 'comma-separated Web PubSub connection strings',
+    description: 'Connection strings of the Web PubSub shards (local runs only; replaces WEBPUBSUB_CONNECTION_STRING).',
+    sample: '',
+    secret: true,
+    scope: 'local',
+  }),
   WEBPUBSUB_HUB: spec({
     schema: stringWithDefault('media', /^[A-Za-z][A-Za-z0-9_]{0,127}$/),
     expects: 'a hub name (letters, digits, underscore)',
@@ -376,7 +427,7 @@ export const SETTINGS = {
   RELAY_ENABLED: spec({
     schema: boolean(false),
     expects: 'true or false',
-    description: 'Start the media relay worker in this Functions instance.',
+    description: 'The relay role: start the media relay in this app\'s instances (only the relay app, whose instances are always ready).',
     sample: 'false',
   }),
 
@@ -436,6 +487,42 @@ export const SETTINGS = {
     expects: 'a count 0..10',
     description: 'Re-prompts after silence before the agent says goodbye.',
     sample: '2',
+  }),
+  LIMIT_RECOGNIZED_TEXT_CHARS: spec({
+    schema: integer(2_000, 100, 100_000),
+    expects: 'characters 100..100000',
+    description: 'Longest recognized caller utterance kept; longer ones are cut and the turn records it.',
+    sample: '2000',
+  }),
+  LIMIT_DTMF_TONES: spec({
+    schema: integer(64, 1, 1_000),
+    expects: 'a count 1..1000',
+    description: 'Most DTMF tones taken from one recognize result.',
+    sample: '64',
+  }),
+  LIMIT_TOOL_ARGUMENTS_CHARS: spec({
+    schema: integer(4_096, 256, 100_000),
+    expects: 'characters 256..100000',
+    description: 'Longest tool-call arguments the model may send; longer ones are not parsed.',
+    sample: '4096',
+  }),
+  LIMIT_MODEL_OUTPUT_CHARS: spec({
+    schema: integer(4_000, 200, 100_000),
+    expects: 'characters 200..100000',
+    description: 'Longest agent reply spoken and kept; longer ones are cut and the turn records it.',
+    sample: '4000',
+  }),
+  LIMIT_CONTEXT_FIELD_CHARS: spec({
+    schema: integer(512, 32, 10_000),
+    expects: 'characters 32..10000',
+    description: 'Longest text value written to a conversation context field (caller name, purpose…).',
+    sample: '512',
+  }),
+  ARCHIVE_RETRY_HORIZON_SECONDS: spec({
+    schema: integer(86_400, 60, 7 * 86_400),
+    expects: 'seconds 60..604800',
+    description: 'How long finalize and archive are retried (on durable timers, through a Cosmos DB outage) before a call is given up.',
+    sample: '86400',
   }),
 } as const;
 

@@ -41,6 +41,12 @@ export async function cleanupCall(deps: LifecycleDeps, input: { readonly callId:
   return { cleaned: true };
 }
 
+/** Slides the call's Redis TTLs back while a required step waits for its dependency (Cosmos DB outage). */
+export async function keepCallState(deps: LifecycleDeps, input: { readonly callId: string }): Promise<{ kept: true }> {
+  await deps.keepAlive(input.callId);
+  return { kept: true };
+}
+
 type ActivityImpl = (deps: LifecycleDeps, input: any) => Promise<unknown>;
 
 /** Activity name → implementation; `src/functions/callLifecycle.ts` registers one function per entry. */
@@ -52,4 +58,5 @@ export const LIFECYCLE_ACTIVITIES: Readonly<Record<(typeof LifecycleActivity)[ke
   [LifecycleActivity.writeAnalytics]: writeAnalytics,
   [LifecycleActivity.writeAudit]: writeAudit,
   [LifecycleActivity.cleanupCall]: cleanupCall,
+  [LifecycleActivity.keepCallState]: keepCallState,
 };

@@ -29,10 +29,13 @@ export class InvalidLifecycleInputError extends LifecycleError {
 /** A step the call cannot be completed without (finalize, archive) failed after all its retries. */
 export class LifecycleStepFailedError extends LifecycleError {
   override readonly name = 'LifecycleStepFailedError';
+  readonly attempts: number | undefined;
   constructor(
     readonly step: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; attempts?: number },
   ) {
-    super(`${step} failed after its retries: ${(options?.cause as Error | undefined)?.message ?? 'unknown error'}`, false, options);
+    const attempts = options?.attempts === undefined ? '' : ` (${options.attempts} attempts)`;
+    super(`${step} failed after its retries${attempts}: ${(options?.cause as Error | undefined)?.message ?? 'unknown error'}`, false, { cause: options?.cause });
+    this.attempts = options?.attempts;
   }
 }

@@ -9,6 +9,9 @@ export {
   MAX_DURATION_REASON,
   callLifecycleOrchestrator,
   lifecycleInstanceId,
-  lifecycleRetryOptions,
+  BEST_EFFORT_RETRY,
+  DEFAULT_ARCHIVE_HORIZON_SECONDS,
+  requiredRetryPolicy,
+  type StepRetryPolicy,
   parseLifecycleInput,
 } from './orchestrator.js';

@@ -1,4 +1,3 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { z } from 'zod';
 import { InvalidLifecycleInputError, LifecycleStepFailedError } from './errors.js';
@@ -26,22 +25,38 @@ export const LifecycleActivity = {
   writeAnalytics: 'writeAnalytics',
   writeAudit: 'writeAudit',
   cleanupCall: 'cleanupCall',
+  keepCallState: 'keepCallState',
 } as const;
+
+/** Default for {@link LifecycleInput.archiveHorizonSeconds}: a day of retrying before the archive is given up. */
+export const DEFAULT_ARCHIVE_HORIZON_SECONDS = 86_400;
+
+/**
+ * How a lifecycle step is retried, on durable timers (the orchestration sleeps between attempts; no
+ * activity holds a worker): `firstDelayMs` doubling up to `maxDelayMs`, until `maxAttempts` or until
+ * the next attempt would start later than `horizonMs` after the first.
+ */
+export interface StepRetryPolicy {
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxAttempts: number;
+  readonly horizonMs: number;
+}
+
+/** Best-effort steps: 2, 4, 8, 16 s apart, five attempts (a throttling burst or a failover). */
+export const BEST_EFFORT_RETRY: StepRetryPolicy = { firstDelayMs: 2_000, maxDelayMs: 60_000, maxAttempts: 5, horizonMs: 120_000 };
+
+/**
+ * Required steps (finalize, archive): the same start, capped at 10 minutes apart, until the horizon.
+ * The cap stays under the conversation context's 30-minute TTL, which every retry slides back.
+ */
+export function requiredRetryPolicy(horizonSeconds: number): StepRetryPolicy {
+  return { firstDelayMs: 2_000, maxDelayMs: 600_000, maxAttempts: Number.POSITIVE_INFINITY, horizonMs: horizonSeconds * 1_000 };
+}
 
 /** The orchestration instance of a call is its call connection id, so callbacks raise events without a lookup. */
 export function lifecycleInstanceId(callConnectionId: string): string {
   return callConnectionId;
-}
-
-/**
- * Retry policy of every lifecycle activity: 2 s, 4 s, 8 s, 16 s apart (capped at 60 s), five attempts,
- * so a Redis failover or a Cosmos throttling burst of up to half a minute is absorbed.
- */
-export function lifecycleRetryOptions(): df.RetryOptions {
-  const retry = new df.RetryOptions(2_000, 5);
-  retry.backoffCoefficient = 2;
-  retry.maxRetryIntervalInMilliseconds = 60_000;
-  return retry;
 }
 
 const inputSchema = z.object({
@@ -51,6 +66,8 @@ const inputSchema = z.object({
   maxDurationSeconds: z.number().int().positive(),
   direction: z.enum(['inbound', 'outbound']),
   callerUserId: z.string().min(1).optional(),
+  ended: z.object({ reason: z.string().min(1), at: z.iso.datetime({ offset: true }) }).optional(),
+  archiveHorizonSeconds: z.number().int().positive().optional(),
 });
 
 export function parseLifecycleInput(value: unknown): LifecycleInput {
@@ -72,48 +89,88 @@ export function parseLifecycleInput(value: unknown): LifecycleInput {
  */
 export function* callLifecycleOrchestrator(context: OrchestrationContext): Generator<Task, LifecycleSummary, any> {
   const input = parseLifecycleInput(context.df.getInput());
-  const retry = lifecycleRetryOptions();
   const setPhase = (phase: LifecyclePhase, endReason?: string) => {
     const status: LifecycleStatus = { phase, callId: input.callId, ...(endReason ? { endReason } : {}) };
     context.df.setCustomStatus(status);
   };
   const now = () => context.df.currentUtcDateTime.toISOString();
   const warnings: string[] = [];
+  // Logged once, not on every replay of the history.
+  const log = (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => {
+    if (context.df.isReplaying) return;
+    context[level](message, { instanceId: context.df.instanceId, callId: input.callId, ...fields });
+  };
+
+  /** Runs one step under `policy`, logging every failed attempt with its cause; throws after the last. */
+  const step = function* (activity: string, payload: unknown, policy: StepRetryPolicy, beforeRetry?: () => Generator<Task, unknown, any>): Generator<Task, unknown, any> {
+    const firstMs = context.df.currentUtcDateTime.getTime();
+    for (let attemptNo = 1; ; attemptNo += 1) {
+      try {
+        return yield context.df.callActivity(activity, payload);
+      } catch (error) {
+        const cause = causeOf(error);
+        const delayMs = Math.min(policy.firstDelayMs * 2 ** (attemptNo - 1), policy.maxDelayMs);
+        const elapsedMs = context.df.currentUtcDateTime.getTime() - firstMs;
+        if (attemptNo >= policy.maxAttempts || elapsedMs + delayMs > policy.horizonMs) {
+          log('error', 'lifecycle step failed; no attempt left', { step: activity, attempt: attemptNo, elapsedMs, cause });
+          throw new LifecycleStepFailedError(activity, { cause: error, attempts: attemptNo });
+        }
+        log('warn', 'lifecycle step failed; retrying', { step: activity, attempt: attemptNo, retryInMs: delayMs, cause });
+        if (beforeRetry) yield* beforeRetry();
+        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delayMs));
+      }
+    }
+  };
   const attempt = function* (activity: string, payload: unknown): Generator<Task, unknown, any> {
     try {
-      return yield context.df.callActivityWithRetry(activity, retry, payload);
+      return yield* step(activity, payload, BEST_EFFORT_RETRY);
     } catch (error) {
-      warnings.push(`${activity}: ${(error as Error).message}`);
+      warnings.push(`${activity}: ${causeOf(error)}`);
+      return undefined;
+    }
+  };
+  const required = requiredRetryPolicy(input.archiveHorizonSeconds ?? DEFAULT_ARCHIVE_HORIZON_SECONDS);
+  // While a required step waits for its dependency, the call's state in Redis must outlive the wait.
+  const keepState = function* (): Generator<Task, unknown, any> {
+    try {
+      return yield context.df.callActivity(LifecycleActivity.keepCallState, { callId: input.callId });
+    } catch (error) {
+      log('warn', 'could not extend the call state TTLs while archival is pending', { cause: causeOf(error) });
       return undefined;
     }
   };
 
-  setPhase('in-call');
-  const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.maxDurationSeconds * 1_000);
-  const disconnected = context.df.waitForExternalEvent(CALL_DISCONNECTED_EVENT);
-  const maxDuration = context.df.createTimer(deadline);
-  const winner: Task = yield context.df.Task.any([disconnected, maxDuration]);
-
   let endReason: string;
   let endedAt: string;
   let hungUpByLifecycle = false;
-  if (winner === disconnected) {
-    maxDuration.cancel();
-    const event = (disconnected.result ?? {}) as Partial<CallDisconnectedEvent>;
-    endReason = typeof event.reason === 'string' && event.reason ? event.reason : 'disconnected';
-    endedAt = typeof event.at === 'string' && event.at ? event.at : now();
+  if (input.ended) {
+    // Started at the hang-up, for a call whose lifecycle was missing: the end is already known.
+    endReason = input.ended.reason;
+    endedAt = input.ended.at;
   } else {
-    setPhase('hanging-up', MAX_DURATION_REASON);
-    yield* attempt(LifecycleActivity.hangUpCall, { callConnectionId: input.callConnectionId });
-    hungUpByLifecycle = warnings.length === 0;
-    endReason = MAX_DURATION_REASON;
-    endedAt = now();
+    setPhase('in-call');
+    const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.maxDurationSeconds * 1_000);
+    const disconnected = context.df.waitForExternalEvent(CALL_DISCONNECTED_EVENT);
+    const maxDuration = context.df.createTimer(deadline);
+    const winner: Task = yield context.df.Task.any([disconnected, maxDuration]);
+    if (winner === disconnected) {
+      maxDuration.cancel();
+      const event = (disconnected.result ?? {}) as Partial<CallDisconnectedEvent>;
+      endReason = typeof event.reason === 'string' && event.reason ? event.reason : 'disconnected';
+      endedAt = typeof event.at === 'string' && event.at ? event.at : now();
+    } else {
+      setPhase('hanging-up', MAX_DURATION_REASON);
+      yield* attempt(LifecycleActivity.hangUpCall, { callConnectionId: input.callConnectionId });
+      hungUpByLifecycle = warnings.length === 0;
+      endReason = MAX_DURATION_REASON;
+      endedAt = now();
+    }
   }
 
   setPhase('finalizing', endReason);
   let call: FinalizedCall;
   try {
-    call = yield context.df.callActivityWithRetry(LifecycleActivity.finalizeCall, retry, {
+    call = (yield* step(LifecycleActivity.finalizeCall, {
       callId: input.callId,
       callConnectionId: input.callConnectionId,
       direction: input.direction,
@@ -121,18 +178,21 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
       startedAt: input.startedAt,
       endedAt,
       endReason,
-    });
+    }, required, keepState)) as FinalizedCall;
   } catch (error) {
-    throw new LifecycleStepFailedError(LifecycleActivity.finalizeCall, { cause: error });
+    setPhase('gave-up', endReason);
+    yield* attempt(LifecycleActivity.writeAudit, auditEntry(input, context, 'archive_failed', now(), { step: LifecycleActivity.finalizeCall, error: causeOf(error) }));
+    throw error;
   }
 
   setPhase('archiving', endReason);
   let archived: ArchiveResult;
   try {
-    archived = yield context.df.callActivityWithRetry(LifecycleActivity.archiveTranscript, retry, call);
+    archived = (yield* step(LifecycleActivity.archiveTranscript, call, required, keepState)) as ArchiveResult;
   } catch (error) {
-    yield* attempt(LifecycleActivity.writeAudit, auditEntry(input, context, 'archive_failed', now(), { error: (error as Error).message }));
-    throw new LifecycleStepFailedError(LifecycleActivity.archiveTranscript, { cause: error });
+    setPhase('gave-up', endReason);
+    yield* attempt(LifecycleActivity.writeAudit, auditEntry(input, context, 'archive_failed', now(), { step: LifecycleActivity.archiveTranscript, error: causeOf(error) }));
+    throw error;
   }
 
   let profileUpdated = false;
@@ -170,6 +230,12 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
     profileUpdated,
     warnings,
   };
+}
+
+/** The activity's own message, without the library's wrapping, for logs and warnings. */
+function causeOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message;
 }
 
 function auditEntry(

@@ -15,6 +15,10 @@ export interface LifecycleInput {
   readonly maxDurationSeconds: number;
   readonly direction: CallDirection;
   readonly callerUserId?: string | undefined;
+  /** Set when the lifecycle is started at the hang-up (its instance was missing): no wait, the end is known. */
+  readonly ended?: CallDisconnectedEvent | undefined;
+  /** How long finalize and archive are retried (through a Cosmos DB outage) before the call is given up. @default 86400 */
+  readonly archiveHorizonSeconds?: number | undefined;
 }
 
 /** Payload of the `CallDisconnected` external event raised by the ACS callback handler. */
@@ -76,6 +80,8 @@ export interface LifecycleDeps {
   appendAudit(entry: LifecycleAuditEntry): Promise<void>;
   /** Deletes the call's Redis keys except its summary, which keeps a 7-day TTL. */
   cleanup(callId: string): Promise<void>;
+  /** Slides the call's Redis keys back to their policy TTLs, so they outlive a pending archival. */
+  keepAlive(callId: string): Promise<void>;
   /** Ends the call for everyone (ACS `hangUp(isForEveryone)`). */
   hangUp(callConnectionId: string): Promise<void>;
 }
@@ -89,7 +95,9 @@ export type LifecyclePhase =
   | 'writing-analytics'
   | 'writing-audit'
   | 'cleaning-up'
-  | 'done';
+  | 'done'
+  /** Finalize or archive failed until the retry horizon: the call is not archived (audited, logged). */
+  | 'gave-up';
 
 /** The orchestration's custom status, visible through the status API while it runs. */
 export interface LifecycleStatus {

@@ -12,6 +12,8 @@ import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 export interface AgentSessionLike {
   appendAudio(base64Pcm24k: string): void;
   requestResponse(instructions?: string): void;
+  /** Adds the caller's words as text and asks for the answer (a turn left unanswered by another relay). */
+  respondTo(callerText: string): void;
   cancelResponse(): void;
   /** Returns the transcript the caller heard. */
   truncate(itemId: string, audioEndMs: number): string;

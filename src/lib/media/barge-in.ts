@@ -114,6 +114,11 @@ export class PlaybackTracker {
     return this.current !== undefined && atMs < this.playheadFreeAtMs;
   }
 
+  /** Milliseconds of audio sent that ACS has still to play at `atMs` (how far ahead of the caller's ear it is). */
+  leadMs(atMs: number): number {
+    return Math.max(0, this.playheadFreeAtMs - atMs);
+  }
+
   /** Milliseconds of the item's audio the caller has heard by `atMs`. */
   heardMs(itemId: string, atMs: number): number {
     const item = this.items.get(itemId);

@@ -13,10 +13,11 @@ import type { ConversationManager } from '../state/conversation/conversation-man
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
 import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';
-import { createResampler, base64ByteLength, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
+import { createResampler, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
 import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
-import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME } from './codec.js';
+import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME, type MediaFrame } from './codec.js';
 import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
+import { OutboundAudioCoalescer, type OutboundAudioOptions } from './outbound-audio.js';
 import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
 import { outboundGroup } from './groups.js';
 
@@ -36,6 +37,8 @@ export type CallBridgeStats = {
   framesOut: number;
   framesDroppedWhileConnecting: number;
   badFrames: number;
+  /** Frames refused or skipped, by reason (`not-json`, `invalid-base64`, `odd-length`, `unknown-kind`, `rate-change`…). */
+  refusedFrames: Record<string, number>;
   turnsPersisted: number;
   flushFailures: number;
 };
@@ -88,8 +91,13 @@ export type CallBridgeOptions = {
    * @default 24000
    */
   readonly acsSampleRateHz?: 16000 | 24000;
-  /** Frames kept while the agent session connects. @default 50 (one second) */
+  /**
+   * Frames kept while the agent session connects (a new call, a takeover, a reconnect), so what the
+   * caller says meanwhile reaches the model. @default 250 (five seconds)
+   */
   readonly maxPendingFrames?: number;
+  /** How the agent's audio is coalesced into AudioData messages (see outbound-audio.ts). */
+  readonly outboundAudio?: Pick<OutboundAudioOptions, 'maxMessageMs' | 'minMessageMs' | 'firstMessageMs' | 'lowWaterMs'>;
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
   readonly resumeTurns?: number;
   readonly now?: () => number;
@@ -97,11 +105,13 @@ export type CallBridgeOptions = {
 
 /** Attempts to reopen a dropped agent session (250 ms, 500 ms, 1 s, 2 s, 2 s apart). */
 const MAX_AGENT_RECONNECTS = 5;
+/** 20 ms frames per AudioData message of a fixed prompt (200 ms, as the model's audio at most). */
+const PROMPT_MESSAGE_FRAMES = 10;
 /** Allowance for network and jitter-buffer delay before treating streamed audio as heard. */
 const PLAYOUT_MARGIN_MS = 200;
 
 export class CallBridge {
-  readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, turnsPersisted: 0, flushFailures: 0 };
+  readonly stats: CallBridgeStats = { framesIn: 0, framesOut: 0, framesDroppedWhileConnecting: 0, badFrames: 0, refusedFrames: {}, turnsPersisted: 0, flushFailures: 0 };
   readonly bargeIns: BargeInRecord[] = [];
   private readonly out: string;
   private readonly now: () => number;
@@ -109,9 +119,12 @@ export class CallBridge {
   private session: AgentSessionLike | undefined;
   private pending: string[] = [];
   private acsRateHz = AGENT_SAMPLE_RATE_HZ;
+  private audioSeen = false;
+  private metadataSeen = false;
   private inbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private outbound: Resampler = createResampler(AGENT_SAMPLE_RATE_HZ, AGENT_SAMPLE_RATE_HZ);
   private tracker = new PlaybackTracker({ sampleRateHz: AGENT_SAMPLE_RATE_HZ });
+  private outboundAudio!: OutboundAudioCoalescer;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
@@ -129,6 +142,7 @@ export class CallBridge {
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
     this.now = options.now ?? (() => performance.now());
+    this.outboundAudio = this.coalescer(AGENT_SAMPLE_RATE_HZ);
     this.onAudioMetadata(options.acsSampleRateHz ?? AGENT_SAMPLE_RATE_HZ);
   }
 
@@ -172,7 +186,12 @@ export class CallBridge {
     this.session = session;
     this.reconnects = 0;
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
-    if (resumed) return;
+    if (resumed) {
+      // The previous relay died after the caller's turn was written but before its answer was: answer it.
+      const unanswered = unansweredCallerTurn(history);
+      if (unanswered !== undefined) session.respondTo(unanswered);
+      return;
+    }
     if (greeting) this.streamPrompt(greeting);
     else session.requestResponse('Greet the caller briefly and ask how you can help.');
   }
@@ -201,26 +220,30 @@ export class CallBridge {
     }, delayMs).unref();
   }
 
-  /** One text frame from `call.<id>.in` (the hot path). */
+  /**
+   * One text frame from `call.<id>.in` (the hot path). Never throws: a frame that cannot be used is
+   * refused, counted by reason and logged once per reason per call, and the call goes on.
+   */
   onInboundFrame(text: string): void {
     this.stats.framesIn += 1;
-    let frame;
     try {
-      frame = parseMediaFrame(text);
+      this.handleFrame(parseMediaFrame(text));
     } catch (error) {
-      this.stats.badFrames += 1;
-      if (this.stats.badFrames <= 3) this.options.logger.warn('media frame ignored', { callId: this.options.callId, reason: error instanceof MediaFrameError ? error.reason : 'unknown' });
-      return;
+      this.refuse(error instanceof MediaFrameError ? error.reason : 'handler-error', error);
     }
+  }
+
+  private handleFrame(frame: MediaFrame): void {
     switch (frame.kind) {
       case 'AudioData': {
         const audio = this.inbound.processBase64(frame.data);
+        this.audioSeen = true;
         if (this.session) this.session.appendAudio(audio);
         else this.keepWhileConnecting(audio);
         return;
       }
       case 'AudioMetadata':
-        this.onAudioMetadata(frame.sampleRateHz);
+        this.onAudioMetadataFrame(frame.sampleRateHz);
         return;
       case 'TranscriptionData':
         if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text);
@@ -230,11 +253,34 @@ export class CallBridge {
     }
   }
 
+  /** The stream's rate is set once, before its audio; ACS cannot change it mid-call, so a frame saying so is refused. */
+  private onAudioMetadataFrame(sampleRateHz: number): void {
+    if (sampleRateHz === this.acsRateHz) return;
+    if (sampleRateHz !== 16000 && sampleRateHz !== 24000) return this.refuse('unsupported-rate');
+    if (this.audioSeen || this.metadataSeen) return this.refuse('rate-change');
+    this.metadataSeen = true;
+    this.onAudioMetadata(sampleRateHz);
+  }
+
+  private refuse(reason: string, error?: unknown): void {
+    this.stats.badFrames += 1;
+    const count = (this.stats.refusedFrames[reason] ?? 0) + 1;
+    this.stats.refusedFrames[reason] = count;
+    if (count === 1) {
+      this.options.logger.warn('media frame refused', {
+        callId: this.options.callId,
+        reason,
+        ...(error instanceof Error && !(error instanceof MediaFrameError) ? { error } : {}),
+      });
+    }
+  }
+
   /** Ends the agent session and writes what is staged. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
+    this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
     await this.flush();
   }
@@ -243,6 +289,7 @@ export class CallBridge {
   async abandon(): Promise<void> {
     this.closed = true;
     this.abort.abort();
+    this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
   }
 
@@ -272,10 +319,24 @@ export class CallBridge {
 
   private onAgentAudio(base64: string, responseId: string, itemId: string): void {
     if (this.closed || !this.tracker.shouldForward(responseId)) return;
-    const audio = this.outbound.processBase64(base64);
-    this.options.send(this.out, buildAudioDataFrame(audio));
+    this.outboundAudio.push(this.outbound.process(Buffer.from(base64, 'base64')), responseId, itemId);
+  }
+
+  /** One AudioData message to ACS; the tracker learns when it went, so what was heard stays exact. */
+  private sendAgentAudio(base64: string, responseId: string, itemId: string, byteLength: number): void {
+    this.options.send(this.out, buildAudioDataFrame(base64));
     this.stats.framesOut += 1;
-    this.tracker.onAgentAudioSent(responseId, itemId, base64ByteLength(audio), this.now());
+    this.tracker.onAgentAudioSent(responseId, itemId, byteLength, this.now());
+  }
+
+  private coalescer(sampleRateHz: number): OutboundAudioCoalescer {
+    return new OutboundAudioCoalescer({
+      sampleRateHz,
+      ...this.options.outboundAudio,
+      send: (base64, responseId, itemId, byteLength) => this.sendAgentAudio(base64, responseId, itemId, byteLength),
+      leadMs: (atMs) => this.tracker.leadMs(atMs),
+      now: this.now,
+    });
   }
 
   /** Barge-in: StopAudio first (the caller must stop hearing the agent now), then cancel and truncate. */
@@ -285,6 +346,7 @@ export class CallBridge {
     const decision = this.tracker.onCallerSpeechStarted(vadAtMs);
     if (!decision) return;
     this.options.send(this.out, STOP_AUDIO_FRAME);
+    this.outboundAudio.drop();
     const stopAudioSentAtMs = this.now();
     const framesBetween = this.stats.framesIn - framesAtVad;
     const promptTurnId = this.promptTurns.get(decision.itemId);
@@ -347,7 +409,7 @@ export class CallBridge {
     const fail = (error: unknown): void => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error });
     const poll = (): void => {
       if (this.closed) return;
-      if (this.tracker.isAgentAudible(this.now())) {
+      if (this.tracker.isAgentAudible(this.now()) || this.outboundAudio.pendingMs > 0) {
         setTimeout(poll, 100).unref();
         return;
       }
@@ -404,12 +466,15 @@ export class CallBridge {
   private streamPrompt(audio: FixedPromptAudio): number {
     if (this.closed) return 0;
     const rateHz = this.acsRateHz;
+    this.outboundAudio.flush(); // what the model said so far plays first
     const pcm = createResampler(TTS_SAMPLE_RATE_HZ, rateHz).process(audio.pcm);
     const size = frameBytes(rateHz);
-    for (let offset = 0; offset < pcm.length; offset += size) {
-      let frame = pcm.subarray(offset, offset + size);
-      if (frame.length < size) frame = Buffer.concat([frame, Buffer.alloc(size - frame.length)]);
-      this.options.send(this.out, buildAudioDataFrame(frame.toString('base64')));
+    // The whole prompt is at hand: messages of PROMPT_MESSAGE_FRAMES frames, the last padded to a whole frame.
+    const messageBytes = size * PROMPT_MESSAGE_FRAMES;
+    for (let offset = 0; offset < pcm.length; offset += messageBytes) {
+      let message = pcm.subarray(offset, offset + messageBytes);
+      if (message.length % size !== 0) message = Buffer.concat([message, Buffer.alloc(size - (message.length % size))]);
+      this.options.send(this.out, buildAudioDataFrame(message.toString('base64')));
       this.stats.framesOut += 1;
     }
     const sentBytes = Math.ceil(pcm.length / size) * size;
@@ -445,6 +510,7 @@ export class CallBridge {
     if (turn.role === 'user') {
       conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn) });
     } else {
+      this.outboundAudio.flush(); // the response is complete: its tail goes now
       if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);
       this.tracker.prune(this.now());
       const bargeIn = this.fullTranscripts.get(turn.itemId);
@@ -500,16 +566,28 @@ export class CallBridge {
     this.inbound = createResampler(sampleRateHz, AGENT_SAMPLE_RATE_HZ);
     this.outbound = createResampler(AGENT_SAMPLE_RATE_HZ, sampleRateHz);
     this.tracker = new PlaybackTracker({ sampleRateHz });
+    this.outboundAudio.drop();
+    this.outboundAudio = this.coalescer(sampleRateHz);
   }
 
   private keepWhileConnecting(audio: string): void {
     this.pending.push(audio);
-    const max = this.options.maxPendingFrames ?? 50;
+    const max = this.options.maxPendingFrames ?? 250;
     if (this.pending.length > max) {
       this.stats.framesDroppedWhileConnecting += this.pending.length - max;
       this.pending.splice(0, this.pending.length - max);
     }
   }
+}
+
+/** The caller's last words when no agent turn followed them (truncation markers count as agent turns). */
+function unansweredCallerTurn(history: ReadonlyArray<{ readonly role: string; readonly content: string }>): string | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const turn = history[i]!;
+    if (turn.role === 'assistant') return undefined;
+    if (turn.role === 'user') return turn.content.trim() === '' ? undefined : turn.content;
+  }
+  return undefined;
 }
 
 function timingMeta(turn: CompletedTurn): Record<string, JsonValue> {

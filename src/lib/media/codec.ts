@@ -5,9 +5,14 @@
  *
  * ACS matches keys case-insensitively (`kind`, `Kind`, `audioData`, `AudioData`…), so the generic parser
  * does too. AudioData arrives every 20 ms per call, so it has a fast path: the camelCase shape ACS and
- * the JS SDK emit is read with `indexOf` scans instead of a full `JSON.parse`, and the base64 payload is
- * sliced out untouched so it can be passed on without decoding. Anything the fast path is not sure of
- * (escapes, missing fields, other casing) falls back to the generic parser.
+ * the JS SDK emit is scanned instead of a full `JSON.parse`, and the base64 payload is sliced out
+ * untouched so it can be passed on without decoding.
+ *
+ * The two paths agree by construction: the fast path accepts only one closed grammar, the whole text
+ * (`{"kind":"AudioData","audioData":{…}}` whose members are each known key at most once, with plain
+ * string or boolean values), and for that grammar its reading is exactly `JSON.parse`'s; anything else
+ * (escapes, other members, other casing, trailing text) goes to the generic parser. Both then pass
+ * through the same validation of the audio payload (base64, whole 16-bit samples).
  */
 
 export type AudioMetadataFrame = {
@@ -73,7 +78,11 @@ export type MediaFrameErrorReason =
   | 'missing-kind'
   | 'unknown-kind'
   | 'missing-payload'
-  | 'invalid-field';
+  | 'invalid-field'
+  /** AudioData whose `data` is not canonical base64. */
+  | 'invalid-base64'
+  /** AudioData whose PCM16 payload has an odd number of bytes (half a sample). */
+  | 'odd-length';
 
 /** A media frame that cannot be understood; `reason` says why, `kind` names the frame kind when known. */
 export class MediaFrameError extends Error {
@@ -149,7 +158,24 @@ export function buildDtmfDataFrame(tone: string): string {
  * @throws MediaFrameError when the frame is not JSON, has no known kind or lacks required fields.
  */
 export function parseMediaFrame(text: string): MediaFrame {
-  return parseAudioDataFast(text) ?? parseMediaFrameGeneric(text);
+  const frame = parseAudioDataFast(text) ?? parseMediaFrameGeneric(text);
+  if (frame.kind === 'AudioData') validateAudioPayload(frame.data);
+  return frame;
+}
+
+/**
+ * Refuses an AudioData payload that is not base64 (Node's decoder silently skips characters outside
+ * the alphabet, which would hand the model noise) or does not hold whole 16-bit samples. Decoding is
+ * the check: a payload is base64 exactly when it decodes to the byte count its length implies.
+ * @throws MediaFrameError `invalid-base64` or `odd-length`
+ */
+export function validateAudioPayload(data: string): void {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  const bytes = (data.length / 4) * 3 - padding;
+  if (data.length % 4 !== 0 || Buffer.from(data, 'base64').length !== bytes) {
+    throw new MediaFrameError('invalid-base64', 'AudioData frame: data is not base64', 'AudioData');
+  }
+  if (bytes % 2 !== 0) throw new MediaFrameError('odd-length', `AudioData frame: ${bytes} bytes is not a whole number of 16-bit samples`, 'AudioData');
 }
 
 /** The generic, case-insensitive parser (always a full `JSON.parse`). Exposed for benchmarks and tests. */
@@ -221,40 +247,74 @@ const CANONICAL_KINDS = new Map<string, Exclude<MediaFrame['kind'], never>>(
 );
 
 // The fast path recognises the exact camelCase opening ACS and the JS SDK produce; key order inside
-// audioData does not matter. A literal `"data":"` can only be a key here: inside a JSON string its
-// quotes would be escaped.
+// audioData does not matter, but every member must be one it knows, once.
 const FAST_PREFIX = '{"kind":"AudioData","audioData":{';
+const FAST_SUFFIX = '}}';
 
+/**
+ * The fast reading of an AudioData frame, or undefined when the text is not in the fast grammar:
+ * `FAST_PREFIX member ("," member)* FAST_SUFFIX` and nothing else, where a member is `"data":"…"`,
+ * `"timestamp":"…"`, `"participantRawID":"…"` (strings without `\`, hence no escapes, and no control
+ * characters) or `"silent":true|false`, each at most once, `data` required.
+ */
 function parseAudioDataFast(text: string): AudioDataFrame | undefined {
-  if (!text.startsWith(FAST_PREFIX)) return undefined;
-  const from = FAST_PREFIX.length;
-  const data = stringValueAfter(text, '"data":"', from);
-  if (data === undefined) return undefined;
-  const timestamp = stringValueAfter(text, '"timestamp":"', from);
-  const participantRawId = stringValueAfter(text, '"participantRawID":"', from);
-  let silent = false;
-  const silentAt = text.indexOf('"silent":', from);
-  if (silentAt !== -1) {
-    const valueAt = silentAt + 9;
-    if (text.startsWith('true', valueAt)) silent = true;
-    else if (!text.startsWith('false', valueAt)) return undefined;
+  if (!text.startsWith(FAST_PREFIX) || !text.endsWith(FAST_SUFFIX)) return undefined;
+  const end = text.length - FAST_SUFFIX.length;
+  let at = FAST_PREFIX.length;
+  let data: string | undefined;
+  let timestamp: string | undefined;
+  let participantRawId: string | undefined;
+  let silent: boolean | undefined;
+  for (;;) {
+    if (text.charCodeAt(at) !== QUOTE) return undefined;
+    const keyEnd = text.indexOf('":', at + 1);
+    if (keyEnd === -1 || keyEnd >= end) return undefined;
+    const key = text.slice(at + 1, keyEnd);
+    at = keyEnd + 2;
+    if (key === 'silent') {
+      if (silent !== undefined) return undefined;
+      if (text.startsWith('true', at)) {
+        silent = true;
+        at += 4;
+      } else if (text.startsWith('false', at)) {
+        silent = false;
+        at += 5;
+      } else {
+        return undefined;
+      }
+    } else {
+      if (text.charCodeAt(at) !== QUOTE) return undefined;
+      const valueEnd = text.indexOf('"', at + 1);
+      if (valueEnd === -1 || valueEnd >= end) return undefined;
+      const value = text.slice(at + 1, valueEnd);
+      // The payload is checked by decoding it afterwards (a control character fails that check too);
+      // here only an escape matters, since then the raw slice is not the value.
+      if (key === 'data' ? value.includes('\\') : !isPlainJsonString(value)) return undefined;
+      at = valueEnd + 1;
+      if (key === 'data' && data === undefined) data = value;
+      else if (key === 'timestamp' && timestamp === undefined) timestamp = value;
+      else if (key === 'participantRawID' && participantRawId === undefined) participantRawId = value;
+      else return undefined;
+    }
+    if (at === end) break;
+    if (text.charCodeAt(at) !== COMMA) return undefined;
+    at += 1;
   }
-  // Only trust a frame that is closed the way the template closes it; anything else → generic parser.
-  if (!text.endsWith('}}')) return undefined;
-  return { kind: 'AudioData', timestamp, participantRawId, data, silent };
+  if (data === undefined) return undefined;
+  return { kind: 'AudioData', timestamp, participantRawId, data, silent: silent ?? false };
 }
 
-/** The string value after `key` (which ends with the opening quote), or undefined if absent or escaped. */
-function stringValueAfter(text: string, key: string, from: number): string | undefined {
-  const at = text.indexOf(key, from);
-  if (at === -1) return undefined;
-  const start = at + key.length;
-  const end = text.indexOf('"', start);
-  if (end === -1) return undefined;
-  const value = text.slice(start, end);
-  // An escape (System.Text.Json writes "+" as \u002B) means the raw slice is not the value.
-  if (value.includes('\\')) return undefined;
-  return value;
+const QUOTE = 34;
+const COMMA = 44;
+const BACKSLASH = 92;
+
+/** A JSON string body that means itself: no escapes (an escape means the raw slice is not the value) and no control characters. */
+function isPlainJsonString(value: string): boolean {
+  for (let i = 0; i < value.length; i += 1) {
+    const code = value.charCodeAt(i);
+    if (code === BACKSLASH || code < 0x20) return false;
+  }
+  return true;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -4,6 +4,8 @@
  * (joined through its token's groups claim). Relays join the control group to hear about calls.
  */
 
+import { assertValidIdentifier } from '../state/keys.js';
+
 export const RELAY_CONTROL_GROUP = 'relays.control';
 
 /**
@@ -41,10 +43,26 @@ export function relayUserId(workerId: string): string {
 }
 
 /** Who a Web PubSub connection belongs to, from the userId the app put in its token. */
-export type MediaPeer = { readonly kind: 'acs'; readonly callId: string } | { readonly kind: 'relay'; readonly workerId: string } | { readonly kind: 'unknown' };
+export type MediaPeer =
+  | { readonly kind: 'acs'; readonly callId: string }
+  | { readonly kind: 'relay'; readonly workerId: string }
+  | { readonly kind: 'unknown'; readonly reason?: string };
 
+/**
+ * A userId naming a call id that cannot be one of ours (it could never have been in a token we
+ * minted) is an unknown peer, with the identifier error as the reason: it must not reach the media
+ * registry, where every later use of it would fail.
+ */
 export function peerOf(userId: string | undefined): MediaPeer {
-  if (userId?.startsWith(ACS_USER_PREFIX) && userId.length > ACS_USER_PREFIX.length) return { kind: 'acs', callId: userId.slice(ACS_USER_PREFIX.length) };
+  if (userId?.startsWith(ACS_USER_PREFIX) && userId.length > ACS_USER_PREFIX.length) {
+    const callId = userId.slice(ACS_USER_PREFIX.length);
+    try {
+      assertValidIdentifier(callId);
+    } catch (error) {
+      return { kind: 'unknown', reason: (error as Error).message };
+    }
+    return { kind: 'acs', callId };
+  }
   if (userId?.startsWith(RELAY_USER_PREFIX) && userId.length > RELAY_USER_PREFIX.length) return { kind: 'relay', workerId: userId.slice(RELAY_USER_PREFIX.length) };
   return { kind: 'unknown' };
 }

@@ -1,16 +1,23 @@
 /**
  * What the webPubSubTrigger function does with the media hub's `connected` / `disconnected` system
  * events. ACS connections (userId `acs-call.<id>`) are recorded on the call session and in the registry
- * of live media calls, and announced on the relays' control group; the relay of this process, if any,
- * gets the call directly too. A relay's own connection going away is announced as `relay-lost` so the
- * others take its calls over.
+ * of live media calls, and announced on the relays' control group, where every relay races for the call
+ * (the function never hands the call to a relay of its own instance: the instance that runs it is an
+ * on-demand one, see relay-host.ts). A relay's own connection going away is announced as `relay-lost` so
+ * the others take its calls over.
+ *
+ * Fencing. Only the call's current media connection can start or end its media: a `disconnected` for an
+ * older connection (after ACS reconnected the call's media, or events crossing) changes nothing, so the
+ * live call stays in the registry and with its relay. Events for a call that has ended (its session is
+ * gone, or says so) are acknowledged and ignored: nothing is written and nothing announced, so no relay
+ * claims it and no key is left behind.
  */
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import type { SessionStore } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { toCallSession, type CallState } from '../calls/session.js';
 import { peerOf, RELAY_CONTROL_GROUP } from './groups.js';
-import type { LocalRelay } from './local-relay.js';
 import type { RelayControlMessage } from './relay-control.js';
 
 export type MediaSystemEvent = {
@@ -24,11 +31,20 @@ export type MediaSystemEvent = {
 export type MediaEventDeps = {
   readonly store: SessionStore;
   readonly service: () => Promise<Pick<WebPubSubServiceClient, 'group'>>;
-  readonly localRelay: LocalRelay | undefined;
   readonly logger: Logger;
 };
 
-export type MediaEventOutcome = { readonly handled: 'acs' | 'relay' | 'ignored'; readonly announced?: RelayControlMessage };
+/** Why an ACS media event changed nothing. */
+export type IgnoredBecause = 'call-ended' | 'stale-connection';
+
+export type MediaEventOutcome = {
+  readonly handled: 'acs' | 'relay' | 'ignored';
+  readonly announced?: RelayControlMessage;
+  readonly ignoredBecause?: IgnoredBecause;
+};
+
+/** States after which a call has no media to start: its lifecycle is over or never began. */
+const ENDED_STATES: ReadonlySet<CallState> = new Set(['disconnected', 'answer_failed']);
 
 export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: MediaEventDeps): Promise<MediaEventOutcome> {
   const peer = peerOf(event.userId);
@@ -40,31 +56,52 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
     return { handled: 'relay', announced };
   }
   if (peer.kind !== 'acs') {
-    deps.logger.info('media connection of an unknown peer ignored', { connectionId: event.connectionId, eventName: event.eventName });
+    deps.logger.info('media connection of an unknown peer ignored', { connectionId: event.connectionId, eventName: event.eventName, reason: peer.reason });
     return { handled: 'ignored' };
   }
   const { callId } = peer;
-  const connected = event.eventName === 'connected';
   const { connectionId } = event;
-  await Promise.all([
-    deps.store
-      .updateCallSession(callId, connected ? { mediaState: 'connected', mediaConnectionId: connectionId } : { mediaState: 'disconnected' })
-      .catch((error: unknown) => deps.logger.warn('media state not recorded', { callId, error: error as Error })),
-    // The registry is how a relay started later finds the calls in progress (see relay.ts).
-    (connected ? deps.store.registerMediaCall(callId, connectionId) : deps.store.unregisterMediaCall(callId, connectionId)).catch((error: unknown) =>
-      deps.logger.warn('media call registry not updated', { callId, error: error as Error }),
-    ),
-  ]);
-  const announced: RelayControlMessage = connected ? { type: 'call-connected', callId, connectionId } : { type: 'call-disconnected', callId, connectionId };
-  // The local relay first (no round trip through the service); every relay hears the announcement.
-  const local = deps.localRelay;
-  if (local) {
-    const handOff = connected ? local.handleConnected(callId, connectionId) : local.handleDisconnected(callId, connectionId);
-    void Promise.resolve(handOff).catch((error: unknown) => deps.logger.error('local relay failed to take the call', { callId, error: error as Error }));
+  // Unreadable (Redis away): the event is announced unfenced; relays fence by connection and read the
+  // session again before they claim.
+  let raw: Awaited<ReturnType<SessionStore['getCallSession']>> | null = null;
+  try {
+    raw = await deps.store.getCallSession(callId);
+  } catch (error) {
+    deps.logger.warn('call session unreadable; media event announced unfenced', { callId, error: error as Error });
   }
+  const known = raw !== null;
+  const session = raw === null ? undefined : toCallSession(raw);
+  if (event.eventName === 'connected') {
+    if (known && (session === undefined || ENDED_STATES.has(session.state))) return ignore('call-ended', event, callId, deps);
+    await Promise.all([
+      deps.store.updateCallSession(callId, { mediaState: 'connected', mediaConnectionId: connectionId }).catch(warn('media state not recorded', callId, deps)),
+      // The registry is how a relay started later finds the calls in progress (see relay.ts).
+      deps.store.registerMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps)),
+    ]);
+    return announceAcs({ type: 'call-connected', callId, connectionId }, deps);
+  }
+  const current = typeof raw?.mediaConnectionId === 'string' ? raw.mediaConnectionId : undefined;
+  if (current !== undefined && current !== connectionId) return ignore('stale-connection', event, callId, deps);
+  // The registry entry goes whether or not the call still exists (compare-and-delete on this connection).
+  const writes: Promise<unknown>[] = [deps.store.unregisterMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps))];
+  if (session !== undefined) writes.push(deps.store.updateCallSession(callId, { mediaState: 'disconnected' }).catch(warn('media state not recorded', callId, deps)));
+  await Promise.all(writes);
+  return announceAcs({ type: 'call-disconnected', callId, connectionId }, deps);
+}
+
+async function announceAcs(announced: RelayControlMessage & { callId: string; connectionId?: string }, deps: MediaEventDeps): Promise<MediaEventOutcome> {
   await announce(announced, deps);
-  deps.logger.info(connected ? 'media connected' : 'media disconnected', { callId, connectionId: event.connectionId });
+  deps.logger.info(announced.type === 'call-connected' ? 'media connected' : 'media disconnected', { callId: announced.callId, connectionId: announced.connectionId });
   return { handled: 'acs', announced };
+}
+
+function ignore(because: IgnoredBecause, event: MediaSystemEvent, callId: string, deps: MediaEventDeps): MediaEventOutcome {
+  deps.logger.info('media event ignored', { callId, connectionId: event.connectionId, eventName: event.eventName, because });
+  return { handled: 'ignored', ignoredBecause: because };
+}
+
+function warn(message: string, callId: string, deps: MediaEventDeps): (error: unknown) => void {
+  return (error) => deps.logger.warn(message, { callId, error: error as Error });
 }
 
 async function announce(message: RelayControlMessage, deps: MediaEventDeps): Promise<void> {

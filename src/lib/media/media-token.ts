@@ -6,6 +6,7 @@
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { acsUserId, inboundGroup, outboundGroup } from './groups.js';
+import { shardOfCall } from './webpubsub-service.js';
 
 /** Minting tokens is all this module needs from the service client. */
 export type TokenMinter = Pick<WebPubSubServiceClient, 'getClientAccessToken'>;
@@ -46,7 +47,21 @@ export async function mediaTransportUrl(service: TokenMinter, callId: string, op
   return url.toString();
 }
 
-/** The `mediaTransportUrl` port of call control over one service client. */
-export function mediaTransportUrlFactory(service: () => Promise<TokenMinter>, options: MediaTokenOptions): (callId: string) => Promise<string> {
-  return async (callId) => mediaTransportUrl(await service(), callId, options);
+/**
+ * The `mediaTransportUrl` port over several Web PubSub resources: the call's shard is chosen by hash of
+ * its id and recorded on its session (`mediaShard`) before the token is minted there, so every relay
+ * that takes the call later joins its groups on the right resource.
+ */
+export function shardedMediaTransportUrlFactory(
+  services: () => Promise<readonly TokenMinter[]>,
+  recordShard: (callId: string, shard: number) => Promise<unknown>,
+  options: MediaTokenOptions,
+): (callId: string) => Promise<string> {
+  return async (callId) => {
+    const all = await services();
+    const shard = shardOfCall(callId, all.length);
+    await recordShard(callId, shard);
+    return mediaTransportUrl(all[shard]!, callId, options);
+  };
 }
+

@@ -3,7 +3,7 @@
  * between ACS (groups `call.<id>.in` / `call.<id>.out`) and a realtime agent session.
  *
  * Assignment. The webPubSubTrigger function announces each ACS media connection on the relays' control
- * group (and hands it straight to the relay of its own process, when there is one). Every relay races
+ * group (never to a relay of its own instance: relays run only in the relay role). Every relay races
  * for the call's affinity key (`SET NX EX`); the winner joins `call.<id>.in`, loads the conversation
  * from Redis and connects the agent; the others remember the call and its owner. No relay polls for new
  * calls, and no frame ever passes through a function.
@@ -24,6 +24,9 @@
  * others are watched; entries whose call session is gone are pruned. So a relay that replaces the only
  * one (a recycled instance) picks up the calls in progress instead of leaving them silent.
  *
+ * Shards. With several Web PubSub resources a relay holds one connection per shard (shard 0's also
+ * carries the control group) and bridges each call on the shard its session names (`mediaShard`).
+ *
  * Limits of this design: a relay whose own Web PubSub connection drops and reconnects (a network blip)
  * is reported as lost and hands its calls over (the caller hears a short gap).
  */
@@ -37,15 +40,16 @@ import type { SessionStore } from '../state/session-store.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { RedisUnavailableError } from '../state/errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
+import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
-import { CallBridge, type BargeInRecord, type CallBridgeStats } from './call-bridge.js';
+import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeStats } from './call-bridge.js';
 import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
-import { createWebPubSubService } from './webpubsub-service.js';
-import { setLocalRelay } from './local-relay.js';
+import { createWebPubSubServices } from './webpubsub-service.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
@@ -63,8 +67,10 @@ export type RelayOptions = {
   readonly logger: Logger;
   /** Unique per process. @default `<host>-<pid>-<random>` */
   readonly workerId?: string;
-  /** @default a client from `config.webPubSub` */
+  /** One resource. @default a client per shard from `config.webPubSub` */
   readonly service?: WebPubSubServiceClient;
+  /** Every shard's client, in shard order (the relay serves them all). @default from `config.webPubSub` */
+  readonly services?: readonly WebPubSubServiceClient[];
   /** @default Azure OpenAI realtime from `config.agent` */
   readonly agent?: AgentSessionFactory;
   /** TLS options for the realtime socket (a local emulator's `ca`), used by the default agent. */
@@ -85,6 +91,8 @@ export type RelayOptions = {
   readonly hangUp?: (callId: string) => Promise<void>;
   /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
   readonly transfer?: (callId: string) => Promise<void>;
+  /** How each call's agent audio is coalesced into AudioData messages (see outbound-audio.ts). @default 120-200 ms messages */
+  readonly outboundAudio?: CallBridgeOptions['outboundAudio'];
   /** Fixed prompts from the TTS cache (the greeting, hold before a transfer, failure when the agent is unreachable). */
   readonly prompts?: FixedPrompts;
   /** Profiles by user id; enables `lookup_profile` for calls whose session has a `callerUserId`. */
@@ -95,8 +103,6 @@ export type RelayOptions = {
    * latency histograms and benchmarks; not measured when absent.
    */
   readonly onFrameTiming?: (durationMs: number) => void;
-  /** Register as this process's relay for the webPubSubTrigger's direct hand-off. @default true */
-  readonly registerLocal?: boolean;
   readonly signal?: AbortSignal;
 };
 
@@ -138,6 +144,11 @@ export interface Relay {
 }
 
 
+/** Whether the call session says there is no call to bridge: gone (finalised or never created) or over. */
+function callHasEnded(session: Record<string, JsonValue> | undefined): boolean {
+  return session === undefined || session.state === 'disconnected' || session.state === 'answer_failed';
+}
+
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const relay = new MediaRelay(options);
   await relay.start();
@@ -164,7 +175,10 @@ class MediaRelay implements Relay {
   private readonly logger: Logger;
   private readonly heartbeatTtlSeconds: number;
   private readonly affinityTtlSeconds: number;
-  private client: WebPubSubClient | undefined;
+  /** One Web PubSub connection per shard, in shard order. */
+  private clients: WebPubSubClient[] = [];
+  /** The shard of each call this relay owns (from the call session's `mediaShard`). */
+  private readonly callShard = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -181,11 +195,26 @@ class MediaRelay implements Relay {
   }
 
   async start(): Promise<void> {
-    const service = this.options.service ?? (await createWebPubSubService(this.options.config));
+    const services = this.options.services ?? (this.options.service ? [this.options.service] : await createWebPubSubServices(this.options.config));
+    // One connection per shard; shard 0's also hears the control group.
+    this.clients = services.map((service, shard) => this.connect(service, shard));
+    try {
+      await Promise.all(this.clients.map((client) => client.start()));
+    } catch (error) {
+      for (const client of this.clients) client.stop(); // no half-started client keeps reconnecting behind a relay that never started
+      throw new RelayError('the relay could not connect to Web PubSub', true, { cause: error });
+    }
+    await this.beat();
+    this.schedule();
+    this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+    this.logger.info('media relay started', { workerId: this.workerId });
+  }
+
+  private connect(service: WebPubSubServiceClient, shard: number): WebPubSubClient {
+    const groups = shard === 0 ? [RELAY_CONTROL_GROUP] : [];
     const client = new WebPubSubClient(
       {
-        getClientAccessUrl: async () =>
-          (await service.getClientAccessToken({ userId: relayUserId(this.workerId), roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup'], groups: [RELAY_CONTROL_GROUP] })).url,
+        getClientAccessUrl: async () => (await service.getClientAccessToken({ userId: relayUserId(this.workerId), roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup'], groups })).url,
       },
       { protocol: WebPubSubJsonProtocol(), autoReconnect: true, autoRejoinGroups: true },
     );
@@ -193,6 +222,7 @@ class MediaRelay implements Relay {
       const bridge = this.byGroup.get(message.group);
       if (bridge) {
         if (typeof message.data !== 'string') return;
+        countInboundMessages(1);
         const timing = this.options.onFrameTiming;
         if (timing === undefined) {
           bridge.onInboundFrame(message.data);
@@ -203,15 +233,14 @@ class MediaRelay implements Relay {
         }
         return;
       }
-      if (message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
+      if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
     });
-    this.client = client;
-    await client.start();
-    await this.beat();
-    this.schedule();
-    if (this.options.registerLocal ?? true) setLocalRelay(this);
-    this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
-    this.logger.info('media relay started', { workerId: this.workerId });
+    return client;
+  }
+
+  /** The connection to the shard a call's media goes through (shard 0 when unknown). */
+  private clientOf(callId: string): WebPubSubClient | undefined {
+    return this.clients[this.callShard.get(callId) ?? 0];
   }
 
   calls(): string[] {
@@ -270,8 +299,9 @@ class MediaRelay implements Relay {
     await this.claiming.get(callId)?.catch(() => false);
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
+    const client = this.clientOf(callId);
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.close();
     await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
     this.counters.released += 1;
@@ -281,20 +311,18 @@ class MediaRelay implements Relay {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    setLocalRelay(undefined, this);
     await this.beating;
     // The calls go on at ACS: persist and release each, then announce it again so another relay takes it now.
     const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
     for (const { callId } of handOver) await this.handleDisconnected(callId);
     for (const { callId, connectionId } of handOver) this.announce(connectionId === undefined ? { type: 'call-connected', callId } : { type: 'call-connected', callId, connectionId });
-    this.client?.stop();
+    for (const client of this.clients) client.stop();
   }
 
   async terminate(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    setLocalRelay(undefined, this);
-    this.client?.stop();
+    for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
     this.byGroup.clear();
@@ -306,9 +334,21 @@ class MediaRelay implements Relay {
   private async claim(callId: string): Promise<boolean> {
     const store = this.options.store;
     let claim;
+    let session: Record<string, JsonValue> | undefined;
     try {
+      session = await store.getCallSession(callId);
+      // An ended call (its session gone, or says so) is not claimed: no agent session, no keys.
+      if (callHasEnded(session)) {
+        this.watched.delete(callId);
+        return false;
+      }
       claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
+      if (!(error instanceof RedisUnavailableError)) {
+        // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
+        this.logger.error('cannot claim a call', { callId, error: error as Error });
+        return false;
+      }
       // Without Redis no relay can arbitrate; the call is remembered and claimed on a later beat.
       this.watch(callId, null);
       this.logger.warn('cannot claim a call while Redis is unavailable', { callId, error: error as Error });
@@ -321,16 +361,17 @@ class MediaRelay implements Relay {
     this.counters.claims += 1;
     this.watched.delete(callId);
     try {
-      await this.own(callId);
+      await this.own(callId, session);
       return true;
     } catch (error) {
       this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
       const bridge = this.bridges.get(callId);
+      const client = this.clientOf(callId);
       if (bridge) {
         this.forget(callId, bridge);
         await bridge.abandon();
       }
-      await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+      await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
       await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
       this.watch(callId, null);
       return false;
@@ -338,12 +379,13 @@ class MediaRelay implements Relay {
   }
 
   /** Loads the conversation, joins `.in` (frames wait in the bridge while the agent connects), starts the agent. */
-  private async own(callId: string): Promise<void> {
+  private async own(callId: string, session: Record<string, JsonValue> | undefined): Promise<void> {
     const store = this.options.store;
-    const [conversation, session] = await Promise.all([
-      ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` }),
-      store.getCallSession(callId).catch(this.warnOnFailure('read the call session', callId)),
-    ]);
+    const shard = typeof session?.mediaShard === 'number' ? session.mediaShard : 0;
+    const client = this.clients[shard];
+    if (!client) throw new RelayError(`the call's Web PubSub shard ${shard} is not one this relay serves (${this.clients.length})`, false);
+    this.callShard.set(callId, shard);
+    const conversation = await ConversationManager.fromRedis(callId, store, { writerId: `r${randomBytes(3).toString('hex')}` });
     const context: Record<string, JsonValue> = {};
     if (typeof session?.callerName === 'string') context.callerName = session.callerName;
     const tools = this.options.tools?.(callId);
@@ -351,6 +393,8 @@ class MediaRelay implements Relay {
     const callerUserId = typeof session?.callerUserId === 'string' ? session.callerUserId : undefined;
     const lookup = this.options.lookupProfile;
     const lookupProfile = lookup && callerUserId ? async () => profileToolOutput(await lookup(callerUserId)) : undefined;
+    // Time to first audio, barge-ins and messages sent, observed at the bridge's two seams.
+    const telemetry = relayCallTelemetry(callId, this.workerId, { vadSilenceMs: DEFAULT_VAD_SILENCE_MS });
     const agents = await this.options.agents?.();
     const definition =
       agents && typeof session?.scenario === 'string'
@@ -360,9 +404,9 @@ class MediaRelay implements Relay {
     const bridge = new CallBridge({
       callId,
       conversation,
-      send: (group, frame) => this.send(group, frame),
+      send: telemetry.send((group, frame) => this.send(client, group, frame)),
       acsSampleRateHz: this.options.config.webPubSub.audioFormat === 'pcm16KMono' ? 16000 : 24000,
-      agent: this.agent,
+      agent: telemetry.agent(this.agent),
       logger: this.logger,
       context,
       ...(callTools ? { tools: callTools } : {}),
@@ -374,17 +418,19 @@ class MediaRelay implements Relay {
       ...(this.options.transfer ? { transfer: this.options.transfer } : {}),
       ...(lookupProfile ? { lookupProfile } : {}),
       ...(this.options.prompts ? { prompts: this.options.prompts } : {}),
+      ...(this.options.outboundAudio ? { outboundAudio: this.options.outboundAudio } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
-    const client = this.client;
-    if (!client) throw new RelayError('the relay is not started', false);
     await client.joinGroup(inboundGroup(callId));
     await bridge.start();
   }
 
   private forget(callId: string, bridge: CallBridge): void {
-    if (this.bridges.get(callId) === bridge) this.bridges.delete(callId);
+    if (this.bridges.get(callId) === bridge) {
+      this.bridges.delete(callId);
+      this.callShard.delete(callId);
+    }
     if (this.byGroup.get(inboundGroup(callId)) === bridge) this.byGroup.delete(inboundGroup(callId));
   }
 
@@ -393,8 +439,9 @@ class MediaRelay implements Relay {
     const bridge = this.bridges.get(callId);
     if (!bridge) return;
     this.logger.warn('lost a call to another relay', { callId, reason });
+    const client = this.clientOf(callId);
     this.forget(callId, bridge);
-    await this.client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.abandon();
   }
 
@@ -444,7 +491,7 @@ class MediaRelay implements Relay {
   }
 
   private announce(message: RelayControlMessage): void {
-    void this.client?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(this.warnOnFailure(`announce ${message.type}`));
+    void this.clients[0]?.sendToGroup(RELAY_CONTROL_GROUP, message, 'json', { fireAndForget: true, noEcho: true }).catch(this.warnOnFailure(`announce ${message.type}`));
   }
 
   /** A catch handler for best-effort steps: the failure is logged with its context, and the step yields undefined. */
@@ -460,9 +507,9 @@ class MediaRelay implements Relay {
     this.counters.sendFailures += 1;
   };
 
-  private send(group: string, frame: string): void {
-    // Fire-and-forget: no ack round trip per 20 ms frame; a lost frame is a click, a blocked one a gap.
-    this.client?.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
+  private send(client: WebPubSubClient, group: string, frame: string): void {
+    // Fire-and-forget: no ack round trip per message; a lost message is a click, a blocked one a gap.
+    client.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
   }
 
   // ── heartbeat ──────────────────────────────────────────────────────────────────────────────
@@ -521,8 +568,9 @@ class MediaRelay implements Relay {
       if (this.bridges.has(callId) || this.claiming.has(callId) || this.watched.has(callId)) continue;
       try {
         const session = await store.getCallSession(callId);
-        // Finalisation deleted the call (or its disconnect was recorded but not unregistered): prune it.
-        if (session === undefined || (session.mediaState === 'disconnected' && session.mediaConnectionId === connectionId)) {
+        // Finalisation deleted the call, or it ended: prune it. (A call whose media merely dropped keeps
+        // its entry only while a newer connection registered it, and that connection is live.)
+        if (callHasEnded(session)) {
           await store.unregisterMediaCall(callId, connectionId);
           continue;
         }

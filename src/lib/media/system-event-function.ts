@@ -1,7 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { runtime } from '../runtime.js';
 import { invocationLogger } from '../telemetry/logger.js';
-import { localRelay } from './local-relay.js';
 import { handleMediaSystemEvent, type MediaSystemEvent } from './media-events.js';
 import { mediaHubSetting } from './groups.js';
 
@@ -23,6 +22,6 @@ export async function onMediaSystemEvent(eventName: MediaSystemEvent['eventName'
   }
   await handleMediaSystemEvent(
     { eventName, hub: connection.hub ?? mediaHubSetting(), connectionId: connection.connectionId, userId: connection.userId, reason: body.reason },
-    { store: await rt.store(), service: () => rt.webPubSub(), localRelay: localRelay(), logger },
+    { store: await rt.store(), service: () => rt.webPubSub(), logger },
   );
 }

@@ -1,9 +1,10 @@
 /**
- * The Web PubSub service client (REST data plane and token minting) of one process, from config:
- * the connection string's key for local runs, managed identity otherwise. `http://` endpoints (the
- * emulator) need `allowInsecureConnection`.
+ * The Web PubSub service clients (REST data plane and token minting) of one process, from config: one
+ * per shard, with the connection string's key for local runs, managed identity otherwise. `http://`
+ * endpoints (the emulator) need `allowInsecureConnection`.
  */
 
+import { createHash } from 'node:crypto';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import type { AppConfig } from '../config/index.js';
 
@@ -11,15 +12,38 @@ export class MediaConfigError extends Error {
   override name = 'MediaConfigError';
 }
 
-export async function createWebPubSubService(config: Pick<AppConfig, 'webPubSub' | 'managedIdentityClientId'>): Promise<WebPubSubServiceClient> {
-  const { connectionString, endpoint, hub } = config.webPubSub;
-  if (connectionString) {
-    const insecure = /endpoint=http:\/\//i.test(connectionString);
-    return new WebPubSubServiceClient(connectionString, hub, { allowInsecureConnection: insecure });
+type WebPubSubSettings = Pick<AppConfig, 'webPubSub' | 'managedIdentityClientId'>;
+
+/** The client of one shard (shard 0 also carries the relays' control group). */
+export async function createWebPubSubService(config: WebPubSubSettings, shard = 0): Promise<WebPubSubServiceClient> {
+  const { hub, shards } = config.webPubSub;
+  const settings = shards[shard];
+  if (!settings) {
+    if (shard === 0) throw new MediaConfigError('WEBPUBSUB_ENDPOINT or WEBPUBSUB_CONNECTION_STRING is required for media');
+    throw new MediaConfigError(`Web PubSub shard ${shard} is not configured (${shards.length} configured)`);
   }
-  if (!endpoint) throw new MediaConfigError('WEBPUBSUB_ENDPOINT or WEBPUBSUB_CONNECTION_STRING is required for media');
+  if (settings.connectionString) {
+    const insecure = /endpoint=http:\/\//i.test(settings.connectionString);
+    return new WebPubSubServiceClient(settings.connectionString, hub, { allowInsecureConnection: insecure });
+  }
+  const endpoint = settings.endpoint ?? '';
   // Imported lazily: MSAL is heavy and local runs with a key never need it.
   const { DefaultAzureCredential } = await import('@azure/identity');
   const credential = new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {});
   return new WebPubSubServiceClient(endpoint, credential, hub, { allowInsecureConnection: endpoint.startsWith('http://') });
+}
+
+/** Every shard's client, in shard order. */
+export async function createWebPubSubServices(config: WebPubSubSettings): Promise<WebPubSubServiceClient[]> {
+  const count = Math.max(1, config.webPubSub.shards.length);
+  return Promise.all(Array.from({ length: count }, (_, shard) => createWebPubSubService(config, shard)));
+}
+
+/**
+ * The shard a call's media goes through, by hash of its call id: stable across redeliveries of the
+ * IncomingCall (a retried answer mints its token on the same resource), spread evenly at scale.
+ */
+export function shardOfCall(callId: string, shardCount: number): number {
+  if (shardCount <= 1) return 0;
+  return createHash('sha256').update(callId).digest().readUInt32BE(0) % shardCount;
 }

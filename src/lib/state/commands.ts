@@ -5,7 +5,7 @@
  * a list of {@link Command}s; a tier only executes them (`StateBackend.exec`). The Redis tier turns a
  * list into one pipeline (wrapped in MULTI/EXEC when atomic), the memory tier applies it to an LRU
  * cache, and the journal stores write lists verbatim to replay them later. One logic, two small
- * adapters, the way HOUSE-STYLE.md describes.
+ * adapters (docs/code-style.md).
  */
 
 export type Command =

@@ -84,6 +84,21 @@ export class JournalOverflowError extends StateError {
   }
 }
 
+/**
+ * Redis answered without state this process had written there and still expected (a node restarted
+ * without persistence, or a failover lost acknowledged writes), and this process holds no copy to
+ * rewrite it from. Audited and counted by the caller; the caller hears a recovery prompt.
+ */
+export class StateLostError extends StateError {
+  override name = 'StateLostError';
+  constructor(
+    readonly partition: string,
+    readonly operation: string,
+  ) {
+    super(`Redis lost state of ${printable(partition)} (during ${operation}) and no copy is held here`);
+  }
+}
+
 /** The store was closed; no further operations are accepted. */
 export class StoreClosedError extends StateError {
   override name = 'StoreClosedError';

@@ -31,7 +31,7 @@ export interface TtlPolicy {
 }
 
 /**
- * TTL policies in seconds. The defaults are ARCHITECTURE.md §5; the first five are the source
+ * TTL policies in seconds. The defaults are those of docs/data-model.md; the first five are the source
  * document's TTL_POLICIES and are never lowered. Per-call overrides are clamped to [min, max].
  */
 export const TTL_POLICIES = {

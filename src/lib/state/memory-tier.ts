@@ -119,6 +119,35 @@ export class MemoryTier implements StateBackend {
     this.cache.delete(key);
   }
 
+  /**
+   * Write commands that recreate what this tier holds of a key (a hash's fields, a list's held tail, a
+   * string), for rewriting state Redis lost. Undefined when nothing is held. Hashes and lists get no
+   * TTL here (the caller adds an EXPIRE); a string gets `ttlSeconds`.
+   */
+  snapshot(key: string, ttlSeconds: number): Command[] | undefined {
+    const e = this.cache.get(key);
+    if (e === undefined) return undefined;
+    switch (e.kind) {
+      case 'hash':
+        return e.fields.size === 0 ? undefined : [{ op: 'hset', key, fields: Object.fromEntries(e.fields) }];
+      case 'list':
+        return e.items.length === 0 ? undefined : [{ op: 'rpush', key, values: [...e.items] }];
+      case 'string':
+        return [{ op: 'set', key, value: e.value, ttlSeconds }];
+      case 'none':
+        return undefined;
+    }
+  }
+
+  /** How many of `fields` this tier holds for a hash key. */
+  heldFields(key: string, fields: readonly string[]): number {
+    const e = this.cache.get(key);
+    if (e?.kind !== 'hash') return 0;
+    let n = 0;
+    for (const f of fields) if (e.fields.has(f)) n++;
+    return n;
+  }
+
   /** Drops every key the commands touch, so the next read loads them from Redis. */
   forget(commands: readonly Command[]): void {
     for (const c of commands) {

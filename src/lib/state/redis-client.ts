@@ -16,6 +16,11 @@ const MIN_REAUTH_DELAY_MS = 15_000;
 export interface CreateRedisOptions {
   /** Required when `config.auth === 'entra'`; DefaultAzureCredential in the cloud. */
   credential?: TokenCredential;
+  /**
+   * When a token is replaced: this long before it expires, but no sooner than `minDelayMs` after the
+   * last one. @default { marginMs: 5 min, minDelayMs: 15 s }
+   */
+  tokenRefresh?: { marginMs?: number; minDelayMs?: number };
   logger?: Logger;
   /** Connection name shown by `CLIENT LIST`, e.g. the worker id. */
   connectionName?: string;
@@ -54,10 +59,20 @@ export async function createRedis(config: RedisConfig, options: CreateRedisOptio
 
   let client: RedisClient;
   if (config.cluster) {
+    // ioredis follows MOVED/ASK at once and retries TRYAGAIN, CLUSTERDOWN and a connection lost in a
+    // failover after a delay, up to maxRedirections times. The defaults (100 ms × 16) hold a command
+    // for 1.6 s; these keep every retry inside the command timeout, which the Redis tier enforces as
+    // a deadline anyway (a command still retried after it is reported as "uncertain" to the journal).
+    const retryDelayMs = Math.max(10, Math.floor(config.commandTimeoutMs / 5));
     const clusterOptions: ClusterOptions = {
       enableOfflineQueue: false,
       lazyConnect: true,
       clusterRetryStrategy: reconnectDelay,
+      retryDelayOnFailover: retryDelayMs,
+      retryDelayOnClusterDown: retryDelayMs,
+      retryDelayOnTryAgain: retryDelayMs,
+      retryDelayOnMoved: 0,
+      maxRedirections: 6,
       slotsRefreshTimeout: Math.max(config.connectTimeoutMs, 1000),
       // Azure Managed Redis advertises node addresses that must be used as-is, with SNI on the host name.
       dnsLookup: (address, callback) => callback(null, address),
@@ -105,7 +120,9 @@ async function connectWithTimeout(client: RedisClient, timeoutMs: number): Promi
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      client.connect(),
+      // A cluster client opens a node's connection at its first command: open every master's now, so
+      // the first operations on each shard do not spend their deadline connecting.
+      client instanceof Cluster ? client.connect().then(() => Promise.all(client.nodes('master').map((node) => node.ping()))) : client.connect(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
       }),
@@ -121,26 +138,43 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/**
+ * Failures that say where Redis is or whether it can answer now, not what it thinks of the command:
+ * retried or journaled, never dropped. On a cluster that includes the redirections (MOVED, ASK: the
+ * slot map changed under a failover, a migration or a reshard), TRYAGAIN (keys of a slot mid-move),
+ * CLUSTERDOWN, READONLY (a write reached a master that was demoted), MASTERDOWN, and a node whose
+ * connection is lost or whose credentials are being replaced.
+ */
 const UNAVAILABLE_PATTERNS = [
   /Command timed out/i,
   /Connection is closed/i,
   /Stream isn't writeable/i,
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/,
-  /^LOADING|^BUSY|^TRYAGAIN|^CLUSTERDOWN|^MASTERDOWN/,
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|ECONNABORTED/,
+  /^(ReplyError: )?(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|MOVED|ASK|READONLY|NOAUTH|WRONGPASS)\b/,
+  /Too many Cluster redirections/i,
   /Reached the max retries per request limit/i,
   /Failed to refresh slots cache|None of startup nodes is available/i,
-  /not ready after/i,
+  /Cluster isn't ready|Cluster is (ended|disconnected|disconnecting)|Node is disconnected|isn't ready and enableOfflineQueue/i,
+  /not ready after|deadline of \d+ ms passed/i,
 ];
 
 /** Sorts an ioredis failure into "Redis is away" (retryable) and "Redis said no" (not retryable). */
 export function toRedisError(operation: string, err: unknown): RedisUnavailableError | RedisCommandError {
   if (err instanceof RedisUnavailableError || err instanceof RedisCommandError) return err;
+  return isTransient(err) ? new RedisUnavailableError(operation, err) : new RedisCommandError(operation, err);
+}
+
+function isTransient(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: string } | undefined)?.code ?? '';
-  if (UNAVAILABLE_PATTERNS.some((p) => p.test(message) || p.test(code))) {
-    return new RedisUnavailableError(operation, err);
+  if (UNAVAILABLE_PATTERNS.some((p) => p.test(message) || p.test(code))) return true;
+  // EXECABORT: a transaction discarded because a queued command failed. It is transient when that
+  // failure was (a MOVED while queueing after a failover), a refusal when it was (a syntax error).
+  if (/^EXECABORT/.test(message)) {
+    const previous = (err as { previousErrors?: unknown[] }).previousErrors ?? [];
+    return previous.length > 0 && previous.every((e) => isTransient(e));
   }
-  return new RedisCommandError(operation, err);
+  return false;
 }
 
 /** Runs one Redis operation and converts its failure into a typed state error. */
@@ -165,13 +199,15 @@ class EntraAuth {
     private readonly credential: TokenCredential,
     private token: AccessToken,
     private readonly logger: Logger | undefined,
+    private readonly marginMs: number,
+    private readonly minDelayMs: number,
   ) {}
 
   static async start(options: CreateRedisOptions): Promise<EntraAuth> {
     const credential = options.credential ?? (await defaultCredential());
     const token = await credential.getToken(REDIS_ENTRA_SCOPE);
     if (!token) throw new RedisUnavailableError('entra token', new Error('credential returned no token'));
-    const auth = new EntraAuth(credential, token, options.logger);
+    const auth = new EntraAuth(credential, token, options.logger, options.tokenRefresh?.marginMs ?? REAUTH_MARGIN_MS, options.tokenRefresh?.minDelayMs ?? MIN_REAUTH_DELAY_MS);
     auth.schedule();
     return auth;
   }
@@ -193,7 +229,7 @@ class EntraAuth {
   }
 
   private schedule(): void {
-    const due = Math.max(this.token.expiresOnTimestamp - Date.now() - REAUTH_MARGIN_MS, MIN_REAUTH_DELAY_MS);
+    const due = Math.max(this.token.expiresOnTimestamp - Date.now() - this.marginMs, this.minDelayMs);
     this.timer = setTimeout(() => void this.refresh(), due);
     this.timer.unref();
   }
@@ -216,8 +252,15 @@ class EntraAuth {
     if (!client) return;
     const { username, password } = this;
     if (client instanceof Cluster) {
+      // Three places hold credentials: the options new node connections are made from, each node's
+      // own copy (a reconnect, and the duplicate ioredis opens to refresh the slot map, use it), and
+      // the live connections (AUTH). A node that cannot be reached now is updated all the same.
       if (client.options.redisOptions) Object.assign(client.options.redisOptions, { username, password });
-      await Promise.all(client.nodes('all').map((node) => node.auth(username, password)));
+      const nodes = client.nodes('all');
+      for (const node of nodes) Object.assign(node.options, { username, password });
+      const results = await Promise.allSettled(nodes.filter((node) => node.status === 'ready').map((node) => node.auth(username, password)));
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed > 0) this.logger?.warn('redis re-authentication failed on some nodes; they use the new token when they reconnect', { failed, nodes: nodes.length });
     } else {
       Object.assign(client.options, { username, password });
       if (client.status === 'ready') await client.auth(username, password);

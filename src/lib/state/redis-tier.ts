@@ -1,7 +1,8 @@
 import { Cluster, type ChainableCommander } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import type { ExecOptions, Miss, StateBackend } from './backend.js';
 import type { Command, Reply } from './commands.js';
-import { RedisCommandError } from './errors.js';
+import { RedisCommandError, RedisUnavailableError } from './errors.js';
 import type { RedisClient } from './redis-client.js';
 import { toRedisError } from './redis-client.js';
 import { LATENCY, type LatencyRegistry } from '../telemetry/histograms.js';
@@ -12,7 +13,16 @@ const DELETE_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return re
 
 export interface RedisTierOptions {
   readonly latency?: LatencyRegistry;
+  /**
+   * An operation that has not answered by then fails as unavailable, whatever ioredis is still
+   * retrying underneath (a cluster client follows redirects and retries a failover on its own).
+   * @default a cluster client's commandTimeout; none on a single Redis (ioredis times each command)
+   */
+  readonly deadlineMs?: number;
 }
+
+/** The one shard of a single Redis. */
+export const SINGLE_SHARD = 'redis';
 
 /**
  * The Redis tier: one pipeline per command list (one round trip), wrapped in MULTI/EXEC when the
@@ -22,16 +32,54 @@ export interface RedisTierOptions {
 export class RedisTier implements StateBackend {
   readonly tier = 'redis' as const;
   private readonly latency: LatencyRegistry | undefined;
+  readonly deadlineMs: number | undefined;
 
   constructor(
     readonly client: RedisClient,
     options: RedisTierOptions = {},
   ) {
     this.latency = options.latency;
+    // A single Redis needs none by default: each command has ioredis' commandTimeout and is never
+    // retried. A cluster client retries redirects and failovers underneath, past that timeout.
+    this.deadlineMs = options.deadlineMs ?? (client instanceof Cluster ? client.options.redisOptions?.commandTimeout : undefined);
   }
 
   get clustered(): boolean {
     return this.client instanceof Cluster;
+  }
+
+  /**
+   * The shard serving a key: on a cluster the master the client's slot map names for the key's slot
+   * (it changes when a failover, migration or reshard is learnt), on a single Redis {@link SINGLE_SHARD}.
+   */
+  shardOf(key: string): string {
+    if (!(this.client instanceof Cluster)) return SINGLE_SHARD;
+    return this.client.slots[calculateSlot(key)]?.[0] ?? `slot:${calculateSlot(key)}`;
+  }
+
+  /** The slot ranges a shard serves now, e.g. `0-5460`; `all` on a single Redis. */
+  slotsOf(shard: string): string {
+    if (!(this.client instanceof Cluster)) return 'all';
+    const ranges: string[] = [];
+    let start = -1;
+    const slots = this.client.slots;
+    for (let slot = 0; slot <= 16384; slot++) {
+      const mine = slot < 16384 && slots[slot]?.[0] === shard;
+      if (mine && start < 0) start = slot;
+      if (!mine && start >= 0) {
+        ranges.push(start === slot - 1 ? String(start) : `${start}-${slot - 1}`);
+        start = -1;
+      }
+    }
+    return ranges.length > 0 ? ranges.slice(0, 8).join(',') + (ranges.length > 8 ? ',…' : '') : 'none';
+  }
+
+  /** Every shard the client knows now (masters serving slots). */
+  shards(): string[] {
+    if (!(this.client instanceof Cluster)) return [SINGLE_SHARD];
+    const out = new Set<string>();
+    for (const owners of this.client.slots) if (owners?.[0]) out.add(owners[0]);
+    return [...out];
   }
 
   async exec(commands: readonly Command[], options: ExecOptions = {}): Promise<(Reply | Miss)[]> {
@@ -39,15 +87,28 @@ export class RedisTier implements StateBackend {
     const name = options.name ?? commands[0]?.op ?? 'exec';
     const started = performance.now();
     try {
-      const pipeline = this.client.pipeline();
       const binary = commands.some((c) => c.op === 'get' && c.binary);
+      let results: PipelineResult[];
+      if (options.atomic && this.client instanceof Cluster) {
+        // ioredis' own transaction: it re-sends the whole MULTI to the node a MOVED or ASK names (a raw
+        // MULTI/EXEC pipeline is not followed). Its EXEC reply decodes as text, so binary reads go alone.
+        const multi = this.client.multi();
+        for (const c of commands) queue(multi, c, false);
+        results = (await this.withinDeadline(name, multi.exec())) ?? [];
+        const replies = results.map(([err, value]) => {
+          if (err) throw toRedisError(name, err);
+          return value;
+        });
+        return commands.map((c, i) => decode(c, replies[i]));
+      }
+      const pipeline = this.client.pipeline();
       if (options.atomic) pipeline.call('MULTI');
       for (const c of commands) queue(pipeline, c, !options.atomic);
       if (options.atomic) {
         if (binary) pipeline.callBuffer('EXEC');
         else pipeline.call('EXEC');
       }
-      const results = (await pipeline.exec()) ?? [];
+      results = (await this.withinDeadline(name, pipeline.exec())) ?? [];
       const replies = options.atomic ? transactionReplies(results, commands.length, name) : pipelineReplies(results, name);
       return commands.map((c, i) => decode(c, replies[i]));
     } catch (err) {
@@ -55,6 +116,18 @@ export class RedisTier implements StateBackend {
     } finally {
       this.record(name, performance.now() - started);
     }
+  }
+
+  /** Fails the operation as unavailable at the deadline; its late outcome is ignored (it may still land). */
+  private withinDeadline<T>(name: string, operation: Promise<T>): Promise<T> {
+    const deadline = this.deadlineMs;
+    if (deadline === undefined || deadline <= 0) return operation;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(name, new Error(`deadline of ${deadline} ms passed`))), deadline);
+    });
+    operation.catch(() => undefined);
+    return Promise.race([operation, expired]).finally(() => clearTimeout(timer));
   }
 
   private readonly histogramNames = new Map<string, string>();
@@ -87,7 +160,7 @@ export class RedisTier implements StateBackend {
         for (const c of list) queue(pipeline, c, !options.atomic);
         if (options.atomic) pipeline.call('EXEC');
       }
-      const results = (await pipeline.exec()) ?? [];
+      const results = (await this.withinDeadline(name, pipeline.exec())) ?? [];
       const out: (Reply | Miss)[][] = [];
       let at = 0;
       for (const list of lists) {

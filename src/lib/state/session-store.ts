@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
 import { WriteBatch, type Command, type Reply } from './commands.js';
-import type { RedisKeys, Component, DataType } from './keys.js';
+import { assertValidIdentifier, type RedisKeys, type Component, type DataType } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
@@ -134,7 +134,14 @@ export class SessionStore extends TieredStore {
    * `RedisUnavailableError` while it is away, and the caller goes on unfenced (its writes journal).
    */
   async beginTurn(callId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<boolean> {
-    const replies = await this.direct('call.turn.begin', this.leaseCommands(callId, turnId, options.leaseMs), { atomic: true });
+    if (!this.arbiterReady(callId, this.keys.call(callId, 'turns'))) throw new RedisUnavailableError('call.turn.begin', new Error('the call has writes waiting to replay'));
+    let replies: Reply[];
+    try {
+      replies = await this.direct('call.turn.begin', this.leaseCommands(callId, turnId, options.leaseMs), { atomic: true });
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) await this.fenceLease(callId, turnId);
+      throw err;
+    }
     if (isOpenForTurns(replies)) return true;
     await this.endTurn(callId, turnId);
     return false;
@@ -149,12 +156,13 @@ export class SessionStore extends TieredStore {
    */
   async claimTurnEvent(callId: string, eventId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<{ claimed: boolean; lease: 'held' | 'refused' | 'none' }> {
     const claim = new WriteBatch().hsetnx(this.keys.call(callId, 'events'), eventId, String(Date.now()), this.keys.ttl('call', 'events')).commands();
-    if (this.breaker.state !== 'closed' || this.journal.has(callId)) return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
+    if (!this.arbiterReady(callId, this.keys.call(callId, 'turns'))) return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
     let replies: Reply[];
     try {
       replies = await this.direct('call.claimTurn', [...claim, ...this.leaseCommands(callId, turnId, options.leaseMs)], { atomic: true });
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
+      await this.fenceLease(callId, turnId);
       return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
     }
     this.memory.applyWrites(claim, true);
@@ -162,6 +170,26 @@ export class SessionStore extends TieredStore {
     if (claimed && isOpenForTurns(replies)) return { claimed, lease: 'held' };
     await this.endTurn(callId, turnId);
     return { claimed, lease: claimed ? 'refused' : 'none' };
+  }
+
+  /**
+   * A lease write that timed out may still be applied later (a frozen node catching up, a reply lost
+   * on the way back): nobody would end that lease, and finalisation would wait for it to run out. Its
+   * removal goes through the write path, so it lands after the lease, in order, even if that is
+   * only when the journal replays.
+   */
+  private async fenceLease(callId: string, turnId: string): Promise<void> {
+    const commands: Command[] = [{ op: 'hdel', key: this.keys.call(callId, 'turns'), fields: [turnField(turnId)] }];
+    await this.write(callId, 'call.turn.fence', commands).catch((err: unknown) => this.logger.error('timed-out turn lease could not be fenced', { callId, error: (err as Error).name }));
+  }
+
+  /**
+   * A key this process wrote is gone: lost, unless the call was finalised elsewhere (cleanup removes
+   * the call's keys and keeps its summary).
+   */
+  protected override async removedOnPurpose(partition: string): Promise<boolean> {
+    const [exists] = await this.direct('call.summary.exists', [{ op: 'exists', key: this.keys.call(partition, 'summary') }]);
+    return Number(exists) === 1;
   }
 
   /** Ends a turn's lease (its writes are in Redis or journaled). */
@@ -243,7 +271,21 @@ export class SessionStore extends TieredStore {
   async claimAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<AffinityClaim> {
     const key = this.keys.call(callId, 'affinity');
     const ttl = this.keys.ttl('call', 'affinity', options.ttlSeconds);
-    const [, owner] = await this.direct('affinity.claim', [{ op: 'set', key, value: workerId, ttlSeconds: ttl, nx: true }, { op: 'get', key }], { atomic: true });
+    // A fenced claim (below) waits in the journal: no new claim before it has replayed.
+    if (this.journal.has(callId)) throw new RedisUnavailableError('affinity.claim', new Error('the call has writes waiting to replay'));
+    let owner: Reply | undefined;
+    try {
+      [, owner] = await this.direct('affinity.claim', [{ op: 'set', key, value: workerId, ttlSeconds: ttl, nx: true }, { op: 'get', key }], { atomic: true });
+    } catch (err) {
+      // The claim may still land (a timeout is not a refusal): released in order through the write
+      // path, so a claim nobody knows it holds cannot keep finalisation waiting for the relay.
+      if (err instanceof RedisUnavailableError) {
+        await this.write(callId, 'affinity.fence', [{ op: 'deleteIfOwner', key, owner: workerId }]).catch((fenceErr: unknown) =>
+          this.logger.error('timed-out affinity claim could not be fenced', { callId, error: (fenceErr as Error).name }),
+        );
+      }
+      throw err;
+    }
     const holder = owner === null || owner === undefined ? null : String(owner);
     return { claimed: holder === workerId, owner: holder };
   }
@@ -282,6 +324,8 @@ export class SessionStore extends TieredStore {
 
   /** Records that the call's media is connected on `connectionId`; slides the registry's TTL. */
   async registerMediaCall(callId: string, connectionId: string): Promise<void> {
+    // A field, not a key, so nothing else would refuse a malformed id before every reader trips on it.
+    assertValidIdentifier(callId);
     const key = this.mediaCallsKey();
     await this.direct('media.calls.register', [{ op: 'hset', key, fields: { [callId]: connectionId } }, { op: 'expire', key, seconds: this.keys.ttl('system', 'calls') }], { atomic: true });
   }

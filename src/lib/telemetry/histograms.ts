@@ -31,8 +31,15 @@ const HIGHEST_US = 60_000_000;
  */
 export class LatencyRegistry {
   private readonly histograms = new Map<string, hdr.Histogram>();
+  private listener: ((name: string, durationMs: number) => void) | undefined;
+
+  /** Each recording is also handed to `listener` (the OpenTelemetry bridge); one listener, `undefined` removes it. */
+  observe(listener: ((name: string, durationMs: number) => void) | undefined): void {
+    this.listener = listener;
+  }
 
   record(name: string, durationMs: number): void {
+    this.listener?.(name, durationMs);
     let h = this.histograms.get(name);
     if (!h) {
       h = hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: LOWEST_US, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3, autoResize: false, useWebAssembly: false });

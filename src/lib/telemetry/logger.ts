@@ -48,11 +48,25 @@ function scrub(fields: LogFields | undefined): LogFields | undefined {
 
 export type LogSink = (level: LogLevel, message: string, fields?: LogFields) => void;
 
+/**
+ * Where records also go once OpenTelemetry runs (see `otel.ts`): as log records whose attributes are
+ * the structured fields (App Insights custom dimensions), in the active span's trace. Set by the
+ * telemetry start, so this module never loads the SDK.
+ */
+let telemetrySink: LogSink | undefined;
+
+export function setTelemetryLogSink(sink: LogSink | undefined): void {
+  telemetrySink = sink;
+}
+
 export function createLogger(sink: LogSink, minLevel: LogLevel = 'info', base: LogFields = {}): Logger {
   const min = LEVELS[minLevel];
   const emit = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (LEVELS[level] < min) return;
-    sink(level, redact(message), scrub({ ...base, ...fields }));
+    const clean = redact(message);
+    const cleanFields = scrub({ ...base, ...fields });
+    sink(level, clean, cleanFields);
+    telemetrySink?.(level, clean, cleanFields);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

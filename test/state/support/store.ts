@@ -1,30 +1,37 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
 import { loadConfig } from '../../../src/lib/config/index.js';
 import { RedisKeys } from '../../../src/lib/state/keys.js';
 import { createRedis, type ManagedRedis } from '../../../src/lib/state/redis-client.js';
 import { SessionStore, type SessionStoreOptions } from '../../../src/lib/state/session-store.js';
 import { LatencyRegistry } from '../../../src/lib/telemetry/histograms.js';
 import { baseEnv, uniquePrefix } from '../../support/env.js';
+import { onCluster } from '../../support/topology.js';
 
 export interface StoreHandle {
   readonly store: SessionStore;
   readonly redis: ManagedRedis;
   readonly keys: RedisKeys;
-  /** A plain client on the same Redis, for looking at what the store wrote. */
-  readonly raw: Redis;
+  /** A plain client on the same Redis (cluster-aware on a cluster), for looking at what the store wrote. */
+  readonly raw: Redis | Cluster;
   close(): Promise<void>;
 }
 
+export type OpenStoreOptions = SessionStoreOptions & { prefix?: string; commandTimeoutMs?: number; rawPort?: number; cluster?: boolean };
+
+/** {@link openStore} on the run's shared Redis, a single node or a cluster depending on the project. */
+export function openSharedStore(options: OpenStoreOptions = {}): Promise<StoreHandle> {
+  return openStore(inject('redisPort'), { cluster: onCluster(), ...options });
+}
+
 /** A SessionStore on a private key prefix of the Redis at `port`, plus a raw client to inspect it. */
-export async function openStore(
-  port: number,
-  options: SessionStoreOptions & { prefix?: string; commandTimeoutMs?: number; rawPort?: number } = {},
-): Promise<StoreHandle> {
+export async function openStore(port: number, options: OpenStoreOptions = {}): Promise<StoreHandle> {
   const config = loadConfig(
     baseEnv({
       REDIS_HOST: '127.0.0.1',
       REDIS_PORT: String(port),
+      REDIS_CLUSTER: String(options.cluster ?? false),
       REDIS_COMMAND_TIMEOUT_MS: String(options.commandTimeoutMs ?? 250),
       REDIS_CONNECT_TIMEOUT_MS: '1000',
     }),
@@ -33,7 +40,9 @@ export async function openStore(
   const redis = await createRedis(config.redis);
   await redis.ready();
   const store = new SessionStore(redis.client, keys, { latency: new LatencyRegistry(), ...options });
-  const raw = new Redis({ host: '127.0.0.1', port: options.rawPort ?? port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const raw = options.cluster
+    ? new Cluster([{ host: '127.0.0.1', port: options.rawPort ?? port }], { lazyConnect: true, clusterRetryStrategy: () => 100 })
+    : new Redis({ host: '127.0.0.1', port: options.rawPort ?? port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   raw.on('error', () => undefined);
   await raw.connect();
   return {
@@ -53,14 +62,24 @@ export function randomId(prefix = 'c'): string {
   return `${prefix}${randomBytes(6).toString('hex')}`;
 }
 
-/** Every key of a prefix with its TTL (seconds; -1 = none). */
-export async function keysWithTtl(raw: Redis, keys: RedisKeys): Promise<Map<string, number>> {
+/** Every key of a prefix with its TTL (seconds; -1 = none); on a cluster, SCAN runs on every master. */
+export async function keysWithTtl(raw: Redis | Cluster, keys: RedisKeys): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await raw.scan(cursor, 'MATCH', `${keys.prefix}:${keys.env}:*`, 'COUNT', 500);
-    cursor = next;
-    for (const key of batch) out.set(key, await raw.ttl(key));
-  } while (cursor !== '0');
+  for (const key of await scanAll(raw, `${keys.prefix}:${keys.env}:*`)) out.set(key, await raw.ttl(key));
   return out;
+}
+
+/** SCAN MATCH over the whole keyspace: one node's on a single Redis, every master's on a cluster. */
+export async function scanAll(client: Redis | Cluster, pattern: string): Promise<string[]> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+  }
+  return found;
 }

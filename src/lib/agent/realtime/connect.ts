@@ -7,8 +7,12 @@
  *   (no api-version), through an `OpenAI` client with `baseURL <endpoint>/openai/v1`, as Microsoft's
  *   quickstart does. A key goes in the `api-key` header; an Entra ID token as `Authorization: Bearer`.
  * - `deployment`: what `OpenAIRealtimeWS.azure(AzureOpenAI)` builds,
- *   `wss://<endpoint>/openai/realtime?api-version=<v>&deployment=<d>`. On Azure that path serves the
- *   preview protocol for preview api-versions, so use it only with a GA-protocol api-version.
+ *   `wss://<endpoint>/openai/realtime?api-version=<v>&deployment=<d>`. Microsoft Learn ("Use the GPT
+ *   Realtime API via WebSockets") gives this path with an api-version for the preview only, e.g.
+ *   `2025-04-01-preview`, and the GA API at `/openai/v1/realtime` without one; a model version such as
+ *   `2025-08-28` (gpt-realtime) is not an api-version. On Azure this path therefore speaks the preview
+ *   protocol, which differs from the GA one this client speaks (event names, `session.type`): it is
+ *   kept for deployments still on the preview, and `v1` is the route to use.
  */
 
 import OpenAI, { AzureOpenAI } from 'openai';
@@ -41,7 +45,8 @@ export type RealtimeConnectionSettings = {
 
 /** @default 10 000 ms handshake timeout */
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-const DEFAULT_DEPLOYMENT_ROUTE_API_VERSION = '2025-08-28';
+/** The data-plane api-version Learn documents for `/openai/realtime` (the preview route). */
+export const DEFAULT_DEPLOYMENT_ROUTE_API_VERSION = '2025-04-01-preview';
 
 /** Opens the socket and waits until it is open; failures become a classified RealtimeAgentError. */
 export async function openRealtimeSocket(settings: RealtimeConnectionSettings): Promise<OpenAIRealtimeWS> {
@@ -113,6 +118,9 @@ function waitForOpen(realtime: OpenAIRealtimeWS, signal: AbortSignal | undefined
     };
     const onAbort = (): void => {
       cleanup();
+      // terminate() reports "closed before the connection was established" on a later tick: the
+      // abandoned client keeps a listener, or its emitter turns that into an unhandled rejection.
+      realtime.on('error', ignore);
       socket.terminate();
       reject(new RealtimeAgentError('Realtime connection aborted', { code: 'aborted', retryable: false, cause: signal?.reason }));
     };

@@ -29,6 +29,9 @@ export type RealtimeSessionSettings = {
   readonly vad?: ServerVadSettings;
 };
 
+/** The server VAD's silence window: `speech_stopped` comes this long after the caller's last word. */
+export const DEFAULT_VAD_SILENCE_MS = 500;
+
 export function buildSessionUpdate(settings: RealtimeSessionSettings): SessionUpdateEvent {
   const format = { type: 'audio/pcm', rate: REALTIME_SAMPLE_RATE_HZ } as const;
   return {
@@ -48,7 +51,7 @@ export function buildSessionUpdate(settings: RealtimeSessionSettings): SessionUp
             type: 'server_vad',
             threshold: settings.vad?.threshold ?? 0.5,
             prefix_padding_ms: settings.vad?.prefixPaddingMs ?? 300,
-            silence_duration_ms: settings.vad?.silenceDurationMs ?? 500,
+            silence_duration_ms: settings.vad?.silenceDurationMs ?? DEFAULT_VAD_SILENCE_MS,
             create_response: true,
             // The service stops generating the moment the caller speaks; the relay still sends
             // StopAudio and truncates to what was heard.

@@ -127,6 +127,16 @@ export class RealtimeAgentSession {
     this.socket.send({ type: 'response.create', ...(instructions === undefined ? {} : { response: { instructions } }) });
   }
 
+  /**
+   * Puts the caller's words into the conversation as a text item and asks for the answer: for a turn
+   * the caller finished on another session (a relay that died before answering it).
+   */
+  respondTo(callerText: string): void {
+    if (this.closing) return;
+    this.socket.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: callerText }] } });
+    this.socket.send({ type: 'response.create' });
+  }
+
   /** Cancels the response being generated; a no-op when none is (the service may have stopped it already). */
   cancelResponse(): void {
     if (this.closing || this.active === undefined) return;

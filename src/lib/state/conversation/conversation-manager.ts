@@ -4,7 +4,7 @@ import { WriteBatch, type Command, type Reply } from '../commands.js';
 import { RedisUnavailableError, StateFormatError } from '../errors.js';
 import type { SessionStore } from '../session-store.js';
 import { fromPython, fromV1, migrationCommand, SCHEMA_VERSION, VERSION_FIELD, type Migration } from './migration.js';
-import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, type Turn, type TurnRole } from './turns.js';
+import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, UNHEARD, type Turn, type TurnRole } from './turns.js';
 
 export interface ConversationOptions {
   /** Turns kept in memory and returned by {@link ConversationManager.getHistory}. @default 20 */
@@ -35,6 +35,9 @@ export interface LoadInfo {
 
 const ACTIVE_AGENT = '_activeAgent';
 const BARGE_IN = '_bargeIn';
+const HANDLED_EVENTS = '_handled';
+/** Events remembered by {@link ConversationManager.recordHandledEvent}; a redelivery comes for a recent one. */
+const HANDLED_EVENTS_KEPT = 8;
 const isSystemField = (name: string) => name.startsWith('_');
 
 /**
@@ -93,7 +96,8 @@ export class ConversationManager {
 
   /**
    * Loads (one pipeline: context, hot window, length) and migrates legacy layouts once.
-   * While Redis is away it starts from what the memory tier holds, or empty.
+   * While Redis is away it starts from what the memory tier holds; when memory holds nothing it
+   * throws `RedisUnavailableError` (never an empty conversation for a call that may have turns).
    */
   static async fromRedis(sessionId: string, store: SessionStore, options: ConversationOptions = {}): Promise<ConversationManager> {
     const hotWindow = options.hotWindow ?? 20;
@@ -233,6 +237,28 @@ export class ConversationManager {
     this.setField(BARGE_IN, active);
   }
 
+  /**
+   * What {@link recordHandledEvent} stored for `eventId`, when this conversation holds it: the event's
+   * writes are already in Redis, and a redelivery of it redoes only what follows them.
+   */
+  handledEvent(eventId: string): JsonValue | undefined {
+    const entries = this.context[HANDLED_EVENTS];
+    if (!Array.isArray(entries)) return undefined;
+    const found = entries.find((entry) => Array.isArray(entry) && entry[0] === eventId);
+    return Array.isArray(found) ? found[1] : undefined;
+  }
+
+  /**
+   * Stages, with the turn's own writes (the same flush, so the same MULTI), that `eventId` has been
+   * handled and what has to follow it (`record`). The last few events are kept, bounded, so the bytes
+   * a turn writes stay independent of the conversation's length.
+   */
+  recordHandledEvent(eventId: string, record: JsonValue): void {
+    const entries = Array.isArray(this.context[HANDLED_EVENTS]) ? (this.context[HANDLED_EVENTS] as JsonValue[]) : [];
+    const kept = entries.filter((entry) => !(Array.isArray(entry) && entry[0] === eventId)).slice(-(HANDLED_EVENTS_KEPT - 1));
+    this.setField(HANDLED_EVENTS, [...kept, [eventId, record]]);
+  }
+
   /** Appends a tool's result as a `tool` turn (content = the result as JSON). */
   recordToolResult(tool: string, result: JsonValue, options: { toolCallId?: string } = {}): Turn {
     return this.appendToHistory('tool', JSON.stringify(result), { tool, ...(options.toolCallId ? { toolCallId: options.toolCallId } : {}) });
@@ -258,6 +284,14 @@ export class ConversationManager {
     }
     this.appendToHistory('assistant', heardContent, { kind: TRUNCATION, replaces: target.id, ...heard });
     return materialize(this.hot).find((t) => t.id === target.id);
+  }
+
+  /**
+   * The caller never heard the assistant turn `turnId` (they hung up before it was spoken): an
+   * appended marker flags it `unheard` on every read, so the archive does not present it as heard.
+   */
+  markUnheard(turnId: string): void {
+    this.appendToHistory('assistant', '', { kind: UNHEARD, replaces: turnId });
   }
 
   // ── persistence ──────────────────────────────────────────────────────────────────────────────
@@ -290,7 +324,13 @@ export class ConversationManager {
       throw err;
     }
     if (turns.length > 0) {
-      const lengthAfter = outcome.durable && typeof outcome.replies[0] === 'number' ? outcome.replies[0] : this.knownLength + turns.length;
+      let lengthAfter = outcome.durable && typeof outcome.replies[0] === 'number' ? outcome.replies[0] : this.knownLength + turns.length;
+      // Other writers only lengthen the list: shorter than this manager's own appends left it means
+      // Redis lost turns (a failover that dropped acknowledged writes). Rewrite them from memory.
+      if (outcome.durable && this.knownLength > 0 && lengthAfter < this.knownLength + turns.length) {
+        await this.store.recoverLostState(this.sessionId, 'conversation.flush', [this.historyKey]);
+        lengthAfter = this.knownLength + turns.length;
+      }
       this.assignSeq(turns, lengthAfter);
       this.knownLength = lengthAfter;
     }
@@ -359,23 +399,19 @@ async function readCurrent(
     { op: 'lrange', key: keys.history, start: -hotWindow, stop: -1 },
     { op: 'llen', key: keys.history },
   ];
-  try {
-    const [context, tail, length] = await store.read(
-      sessionId,
-      'conversation.load',
-      commands,
-      ([c, t, n]) => {
-        store.memory.loadHash(keys.context, c as Record<string, string>, ttl.contextSeconds);
-        store.memory.loadListTail(keys.history, t as string[], n as number, ttl.historySeconds);
-      },
-      l1MaxAgeMs === undefined ? {} : { l1MaxAgeMs },
-    );
-    return { context: context as Record<string, string>, tail: tail as string[], length: length as number };
-  } catch (err) {
-    // Redis away and nothing held: start empty; the turns written now are journaled and replayed.
-    if (err instanceof RedisUnavailableError) return { context: {}, tail: [], length: 0 };
-    throw err;
-  }
+  // Redis away and nothing held: RedisUnavailableError. An empty conversation would be a guess, and
+  // finalisation would archive it; the caller retries, or goes on knowing the history is unknown.
+  const [context, tail, length] = await store.read(
+    sessionId,
+    'conversation.load',
+    commands,
+    ([c, t, n]) => {
+      store.memory.loadHash(keys.context, c as Record<string, string>, ttl.contextSeconds);
+      store.memory.loadListTail(keys.history, t as string[], n as number, ttl.historySeconds);
+    },
+    l1MaxAgeMs === undefined ? {} : { l1MaxAgeMs },
+  );
+  return { context: context as Record<string, string>, tail: tail as string[], length: length as number };
 }
 
 function decodeLoaded(contextKey: string, raw: RawConversation): { context: Record<string, JsonValue>; turns: Turn[]; length: number } {

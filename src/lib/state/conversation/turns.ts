@@ -19,6 +19,9 @@ export interface Turn {
 /** `meta.kind` of a marker turn that shortens an earlier assistant turn to what the caller heard (barge-in). */
 export const TRUNCATION = 'truncation';
 
+/** `meta.kind` of a marker turn that flags an earlier assistant turn as never heard (the caller had gone). */
+export const UNHEARD = 'unheard';
+
 /** Makes turn ids for one writer: a random writer tag and a counter, short to keep bytes per turn small. */
 export class TurnIds {
   private counter = 0;
@@ -51,12 +54,19 @@ export function decodeTurn(raw: string, seq: number): Turn {
 
 /**
  * Applies truncation markers: the turn a marker names takes the marker's (heard) content, and the
- * marker itself is not shown. Markers whose target is outside the list are dropped.
+ * marker itself is not shown; an unheard marker flags its target `unheard`. Markers whose target is
+ * outside the list are dropped.
  */
 export function materialize(turns: readonly Turn[]): Turn[] {
   const out: Turn[] = [];
   const byId = new Map<string, number>();
   for (const turn of turns) {
+    if (turn.meta?.kind === UNHEARD) {
+      const target = byId.get(String(turn.meta.replaces));
+      const original = target === undefined ? undefined : out[target];
+      if (original && target !== undefined) out[target] = { ...original, meta: { ...original.meta, unheard: true } };
+      continue;
+    }
     if (turn.meta?.kind === TRUNCATION) {
       const target = byId.get(String(turn.meta.replaces));
       const original = target === undefined ? undefined : out[target];

@@ -1,0 +1,18 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+/**
+ * GET /api/console[/snapshot|/negotiate|/transcript] — the read-only operations console (function key;
+ * the page passes the `code` it was opened with on to its own requests).
+ */
+export async function opsConsole(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  // Loaded on first use, not at import: the host imports every function module at cold start.
+  const [{ handleConsole }, { runtime }] = await Promise.all([import('../lib/console/http.js'), import('../lib/runtime.js')]);
+  return handleConsole(request.params.view ?? '', new URL(request.url).searchParams, runtime());
+}
+
+app.http('console', {
+  route: 'console/{view?}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: opsConsole,
+});
