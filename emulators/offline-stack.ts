@@ -204,7 +204,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       ...mediaEnv,
       ...options.env,
     });
-    const runtime = createRuntime(config, logger);
+    const runtime = createRuntime(config, logger, options.env ? { agentSettings: options.env } : {});
     const previous = setRuntime(runtime);
     runtimeCleanup.restore = async () => {
       setRuntime(previous);
@@ -234,6 +234,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           hangUp: acsHangUp(store, () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),
+          agents: () => runtime.agentTools(),
           prompts,
           affinityTtlSeconds: mediaOptions.affinityTtlSeconds ?? 10,
           ...(mediaOptions.heartbeatTtlSeconds === undefined ? {} : { heartbeatTtlSeconds: mediaOptions.heartbeatTtlSeconds }),

@@ -267,6 +267,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TRANSFER_TARGET_NUMBER: transferTargetNumber
     COGNITIVE_SERVICES_ENDPOINT: cognitiveServicesEndpoint
     AGENT_VOICE: agentVoice
+    AGENTS_DIR: 'agents'
     AGENT_LOCALE: agentLocale
     WEBPUBSUB_ENDPOINT: webPubSubEndpoint
     WEBPUBSUB_ENDPOINTS: join(webPubSubEndpoints, ',')

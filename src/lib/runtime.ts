@@ -3,6 +3,7 @@ import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
+import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ToolRunner } from './agents/index.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
@@ -30,6 +31,10 @@ export interface Runtime {
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
+  /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
+  agents(): Promise<AgentCatalog | undefined>;
+  /** The definitions with the shared tool runner (verification in Redis), for the relays. */
+  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
   /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
   /** One client per Web PubSub shard, in shard order (shard 0 is `webPubSub()`'s resource). */
@@ -58,6 +63,8 @@ function lazy<T>(create: () => Promise<T>): { get(): Promise<T>; peek(): Promise
 export interface RuntimeOverrides {
   /** Replaces the Cosmos-backed archive (the dev host passes one opened on the embedded server). */
   readonly archive?: () => Promise<Archive>;
+  /** Settings agent definitions may name (`${SETTING}` in tool URLs, keys) besides the environment. */
+  readonly agentSettings?: Readonly<Record<string, string | undefined>>;
 }
 
 export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(config.logLevel), overrides: RuntimeOverrides = {}): Runtime {
@@ -83,11 +90,35 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   const acs = lazy(() => createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId }));
   const webPubSub = lazy(() => createWebPubSubService(config));
   const webPubSubShards = lazy(() => createWebPubSubServices(config));
-  const agent = lazy(() =>
-    createChatAgent(config, {
+  // The transfer number comes from validated config; anything else a definition names, from the environment.
+  const agentSettings = { ...process.env, ...overrides.agentSettings, TRANSFER_TARGET_NUMBER: config.acs.transferTargetNumber };
+  const agents = lazy(() => loadAppAgents(config.agents.definitionsDir, logger, agentSettings));
+  // The definitions with their tools and verification, shared by the chat agent and the relays.
+  const definitions = lazy(async () => {
+    const catalog = await agents.get();
+    if (!catalog) return undefined;
+    const bound = createScenarioResponder({
+      catalog,
+      store: await store.get(),
+      audit: async (entry) => {
+        await (await archive.get()).audit.append(entry);
+      },
       lookupProfile: archiveProfileLookup(archive.get),
-    }),
-  );
+      pinHashFor: async (userId) => (await (await archive.get()).profiles.get(userId))?.pinHash,
+      settings: agentSettings,
+      tokenFor: managedIdentityToken(config.managedIdentityClientId),
+      logger,
+    });
+    return { catalog, ...bound };
+  });
+  const agent = lazy(async () => {
+    const bound = await definitions.get();
+    const lookupProfile = archiveProfileLookup(archive.get);
+    if (!bound) return createChatAgent(config, { lookupProfile });
+    // Offline the definitions drive the deterministic responder; with a model, its prompt and tools.
+    if (config.agent.mode === 'offline') return bound.responder;
+    return createChatAgent(config, { lookupProfile, definitions: { catalog: bound.catalog, tools: bound.tools, responder: bound.responder } });
+  });
 
   return {
     config,
@@ -98,6 +129,11 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
+    agents: agents.get,
+    agentTools: async () => {
+      const bound = await definitions.get();
+      return bound ? { catalog: bound.catalog, tools: bound.tools } : undefined;
+    },
     webPubSub: webPubSub.get,
     webPubSubShards: webPubSubShards.get,
     async close() {
@@ -111,6 +147,17 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
       if (pendingArchive) await (await pendingArchive.catch(() => undefined))?.close();
       if (pendingRedis) await (await pendingRedis.catch(() => undefined))?.close();
     },
+  };
+}
+
+/** Bearer tokens of the app's managed identity for HTTP tools with `auth: managedIdentity`; MSAL is loaded on first use. */
+function managedIdentityToken(clientId: string | undefined): (scope: string) => Promise<string> {
+  let credential: Promise<import('@azure/identity').TokenCredential> | undefined;
+  return async (scope) => {
+    credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {}));
+    const token = await (await credential).getToken(scope);
+    if (!token) throw new Error(`no token for ${scope}`);
+    return token.token;
   };
 }
 

@@ -3,6 +3,8 @@ import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } f
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { goodbyePrompt, notUnderstoodPrompt, systemPrompt, transferHoldPrompt } from './prompts.js';
 import { isToolName, MAX_TOOL_ARGUMENTS_CHARS, reasonFrom, toolsFor } from './tools.js';
+import { AgentPrompts } from '../agents/prompts.js';
+import { actionCall, answerWithoutModel, isAction, modelTurn, runQuestionTool, type DefinitionBinding, type ModelTurn } from '../agents/model-binding.js';
 import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ProfileLookup, type TokenUsage, type ToolCall } from './types.js';
 
 /**
@@ -33,10 +35,14 @@ export interface AzureOpenAIChatAgentSettings {
   readonly maxOutputTokens?: number;
   /** @default 0.4 */
   readonly temperature?: number;
+  /** The agent definitions: the active agent's prompt and tools replace the built-in ones. */
+  readonly definitions?: DefinitionBinding | undefined;
 }
 
 /** At most one lookup round trip, then the model must answer. */
 const MAX_MODEL_ROUNDS = 2;
+/** With definitions: up to two tool round trips (a profile, then a claim), then the model must answer. */
+const MAX_DEFINITION_ROUNDS = 3;
 
 interface StreamedToolCall {
   id: string;
@@ -68,6 +74,7 @@ export class AzureOpenAIChatAgent implements ChatAgent {
   }
 
   async respond(input: AgentInput): Promise<AgentReply> {
+    if (this.settings.definitions) return this.respondByDefinition(this.settings.definitions, input);
     const startedAt = performance.now();
     let firstTokenMs: number | undefined;
     const availability = { canTransfer: Boolean(this.settings.transferTargetNumber), canLookUpProfile: Boolean(this.settings.lookupProfile) };
@@ -116,11 +123,69 @@ export class AzureOpenAIChatAgent implements ChatAgent {
     };
   }
 
+  /** The definition's agent: its prompt and tools; question tools run between rounds, actions end the turn. */
+  private async respondByDefinition(binding: DefinitionBinding, input: AgentInput): Promise<AgentReply> {
+    const startedAt = performance.now();
+    const turn: ModelTurn = modelTurn(binding, input);
+    const direct = await answerWithoutModel(binding, turn, input);
+    if (direct) return direct;
+    let firstTokenMs: number | undefined;
+    const messages: ChatCompletionMessageParam[] = [
+      { role: 'system', content: turn.systemPrompt },
+      ...input.history.map((t): ChatCompletionMessageParam => ({ role: t.role, content: t.text })),
+      { role: 'user', content: input.userText.trim() || '(the caller said nothing)' },
+    ];
+    const reported: ToolCall[] = [];
+    let usage: TokenUsage | undefined;
+    let text = '';
+    let activeAgent: string | undefined;
+    let announcement: string | undefined;
+    const known = new Set(turn.tools.map((t) => t.function.name));
+    for (let round = 1; round <= MAX_DEFINITION_ROUNDS; round += 1) {
+      const lastRound = round === MAX_DEFINITION_ROUNDS;
+      const offered = lastRound ? turn.tools.filter((t) => isAction(t.function.name)) : turn.tools;
+      const result = await this.streamRound(messages, offered, input, () => {
+        firstTokenMs ??= performance.now() - startedAt;
+      }, known);
+      usage = addUsage(usage, result.usage);
+      text += result.text;
+      const questions = result.toolCalls.filter((c) => !isAction(c.name));
+      for (const call of result.toolCalls.filter((c) => isAction(c.name))) {
+        const action = actionCall(turn, call);
+        if (!action) continue;
+        reported.push(action.record);
+        activeAgent ??= action.activeAgent;
+        announcement ??= action.announcement;
+      }
+      if (questions.length === 0 || lastRound || reported.some((r) => isAction(r.name) || r.name === 'handoff')) break;
+      messages.push({
+        role: 'assistant',
+        content: result.text || null,
+        tool_calls: questions.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } })),
+      });
+      for (const call of questions) {
+        const { record, content } = await runQuestionTool(binding, turn, call, input);
+        reported.push(record);
+        messages.push({ role: 'tool', tool_call_id: call.id, content });
+      }
+    }
+    const prompts = new AgentPrompts(turn.agent, turn.scenario.scenario);
+    const spoken = [text.trim(), announcement ?? ''].filter(Boolean).join(' ');
+    return {
+      text: spoken || (reported.some((c) => c.name === 'transfer_to_human') ? prompts.hold() : reported.some((c) => c.name === 'end_call') ? prompts.goodbye() : prompts.notUnderstood()),
+      toolCalls: reported,
+      ...(usage ? { usage } : {}),
+      ...(activeAgent ? { activeAgent } : {}),
+      timings: { ...(firstTokenMs === undefined ? {} : { firstTokenMs }), totalMs: performance.now() - startedAt },
+    };
+  }
+
   private async streamRound(
     messages: ChatCompletionMessageParam[],
     tools: ReturnType<typeof toolsFor>,
     input: AgentInput,
     onFirstToken: () => void,
+    definitionTools?: ReadonlySet<string>,
   ): Promise<RoundResult> {
     const calls = new Map<number, StreamedToolCall>();
     let text = '';
@@ -174,7 +239,7 @@ export class AzureOpenAIChatAgent implements ChatAgent {
     }
     const toolCalls = [...calls.values()];
     for (const call of toolCalls) {
-      if (!call.id || !isToolName(call.name)) {
+      if (!call.id || !(definitionTools ? definitionTools.has(call.name) : isToolName(call.name))) {
         throw new AgentError(`Model called an unknown tool "${call.name.slice(0, 64)}"`, { code: 'invalid_response', retryable: true });
       }
     }

@@ -2,6 +2,7 @@ import type { AppConfig } from '../config/index.js';
 import { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
 import { OfflineResponder } from './offline.js';
 import { AgentError, type ChatAgent, type ProfileLookup } from './types.js';
+import type { DefinitionBinding } from '../agents/model-binding.js';
 
 export * from './types.js';
 export * from './prompts.js';
@@ -17,6 +18,8 @@ export interface ChatAgentDeps {
   readonly lookupProfile?: ProfileLookup;
   /** Overrides the Entra ID token provider (tests, or a credential shared by the composition root). */
   readonly tokenProvider?: () => Promise<string>;
+  /** The agent definitions: the model speaks as the call's active agent, with its tools. */
+  readonly definitions?: DefinitionBinding;
 }
 
 export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & {
@@ -54,5 +57,6 @@ export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDe
     transferTargetNumber,
     lookupProfile: deps.lookupProfile,
     ...(config.limits ? { maxToolArgumentsChars: config.limits.toolArgumentsChars } : {}),
+    ...(deps.definitions ? { definitions: deps.definitions } : {}),
   });
 }

@@ -34,7 +34,19 @@ export type ToolCall =
       /** From configuration (TRANSFER_TARGET_NUMBER), never from the model. */
       readonly targetNumber: string;
     }
-  | { readonly id: string; readonly name: 'lookup_profile'; readonly found: boolean };
+  | { readonly id: string; readonly name: 'lookup_profile'; readonly found: boolean }
+  | { readonly id: string; readonly name: 'verify_caller'; readonly result: 'verified' | 'wrong_pin' | 'locked_out' | 'no_pin_on_file' }
+  | {
+      readonly id: string;
+      readonly name: 'handoff';
+      /** The agent that takes over from the next turn (its instructions, tools and voice). */
+      readonly to: string;
+      readonly mode: 'announced' | 'discreet';
+      readonly shareContext: boolean;
+      readonly reason: string;
+    }
+  /** A tool of the agent's definition (HTTP or code) that ran inside the agent; no arguments or results kept. */
+  | { readonly id: string; readonly name: string & {}; readonly status: 'ok' | 'refused' | 'failed'; readonly latencyMs: number; readonly refused?: string };
 
 export interface TokenUsage {
   readonly promptTokens: number;
@@ -48,6 +60,8 @@ export interface AgentReply {
   readonly toolCalls: readonly ToolCall[];
   readonly usage?: TokenUsage;
   readonly timings: { readonly firstTokenMs?: number; readonly totalMs: number };
+  /** Set when the reply hands the call to another agent of the scenario: it answers from the next turn. */
+  readonly activeAgent?: string;
 }
 
 export interface AgentInput {
@@ -62,6 +76,10 @@ export interface AgentInput {
    */
   readonly context: Readonly<Record<string, unknown>>;
   readonly signal?: AbortSignal;
+  /** The call's scenario (routed by the called number); the default scenario when absent. */
+  readonly scenario?: string | undefined;
+  /** The agent answering this call (`_activeAgent` of the conversation); the scenario's entry when absent. */
+  readonly activeAgent?: string | undefined;
   /** Streamed text as it arrives (the Azure OpenAI agent); lets a caller start speaking early. */
   readonly onTextDelta?: (delta: string) => void;
 }

@@ -17,6 +17,8 @@ export interface UserProfile {
   readonly lastOutcome?: string;
   /** The most recent call ids (newest last, bounded), which makes `recordCall` idempotent. */
   readonly recentCallIds: readonly string[];
+  /** The caller's PIN as a salted hash (`hashPin`), for `verify_caller`; the PIN itself is never stored. */
+  readonly pinHash?: string;
   readonly updatedAt: string;
 }
 

@@ -9,7 +9,7 @@ import {
   parseCallAutomationEvents,
   type CallAutomationEvent,
 } from '../acs/events.js';
-import { failurePrompt, goodbyePrompt, greetingPrompt, repromptPrompt, silenceGoodbyePrompt, transferFailedPrompt, transferHoldPrompt } from '../agent/prompts.js';
+import { fixedPromptsFor, nextStep, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
@@ -218,7 +218,7 @@ async function recoverLostCall(callId: string, events: readonly CallAutomationEv
   await deps.store.createCallSession(callId, { ...fields, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
   const session = toCallSession(fields) as CallSession;
   // Played as the goodbye: its PlayCompleted hangs up through the rebuilt session.
-  await play(session, failurePrompt(), OPERATION.goodbye, deps);
+  await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
   return ok({ handled: 0, stateLost: true });
 }
 
@@ -249,7 +249,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
       logger.error('speech recognition unavailable; ending the call', { callId, result: event.data.resultInformation });
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
-      await play(session, failurePrompt(), OPERATION.goodbye, deps);
+      await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
       await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
     }
@@ -261,7 +261,9 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
   } else if (isEvent(event, 'CallTransferFailed')) {
     await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
-    await listen(callId, session, transferFailedPrompt(), OPERATION.turn, deps);
+    const conversation = await ConversationManager.fromRedis(callId, deps.store);
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
+    await listen(callId, session, prompts.transferFailed(), OPERATION.turn, deps, prompts.pinDigits);
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
@@ -368,14 +370,23 @@ interface FollowUp {
   readonly operationContext: string;
   /** The assistant turn the operation speaks: flagged unheard if the call is gone before it is. */
   readonly spokenTurnId?: string;
+  /** A listen that accepts this many keypad tones as well as speech (a PIN, a menu key). */
+  readonly dtmfTones?: number;
 }
 
 function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const { action, text, operationContext, session, spokenTurnId } = value;
+  const { action, text, operationContext, session, spokenTurnId, dtmfTones } = value;
   if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
   const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
-  return { action, text, operationContext, ...(fields ? { session: fields } : {}), ...(typeof spokenTurnId === 'string' ? { spokenTurnId } : {}) };
+  return {
+    action,
+    text,
+    operationContext,
+    ...(fields ? { session: fields } : {}),
+    ...(typeof spokenTurnId === 'string' ? { spokenTurnId } : {}),
+    ...(typeof dtmfTones === 'number' ? { dtmfTones } : {}),
+  };
 }
 
 /**
@@ -416,7 +427,7 @@ async function performFollowUp(callId: string, session: CallSession, followUp: F
   if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
   if (followUp.action === 'none') return;
   if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
-  else await listen(callId, session, followUp.text, followUp.operationContext, deps);
+  else await listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones);
 }
 
 async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
@@ -428,12 +439,13 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
           return undefined;
         })
       : undefined;
-    const text = session.direction === 'outbound' && session.purpose ? `Hello, this is a call from Contoso about ${session.purpose}. Is now a good time?` : greetingPrompt(profile);
+    const prompts = promptsOf(session, deps);
+    const text = session.direction === 'outbound' && session.purpose ? prompts.outboundGreeting(session.purpose) : prompts.greeting(profile);
     conversation.appendToHistory('assistant', text, { kind: 'greeting' });
     const context = boundedContext({ silenceCount: 0, ...(profile?.displayName ? { callerName: profile.displayName } : {}) }, deps.config.limits.contextFieldChars);
     if (context.truncated.length > 0) deps.logger.warn('context fields over the limit; truncated', { callId, fields: context.truncated.join(',') });
     conversation.updateContext(context.fields);
-    return { action: 'listen', text, operationContext: OPERATION.greeting };
+    return { action: 'listen', text, operationContext: OPERATION.greeting, ...dtmf(prompts) };
   });
 }
 
@@ -455,10 +467,10 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
     let reply: AgentReply;
     try {
-      reply = await deps.agent.respond({ callId, history, userText, context });
+      reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
     } catch (err) {
       deps.logger.error('agent failed; apologising', { callId, error: err as Error });
-      reply = { text: "I'm sorry, I'm having trouble right now. Could you say that again?", toolCalls: [], timings: { totalMs: performance.now() - started } };
+      reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
     }
     const replyMs = Math.round((performance.now() - started) * 10) / 10;
     // The caller's wait: from the ACS event's own time to the reply ready to play (the request to ACS follows).
@@ -467,7 +479,11 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     const said = limitText(reply.text, deps.config.limits.modelOutputChars);
     if (said.truncatedFrom !== undefined) deps.logger.warn('agent reply over the limit; truncated', { callId, eventId, length: said.truncatedFrom, kept: said.text.length });
     reply = { ...reply, text: said.text };
-    conversation.appendToHistory('user', userText, Object.keys(userMeta).length > 0 ? userMeta : undefined);
+    const answering = promptsOf(session, deps, conversation.activeAgent);
+    // A PIN never reaches the transcript: the turn that verified the caller keeps only that one was given.
+    const keyedPin = reply.toolCalls.some((t) => t.name === 'verify_caller');
+    const userTurnMeta = { ...userMeta, ...(keyedPin ? { redacted: 'pin' } : {}) };
+    conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, Object.keys(userTurnMeta).length > 0 ? userTurnMeta : undefined);
     const answer = conversation.appendToHistory('assistant', reply.text, {
       ...truncationMeta(said),
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
@@ -475,31 +491,66 @@ async function converse(callId: string, session: CallSession, eventId: string, h
       turnMs,
       replyMs,
       ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+      ...toolRunMeta(reply),
+      // Who answered (analytics per agent), and to whom the call was handed when it was.
+      ...(answering.agentName ? { agent: answering.agentName } : {}),
+      ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
     });
     conversation.updateContext({ silenceCount: 0 });
-
-    const endCall = reply.toolCalls.find((t) => t.name === 'end_call');
-    const transfer = reply.toolCalls.find((t) => t.name === 'transfer_to_human');
-    if (transfer && deps.config.acs.transferTargetNumber) {
-      return { session: { state: 'transferring' }, action: 'play', text: reply.text.trim() || transferHoldPrompt(), operationContext: OPERATION.transferHold, spokenTurnId: answer.id };
-    }
-    if (endCall) return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: reply.text || goodbyePrompt(), operationContext: OPERATION.goodbye, spokenTurnId: answer.id };
-    return { action: 'listen', text: reply.text, operationContext: OPERATION.turn, spokenTurnId: answer.id };
+    if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
+    return followUpFor(nextStep(reply, prompts), answer.id, prompts);
   });
+}
+
+/**
+ * The recognize/play adapter of the call core: the step becomes the turn's recorded follow-up (a
+ * listen is a recognize with the prompt; a hang-up or a transfer is a play whose PlayCompleted acts).
+ * The transfer number is the scenario's, read again when the hold prompt has played: it is never stored.
+ */
+function followUpFor(step: NextStep, spokenTurnId: string, prompts: FixedPrompts): FollowUp {
+  if (step.kind === 'transfer') return { session: { state: 'transferring' }, action: 'play', text: step.say, operationContext: OPERATION.transferHold, spokenTurnId };
+  if (step.kind === 'hang_up') return { session: { state: 'ending', outcome: 'completed' }, action: 'play', text: step.say, operationContext: OPERATION.goodbye, spokenTurnId };
+  return { action: 'listen', text: step.say, operationContext: OPERATION.turn, spokenTurnId, ...dtmf(prompts) };
+}
+
+function dtmf(prompts: FixedPrompts): { dtmfTones?: number } {
+  return prompts.pinDigits === undefined ? {} : { dtmfTones: prompts.pinDigits };
+}
+
+const PIN_REDACTED = '(a PIN, entered on the keypad)';
+
+/** Definition tools that ran in the agent: latency per tool and the refused ones (names only: arguments and results stay out of the transcript). */
+function toolRunMeta(reply: AgentReply): Record<string, JsonValue> {
+  const runs = reply.toolCalls.filter((t): t is Extract<typeof t, { latencyMs: number }> => 'latencyMs' in t);
+  if (runs.length === 0) return {};
+  const refused = runs.filter((t) => t.status === 'refused').map((t) => t.name);
+  const failed = runs.filter((t) => t.status === 'failed').map((t) => t.name);
+  return {
+    toolMs: Object.fromEntries(runs.map((t) => [t.name, t.latencyMs])),
+    ...(refused.length > 0 ? { refusedTools: refused } : {}),
+    ...(failed.length > 0 ? { failedTools: failed } : {}),
+  };
+}
+
+/** The fixed prompts of the agent answering the call, read from the conversation's `_activeAgent` when given. */
+function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: string): FixedPrompts {
+  return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
 }
 
 async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
   await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
     const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
     conversation.updateContext({ silenceCount });
+    const prompts = promptsOf(session, deps, conversation.activeAgent);
     if (silenceCount > deps.config.lifecycle.silenceReprompts) {
-      const text = silenceGoodbyePrompt();
+      const text = prompts.silenceGoodbye();
       conversation.appendToHistory('assistant', text, { kind: 'silence-goodbye', silent: silence });
       return { session: { state: 'ending', outcome: 'caller_silent' }, action: 'play', text, operationContext: OPERATION.goodbye };
     }
-    const text = repromptPrompt(silenceCount);
+    const text = prompts.reprompt(silenceCount);
     conversation.appendToHistory('assistant', text, { kind: 'reprompt', silent: silence });
-    return { action: 'listen', text, operationContext: OPERATION.reprompt };
+    return { action: 'listen', text, operationContext: OPERATION.reprompt, ...dtmf(prompts) };
   });
 }
 
@@ -507,8 +558,8 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
   if (operationContext === OPERATION.goodbye) {
     await (await connection(session, deps)).hangUp(true);
   } else if (operationContext === OPERATION.transferHold) {
-    const target = deps.config.acs.transferTargetNumber;
-    if (!target) throw new Error('TRANSFER_TARGET_NUMBER is not configured');
+    const target = transferTargetFor(deps.agents, session.scenario, deps.config.acs.transferTargetNumber);
+    if (!target) throw new Error(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`);
     await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
   }
   // Prompts played inside recognize come back as Recognize* events; nothing else to do here.
@@ -519,10 +570,13 @@ async function play(session: CallSession, text: string, operationContext: string
   await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
 }
 
-async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps): Promise<void> {
+/** `dtmfTones`: the agent takes a PIN or a menu key, so keypad tones are recognized as well as speech. */
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number): Promise<void> {
   const target = session.participantRawId;
   if (!target) throw new Error(`call ${callId} has no participant to recognize`);
-  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), recognizeSpeech(prompt, deps.config.acs, { operationContext }));
+  const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
+  const options = dtmfTones === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: dtmfTones, interToneTimeoutInSeconds: 3 };
+  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), options);
 }
 
 function identifierFromRawId(rawId: string) {

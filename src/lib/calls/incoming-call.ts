@@ -70,6 +70,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     ...(from ? { callerMasked: maskPhoneNumber(from) } : {}),
     ...(displayName(data.callerDisplayName) ? { callerName: displayName(data.callerDisplayName) } : {}),
     ...(data.from.rawId ? { participantRawId: data.from.rawId } : {}),
+    ...(deps.agents ? { scenario: deps.agents.scenarioFor(phoneNumberOf(data.to)).scenario.name } : {}),
   });
   if (!created) {
     const existing = toCallSession(await store.getCallSession(callId));

@@ -157,6 +157,14 @@ function latencyByStage(turns: readonly Turn[]): Record<string, ReturnType<typeo
       const value = turn.meta?.[field];
       if (typeof value === 'number' && Number.isFinite(value)) (stages[stage] ??= []).push(value);
     }
+    // Definition tools (`toolMs` per tool) and the turn latency of each agent of a scenario (`agent`).
+    const toolMs = turn.meta?.toolMs;
+    if (toolMs && typeof toolMs === 'object') {
+      for (const [tool, ms] of Object.entries(toolMs)) if (typeof ms === 'number' && Number.isFinite(ms)) (stages[`tool_${tool}`] ??= []).push(ms);
+    }
+    const agent = turn.meta?.agent;
+    const turnMs = turn.meta?.turnMs;
+    if (typeof agent === 'string' && typeof turnMs === 'number' && Number.isFinite(turnMs)) (stages[`turn_agent_${agent}`] ??= []).push(turnMs);
   }
   return Object.fromEntries(Object.entries(stages).map(([stage, samples]) => [stage, summarizeLatency(samples)]));
 }

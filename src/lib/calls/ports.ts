@@ -1,6 +1,7 @@
 import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
+import type { AgentCatalog } from '../agents/loader.js';
 import type { SessionStore } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -20,6 +21,8 @@ export interface CallControlDeps {
   /** Media mode: the Web PubSub client URL ACS connects to for this call (token included). */
   readonly mediaTransportUrl?: (callId: string) => Promise<string>;
   readonly now?: () => Date;
+  /** The agent definitions; without them the built-in support agent's prompts are spoken. */
+  readonly agents?: AgentCatalog | undefined;
 }
 
 export interface LifecycleStart {
@@ -49,7 +52,7 @@ export interface LifecyclePort {
   callDisconnected(start: LifecycleStart, end: CallEnd): Promise<void>;
 }
 
-export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost' | 'media_failed';
+export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost' | 'media_failed' | 'caller_verification';
 
 export interface AuditPort {
   append(entry: {

@@ -23,6 +23,8 @@ export interface CallSession {
   /** The number to re-target recognize at; kept only while the call lives (the session has a TTL). */
   readonly participantRawId?: string;
   readonly purpose?: string;
+  /** The agent scenario answering the call, routed by the called number at answer time. */
+  readonly scenario?: string;
   readonly outcome?: string;
   readonly endedAt?: string;
   /** When the media stream failed (MediaStreamingFailed): the call continues on recognize/play. */

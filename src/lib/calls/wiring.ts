@@ -17,7 +17,7 @@ export async function callControlDeps(context: InvocationContext, rt: Runtime = 
 }
 
 export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, agent] = await Promise.all([rt.store(), rt.agent()]);
+  const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
     // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
@@ -28,6 +28,7 @@ export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),
     logger,
+    agents,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
       ? {
           mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => store.updateCallSession(callId, { mediaShard: shard }), {

@@ -85,6 +85,10 @@ export interface AppConfig {
     readonly realtimeDeployment: string;
     readonly ttsDeployment: string;
   };
+  readonly agents: {
+    /** Where the agent definitions are (`AGENTS_DIR`), relative to the app root. */
+    readonly definitionsDir: string;
+  };
   /** Bounds on text that comes from outside (the caller, the network, the model). */
   readonly limits: {
     readonly recognizedTextChars: number;
@@ -267,6 +271,7 @@ function shape(s: RawSettings): AppConfig {
       realtimeDeployment: s.AZURE_OPENAI_REALTIME_DEPLOYMENT,
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
     },
+    agents: { definitionsDir: s.AGENTS_DIR },
     limits: {
       recognizedTextChars: s.LIMIT_RECOGNIZED_TEXT_CHARS,
       dtmfTones: s.LIMIT_DTMF_TONES,

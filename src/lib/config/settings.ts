@@ -359,6 +359,12 @@ export const SETTINGS = {
     description: 'Speech for ACS recognize and play.',
     sample: '',
   }),
+  AGENTS_DIR: spec({
+    schema: stringWithDefault('agents'),
+    expects: 'a folder path',
+    description: 'Agent definitions (`routing.yaml`, a folder per scenario), relative to the app root.',
+    sample: 'agents',
+  }),
   AGENT_VOICE: spec({
     schema: stringWithDefault('en-US-AvaMultilingualNeural'),
     expects: 'a neural voice name',

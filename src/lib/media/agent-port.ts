@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { RealtimeAgentSession, realtimeToolsFor, type RealtimeAgentHandlers, type RealtimeConnectionSettings } from '../agent/realtime/index.js';
 import type { ToolAvailability } from '../agent/tools.js';
+import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 
 export interface AgentSessionLike {
   appendAudio(base64Pcm24k: string): void;
@@ -25,6 +26,10 @@ export type AgentSessionRequest = {
   readonly handlers: RealtimeAgentHandlers;
   /** The tools this call may use besides `end_call` (the instructions mention the same ones). @default none */
   readonly tools?: ToolAvailability;
+  /** The tools of the call's agent definition besides the built-ins (HTTP and code tools). */
+  readonly extraTools?: readonly RealtimeFunctionTool[];
+  /** The agent definition's voice. @default the session's default */
+  readonly voice?: string;
   readonly signal: AbortSignal;
 };
 
@@ -52,7 +57,8 @@ export function realtimeAgentFactory(
       ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       instructions: request.instructions,
       // The tools match the instructions the bridge built for this call.
-      tools: realtimeToolsFor(request.tools ?? { canTransfer: false, canLookUpProfile: false }),
+      tools: [...realtimeToolsFor(request.tools ?? { canTransfer: false, canLookUpProfile: false }), ...(request.extraTools ?? [])],
+      ...(request.voice === undefined ? {} : { voice: request.voice }),
       handlers: request.handlers,
       ...(options.logger ? { logger: options.logger } : {}),
       signal: request.signal,

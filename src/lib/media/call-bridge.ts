@@ -7,6 +7,7 @@
  * small ring (the oldest are dropped), the playback tracker prunes what finished playing.
  */
 
+import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import type { JsonValue } from '../state/codec.js';
 import type { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -51,6 +52,15 @@ export type CallBridgeOptions = {
   /** Extra instruction context (caller name…) besides the conversation context. */
   readonly context?: Readonly<Record<string, JsonValue>>;
   readonly tools?: (call: ToolCallRequest) => unknown;
+  /**
+   * The call's agent definition: its instructions replace the built-in ones, its extra tools are
+   * offered (and answered through `tools`), and its voice speaks.
+   */
+  readonly definition?: {
+    instructions(context: Readonly<Record<string, JsonValue>>, tools: { canTransfer: boolean; canLookUpProfile: boolean }): string;
+    readonly extraTools: readonly RealtimeFunctionTool[];
+    readonly voice: string;
+  };
   /** Offline agents only: what the caller said, from ACS's TranscriptionData frames. */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
@@ -146,7 +156,8 @@ export class CallBridge {
     const resumed = history.length > 0;
     const context: Record<string, JsonValue> = { ...this.options.conversation.getContext(), ...this.options.context };
     const tools = { canTransfer: this.options.transfer !== undefined, canLookUpProfile: this.options.lookupProfile !== undefined };
-    let instructions = buildRealtimeInstructions({ context, ...tools });
+    const definition = this.options.definition;
+    let instructions = definition ? definition.instructions(context, tools) : buildRealtimeInstructions({ context, ...tools });
     if (resumed) {
       const recent = history.slice(-(this.options.resumeTurns ?? 10)).filter((t) => t.role === 'user' || t.role === 'assistant');
       instructions += `\n\nThe call was interrupted by a technical problem and resumes now. The conversation so far:\n${recent.map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.content}`).join('\n')}`;
@@ -160,7 +171,14 @@ export class CallBridge {
     if (this.options.prompts) {
       instructions += '\n\nWhen you end the call or transfer the caller, call the tool without saying anything first: the caller hears a recorded goodbye or hold message.';
     }
-    const session = await this.options.agent({ callId: this.options.callId, instructions, tools, handlers: this.handlers(), signal: this.abort.signal });
+    const session = await this.options.agent({
+      callId: this.options.callId,
+      instructions,
+      tools,
+      ...(definition ? { extraTools: definition.extraTools, voice: definition.voice } : {}),
+      handlers: this.handlers(),
+      signal: this.abort.signal,
+    });
     if (this.closed) {
       await session.close();
       return;

@@ -93,6 +93,7 @@ async function launch(rt: Runtime): Promise<Relay> {
     hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
     ...(transfer ? { transfer } : {}),
     lookupProfile: archiveProfileLookup(() => rt.archive()),
+    agents: () => rt.agentTools(),
     ...(prompts ? { prompts } : {}),
   });
 }

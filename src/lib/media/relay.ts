@@ -54,6 +54,9 @@ import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
 import { RelayError } from './errors.js';
+import type { AgentCatalog } from '../agents/loader.js';
+import type { ToolRunner } from '../agents/tools.js';
+import { mediaAgentDefinition } from '../agents/media-binding.js';
 
 export { RelayError } from './errors.js';
 
@@ -78,6 +81,8 @@ export type RelayOptions = {
   readonly affinityTtlSeconds?: number;
   /** Tool implementations for the agent (end_call, transfer_to_human…). */
   readonly tools?: (callId: string) => ((call: ToolCallRequest) => unknown) | undefined;
+  /** The agent definitions and their tool runner: a call's scenario then sets the session's instructions, tools and voice. */
+  readonly agents?: () => Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
   /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
@@ -390,6 +395,12 @@ class MediaRelay implements Relay {
     const lookupProfile = lookup && callerUserId ? async () => profileToolOutput(await lookup(callerUserId)) : undefined;
     // Time to first audio, barge-ins and messages sent, observed at the bridge's two seams.
     const telemetry = relayCallTelemetry(callId, this.workerId, { vadSilenceMs: DEFAULT_VAD_SILENCE_MS });
+    const agents = await this.options.agents?.();
+    const definition =
+      agents && typeof session?.scenario === 'string'
+        ? mediaAgentDefinition(agents, { callId, scenario: session.scenario, activeAgent: conversation.activeAgent, userId: callerUserId })
+        : undefined;
+    const callTools = definition ? (call: ToolCallRequest) => definition.toolCall(call) ?? (tools ? tools(call) : { error: `tool ${call.name} is not available` }) : tools;
     const bridge = new CallBridge({
       callId,
       conversation,
@@ -398,7 +409,8 @@ class MediaRelay implements Relay {
       agent: telemetry.agent(this.agent),
       logger: this.logger,
       context,
-      ...(tools ? { tools } : {}),
+      ...(callTools ? { tools: callTools } : {}),
+      ...(definition ? { definition } : {}),
       ...(this.options.onCallerTranscription ? { onCallerTranscription: this.options.onCallerTranscription } : {}),
       ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
       ...(this.options.onBargeIn ? { onBargeIn: this.options.onBargeIn } : {}),

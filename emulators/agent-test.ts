@@ -1,0 +1,51 @@
+/**
+ * `npm run agent:test [scenario]`: plays every scripted conversation of the scenarios under
+ * `agents/` (or of the one named) as phone calls on the offline stack, through the real function
+ * handlers, and prints a pass/fail table. Exits 0 only when every conversation passed.
+ */
+import { loadAgentCatalog } from '../src/lib/agents/index.js';
+import { consoleLogger } from '../src/lib/telemetry/logger.js';
+import { playConversation, resultTable, type ConversationResult } from './agent-conversations.js';
+import { startClaimsApi } from './claims-api.js';
+import { startOfflineStack } from './offline-stack.js';
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const claims = await startClaimsApi();
+  const env = { CLAIMS_API_URL: claims.url, LOG_LEVEL: 'error' };
+  try {
+    const catalog = await loadAgentCatalog('agents', { settings: { ...process.env, ...env, TRANSFER_TARGET_NUMBER: '+15550100999' } });
+    if (only && !catalog.scenario(only)) {
+      console.error(`no scenario "${only}" (scenarios: ${[...catalog.scenarios.keys()].join(', ')})`);
+      return 2;
+    }
+    const stack = await startOfflineStack({ env, acs: { speechMsPerChar: 1 }, logger: consoleLogger('error', { component: 'agent-test' }) });
+    const results: ConversationResult[] = [];
+    try {
+      for (const loaded of catalog.scenarios.values()) {
+        if (only && loaded.scenario.name !== only) continue;
+        for (const test of loaded.scenario.tests) {
+          const result = await playConversation(stack, catalog, loaded, test);
+          console.log(`${result.passed ? '✔' : '✘'} ${loaded.scenario.name}: ${test.name}`);
+          results.push(result);
+        }
+      }
+    } finally {
+      await stack.close();
+    }
+    console.log(`\n${resultTable(results)}\n`);
+    const passed = results.filter((r) => r.passed).length;
+    console.log(`${passed} of ${results.length} conversations passed`);
+    return results.length > 0 && passed === results.length ? 0 : 1;
+  } finally {
+    await claims.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,10 @@
+/** `npm run agents:schema`: writes the JSON Schemas of agent, scenario and routing files for editors. */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { jsonSchemas } from '../src/lib/agents/schema.js';
+
+const dir = fileURLToPath(new URL('../agents/schema/', import.meta.url));
+for (const [kind, schema] of Object.entries(jsonSchemas())) {
+  await writeFile(`${dir}${kind}.schema.json`, `${JSON.stringify(schema, null, 2)}\n`);
+  console.log(`agents/schema/${kind}.schema.json`);
+}
