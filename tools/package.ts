@@ -1,7 +1,7 @@
 /**
  * `npm run package`: the deployment zip of the Function App, the same for azd and Core Tools.
  *
- * Stages .package/app with exactly what the Functions host loads — dist/ (the build), host.json, a
+ * Stages .package/app with exactly what the Functions host loads — dist/ (the build), host.json, the agent definitions (agents/), a
  * package.json without scripts or devDependencies, and the production dependency tree as installed
  * (`npm ls --omit=dev`) — then zips it to .package/rtvoice-api.zip. Both readings of .funcignore (azd's
  * gitignore rules and Core Tools' root-anchored ones) are applied to the staged tree and must agree, or
@@ -71,6 +71,9 @@ export function buildPackage(root: string, outDir = join(root, '.package')): Pac
 
   cpSync(join(root, 'dist', 'src'), join(stageDir, 'dist', 'src'), { recursive: true });
   copyFileSync(join(root, 'host.json'), join(stageDir, 'host.json'));
+  // The agent definitions the app loads at start (AGENTS_DIR, relative to the app root); without them
+  // the deployed app would fall back to the built-in agent.
+  if (existsSync(join(root, 'agents'))) cpSync(join(root, 'agents'), join(stageDir, 'agents'), { recursive: true });
   writeFileSync(join(stageDir, 'package.json'), stagedPackageJson(root));
   for (const pkg of productionPackages(root)) {
     // Each package without its own node_modules: nested production dependencies are listed on their own.

@@ -70,9 +70,11 @@ afterAll(() => {
 }, 180_000);
 
 describe('npm run package', () => {
-  it('ships dist/, host.json, package.json and the production node_modules, nothing else', () => {
+  it('ships dist/, host.json, package.json, the agent definitions and the production node_modules, nothing else', () => {
     const top = new Set(extractedFiles.map((f) => f.split('/')[0]));
-    expect([...top].sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
+    expect([...top].sort()).toEqual(['agents', 'dist', 'host.json', 'node_modules', 'package.json']);
+    // The agent definitions the app loads at start travel with it.
+    expect(extractedFiles).toContain('agents/routing.yaml');
     expect(extractedFiles).toHaveLength(result.files);
     expect(extractedFiles.filter((f) => f.startsWith('dist/') && !f.startsWith('dist/src/'))).toEqual([]);
     const functionFiles = readdirSync(join(ROOT, 'src', 'functions')).filter((f) => f.endsWith('.ts'));
