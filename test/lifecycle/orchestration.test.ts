@@ -11,6 +11,29 @@ import {
   type LifecycleSummary,
 } from '../../src/lib/lifecycle/index.js';
 import { RecordingDeps } from './recording-deps.js';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { METRIC } from '../../src/lib/telemetry/metrics.js';
+
+/** Reads the process's metrics on demand (the SDK's own reader contract; no exporter). */
+class CollectingReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function counterValue(reader: CollectingReader, name: string): Promise<number> {
+  const { resourceMetrics } = await reader.collect();
+  let total = 0;
+  for (const metric of resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)) {
+    if (metric.descriptor.name !== name) continue;
+    for (const point of metric.dataPoints as ReadonlyArray<{ value: unknown }>) total += Number(point.value);
+  }
+  return total;
+}
 
 /**
  * The registered `callLifecycle` orchestration and its activities, run by the dev host's durable engine
@@ -121,6 +144,28 @@ describe('callLifecycle orchestration', () => {
     expect(status.customStatus).toMatchObject({ phase: 'gave-up' });
     expect(deps.ops()).not.toContain('cleanup');
     expect(deps.calls.at(-1)).toMatchObject({ op: 'appendAudit', arg: { action: 'archive_failed' } });
+  });
+
+  it('counts a call given up at the horizon once, whatever the replays', async () => {
+    const reader = new CollectingReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    try {
+      const deps = new RecordingDeps().failNext('archiveTranscript', Infinity);
+      setLifecycleDeps(deps);
+      const id = await start(callInput({ archiveHorizonSeconds: 60 }));
+      await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
+      const status = await host.durable.waitForCompletion(id);
+      expect(status.customStatus).toMatchObject({ phase: 'gave-up' });
+      // The count is recorded as the orchestration gives up, through a lazily loaded module.
+      for (const until = Date.now() + 5_000; Date.now() < until && (await counterValue(reader, METRIC.archiveGaveUp)) === 0; ) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await counterValue(reader, METRIC.archiveGaveUp)).toBe(1);
+    } finally {
+      metrics.disable();
+      await provider.shutdown();
+    }
   });
 
   it('reports best-effort steps that keep failing as warnings and still cleans up', async () => {

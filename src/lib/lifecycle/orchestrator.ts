@@ -101,6 +101,16 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
     context[level](message, { instanceId: context.df.instanceId, callId: input.callId, ...fields });
   };
 
+  // Giving up at the horizon is loud: logged as an error and counted once (not on every replay), since
+  // the audit entry that records it goes to the Cosmos DB account that may be the one that is down.
+  const reportGaveUp = (activity: string, error: unknown) => {
+    log('error', 'call not archived: its lifecycle gave up at the retry horizon', { step: activity, cause: causeOf(error) });
+    if (context.df.isReplaying) return;
+    void import('../telemetry/metrics.js')
+      .then((metrics) => metrics.countArchiveGaveUp(activity))
+      .catch((countError: unknown) => context.warn('could not count the call given up', { instanceId: context.df.instanceId, callId: input.callId, cause: causeOf(countError) }));
+  };
+
   /** Runs one step under `policy`, logging every failed attempt with its cause; throws after the last. */
   const step = function* (activity: string, payload: unknown, policy: StepRetryPolicy, beforeRetry?: () => Generator<Task, unknown, any>): Generator<Task, unknown, any> {
     const firstMs = context.df.currentUtcDateTime.getTime();
@@ -181,6 +191,7 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
     }, required, keepState)) as FinalizedCall;
   } catch (error) {
     setPhase('gave-up', endReason);
+    reportGaveUp(LifecycleActivity.finalizeCall, error);
     yield* attempt(LifecycleActivity.writeAudit, auditEntry(input, context, 'archive_failed', now(), { step: LifecycleActivity.finalizeCall, error: causeOf(error) }));
     throw error;
   }
@@ -191,6 +202,7 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
     archived = (yield* step(LifecycleActivity.archiveTranscript, call, required, keepState)) as ArchiveResult;
   } catch (error) {
     setPhase('gave-up', endReason);
+    reportGaveUp(LifecycleActivity.archiveTranscript, error);
     yield* attempt(LifecycleActivity.writeAudit, auditEntry(input, context, 'archive_failed', now(), { step: LifecycleActivity.archiveTranscript, error: causeOf(error) }));
     throw error;
   }

@@ -29,6 +29,7 @@ export const METRIC = {
   poolUtilisation: 'rtvoice.redis.pool.utilization',
   journalDepth: 'rtvoice.state.journal.depth',
   breakerState: 'rtvoice.state.breaker.state',
+  archiveGaveUp: 'rtvoice.lifecycle.archive_gave_up',
 } as const;
 
 /** Latency histogram names in {@link processLatency} (the console and `/api/health` read them there). */
@@ -52,6 +53,7 @@ interface Instruments {
   readonly bargeIns: Counter;
   readonly webPubSubMessages: Counter;
   readonly cosmosRequestCharge: Counter;
+  readonly archiveGaveUp: Counter;
   readonly redisDuration: Histogram;
   readonly persistenceDuration: Histogram;
 }
@@ -71,6 +73,7 @@ function instruments(): Instruments {
     bargeIns: meter.createCounter(METRIC.bargeIns, { description: 'Caller speech over agent audio that stopped the audio' }),
     webPubSubMessages: meter.createCounter(METRIC.webPubSubMessages, { description: 'Web PubSub messages sent and received by this process, by rtvoice.direction' }),
     cosmosRequestCharge: meter.createCounter(METRIC.cosmosRequestCharge, { unit: 'RU', description: 'Cosmos DB request units, by rtvoice.operation' }),
+    archiveGaveUp: meter.createCounter(METRIC.archiveGaveUp, { description: 'Calls not archived: the lifecycle gave up at its retry horizon, by rtvoice.operation (the step)' }),
     redisDuration: latency(METRIC.redisDuration, 'Redis round trip', REDIS_BUCKETS_MS),
     persistenceDuration: latency(METRIC.persistenceDuration, 'Memory-to-Redis persistence of a write', REDIS_BUCKETS_MS),
   };
@@ -134,6 +137,11 @@ export function countBargeIn(attributes: Attributes = {}): void {
 
 export function countWebPubSubMessages(direction: 'in' | 'out', count = 1, attributes: Attributes = {}): void {
   instruments().webPubSubMessages.add(count, { ...attributes, [ATTR.direction]: direction });
+}
+
+/** A call whose lifecycle gave up archiving it at the retry horizon (`step`: finalize or archive). */
+export function countArchiveGaveUp(step: string): void {
+  instruments().archiveGaveUp.add(1, { [ATTR.operation]: step });
 }
 
 export function recordCosmosCharge(requestUnits: number, operation: string): void {
