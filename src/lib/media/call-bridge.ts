@@ -7,6 +7,7 @@
  * small ring (the oldest are dropped), the playback tracker prunes what finished playing.
  */
 
+import { limitText, truncationMeta } from '../calls/limits.js';
 import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import type { JsonValue } from '../state/codec.js';
 import type { ConversationManager } from '../state/conversation/conversation-manager.js';
@@ -101,6 +102,11 @@ export type CallBridgeOptions = {
   /** Turns of history put into the instructions when a call is resumed (failover). @default 10 */
   readonly resumeTurns?: number;
   readonly now?: () => number;
+  /**
+   * Longest caller and agent transcripts stored per turn (LIMIT_RECOGNIZED_TEXT_CHARS and
+   * LIMIT_MODEL_OUTPUT_CHARS, as on the recognize/play path); a cut is recorded as `truncatedFrom`.
+   */
+  readonly limits?: { readonly callerTextChars: number; readonly agentTextChars: number };
 };
 
 /** Attempts to reopen a dropped agent session (250 ms, 500 ms, 1 s, 2 s, 2 s apart). */
@@ -505,10 +511,22 @@ export class CallBridge {
 
   // ── turns → Redis ──────────────────────────────────────────────────────────────────────────
 
-  private onTurnCompleted(turn: CompletedTurn): void {
+  /** The turn with its text within the configured limit, and the cut to record (logged once per turn). */
+  private bounded(turn: CompletedTurn): CompletedTurn & { readonly cut: Record<string, JsonValue> } {
+    const maxChars = turn.role === 'user' ? this.options.limits?.callerTextChars : this.options.limits?.agentTextChars;
+    if (maxChars === undefined) return { ...turn, cut: {} };
+    const bounded = limitText(turn.text, maxChars);
+    if (bounded.truncatedFrom !== undefined) {
+      this.options.logger.warn('media turn transcript over the limit; truncated', { callId: this.options.callId, role: turn.role, length: bounded.truncatedFrom, kept: bounded.text.length });
+    }
+    return { ...turn, text: bounded.text, cut: truncationMeta(bounded) };
+  }
+
+  private onTurnCompleted(completed: CompletedTurn): void {
     const conversation = this.options.conversation;
+    const turn = this.bounded(completed);
     if (turn.role === 'user') {
-      conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn) });
+      conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn), ...turn.cut });
     } else {
       this.outboundAudio.flush(); // the response is complete: its tail goes now
       if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);
@@ -518,11 +536,12 @@ export class CallBridge {
         // The generated turn, then a truncation marker with what the caller heard: reads show the
         // heard text, the raw history keeps what the model said, and analytics count the marker.
         this.fullTranscripts.delete(turn.itemId);
-        const full = conversation.appendToHistory('assistant', bargeIn.fullTranscript || turn.text, { itemId: turn.itemId, interrupted: true, ...timingMeta(turn) });
+        const generated = this.options.limits ? limitText(bargeIn.fullTranscript || turn.text, this.options.limits.agentTextChars) : { text: bargeIn.fullTranscript || turn.text };
+        const full = conversation.appendToHistory('assistant', generated.text, { itemId: turn.itemId, interrupted: true, ...timingMeta(turn), ...truncationMeta(generated) });
         conversation.appendToHistory('assistant', turn.text, { kind: 'truncation', replaces: full.id, heardMs: bargeIn.audioEndMs });
         conversation.setBargeIn(false);
       } else {
-        conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn) });
+        conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn), ...turn.cut });
         if (this.bargeInOverPrompt) conversation.setBargeIn(false);
       }
       this.bargeInOverPrompt = false;

@@ -406,6 +406,7 @@ class MediaRelay implements Relay {
       conversation,
       send: telemetry.send((group, frame) => this.send(client, group, frame)),
       acsSampleRateHz: this.options.config.webPubSub.audioFormat === 'pcm16KMono' ? 16000 : 24000,
+      limits: { callerTextChars: this.options.config.limits.recognizedTextChars, agentTextChars: this.options.config.limits.modelOutputChars },
       agent: telemetry.agent(this.agent),
       logger: this.logger,
       context,
