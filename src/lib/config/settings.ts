@@ -491,7 +491,7 @@ export const SETTINGS = {
   LIMIT_RECOGNIZED_TEXT_CHARS: spec({
     schema: integer(2_000, 100, 100_000),
     expects: 'characters 100..100000',
-    description: 'Longest recognized caller utterance kept; longer ones are cut and the turn records it.',
+    description: 'Longest caller utterance kept (recognized by ACS, or transcribed on the media path); longer ones are cut and the turn records it.',
     sample: '2000',
   }),
   LIMIT_DTMF_TONES: spec({
@@ -509,7 +509,7 @@ export const SETTINGS = {
   LIMIT_MODEL_OUTPUT_CHARS: spec({
     schema: integer(4_000, 200, 100_000),
     expects: 'characters 200..100000',
-    description: 'Longest agent reply spoken and kept; longer ones are cut and the turn records it.',
+    description: 'Longest agent reply spoken and kept (on the media path: the stored transcript); longer ones are cut and the turn records it.',
     sample: '4000',
   }),
   LIMIT_CONTEXT_FIELD_CHARS: spec({
