@@ -8,9 +8,20 @@ import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { playConversation, resultTable, type ConversationResult } from './agent-conversations.js';
 import { startClaimsApi } from './claims-api.js';
 import { startOfflineStack } from './offline-stack.js';
+import { parseCli, runCli } from './cli-support.js';
+
+const AGENT_TEST_CLI = {
+  usage: 'npm run agent:test -- [scenario]',
+  summary:
+    'Plays every scripted conversation of the scenarios under agents/ (or of the one named) as phone calls on the offline stack,\n' +
+    'through the real function handlers, prints a pass/fail table, and exits 0 only when every conversation passed.',
+  options: {},
+  describe: {},
+  positionals: true,
+} as const;
 
 async function main(): Promise<number> {
-  const only = process.argv.slice(2).find((a) => !a.startsWith('-'));
+  const only = parseCli(AGENT_TEST_CLI).positionals[0];
   const claims = await startClaimsApi();
   const env = { CLAIMS_API_URL: claims.url, LOG_LEVEL: 'error' };
   try {
@@ -42,10 +53,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli('agent:test', main);
