@@ -6,7 +6,11 @@ import {
   transferHoldPrompt,
   transferUnavailablePrompt,
 } from './prompts.js';
-import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ProfileLookup, type ToolCall, type Turn } from './types.js';
+import { misunderstandingsInARow, silencesInARow } from './turn-streaks.js';
+import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ProfileLookup, type ToolCall } from './types.js';
+
+/** How the echo reply below begins: an agent turn that did not understand the caller. */
+const ECHO_PREFIX = 'I heard ';
 
 /**
  * A deterministic responder for the offline demo and tests: keyword intents over a small FAQ table,
@@ -73,29 +77,6 @@ function matchTopic(text: string): Topic | undefined {
   return FAQ_TOPICS.find((topic) => topic.patterns.some((p) => p.test(text)));
 }
 
-/** How many agent turns in a row ended without the caller being understood (the echo reply below). */
-function misunderstandingsInARow(history: readonly Turn[]): number {
-  let count = 0;
-  for (let i = history.length - 1; i >= 0; i -= 1) {
-    const turn = history[i]!;
-    if (turn.role === 'user') continue;
-    if (turn.text.startsWith('I heard ')) count += 1;
-    else break;
-  }
-  return count;
-}
-
-function silencesInARow(history: readonly Turn[]): number {
-  let count = 0;
-  for (let i = history.length - 1; i >= 0; i -= 1) {
-    const turn = history[i]!;
-    if (turn.role === 'assistant') continue;
-    if (turn.text.trim() === '') count += 1;
-    else break;
-  }
-  return count;
-}
-
 export class OfflineResponder implements ChatAgent {
   constructor(private readonly settings: OfflineResponderSettings = {}) {}
 
@@ -125,12 +106,12 @@ export class OfflineResponder implements ChatAgent {
     if (HELLO.test(said)) return { text: 'Hello! I can help with opening hours, an order, billing or an address change. What do you need?', toolCalls: [] };
 
     // Not understood twice in a row: a person will do better than a third guess.
-    if (misunderstandingsInARow(input.history) >= 2 && this.settings.transferTargetNumber) {
+    if (misunderstandingsInARow(input.history, ECHO_PREFIX) >= 2 && this.settings.transferTargetNumber) {
       return this.transfer(input, 'caller not understood three times');
     }
     const echo = input.userText.trim().replace(/\s+/g, ' ').slice(0, 120);
     return {
-      text: `I heard "${echo}". I can help with opening hours, an order, billing or an address change, or put you through to a colleague. What would you like?`,
+      text: `${ECHO_PREFIX}"${echo}". I can help with opening hours, an order, billing or an address change, or put you through to a colleague. What would you like?`,
       toolCalls: [],
     };
   }

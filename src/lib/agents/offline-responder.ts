@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ToolCall, type Turn } from '../agent/types.js';
+import { misunderstandingsInARow, silencesInARow } from '../agent/turn-streaks.js';
+import { AgentError, type AgentInput, type AgentReply, type ChatAgent, type ToolCall } from '../agent/types.js';
 import type { AgentCatalog, LoadedScenario } from './loader.js';
 import { AgentPrompts } from './prompts.js';
 import type { AgentDefinition, Handoff } from './schema.js';
@@ -203,28 +204,6 @@ function argumentsFrom(text: string, parameters: readonly string[]): Record<stri
 
 function toolRecord(input: AgentInput, outcome: ToolOutcome): ToolCall {
   return { id: toolId(input, outcome.tool), name: outcome.tool, status: outcome.status, latencyMs: outcome.latencyMs, ...(outcome.status === 'refused' ? { refused: outcome.reason } : {}) };
-}
-
-function misunderstandingsInARow(history: readonly Turn[], prefix: string): number {
-  let count = 0;
-  for (let i = history.length - 1; i >= 0; i -= 1) {
-    const turn = history[i]!;
-    if (turn.role === 'user') continue;
-    if (prefix !== '' && turn.text.startsWith(prefix)) count += 1;
-    else break;
-  }
-  return count;
-}
-
-function silencesInARow(history: readonly Turn[]): number {
-  let count = 0;
-  for (let i = history.length - 1; i >= 0; i -= 1) {
-    const turn = history[i]!;
-    if (turn.role === 'assistant') continue;
-    if (turn.text.trim() === '') count += 1;
-    else break;
-  }
-  return count;
 }
 
 /** Deterministic tool-call ids (turn number), so transcripts of two runs compare equal. */
