@@ -356,36 +356,54 @@ export class RedisCluster {
     return moved;
   }
 
-  /** Every running node reports cluster_state:ok, all slots are assigned and every replica is in sync. */
-  async waitForHealthy(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Every running node reports cluster_state:ok, all slots are assigned, every replica is in sync, and
+   * that view has held for `settleMs` (the node timeout by default). The settle window matters after a
+   * restart on a loaded machine: a replica that saw its master fail may still win an election a moment
+   * after the master is back, and clients then see MOVED while the nodes disagree.
+   */
+  async waitForHealthy(timeoutMs = 20_000, settleMs = this.options.nodeTimeoutMs): Promise<void> {
+    let settled: { signature: string; since: number } | undefined;
     await this.until(
       async () => {
-        for (const node of this.nodes) {
-          if (!node.running || node.frozen) continue;
-          const info = (await this.command(node, 'CLUSTER', 'INFO')) as string;
-          if (!/cluster_state:ok/.test(info) || !/cluster_slots_assigned:16384/.test(info) || /cluster_slots_fail:[1-9]/.test(info)) return false;
-          const replication = (await this.command(node, 'INFO', 'replication')) as string;
-          if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false;
+        const signature = await this.healthySignature();
+        if (signature === undefined) {
+          settled = undefined;
+          return false;
         }
-        // Every node agrees on who serves what, and no running node is thought failing.
-        const up = this.nodes.filter((n) => n.running && !n.frozen);
-        const views = await Promise.all(up.map((n) => this.topology(n)));
-        if (views.some((v) => v.some((n) => n.failing && up.some((u) => u.port === n.port)))) return false;
-        // Masters with their slots, and every replica with its master: gossip about a new replica
-        // reaches the other nodes after it has synced.
-        const signature = (v: ClusterNodeView[]) => {
-          const portOf = new Map(v.map((n) => [n.id, n.port]));
-          return v
-            .filter((n) => !n.failing && (n.role === 'replica' || n.slots.length > 0))
-            .map((n) => (n.role === 'master' ? `${n.port}:${JSON.stringify(n.slots)}` : `${n.port}>${portOf.get(n.masterId ?? '') ?? '?'}`))
-            .sort()
-            .join('|');
-        };
-        return views.every((v) => signature(v) === signature(views[0] as ClusterNodeView[]));
+        if (settled?.signature !== signature) settled = { signature, since: Date.now() };
+        return Date.now() - settled.since >= settleMs;
       },
       timeoutMs,
       'cluster to be healthy',
     );
+  }
+
+  /** The agreed topology when the cluster is healthy right now; undefined when it is not. */
+  private async healthySignature(): Promise<string | undefined> {
+    for (const node of this.nodes) {
+      if (!node.running || node.frozen) continue;
+      const info = (await this.command(node, 'CLUSTER', 'INFO')) as string;
+      if (!/cluster_state:ok/.test(info) || !/cluster_slots_assigned:16384/.test(info) || /cluster_slots_fail:[1-9]/.test(info)) return undefined;
+      const replication = (await this.command(node, 'INFO', 'replication')) as string;
+      if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return undefined;
+    }
+    // Every node agrees on who serves what, and no running node is thought failing.
+    const up = this.nodes.filter((n) => n.running && !n.frozen);
+    const views = await Promise.all(up.map((n) => this.topology(n)));
+    if (views.some((v) => v.some((n) => n.failing && up.some((u) => u.port === n.port)))) return undefined;
+    // Masters with their slots, and every replica with its master: gossip about a new replica
+    // reaches the other nodes after it has synced.
+    const signature = (v: ClusterNodeView[]) => {
+      const portOf = new Map(v.map((n) => [n.id, n.port]));
+      return v
+        .filter((n) => !n.failing && (n.role === 'replica' || n.slots.length > 0))
+        .map((n) => (n.role === 'master' ? `${n.port}:${JSON.stringify(n.slots)}` : `${n.port}>${portOf.get(n.masterId ?? '') ?? '?'}`))
+        .sort()
+        .join('|');
+    };
+    const agreed = signature(views[0] as ClusterNodeView[]);
+    return views.every((v) => signature(v) === agreed) ? agreed : undefined;
   }
 
   /** FLUSHALL on every master: a clean cluster between tests without recreating it. */

@@ -33,7 +33,7 @@ describe('a call whose state Redis lost and no instance holds', () => {
     // Prepare: a call that has been greeted
     const known = new Set(stack.acs.calls.keys());
     const recording = stack.acs.placeCall(
-      { from: phoneNumber(9001), to: APP_NUMBER, steps: [{ waitFor: 'greeting' }, { pause: 2500 }, { say: 'Are you still there?' }, { pause: 4000 }, { hangUp: true }] },
+      { from: phoneNumber(9001), to: APP_NUMBER, steps: [{ waitFor: 'greeting' }, { pause: 4500 }, { say: 'Are you still there?' }, { pause: 4000 }, { hangUp: true }] },
       { eventGridUrl: stack.eventGridUrl },
     );
     const live = await vi.waitFor(
