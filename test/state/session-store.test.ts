@@ -303,4 +303,40 @@ describe.skipIf(onCluster())('while Redis is away', () => {
       await s.close();
     }
   });
+
+  it('answers the first reads of a call created while Redis is away, and the replay keeps an earlier writer’s fields', async () => {
+    // Prepare: one instance created a call before the outage; this one has never seen either call.
+    const earlier = await openStore(server.port);
+    const s = await openStore(server.port, { breaker: { failureThreshold: 1, probeIntervalMs: 30 } });
+    try {
+      const redelivered = randomId();
+      const fresh = randomId();
+      await earlier.store.createCallSession(redelivered, { state: 'answered', startedAt: 'first' });
+      await s.raw.call('SAVE');
+      await server.stop();
+
+      // Act
+      const created = await s.store.createCallSession(fresh, { state: 'answering', startedAt: 'now' });
+      const session = await s.store.getCallSession(fresh);
+      const summary = await s.store.getCallSummary(fresh);
+      const firstEvent = await s.store.claimEvent(fresh, 'connected-1');
+      const elsewhere = await s.store.createCallSession(redelivered, { state: 'answering', startedAt: 'second' });
+      await server.restart();
+      const left = await s.store.flushJournal(10_000);
+
+      // Assess: the new call's session is whole in memory and it has no summary or events yet…
+      expect(created).toEqual({ created: true, durable: false });
+      expect(session).toEqual({ state: 'answering', startedAt: 'now' });
+      expect(summary).toBeUndefined();
+      expect(firstEvent).toBe(true);
+      expect(elsewhere).toEqual({ created: true, durable: false });
+      // …and the replay lands both, without replacing what the earlier instance wrote.
+      expect(left).toBe(0);
+      expect(await s.store.getCallSession(fresh)).toEqual({ state: 'answering', startedAt: 'now' });
+      expect(await earlier.store.getCallSession(redelivered)).toEqual({ state: 'answered', startedAt: 'first' });
+    } finally {
+      await s.close();
+      await earlier.close();
+    }
+  });
 });

@@ -8,6 +8,7 @@ import type { CallControlDeps } from './ports.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
 import { InvalidArchiveInputError } from '../archive/errors.js';
+import { RedisUnavailableError } from '../state/errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
 
@@ -42,6 +43,9 @@ export async function handleIncomingCall(request: WebhookRequest, deps: CallCont
   return ok({ answered });
 }
 
+/** A call summary Redis could not be asked for. */
+const UNKNOWN = Symbol('summary unknown');
+
 /** Returns the call id when this delivery answered the call; undefined for a redelivery. */
 async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): Promise<string | undefined> {
   const { config, logger, store } = deps;
@@ -55,12 +59,20 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
   // must not create a new session and answer again: ACS refuses an answered call, the 500 would make
   // Event Grid redeliver for a day, and the new session would outlive the cleanup. Finalize writes the
   // summary before cleanup deletes the session, so at any moment one of the two tells us.
-  if (await store.getCallSummary(callId)) {
+  // While Redis is away the summary cannot be read. A ringing caller is not made to wait for Event
+  // Grid's first retry (10 s) on that account: the call is answered, and an answer ACS refuses
+  // (the call ended, or another instance answered it) is then only acknowledged.
+  const summary = await store.getCallSummary(callId).catch((err: unknown) => {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    logger.warn('Redis unavailable; answering without checking for an ended call', { callId, eventId: event.id, error: err });
+    return UNKNOWN;
+  });
+  if (summary !== undefined && summary !== UNKNOWN) {
     logger.info('incoming call redelivered after the call ended; ignored', { callId, eventId: event.id });
     return undefined;
   }
 
-  const { created } = await store.createCallSession(callId, {
+  const { created, durable } = await store.createCallSession(callId, {
     state: 'answering',
     direction: 'inbound',
     startedAt,
@@ -120,8 +132,11 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
       throw err;
     }
     // The context expired, is unknown or was answered already: no retry can succeed. Acknowledge, and
-    // leave only the summary, which tells any later redelivery the call is over.
+    // leave only the summary, which tells any later redelivery the call is over. Unless Redis could
+    // not confirm this delivery came first: the refusal may then mean another instance answered, or
+    // the call already ended, and its session and summary are not this delivery's to replace.
     logger.warn('incoming call cannot be answered; acknowledged', { callId, eventId: event.id, status: failure.status, code: failure.code });
+    if (!durable || summary === UNKNOWN) return undefined;
     await store.setCallSummary(callId, { callId, outcome: 'answer_failed', startedAt, endedAt: startedAt, durationSeconds: 0, turnCount: 0, bargeIns: 0, summary: '0 turns, answer_failed' });
     await store.deleteCall(callId, { keepSummary: true });
     return undefined;

@@ -114,6 +114,20 @@ export class MemoryTier implements StateBackend {
     this.put(key, entry, ttlMs(ttlSeconds));
   }
 
+  /**
+   * Takes what is held of `keys` as their whole value, and a key not held as absent. Only for keys of
+   * something this process has just created while Redis was away (a new call's session, its empty
+   * conversation): nothing else can have written them, and without this memory could answer no read
+   * of them until the journal replays.
+   */
+  assumeWhole(keys: readonly string[]): void {
+    for (const key of keys) {
+      const e = this.cache.get(key);
+      if (e === undefined) this.tombstone(key);
+      else if (e.kind === 'hash' || e.kind === 'list') e.complete = true;
+    }
+  }
+
   delete(key: string): void {
     this.dirty.delete(key);
     this.cache.delete(key);

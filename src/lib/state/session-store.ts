@@ -81,7 +81,21 @@ export class SessionStore extends TieredStore {
     const commands = batch.commands();
     // The HSETNX of `_createdAt` (index 0) says whether this call created the session.
     const { durable, replies } = await this.writeDetailed(callId, 'call.create', commands);
-    return { created: replies[0] === 1, durable };
+    const created = replies[0] === 1;
+    // Journaled for a call this process never saw: as far as anyone can know, the fields just written
+    // are the whole session and the call has nothing else yet, so memory answers the reads of the
+    // call's first callbacks until Redis is back (the journal's HSETNX keeps an earlier writer's fields).
+    if (!durable && created) {
+      this.memory.assumeWhole([
+        key,
+        this.keys.call(callId, 'summary'),
+        this.keys.call(callId, 'events'),
+        this.keys.conversation(callId, 'context'),
+        this.keys.conversation(callId, 'history'),
+        this.keys.auth(callId),
+      ]);
+    }
+    return { created, durable };
   }
 
   async getCallSession(callId: string): Promise<Record<string, JsonValue> | undefined> {
