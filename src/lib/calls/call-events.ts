@@ -73,6 +73,9 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
     throw err;
   }
   const session = toCallSession(stored);
+  // Every session is created with the call's identifiers; one holding none is what a write replayed
+  // onto a lost key leaves behind (only the fields written later). It cannot be checked or acted on.
+  if (session && !session.callConnectionId && !session.serverCallId && !session.correlationId) return recoverLostCall(callId, parsed.value, deps);
   if (!session) {
     // A late event for a call already cleaned up (or never ours): acknowledge so ACS stops retrying.
     logger.warn('events for an unknown call acknowledged', { callId, types: parsed.value.map((e) => e.type) });
