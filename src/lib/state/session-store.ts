@@ -157,7 +157,7 @@ export class SessionStore extends TieredStore {
       throw err;
     }
     if (isOpenForTurns(replies)) return true;
-    await this.endTurn(callId, turnId);
+    await this.releaseUnusedLease(callId, turnId);
     return false;
   }
 
@@ -182,7 +182,7 @@ export class SessionStore extends TieredStore {
     this.memory.applyWrites(claim, true);
     const claimed = replies[0] === 1;
     if (claimed && isOpenForTurns(replies)) return { claimed, lease: 'held' };
-    await this.endTurn(callId, turnId);
+    await this.releaseUnusedLease(callId, turnId);
     return { claimed, lease: claimed ? 'refused' : 'none' };
   }
 
@@ -204,6 +204,19 @@ export class SessionStore extends TieredStore {
   protected override async removedOnPurpose(partition: string): Promise<boolean> {
     const [exists] = await this.direct('call.summary.exists', [{ op: 'exists', key: this.keys.call(partition, 'summary') }]);
     return Number(exists) === 1;
+  }
+
+  /**
+   * Ends a lease taken with a refused or duplicate claim. The answer is already known, so a Redis that
+   * stops answering in between does not fail the event: the lease is fenced through the write path.
+   */
+  private async releaseUnusedLease(callId: string, turnId: string): Promise<void> {
+    try {
+      await this.endTurn(callId, turnId);
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      await this.fenceLease(callId, turnId);
+    }
   }
 
   /** Ends a turn's lease (its writes are in Redis or journaled). */
