@@ -70,6 +70,72 @@ describe('a 20-turn call through a Redis outage', () => {
     }
   });
 
+  it('rewrites every turn of a long call when Redis restarts empty: memory holds the whole conversation, not a window', async () => {
+    // Prepare: 40 turns (80 items), all acknowledged by Redis
+    const h = await openStore(server.port, { breaker: BREAKER, commandTimeoutMs: 200 });
+    try {
+      const callId = randomId();
+      const cm = await ConversationManager.fromRedis(callId, h.store, { writerId: 'relay1' });
+      const expected: string[] = [];
+      for (let turn = 1; turn <= 40; turn++) {
+        cm.appendToHistory('user', `caller says ${turn}`);
+        cm.appendToHistory('assistant', `agent answers ${turn}`);
+        expected.push(`caller says ${turn}`, `agent answers ${turn}`);
+        expect((await cm.flush()).durable).toBe(true);
+      }
+
+      // Act: Redis restarts without its data (no SAVE), and the call goes on
+      await server.stop();
+      await server.restart();
+      await expect.poll(async () => (await h.raw.ping().catch(() => 'down')) === 'PONG', { timeout: 10_000, interval: 25 }).toBe(true);
+      cm.appendToHistory('user', 'caller says 41');
+      expected.push('caller says 41');
+      await expect.poll(async () => (await cm.flush().catch(() => ({ durable: false }))).durable, { timeout: 10_000, interval: 50 }).toBe(true);
+
+      // Assess: every turn is back, once and in order, and the rewrite is counted as a restore
+      const stored = (await h.raw.lrange(h.keys.conversation(callId, 'history'), 0, -1)).map((s) => JSON.parse(s) as { content: string });
+      expect(stored.map((t) => t.content)).toEqual(expected);
+      expect(h.store.health().loss).toMatchObject({ unrecoverable: 0 });
+      expect(h.store.health().loss.restored).toBeGreaterThanOrEqual(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reports the head of a list longer than memory holds as lost when Redis restarts empty, and rewrites the rest once', async () => {
+    // Prepare: a memory tier that holds 8 items of a 12-item conversation
+    const h = await openStore(server.port, { breaker: BREAKER, commandTimeoutMs: 200, memory: { maxListItems: 8 } });
+    try {
+      const callId = randomId();
+      const cm = await ConversationManager.fromRedis(callId, h.store, { writerId: 'relay1' });
+      for (let turn = 1; turn <= 6; turn++) {
+        cm.appendToHistory('user', `caller says ${turn}`);
+        cm.appendToHistory('assistant', `agent answers ${turn}`);
+        await cm.flush();
+      }
+
+      // Act
+      await server.stop();
+      await server.restart();
+      await expect.poll(async () => (await h.raw.ping().catch(() => 'down')) === 'PONG', { timeout: 10_000, interval: 25 }).toBe(true);
+      cm.appendToHistory('user', 'caller says 7');
+      await expect.poll(async () => (await cm.flush().catch(() => ({ durable: false }))).durable, { timeout: 10_000, interval: 50 }).toBe(true);
+
+      // Assess: the held tail (and the new turn) is back; the 5 items not held are counted as lost
+      const stored = (await h.raw.lrange(h.keys.conversation(callId, 'history'), 0, -1)).map((s) => JSON.parse(s) as { content: string });
+      expect(stored.map((t) => t.content)).toEqual(['agent answers 3', 'caller says 4', 'agent answers 4', 'caller says 5', 'agent answers 5', 'caller says 6', 'agent answers 6', 'caller says 7']);
+      expect(h.store.health().loss.unrecoverable).toBe(1);
+      // The next turn appends to the rewritten list: no second rewrite, nothing repeated.
+      cm.appendToHistory('assistant', 'agent answers 7');
+      expect((await cm.flush()).durable).toBe(true);
+      expect((await h.raw.lrange(h.keys.conversation(callId, 'history'), 0, -1)).map((s) => (JSON.parse(s) as { content: string }).content).slice(-3)).toEqual(['agent answers 6', 'caller says 7', 'agent answers 7']);
+      expect(await h.raw.llen(h.keys.conversation(callId, 'history'))).toBe(9);
+      expect(h.store.health().loss.unrecoverable).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('replays a write whose reply was lost exactly once (it had landed), and keeps later writes in order', async () => {
     // Prepare: the store talks to Redis through a proxy that can swallow replies.
     const proxy = await TcpProxy.start(server.port);

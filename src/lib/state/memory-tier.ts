@@ -9,7 +9,10 @@ export interface MemoryTierOptions {
   readonly maxBytes?: number;
   /**
    * Most items kept per list; older items are dropped from the head (Redis keeps the full list).
-   * Enough for a conversation's hot window (20 by default); more only costs heap and GC time. @default 32
+   * Reads need only a conversation's hot window (20 by default), but a Redis that comes back empty is
+   * rewritten from what is held: 512 keeps the whole conversation of any realistic call (about 100 KB
+   * for a 256-turn call, within `maxBytes`). A longer list loses its head on such a rewrite, and the
+   * loss is reported. @default 512
    */
   readonly maxListItems?: number;
   /** How long a deleted key is remembered as absent. @default 60_000 */
@@ -59,7 +62,7 @@ export class MemoryTier implements StateBackend {
   private readonly now: () => number;
 
   constructor(options: MemoryTierOptions = {}) {
-    this.maxListItems = options.maxListItems ?? 32;
+    this.maxListItems = options.maxListItems ?? 512;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.cache = new LRUCache<string, Entry>({
@@ -151,6 +154,12 @@ export class MemoryTier implements StateBackend {
       case 'none':
         return undefined;
     }
+  }
+
+  /** Items at the head of a list that this tier does not hold (0 for a list held whole, or any other key). */
+  unheldHead(key: string): number {
+    const e = this.cache.get(key);
+    return e?.kind === 'list' ? e.dropped : 0;
   }
 
   /** How many of `fields` this tier holds for a hash key. */

@@ -636,6 +636,12 @@ export class TieredStore {
       const seconds = Math.max(1, Math.ceil((expiresAt - now) / 1000));
       const snapshot = this.memory.snapshot(key, seconds);
       if (!snapshot) continue;
+      const unheld = this.memory.unheldHead(key);
+      if (unheld > 0) {
+        // Rewritten from the tail memory holds; the head is gone for good, and that is reported.
+        this.unrecoverableCount++;
+        this.logger.error('redis lost call state; the oldest items of a list are not held and stay lost', { partition, items: unheld, unrecoverable: this.unrecoverableCount });
+      }
       if (snapshot[0]?.op === 'rpush') commands.push({ op: 'del', keys: [key] });
       commands.push(...snapshot);
       if (snapshot[0]?.op !== 'set') commands.push({ op: 'expire', key, seconds });

@@ -329,7 +329,11 @@ export class ConversationManager {
       // Redis lost turns (a failover that dropped acknowledged writes). Rewrite them from memory.
       if (outcome.durable && this.knownLength > 0 && lengthAfter < this.knownLength + turns.length) {
         await this.store.recoverLostState(this.sessionId, 'conversation.flush', [this.historyKey]);
-        lengthAfter = this.knownLength + turns.length;
+        // The list is now what memory held: all of it, or its tail when the call outgrew memory's window
+        // (reported as lost). Its real length is the base for the next append, or every flush would
+        // see a short list again and rewrite it.
+        const [length] = await this.store.direct('conversation.history.length', [{ op: 'llen', key: this.historyKey }]);
+        lengthAfter = Number(length);
       }
       this.assignSeq(turns, lengthAfter);
       this.knownLength = lengthAfter;
