@@ -158,6 +158,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 type Watched = { owner: string | null };
 
 const MAX_WATCHED = 10_000;
+const CLAIM_RETRY_FIRST_MS = 250;
 /** Ended media connections remembered, so a `connected` that arrives after its `disconnected` is ignored. */
 const MAX_ENDED_CONNECTIONS = 10_000;
 
@@ -168,6 +169,8 @@ class MediaRelay implements Relay {
   private readonly byGroup = new Map<string, CallBridge>();
   private readonly claiming = new Map<string, Promise<boolean>>();
   private readonly watched = new Map<string, Watched>();
+  private readonly claimRetries = new Map<string, NodeJS.Timeout>();
+  private readonly claimAttempts = new Map<string, number>();
   /** The latest ACS media connection seen per call, and connections known to have ended. */
   private readonly mediaConnection = new Map<string, string>();
   private readonly endedConnections = new Set<string>();
@@ -311,6 +314,7 @@ class MediaRelay implements Relay {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    this.cancelClaimRetries();
     await this.beating;
     // The calls go on at ACS: persist and release each, then announce it again so another relay takes it now.
     const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
@@ -322,6 +326,7 @@ class MediaRelay implements Relay {
   async terminate(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.cancelClaimRetries();
     for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
@@ -349,9 +354,10 @@ class MediaRelay implements Relay {
         this.logger.error('cannot claim a call', { callId, error: error as Error });
         return false;
       }
-      // Without Redis no relay can arbitrate; the call is remembered and claimed on a later beat.
+      // Without Redis no relay can arbitrate; the call is remembered and claimed once Redis answers.
       this.watch(callId, null);
       this.logger.warn('cannot claim a call while Redis is unavailable', { callId, error: error as Error });
+      this.retryClaimSoon(callId);
       return false;
     }
     if (!claim.claimed) {
@@ -455,6 +461,35 @@ class MediaRelay implements Relay {
       this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
       this.announce({ type: 'call-claimed', callId, workerId: this.workerId });
     }
+  }
+
+  /**
+   * A caller is waiting in silence for a call nobody could claim: try again after 250 ms, doubling up
+   * to the heartbeat interval, rather than only on the next beat (10 s with the default TTL).
+   */
+  private retryClaimSoon(callId: string): void {
+    if (this.stopped || this.claimRetries.has(callId)) return;
+    const attempt = this.claimAttempts.get(callId) ?? 0;
+    this.claimAttempts.set(callId, attempt + 1);
+    const delayMs = Math.min(CLAIM_RETRY_FIRST_MS * 2 ** attempt, (this.heartbeatTtlSeconds * 1000) / 3);
+    const timer = setTimeout(() => {
+      this.claimRetries.delete(callId);
+      if (this.stopped || this.bridges.has(callId) || this.watched.get(callId)?.owner !== null) {
+        this.claimAttempts.delete(callId);
+        return;
+      }
+      void this.handleConnected(callId).then((owned) => {
+        if (owned) this.claimAttempts.delete(callId);
+      });
+    }, delayMs);
+    timer.unref();
+    this.claimRetries.set(callId, timer);
+  }
+
+  private cancelClaimRetries(): void {
+    for (const timer of this.claimRetries.values()) clearTimeout(timer);
+    this.claimRetries.clear();
+    this.claimAttempts.clear();
   }
 
   private watch(callId: string, owner: string | null): void {
