@@ -57,7 +57,20 @@ export interface PlaceCallOptions extends RunOptions {
   readonly eventGridUrl: string;
   /** @default 10000 */
   readonly answerTimeoutMs?: number;
+  /**
+   * Event Grid's redelivery of an IncomingCall the webhook did not accept, in ms after the first
+   * attempt, while the phone still rings (`answerTimeoutMs`). Event Grid's documented schedule starts
+   * 10 s, 30 s, 1 min, 5 min… and never retries 400, 401, 403 or 413; it adds a small random spread,
+   * left out here so runs repeat. `[]` turns redelivery off. @default EVENT_GRID_RETRY_SCHEDULE_MS
+   */
+  readonly eventGridRetryMs?: readonly number[];
 }
+
+/** Event Grid's retry schedule (delivery-and-retry on Microsoft Learn), cumulative from the first attempt. */
+export const EVENT_GRID_RETRY_SCHEDULE_MS: readonly number[] = [10_000, 40_000, 100_000, 400_000];
+
+/** Statuses after which Event Grid drops (or dead-letters) a webhook delivery instead of retrying. */
+const EVENT_GRID_NO_RETRY = new Set([400, 401, 403, 413]);
 
 export type HeardItem =
   | { readonly kind: 'play'; readonly atMs: number; readonly text: string; readonly durationMs: number; readonly heardMs: number; readonly outcome: string; readonly prompt: boolean }
@@ -107,13 +120,24 @@ const POLL_MS = 5;
 
 export async function placeScriptedCall(host: Host, eventGrid: EventGridSender, script: CallerScript, options: PlaceCallOptions): Promise<CallRecording> {
   const startedAtMs = host.nowMs();
-  const delivery = await eventGrid.sendIncomingCall(options.eventGridUrl, script);
+  let delivery = await eventGrid.sendIncomingCall(options.eventGridUrl, script);
   const notes: string[] = [];
   const answerDeadline = host.nowMs() + (options.answerTimeoutMs ?? 10_000);
+  const retries = [...(options.eventGridRetryMs ?? EVENT_GRID_RETRY_SCHEDULE_MS)];
   let call: EmulatedCall | undefined;
   while (!call && host.nowMs() < answerDeadline && !options.signal?.aborted) {
     call = host.callByServerCallId(delivery.serverCallId);
-    if (!call) await sleep(POLL_MS);
+    if (call) break;
+    const accepted = delivery.status >= 200 && delivery.status < 300;
+    const nextRetryAtMs = retries[0] === undefined ? undefined : startedAtMs + retries[0];
+    if (!accepted && !EVENT_GRID_NO_RETRY.has(delivery.status) && nextRetryAtMs !== undefined && host.nowMs() >= nextRetryAtMs) {
+      retries.shift();
+      const retried = await eventGrid.redeliver(options.eventGridUrl, delivery.eventId);
+      notes.push(`IncomingCall redelivered by Event Grid after status ${delivery.status}; now ${retried.status}`);
+      delivery = { ...delivery, ...retried };
+      continue;
+    }
+    await sleep(POLL_MS);
   }
   if (!call) {
     notes.push(`not answered within ${options.answerTimeoutMs ?? 10_000} ms (IncomingCall status ${delivery.status})`);

@@ -65,6 +65,28 @@ describe('an IncomingCall whose context has expired', () => {
   });
 });
 
+describe('an answer ACS refuses for a moment', () => {
+  it('answers 500 to Event Grid, and the call is answered on Event Grid’s redelivery 10 s later while it still rings', { timeout: 40_000 }, async () => {
+    // Prepare: four refusals, so the SDK's own three retries of the first delivery fail too
+    stack.acs.faults.refuseRequests('answerCall', { status: 503, code: 'ServiceUnavailable', count: 4 });
+
+    // Act
+    const call = await stack.acs.placeCall(
+      { from: phoneNumber(8303), to: APP_NUMBER, steps: [{ waitFor: 'greeting' }, { hangUp: true }] },
+      { eventGridUrl: stack.eventGridUrl, answerTimeoutMs: 20_000 },
+    );
+    await lifecycleOf(stack, call.callConnectionId);
+
+    // Assess
+    expect(call.notes).toEqual(['IncomingCall redelivered by Event Grid after status 500; now 200']);
+    expect(call.incomingCallStatus).toBe(200);
+    expect(call.heardText.length).toBeGreaterThan(0);
+    const audit = await (await archiveOf(stack)).audit.list(callIdForIncoming(call.serverCallId));
+    expect(audit.filter((a) => a.action === 'answer_failed').map((a) => [a.details?.status, a.details?.retried])).toEqual([[503, true]]);
+    expect(audit.map((a) => a.action)).toContain('answered');
+  });
+});
+
 describe('classifying a failed answer', () => {
   it('retries what can succeed later and acknowledges what never will', () => {
     const failure = (status: number | undefined) => classifyAnswerFailure(new RestError('refused', status === undefined ? {} : { statusCode: status, code: 'X' }));
