@@ -18,10 +18,15 @@ export interface DefinitionFile {
   readonly text: string;
 }
 
-/** Where definitions come from: a folder here, a Blob container or Cosmos DB in Azure. */
+/** Where definitions come from: a folder here, Cosmos DB in Azure. */
 export interface DefinitionSource {
   readonly name: string;
   files(): Promise<readonly DefinitionFile[]>;
+  /**
+   * A cheap token that changes whenever any file changes (Cosmos DB: the documents' `_etag`s), so a
+   * re-check reads the files only when there is something new. Without it every re-check reads them.
+   */
+  version?(): Promise<string>;
 }
 
 export interface LoadedScenario {
