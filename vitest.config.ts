@@ -12,6 +12,7 @@ const CLUSTER_SUITES = [
   'test/state/session-store.test.ts',
   'test/state/media-calls.test.ts',
   'test/archive/profiles.test.ts',
+  'test/agents/verification.test.ts',
   'test/media-e2e/media-call.test.ts',
   'test/e2e/**/*.test.ts',
 ];

@@ -8,7 +8,7 @@ import { CallAutomationClient } from '@azure/communication-call-automation';
 import { CosmosClient } from '@azure/cosmos';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { OfflineResponder } from '../src/lib/agent/offline.js';
+import { builtInResponder } from '../src/lib/agents/built-in.js';
 import { DEFAULT_ARCHIVE_RETRY, ProfileRepository, type Archive } from '../src/lib/archive/index.js';
 import { callbackUrlFor } from '../src/lib/acs/callback-auth.js';
 import { handleCallEvents } from '../src/lib/calls/call-events.js';
@@ -282,7 +282,7 @@ function buildHarness(
     config,
     store,
     acs: () => Promise.resolve(client),
-    agent: new OfflineResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id) }),
+    agent: builtInResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id), logger }),
     lifecycle,
     audit: auditPort(async () => archive),
     profiles: profilesPort,

@@ -16,7 +16,7 @@ import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { utcDay } from '../src/lib/archive/index.js';
 import type { BargeInRecord } from '../src/lib/media/call-bridge.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
-import { goodbyePrompt } from '../src/lib/agent/prompts.js';
+import { goodbyePrompt } from '../src/lib/agents/built-in.js';
 
 export interface MediaDemoOptions {
   /** Where the transcript goes. @default console.log */

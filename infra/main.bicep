@@ -56,6 +56,10 @@ param mediaAudioFormat string = 'pcm24KMono'
 @description('AGENT_MODE: azure-openai uses the model deployments below; offline is the deterministic test responder.')
 param agentMode string = 'azure-openai'
 
+@allowed(['files', 'cosmos'])
+@description('AGENTS_SOURCE: files serves the agents/ folder of the package; cosmos serves the agentDefinitions container of the Cosmos DB database (npm run agents:publish), re-checked every minute, so an agent changes without a redeploy.')
+param agentsSource string = 'files'
+
 @description('AGENT_VOICE: neural voice used by ACS text-to-speech.')
 param agentVoice string = 'en-US-AvaMultilingualNeural'
 
@@ -458,6 +462,7 @@ module functionApp 'modules/function-app.bicep' = {
     transferTargetNumber: transferTargetNumber
     cognitiveServicesEndpoint: aiServices.outputs.endpoint
     agentVoice: agentVoice
+    agentsSource: agentsSource
     agentLocale: agentLocale
     webPubSubEndpoint: webPubSub.outputs.endpoint
     webPubSubEndpoints: webPubSubEndpoints
@@ -519,6 +524,7 @@ module relayApp 'modules/function-app.bicep' = if (relayInstances > 0) {
     transferTargetNumber: transferTargetNumber
     cognitiveServicesEndpoint: aiServices.outputs.endpoint
     agentVoice: agentVoice
+    agentsSource: agentsSource
     agentLocale: agentLocale
     webPubSubEndpoint: webPubSub.outputs.endpoint
     webPubSubEndpoints: webPubSubEndpoints

@@ -81,6 +81,18 @@ resource archiveContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/c
   }
 ]
 
+// Agent definitions when AGENTS_SOURCE=cosmos: one document per file, partitioned by scenario folder
+// (src/lib/agents/sources.ts). The app only reads it; reading needs no more than Cosmos DB Built-in
+// Data Reader (00000000-0000-0000-0000-000000000001), which the Data Contributor assignment below on
+// the whole database already includes, so no assignment of its own. `npm run agents:publish` writes it.
+resource agentDefinitionsContainer 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = {
+  parent: database
+  name: 'agentDefinitions'
+  properties: {
+    resource: { id: 'agentDefinitions', partitionKey: { paths: ['/scenario'], kind: 'Hash', version: 2 } }
+  }
+}
+
 resource appDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
   parent: account
   name: guid(account.id, appPrincipalId, dataContributorRoleId)
@@ -106,3 +118,6 @@ output endpoint string = account.properties.documentEndpoint
 
 @description('Database name (COSMOS_DATABASE).')
 output databaseName string = database.name
+
+@description('Container of the agent definitions (AGENTS_COSMOS_CONTAINER).')
+output agentDefinitionsContainerName string = agentDefinitionsContainer.name

@@ -106,6 +106,10 @@ param cognitiveServicesEndpoint string
 @description('AGENT_VOICE.')
 param agentVoice string
 
+@allowed(['files', 'cosmos'])
+@description('AGENTS_SOURCE.')
+param agentsSource string
+
 @description('AGENT_LOCALE.')
 param agentLocale string
 
@@ -268,6 +272,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     COGNITIVE_SERVICES_ENDPOINT: cognitiveServicesEndpoint
     AGENT_VOICE: agentVoice
     AGENTS_DIR: 'agents'
+    AGENTS_SOURCE: agentsSource
+    // The container cosmos.bicep creates; the app reads it with its Data Contributor role on the database.
+    AGENTS_COSMOS_CONTAINER: 'agentDefinitions'
+    AGENTS_REFRESH_SECONDS: '60'
     AGENT_LOCALE: agentLocale
     WEBPUBSUB_ENDPOINT: webPubSubEndpoint
     WEBPUBSUB_ENDPOINTS: join(webPubSubEndpoints, ',')

@@ -3,7 +3,7 @@ import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
-import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ToolRunner } from './agents/index.js';
+import { createScenarioResponder, openAppAgents, type AgentCatalog, type ToolRunner } from './agents/index.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
@@ -31,7 +31,7 @@ export interface Runtime {
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
-  /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
+  /** The agent definitions from `AGENTS_SOURCE` (undefined without an `AGENTS_DIR` folder); a Cosmos source answers from its newest good version. */
   agents(): Promise<AgentCatalog | undefined>;
   /** The definitions with the shared tool runner (verification in Redis), for the relays. */
   agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
@@ -92,7 +92,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
   const webPubSubShards = lazy(() => createWebPubSubServices(config));
   // The transfer number comes from validated config; anything else a definition names, from the environment.
   const agentSettings = { ...process.env, ...overrides.agentSettings, TRANSFER_TARGET_NUMBER: config.acs.transferTargetNumber };
-  const agents = lazy(() => loadAppAgents(config.agents.definitionsDir, logger, agentSettings));
+  const agents = lazy(() => openAppAgents(config, logger, agentSettings));
   // The definitions with their tools and verification, shared by the chat agent and the relays.
   const definitions = lazy(async () => {
     const catalog = await agents.get();

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   AgentError,
-  OfflineResponder,
   createChatAgent,
   goodbyePrompt,
   greetingPrompt,
@@ -12,10 +11,18 @@ import {
   type ChatAgent,
   type Turn,
 } from '../../src/lib/agent/index.js';
+import { builtInResponder } from '../../src/lib/agents/built-in.js';
+import { ScenarioResponder } from '../../src/lib/agents/offline-responder.js';
+import { quietLogger } from '../../src/lib/telemetry/logger.js';
 
 const TRANSFER_TO = '+15550100777';
 const profiles = new Map<string, CallerProfile>([['user-ana', { userId: 'user-ana', displayName: 'Ana', callCount: 2 }]]);
 const lookupProfile = async (userId: string) => profiles.get(userId);
+
+/** The support line the package ships (agents/support), as an app without definitions of its own runs it. */
+function supportAgent(settings: { transferTargetNumber?: string; lookupProfile?: typeof lookupProfile } = {}): ChatAgent {
+  return builtInResponder({ ...settings, logger: quietLogger });
+}
 
 /** Plays a caller script through the agent the way the callback handler does: history grows turn by turn. */
 async function converse(agent: ChatAgent, utterances: readonly string[], context: Record<string, unknown> = {}) {
@@ -30,10 +37,10 @@ async function converse(agent: ChatAgent, utterances: readonly string[], context
   return replies;
 }
 
-describe('OfflineResponder', () => {
+describe('the built-in support agent, offline', () => {
   it('holds a sensible multi-turn conversation and ends it on goodbye', async () => {
     // Prepare
-    const agent = new OfflineResponder({ transferTargetNumber: TRANSFER_TO, lookupProfile });
+    const agent = supportAgent({ transferTargetNumber: TRANSFER_TO, lookupProfile });
     // Act
     const replies = await converse(agent, ['Hi, what are your opening hours?', 'And where is my order?', 'I have a question about my bill', "Thanks, that's all. Bye!"]);
     // Assess
@@ -50,7 +57,7 @@ describe('OfflineResponder', () => {
 
   it('welcomes a returning caller back by name through the injected profile lookup', async () => {
     // Prepare
-    const agent = new OfflineResponder({ lookupProfile });
+    const agent = supportAgent({ lookupProfile });
     // Act
     const known = await agent.respond({ callId: 'c', history: [], userText: '', context: { userId: 'user-ana' } });
     const unknown = await agent.respond({ callId: 'c', history: [], userText: '', context: { userId: 'user-new' } });
@@ -63,8 +70,8 @@ describe('OfflineResponder', () => {
 
   it('transfers to the configured number when the caller asks for a person', async () => {
     // Prepare
-    const agent = new OfflineResponder({ transferTargetNumber: TRANSFER_TO });
-    const withoutTarget = new OfflineResponder();
+    const agent = supportAgent({ transferTargetNumber: TRANSFER_TO });
+    const withoutTarget = supportAgent();
     const history: Turn[] = [{ role: 'assistant', text: greetingPrompt() }];
     // Act
     const replies = await Promise.all(
@@ -82,7 +89,7 @@ describe('OfflineResponder', () => {
 
   it('re-prompts on silence, escalating the wording', async () => {
     // Prepare
-    const agent = new OfflineResponder();
+    const agent = supportAgent();
     const first: Turn[] = [{ role: 'assistant', text: greetingPrompt() }];
     const second: Turn[] = [...first, { role: 'user', text: '' }, { role: 'assistant', text: repromptPrompt(1) }];
     // Act
@@ -96,7 +103,7 @@ describe('OfflineResponder', () => {
 
   it('echoes an unknown intent, then offers a person after repeated misunderstandings', async () => {
     // Prepare
-    const agent = new OfflineResponder({ transferTargetNumber: TRANSFER_TO });
+    const agent = supportAgent({ transferTargetNumber: TRANSFER_TO });
     // Act
     const replies = await converse(agent, ['My llama is purple', 'The llama, I said', 'Purple llama!!']);
     // Assess
@@ -109,8 +116,8 @@ describe('OfflineResponder', () => {
     // Prepare
     const script = ['hello', 'I moved house and need to change my address', 'thank you', 'goodbye'];
     // Act
-    const a = await converse(new OfflineResponder({ lookupProfile }), script, { userId: 'user-ana' });
-    const b = await converse(new OfflineResponder({ lookupProfile }), script, { userId: 'user-ana' });
+    const a = await converse(supportAgent({ lookupProfile }), script, { userId: 'user-ana' });
+    const b = await converse(supportAgent({ lookupProfile }), script, { userId: 'user-ana' });
     // Assess
     const strip = (rs: AgentReply[]) => rs.map((r) => ({ text: r.text, toolCalls: r.toolCalls }));
     expect(strip(a)).toEqual(strip(b));
@@ -122,7 +129,7 @@ describe('OfflineResponder', () => {
     const controller = new AbortController();
     controller.abort();
     // Act
-    const result = new OfflineResponder().respond({ callId: 'c', history: [], userText: 'hi', context: {}, signal: controller.signal });
+    const result = supportAgent().respond({ callId: 'c', history: [], userText: 'hi', context: {}, signal: controller.signal });
     // Assess
     await expect(result).rejects.toBeInstanceOf(AgentError);
   });
@@ -141,7 +148,7 @@ describe('createChatAgent', () => {
     const online = await createChatAgent(config('azure-openai', 'https://aoai.example.openai.azure.com'));
     const broken = createChatAgent(config('azure-openai'));
     // Assess
-    expect(offline).toBeInstanceOf(OfflineResponder);
+    expect(offline).toBeInstanceOf(ScenarioResponder);
     expect(online.constructor.name).toBe('AzureOpenAIChatAgent');
     await expect(broken).rejects.toMatchObject({ name: 'AgentError', code: 'config' });
   });

@@ -2,15 +2,14 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OfflineResponder } from '../../src/lib/agent/offline.js';
 import type { AgentInput, CallerProfile, Turn } from '../../src/lib/agent/types.js';
 import { AgentDefinitionError } from '../../src/lib/agents/errors.js';
 import { loadAgentCatalog, parseAgentCatalog } from '../../src/lib/agents/loader.js';
 import { ScenarioResponder } from '../../src/lib/agents/offline-responder.js';
-import { AgentPrompts } from '../../src/lib/agents/prompts.js';
+import { AgentPrompts, toolRules } from '../../src/lib/agents/prompts.js';
 import { jsonSchemas } from '../../src/lib/agents/schema.js';
 import { ToolRunner } from '../../src/lib/agents/tools.js';
-import { systemPrompt } from '../../src/lib/agent/prompts.js';
+import { builtInResponder, greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 
 const AGENTS_DIR = path.resolve(import.meta.dirname, '../../agents');
@@ -26,43 +25,47 @@ function responderFor(catalog: Awaited<ReturnType<typeof loadAgentCatalog>>, loo
 }
 
 describe('the support line as a definition', () => {
-  const lines = [
-    '', 'Hi, what are your opening hours?', 'And how do I change my address?', "Thanks, that's all. Goodbye!", 'I have a question about my bill.',
-    'No, that was it, bye.', 'Where is my order?', 'I would like to speak to a human, please.', 'blue elephants', 'purple giraffes', 'green whales',
-    'hello there', 'thank you', 'my password is locked', 'are you open at the weekend', 'Yes, now is fine. When will my order arrive?', '', '',
-  ];
-
-  it.each([
-    { title: 'with a transfer number', transfer: TRANSFER },
-    { title: 'without one', transfer: undefined },
-  ])('answers every line exactly as the hard-coded responder did ($title)', async ({ transfer }) => {
+  it('gives the model the system prompt the support line has always had, with the shared tool rules', async () => {
     // Prepare
-    const profiles = new Map<string, CallerProfile>([['known', { userId: 'known', displayName: 'Alex', callCount: 2 }], ['nameless', { userId: 'nameless', callCount: 1 }]]);
-    const lookup = async (id: string) => profiles.get(id);
-    const catalog = await loadAgentCatalog(AGENTS_DIR, { settings: { TRANSFER_TARGET_NUMBER: transfer, CLAIMS_API_URL: 'http://127.0.0.1:1' } });
-    const before = new OfflineResponder({ transferTargetNumber: transfer, lookupProfile: lookup });
-    const after = responderFor(catalog, lookup);
-    for (const userId of ['known', 'nameless', 'stranger', undefined]) {
-      const history: Turn[] = [];
-      for (const userText of lines) {
-        const input: AgentInput = { callId: 'c1', history: [...history], userText, context: { userId } };
-        // Act
-        const [old, now] = await Promise.all([before.respond(input), after.respond(input)]);
-        // Assess
-        expect({ userText, text: now.text, tools: now.toolCalls }).toEqual({ userText, text: old.text, tools: old.toolCalls });
-        history.push({ role: 'user', text: userText }, { role: 'assistant', text: now.text });
-      }
-    }
-  });
-
-  it('gives the model the same system prompt as before', async () => {
     const catalog = await loadAgentCatalog(AGENTS_DIR, { settings: { CLAIMS_API_URL: 'http://127.0.0.1:1' } });
     const support = catalog.scenarioFor('+15550100000');
     const prompts = new AgentPrompts(support.agents.get('support')!, support.scenario);
-    for (const flags of [{ canTransfer: true, canLookUpProfile: true }, { canTransfer: false, canLookUpProfile: false }]) {
-      const input = { context: { callerName: 'Alex', direction: 'inbound', phone: '+15550100123' }, ...flags };
-      expect(prompts.systemPrompt(input)).toBe(systemPrompt(input));
+    const persona = [
+      'You are the friendly phone assistant of Contoso, speaking with a caller on a phone line.',
+      'Your words are read aloud by text-to-speech: answer in one to three short sentences, no lists, no markdown, no emojis, no URLs.',
+      'Ask one question at a time. If you did not understand, ask the caller to rephrase.',
+      'You can help with opening hours (weekdays 8 am to 8 pm, Saturdays 9 am to 5 pm), order status, billing questions and address changes. Never invent order or account details; offer a human for anything you cannot resolve.',
+      'When the caller says goodbye or has nothing else, say a short goodbye and call end_call.',
+    ];
+    // Act
+    const full = prompts.systemPrompt({ context: { callerName: 'Alex', direction: 'inbound', phone: '+15550100123', _activeAgent: 'support' }, canTransfer: true, canLookUpProfile: true });
+    const bare = prompts.systemPrompt({ context: {}, canTransfer: false, canLookUpProfile: false });
+    // Assess
+    expect(full).toBe(
+      [...persona, ...toolRules({ canTransfer: true, canLookUpProfile: true }), '', 'About this call:', '- callerName: Alex', '- direction: inbound', '- phone: +1•••••••123'].join('\n'),
+    );
+    expect(toolRules({ canTransfer: true, canLookUpProfile: true })).toEqual([
+      'When the caller asks for a human, an agent or a representative, or is upset, say that you will connect them and call transfer_to_human.',
+      "Call lookup_profile once if knowing the caller (their name, their last call) would help you; don't mention the tool.",
+    ]);
+    expect(bare).toBe([...persona, 'No human agents are available on this line; if asked, apologise and keep helping.'].join('\n'));
+  });
+
+  it('is the built-in agent too: the same answers as the folder the app loads', async () => {
+    // Prepare
+    const catalog = await loadAgentCatalog(AGENTS_DIR, { settings: { TRANSFER_TARGET_NUMBER: TRANSFER, CLAIMS_API_URL: 'http://127.0.0.1:1' } });
+    const fromFolder = responderFor(catalog);
+    const builtIn = builtInResponder({ transferTargetNumber: TRANSFER, logger });
+    const history: Turn[] = [];
+    for (const userText of ['', 'Hi, what are your opening hours?', 'blue elephants', 'I would like to speak to a human, please.']) {
+      const input: AgentInput = { callId: 'c1', history: [...history], userText, context: {} };
+      // Act
+      const [folder, packaged] = await Promise.all([fromFolder.respond(input), builtIn.respond(input)]);
+      // Assess
+      expect({ text: packaged.text, tools: packaged.toolCalls }).toEqual({ text: folder.text, tools: folder.toolCalls });
+      history.push({ role: 'user', text: userText }, { role: 'assistant', text: folder.text });
     }
+    expect(greetingPrompt()).toBe("Hello, thanks for calling Contoso. I'm your virtual assistant. How can I help you today?");
   });
 });
 

@@ -56,6 +56,37 @@ describe('definitions in Cosmos DB', () => {
     await container.items.upsert(definitionDocument({ path: 'support/support.agent.yaml', text: resource!.text }));
   });
 
+  it('re-read the documents only when their _etags changed', async () => {
+    // Prepare
+    let nowMs = 0;
+    let reads = 0;
+    const cosmos = cosmosSource(container);
+    const counted = {
+      ...cosmos,
+      files: () => {
+        reads++;
+        return cosmos.files();
+      },
+    };
+    const { logger } = recordingLogger();
+    const cache = new CachedCatalog(counted, { settings, logger, refreshMs: 1_000, now: () => nowMs });
+    const first = await cache.get();
+    const { resource } = await container.item('support~support.agent.yaml', 'support').read<{ text: string }>();
+    // Act
+    nowMs = 1_500;
+    const unchanged = await cache.get();
+    const readsWhileUnchanged = reads;
+    await container.items.upsert(definitionDocument({ path: 'support/support.agent.yaml', text: resource!.text }));
+    nowMs = 3_000;
+    const rewritten = await cache.get();
+    // Assess
+    expect(unchanged).toBe(first);
+    expect(readsWhileUnchanged).toBe(1);
+    // The same text written again is a new _etag: the files are read, and the same catalog stays.
+    expect(reads).toBe(2);
+    expect(rewritten).toBe(first);
+  });
+
   it('refuse to start on invalid definitions', async () => {
     const { logger } = recordingLogger();
     const source = { name: 'broken', files: async () => [{ path: 'routing.yaml', text: 'default: nowhere\n' }] };

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentCatalog, type AgentCatalog } from '../../src/lib/agents/loader.js';
 import { ScenarioResponder } from '../../src/lib/agents/offline-responder.js';
 import type { VerificationSettings } from '../../src/lib/agents/schema.js';
 import { ToolRunner } from '../../src/lib/agents/tools.js';
 import { CallerVerification, hashPin, pinMatches, type VerificationAuditEntry } from '../../src/lib/agents/verification.js';
 import { TTL_POLICIES } from '../../src/lib/state/keys.js';
-import { openStore, randomId, type StoreHandle } from '../state/support/store.js';
+import { openSharedStore, randomId, type StoreHandle } from '../state/support/store.js';
 import { httpServer, recordingLogger } from './support.js';
 
 const PIN = '4321';
@@ -22,9 +22,10 @@ let h: StoreHandle;
 let other: StoreHandle;
 let pinHash: string;
 beforeAll(async () => {
-  h = await openStore(inject('redisPort'));
+  // On the run's topology: a single node, or a Redis Cluster (REDIS_TOPOLOGY=cluster).
+  h = await openSharedStore();
   // A second store on the same prefix, with its own connection: another instance (a relay that took over).
-  other = await openStore(inject('redisPort'), { prefix: h.keys.prefix });
+  other = await openSharedStore({ prefix: h.keys.prefix });
   pinHash = await hashPin(PIN);
 });
 afterAll(async () => {
@@ -66,6 +67,27 @@ describe('caller verification', () => {
     expect(audit.map((a) => a.details.result)).toEqual(['wrong_pin', 'wrong_pin', 'locked_out', 'locked_out']);
     const written = JSON.stringify(audit) + lines.join('\n') + JSON.stringify(stored);
     for (const pin of ['1111', '2222', '3333', PIN]) expect(written).not.toContain(pin);
+  });
+
+  it('never counts more than N attempts when wrong PINs arrive at once on two instances, and stays locked out', async () => {
+    // Prepare
+    const callId = randomId();
+    const here = verifier(h.store);
+    const there = verifier(other.store);
+    const wrongPins = Array.from({ length: 12 }, (_, i) => String(1000 + i));
+    // Act: every attempt reads the state before any has written it back.
+    const results = await Promise.all(wrongPins.map((pin, i) => (i % 2 === 0 ? here : there).verification.verifyPin(callId, 'caller-1', pin, SETTINGS)));
+    const rightPinAfterwards = await here.verification.verifyPin(callId, 'caller-1', PIN, SETTINGS);
+    // Assess
+    const stored = JSON.parse((await h.raw.get(h.keys.auth(callId)))!) as Record<string, unknown>;
+    expect(stored).toEqual({ attempts: SETTINGS.maxAttempts, lockedOut: true });
+    expect(results.filter((r) => r === 'wrong_pin').length).toBeLessThan(SETTINGS.maxAttempts);
+    expect(results.every((r) => r === 'wrong_pin' || r === 'locked_out')).toBe(true);
+    expect(rightPinAfterwards).toBe('locked_out');
+    expect(await there.verification.isVerified(callId)).toBe(false);
+    const audited = [...here.audit, ...there.audit];
+    expect(audited).toHaveLength(wrongPins.length + 1);
+    expect(Math.max(...audited.map((a) => Number(a.details.attempt)))).toBe(SETTINGS.maxAttempts);
   });
 
   it('verifies the right PIN, and another instance on the same Redis sees it (failover)', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startOfflineStack, type OfflineStack } from '../../emulators/offline-stack.js';
-import { failurePrompt } from '../../src/lib/agent/prompts.js';
+import { failurePrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { RedisCluster } from '../support/redis-cluster.js';

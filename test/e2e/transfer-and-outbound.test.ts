@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { transferHoldPrompt } from '../../src/lib/agent/prompts.js';
+import { transferHoldPrompt } from '../../src/lib/agents/built-in.js';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { APP_NUMBER, archiveOf, lifecycleOf, operationContextOf, phoneNumber, redisKeysOf, startE2eStack } from './support.js';

@@ -195,6 +195,14 @@ describe('infra/ Bicep structure', () => {
     expect(expected.filter((n) => !outputs.has(n))).toEqual([]);
   });
 
+  it('creates the agent definitions container the app is told to read, partitioned as the source writes', () => {
+    const cosmos = byPath('infra/modules/cosmos.bicep')!.text;
+    const app = byPath('infra/modules/function-app.bicep')!.text;
+    const container = /AGENTS_COSMOS_CONTAINER: '([^']+)'/.exec(app)?.[1];
+    expect(container).toBe('agentDefinitions');
+    expect(cosmos).toContain(`resource: { id: '${container}', partitionKey: { paths: ['/scenario'], kind: 'Hash', version: 2 } }`);
+  });
+
   it('creates the archive containers with the partition keys the archive writes with', () => {
     const cosmos = byPath('infra/modules/cosmos.bicep')!.text;
     const containers = [...cosmos.matchAll(/\{ name: '(\w+)', partitionKey: '([^']+)', ttl: (\{[^}]*\}) \}/g)].map((m) => [m[1], m[2], m[3] !== '{}']);

@@ -11,7 +11,7 @@ import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { lifecycleOf } from '../e2e/support.js';
-import { goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../../src/lib/agent/prompts.js';
+import { goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../../src/lib/agents/built-in.js';
 import { APP_NUMBER, ask, startMediaStack } from './support.js';
 
 /** The emulators' speech pace in this suite (support.ts): text-to-speech lasts this long per word. */

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import type { Relay } from '../../src/lib/media/relay.js';
 import { eventually } from '../emulators/webpubsub-support.js';

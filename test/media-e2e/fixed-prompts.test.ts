@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { fetchTrusting } from '../../emulators/realtime/index.js';
-import { failurePrompt, greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { failurePrompt, greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { utcDay } from '../../src/lib/archive/index.js';
 import type { BargeInRecord } from '../../src/lib/media/call-bridge.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../../src/lib/agent/tts.js';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep, CallRecording } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { hostedRelay } from '../../src/lib/media/relay-host.js';
 import type { Relay } from '../../src/lib/media/relay.js';

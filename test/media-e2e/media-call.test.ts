@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import type { BargeInRecord } from '../../src/lib/media/call-bridge.js';
-import { greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { utcDay } from '../../src/lib/archive/index.js';
 import { RawClient, UpgradeRefused } from '../emulators/webpubsub-support.js';

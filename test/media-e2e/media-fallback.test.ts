@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { utcDay } from '../../src/lib/archive/index.js';
 import { archiveOf, lifecycleOf } from '../e2e/support.js';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { goodbyePrompt, notUnderstoodPrompt, systemPrompt, transferHoldPrompt } from './prompts.js';
+import { goodbyePrompt, notUnderstoodPrompt, systemPrompt, transferHoldPrompt } from '../agents/built-in.js';
 import { isToolName, MAX_TOOL_ARGUMENTS_CHARS, reasonFrom, toolsFor } from './tools.js';
 import { AgentPrompts } from '../agents/prompts.js';
 import { actionCall, answerWithoutModel, isAction, modelTurn, runQuestionTool, type DefinitionBinding, type ModelTurn } from '../agents/model-binding.js';

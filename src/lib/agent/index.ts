@@ -1,15 +1,26 @@
 import type { AppConfig } from '../config/index.js';
 import { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
-import { OfflineResponder } from './offline.js';
+import { builtInResponder } from '../agents/built-in.js';
+import { consoleLogger } from '../telemetry/logger.js';
 import { AgentError, type ChatAgent, type ProfileLookup } from './types.js';
 import type { DefinitionBinding } from '../agents/model-binding.js';
 
 export * from './types.js';
-export * from './prompts.js';
+export {
+  failurePrompt,
+  goodbyePrompt,
+  greetingPrompt,
+  notUnderstoodPrompt,
+  repromptPrompt,
+  silenceGoodbyePrompt,
+  systemPrompt,
+  transferFailedPrompt,
+  transferHoldPrompt,
+  transferUnavailablePrompt,
+  type SystemPromptInput,
+} from '../agents/built-in.js';
 export { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE, toAgentError } from './azure-openai.js';
 export type { AzureOpenAIChatAgentSettings } from './azure-openai.js';
-export { OfflineResponder, FAQ_TOPICS } from './offline.js';
-export type { OfflineResponderSettings } from './offline.js';
 export { TOOL_NAMES, toolsFor } from './tools.js';
 export type { ToolName } from './tools.js';
 
@@ -37,7 +48,8 @@ export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId
  */
 export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDeps = {}): Promise<ChatAgent> {
   const transferTargetNumber = config.acs.transferTargetNumber;
-  if (config.agent.mode === 'offline') return new OfflineResponder({ transferTargetNumber, lookupProfile: deps.lookupProfile });
+  // Offline without definitions: the support line the package ships, driven by its definition.
+  if (config.agent.mode === 'offline') return builtInResponder({ transferTargetNumber, lookupProfile: deps.lookupProfile, logger: consoleLogger('warn', { component: 'agent' }) });
 
   if (!config.agent.endpoint) throw new AgentError('AZURE_OPENAI_ENDPOINT is not set', { code: 'config', retryable: false });
   let tokenProvider = deps.tokenProvider;

@@ -9,7 +9,7 @@ import type { AppConfig } from '../config/index.js';
 import type { TtsCacheKey } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
-import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from './prompts.js';
+import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../agents/built-in.js';
 import { AgentError, type AgentErrorCode } from './types.js';
 
 /** The synthesised audio: PCM16 little-endian mono at this rate (the realtime model's rate). */

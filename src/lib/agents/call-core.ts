@@ -1,5 +1,5 @@
 import type { AgentReply, CallerProfile } from '../agent/types.js';
-import * as builtIn from '../agent/prompts.js';
+import * as builtIn from './built-in.js';
 import type { AgentCatalog } from './loader.js';
 import { AgentPrompts } from './prompts.js';
 
@@ -60,14 +60,14 @@ export interface FixedPrompts {
 /** The prompts that were built in before agents were definitions; used when no definitions are loaded. */
 export const BUILT_IN_PROMPTS: FixedPrompts = {
   greeting: builtIn.greetingPrompt,
-  outboundGreeting: (purpose) => `Hello, this is a call from ${builtIn.COMPANY_NAME} about ${purpose}. Is now a good time?`,
+  outboundGreeting: builtIn.outboundGreetingPrompt,
   reprompt: builtIn.repromptPrompt,
   goodbye: builtIn.goodbyePrompt,
   silenceGoodbye: builtIn.silenceGoodbyePrompt,
   hold: builtIn.transferHoldPrompt,
   transferFailed: builtIn.transferFailedPrompt,
   failure: builtIn.failurePrompt,
-  trouble: () => "I'm sorry, I'm having trouble right now. Could you say that again?",
+  trouble: builtIn.troublePrompt,
 };
 
 /** The fixed prompts of the call's active agent (the scenario's entry before any handoff). */

@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CallerProfile } from '../agent/types.js';
+import { createCosmosClient } from '../archive/client.js';
+import type { AppConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { loadAgentCatalog, type AgentCatalog } from './loader.js';
+import { folderSource, type AgentCatalog } from './loader.js';
+import { CachedCatalog, cosmosSource } from './sources.js';
 import { ScenarioResponder } from './offline-responder.js';
 import { CodeToolRegistry, ToolRunner } from './tools.js';
 import { CallerVerification, type AuthStateStore, type VerificationAuditEntry } from './verification.js';
@@ -15,24 +18,35 @@ export { ScenarioResponder, digitsOf } from './offline-responder.js';
 export { CodeToolRegistry, ToolRunner, toolNamesOf, type CodeTool, type ToolCallContext, type ToolOutcome } from './tools.js';
 export { CallerVerification, hashPin, pinMatches, type AuthState, type VerificationResult } from './verification.js';
 export { nextStep, type NextStep } from './call-core.js';
+export { AgentSourceError, CachedCatalog, cosmosSource, definitionDocument, publishDefinitions, type DefinitionDocument } from './sources.js';
+
+export interface AppAgentsConfig {
+  readonly agents: AppConfig['agents'];
+  readonly cosmos: AppConfig['cosmos'];
+  readonly managedIdentityClientId: string | undefined;
+}
 
 /**
- * The definitions folder of the app (`AGENTS_DIR`, relative to the working directory, which is the
- * app root under the Functions host). Undefined when the folder does not exist: the app then runs the
- * built-in support agent, and says so.
+ * The app's agent definitions, from where `AGENTS_SOURCE` says. `files`: the `AGENTS_DIR` folder
+ * (relative to the working directory, which is the app root under the Functions host), read once;
+ * undefined when the folder does not exist: the app then runs the built-in support agent, and says
+ * so. `cosmos`: the `AGENTS_COSMOS_CONTAINER` container of `COSMOS_DATABASE`, through the app's
+ * managed identity (the account key only locally), re-checked every `AGENTS_REFRESH_SECONDS`; the
+ * catalog returned always answers from the newest version that validated.
  */
-export async function loadAppAgents(dir: string, logger: Logger, settings: Readonly<Record<string, string | undefined>> = process.env): Promise<AgentCatalog | undefined> {
-  const resolved = path.resolve(dir);
+export async function openAppAgents(config: AppAgentsConfig, logger: Logger, settings: Readonly<Record<string, string | undefined>> = process.env): Promise<AgentCatalog | undefined> {
+  if (config.agents.source === 'cosmos') {
+    const client = await createCosmosClient(config.cosmos, { managedIdentityClientId: config.managedIdentityClientId });
+    const container = client.database(config.cosmos.database).container(config.agents.cosmosContainer);
+    return new CachedCatalog(cosmosSource(container), { settings, logger, refreshMs: config.agents.refreshSeconds * 1000 }).live();
+  }
+  const resolved = path.resolve(config.agents.definitionsDir);
   if (!existsSync(resolved)) {
     logger.warn('no agent definitions folder; running the built-in support agent', { dir: resolved });
     return undefined;
   }
-  const catalog = await loadAgentCatalog(resolved, { settings });
-  logger.info('agent definitions loaded', { dir: resolved, version: catalog.version, scenarios: [...catalog.scenarios.keys()].join(',') });
-  for (const problem of catalog.unavailable) {
-    logger.warn('agent scenario left out: a setting it needs is not set; its numbers go to the default scenario', { file: problem.file, line: problem.line, field: problem.field, reason: problem.message });
-  }
-  return catalog;
+  // Files change with a deployment, which restarts the app: read once.
+  return new CachedCatalog(folderSource(resolved), { settings, logger, refreshMs: Number.POSITIVE_INFINITY }).get();
 }
 
 export interface ScenarioAgentDeps {

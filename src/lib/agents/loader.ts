@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -18,10 +18,15 @@ export interface DefinitionFile {
   readonly text: string;
 }
 
-/** Where definitions come from: a folder here, a Blob container or Cosmos DB in Azure. */
+/** Where definitions come from: a folder here, Cosmos DB in Azure. */
 export interface DefinitionSource {
   readonly name: string;
   files(): Promise<readonly DefinitionFile[]>;
+  /**
+   * A cheap token that changes whenever any file changes (Cosmos DB: the documents' `_etag`s), so a
+   * re-check reads the files only when there is something new. Without it every re-check reads them.
+   */
+  version?(): Promise<string>;
 }
 
 export interface LoadedScenario {
@@ -54,19 +59,19 @@ export interface LoadOptions {
 export function folderSource(dir: string): DefinitionSource {
   return {
     name: dir,
-    async files() {
-      const out: DefinitionFile[] = [];
-      const walk = async (rel: string): Promise<void> => {
-        for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
-          const child = rel ? `${rel}/${entry.name}` : entry.name;
-          if (entry.isDirectory() && entry.name !== 'schema' && !entry.name.startsWith('.')) await walk(child);
-          else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push({ path: child, text: await readFile(path.join(dir, child), 'utf8') });
-        }
-      };
-      await walk('');
-      return out.sort((a, b) => a.path.localeCompare(b.path));
-    },
+    files: async () => definitionFilesIn(dir),
   };
+}
+
+/** The `.yaml` files under `dir` (not `schema/` or dot folders), sorted; read synchronously: a few small files, at start. */
+export function definitionFilesIn(dir: string, rel = ''): DefinitionFile[] {
+  const out: DefinitionFile[] = [];
+  for (const entry of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const child = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory() && entry.name !== 'schema' && !entry.name.startsWith('.')) out.push(...definitionFilesIn(dir, child));
+    else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push({ path: child, text: readFileSync(path.join(dir, child), 'utf8') });
+  }
+  return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Reads the folder and parses it; throws {@link AgentDefinitionError} naming every problem. */

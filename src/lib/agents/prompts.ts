@@ -66,15 +66,7 @@ export class AgentPrompts {
 
   /** The model's system prompt: persona, instructions, the rules of the tools it has, and the call's context. */
   systemPrompt(input: { readonly context: Readonly<Record<string, unknown>>; readonly canTransfer: boolean; readonly canLookUpProfile: boolean }): string {
-    const rules = [this.say(this.agent.persona), ...this.agent.instructions.map((rule) => this.say(rule))];
-    if (input.canTransfer) {
-      rules.push('When the caller asks for a human, an agent or a representative, or is upset, say that you will connect them and call transfer_to_human.');
-    } else {
-      rules.push('No human agents are available on this line; if asked, apologise and keep helping.');
-    }
-    if (input.canLookUpProfile) {
-      rules.push("Call lookup_profile once if knowing the caller (their name, their last call) would help you; don't mention the tool.");
-    }
+    const rules = [this.say(this.agent.persona), ...this.agent.instructions.map((rule) => this.say(rule)), ...toolRules(input)];
     const facts = this.agent.knowledge.map((k) => `- ${k.label}: ${k.answer}`);
     if (facts.length > 0 && this.agent.model.chat.knowledgeInPrompt) rules.push('', 'What you know:', ...facts);
     const lines = contextLines(input.context);
@@ -83,8 +75,22 @@ export class AgentPrompts {
   }
 }
 
+/**
+ * What every agent's model is told about the built-in tools it may or may not have: one wording for
+ * every agent, so a change to the rule reaches all of them.
+ */
+export function toolRules(input: { readonly canTransfer: boolean; readonly canLookUpProfile: boolean }): string[] {
+  const rules = [
+    input.canTransfer
+      ? 'When the caller asks for a human, an agent or a representative, or is upset, say that you will connect them and call transfer_to_human.'
+      : 'No human agents are available on this line; if asked, apologise and keep helping.',
+  ];
+  if (input.canLookUpProfile) rules.push("Call lookup_profile once if knowing the caller (their name, their last call) would help you; don't mention the tool.");
+  return rules;
+}
+
 /** Context values as `key: value` lines; phone numbers masked, nested values as JSON, long values cut; `_` keys are internal. */
-function contextLines(context: Readonly<Record<string, unknown>>): string[] {
+export function contextLines(context: Readonly<Record<string, unknown>>): string[] {
   const lines: string[] = [];
   for (const [key, value] of Object.entries(context)) {
     if (key.startsWith('_') || value === undefined || value === null || value === '') continue;

@@ -1,13 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
 import type { Logger } from '../telemetry/logger.js';
-import { AgentsError } from './errors.js';
+import { AgentDefinitionError, AgentsError } from './errors.js';
 import { parseAgentCatalog, type AgentCatalog, type DefinitionFile, type DefinitionSource, type LoadOptions } from './loader.js';
 
 /**
  * Definitions kept outside the package, so an agent changes without a redeploy: a Cosmos DB
- * container holding one document per file, and a cache that serves the catalog it has and re-reads
- * the source at most every `refreshMs`, re-parsing only when the files' version changed.
+ * container holding one document per file, and a cache that serves the catalog it has and re-checks
+ * the source at most every `refreshMs`, reading and re-parsing the files only when their version
+ * (the documents' `_etag`s) changed.
  */
+
+/** The definitions could not be read from their source (the source is away, refuses, or is empty). */
+export class AgentSourceError extends AgentsError {
+  override name = 'AgentSourceError';
+  constructor(
+    message: string,
+    readonly source: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 /** A definition file as a Cosmos DB document (partition key `/scenario`: the file's folder, `_` at the top). */
 export interface DefinitionDocument {
@@ -23,13 +37,46 @@ export function definitionDocument(file: DefinitionFile): DefinitionDocument {
 }
 
 export function cosmosSource(container: Container): DefinitionSource {
+  const name = `cosmos:${container.database.id}/${container.id}`;
+  const query = async <T>(text: string): Promise<T[]> => {
+    try {
+      return (await container.items.query<T>(text).fetchAll()).resources;
+    } catch (error) {
+      throw new AgentSourceError(`agent definitions could not be read from ${name}`, name, { cause: error });
+    }
+  };
   return {
-    name: `cosmos:${container.id}`,
+    name,
     async files() {
-      const { resources } = await container.items.query<DefinitionDocument>('SELECT c.path, c.text FROM c').fetchAll();
-      return resources.map((d) => ({ path: d.path, text: d.text })).sort((a, b) => a.path.localeCompare(b.path));
+      const documents = await query<Pick<DefinitionDocument, 'path' | 'text'>>('SELECT c.path, c.text FROM c');
+      return documents.map((d) => ({ path: d.path, text: d.text })).sort((a, b) => a.path.localeCompare(b.path));
+    },
+    async version() {
+      // `_etag` changes with every write of a document; the set of (path, etag) pairs names one version.
+      const tags = await query<{ path: string; _etag: string }>('SELECT c.path, c._etag FROM c');
+      const lines = tags.map((t) => `${t.path}\n${t._etag}`).sort();
+      return createHash('sha256').update(lines.join('\0')).digest('base64url').slice(0, 16);
     },
   };
+}
+
+/**
+ * Puts a folder's definitions into the container, after checking they load: every file is upserted
+ * and documents of files no longer in the folder are deleted. Instances pick the change up at their
+ * next re-check. Throws {@link AgentDefinitionError} (and writes nothing) when the files do not load.
+ */
+export async function publishDefinitions(files: readonly DefinitionFile[], container: Container, options: LoadOptions = {}): Promise<{ readonly version: string; readonly written: number; readonly deleted: number }> {
+  const catalog = parseAgentCatalog(files, options);
+  const kept = new Set<string>();
+  for (const file of files) {
+    const document = definitionDocument(file);
+    kept.add(document.id);
+    await container.items.upsert(document);
+  }
+  const existing = (await container.items.query<{ id: string; scenario: string }>('SELECT c.id, c.scenario FROM c').fetchAll()).resources;
+  const stale = existing.filter((d) => !kept.has(d.id));
+  for (const d of stale) await container.item(d.id, d.scenario).delete();
+  return { version: catalog.version, written: files.length, deleted: stale.length };
 }
 
 export interface CachedCatalogOptions extends LoadOptions {
@@ -41,6 +88,9 @@ export interface CachedCatalogOptions extends LoadOptions {
 
 export class CachedCatalog {
   private current: AgentCatalog | undefined;
+  /** The source's version of `current`, and of the last version refused (not re-read until it changes). */
+  private currentSourceVersion: string | undefined;
+  private refusedSourceVersion: string | undefined;
   private checkedAtMs = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<AgentCatalog> | undefined;
 
@@ -54,28 +104,79 @@ export class CachedCatalog {
    * change later is logged with every problem and the last good catalog goes on serving.
    */
   async get(): Promise<AgentCatalog> {
-    const now = this.options.now?.() ?? Date.now();
-    if (this.current && now - this.checkedAtMs < (this.options.refreshMs ?? 60_000)) return this.current;
-    this.refreshing ??= this.reload(now).finally(() => {
+    if (this.current && !this.stale()) return this.current;
+    this.refreshing ??= this.reload(this.nowMs()).finally(() => {
       this.refreshing = undefined;
     });
     return this.refreshing;
   }
 
+  /**
+   * A catalog that always answers from the newest good version. A read once the refresh interval has
+   * passed starts a re-check in the background and is answered from the version at hand, so no call
+   * waits on the source. Loads (and fails) like {@link get} first.
+   */
+  async live(): Promise<AgentCatalog> {
+    await this.get();
+    const latest = (): AgentCatalog => {
+      if (this.stale()) void this.get();
+      return this.current!;
+    };
+    return {
+      get routing() {
+        return latest().routing;
+      },
+      get scenarios() {
+        return latest().scenarios;
+      },
+      get unavailable() {
+        return latest().unavailable;
+      },
+      get version() {
+        return latest().version;
+      },
+      scenarioFor: (calledNumber) => latest().scenarioFor(calledNumber),
+      scenario: (name) => latest().scenario(name),
+    };
+  }
+
+  private nowMs(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  private stale(): boolean {
+    return this.nowMs() - this.checkedAtMs >= (this.options.refreshMs ?? 60_000);
+  }
+
   private async reload(now: number): Promise<AgentCatalog> {
+    let sourceVersion: string | undefined;
     try {
+      sourceVersion = await this.source.version?.();
+      if (this.current && sourceVersion !== undefined && (sourceVersion === this.currentSourceVersion || sourceVersion === this.refusedSourceVersion)) {
+        this.checkedAtMs = now;
+        return this.current;
+      }
       const files = await this.source.files();
-      if (files.length === 0) throw new AgentsError(`no agent definitions in ${this.source.name}`);
+      if (files.length === 0) throw new AgentSourceError(`no agent definitions in ${this.source.name}`, this.source.name);
       const next = parseAgentCatalog(files, this.options);
-      if (next.version !== this.current?.version) this.options.logger.info('agent definitions loaded', { source: this.source.name, version: next.version });
+      if (next.version !== this.current?.version) this.announce(next);
       this.current = next.version === this.current?.version ? this.current : next;
+      this.currentSourceVersion = sourceVersion;
       this.checkedAtMs = now;
       return this.current;
     } catch (error) {
       if (!this.current) throw error;
       this.checkedAtMs = now;
+      if (error instanceof AgentDefinitionError) this.refusedSourceVersion = sourceVersion;
       this.options.logger.error('agent definitions not reloaded; serving the last good version', { source: this.source.name, version: this.current.version, error: error as Error });
       return this.current;
+    }
+  }
+
+  private announce(catalog: AgentCatalog): void {
+    this.options.logger.info('agent definitions loaded', { source: this.source.name, version: catalog.version, scenarios: [...catalog.scenarios.keys()].join(',') });
+    for (const problem of catalog.unavailable) {
+      this.options.logger.warn('agent scenario left out: a setting it needs is not set; its numbers go to the default scenario', { file: problem.file, line: problem.line, field: problem.field, reason: problem.message });
     }
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { JsonValue } from '../state/codec.js';
+import { decodeJson, type JsonValue } from '../state/codec.js';
+import type { Command, Reply } from '../state/commands.js';
+import type { RedisKeys } from '../state/keys.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { VerificationSettings } from './schema.js';
 
@@ -9,6 +11,11 @@ import type { VerificationSettings } from './schema.js';
  * authentication_state TTL, so any instance (a relay taking a call over after a failover, the next
  * callback invocation) sees the same attempts, lockout and verified-until. PINs are compared with
  * a salted scrypt hash from the caller's profile and are never stored, logged or audited.
+ *
+ * An attempt is counted before its PIN is checked, and both steps are one Lua script each on the
+ * call's single key (so Redis Cluster runs them on one shard): concurrent attempts cannot all pass
+ * the lockout check, and no more than `maxAttempts` PINs are ever compared. Redis is the arbiter
+ * here: while it is away verification fails rather than counting attempts in one process's memory.
  */
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
@@ -36,11 +43,42 @@ export interface AuthState {
   readonly verifiedUntil?: string;
 }
 
-/** The three store operations verification needs (the session store has them). */
+/** What verification needs of the session store: its key names and TTLs, and Redis as the arbiter. */
 export interface AuthStateStore {
-  getAuthState<T extends JsonValue = JsonValue>(subjectId: string): Promise<T | undefined>;
-  setAuthState(subjectId: string, state: JsonValue, options?: { ttlSeconds?: number }): Promise<unknown>;
+  readonly keys: Pick<RedisKeys, 'auth' | 'ttl'>;
+  direct(name: string, commands: readonly Command[]): Promise<Reply[]>;
 }
+
+const NO_STATE = '{"attempts":0,"lockedOut":false}';
+
+/**
+ * Counts one attempt unless the call is locked out or has used every attempt.
+ * KEYS[1] auth key; ARGV max attempts, TTL seconds. Returns {1 counted | 0 refused, state JSON}.
+ */
+const COUNT_ATTEMPT = `
+local raw = redis.call('GET', KEYS[1]) or '${NO_STATE}'
+local s = cjson.decode(raw)
+if s.lockedOut or s.attempts >= tonumber(ARGV[1]) then return {0, raw} end
+s.attempts = s.attempts + 1
+local out = cjson.encode(s)
+redis.call('SET', KEYS[1], out, 'EX', ARGV[2])
+return {1, out}`;
+
+/**
+ * Records a counted attempt's outcome: verified (unless a concurrent failure locked the call out
+ * meanwhile), or a failure that locks the call out once the attempts are used up.
+ * KEYS[1] auth key; ARGV 'verified' | 'wrong_pin', max attempts, verified-until ISO, TTL seconds.
+ */
+const SETTLE_ATTEMPT = `
+local s = cjson.decode(redis.call('GET', KEYS[1]) or '{"attempts":1,"lockedOut":false}')
+if ARGV[1] == 'verified' then
+  if not s.lockedOut then s.verifiedUntil = ARGV[3] end
+elseif s.attempts >= tonumber(ARGV[2]) then
+  s.lockedOut = true
+end
+local out = cjson.encode(s)
+redis.call('SET', KEYS[1], out, 'EX', ARGV[4])
+return out`;
 
 export type VerificationAuditEntry = {
   readonly callId: string;
@@ -70,7 +108,9 @@ export class CallerVerification {
   }
 
   async state(callId: string): Promise<AuthState> {
-    return (await this.options.store.getAuthState<AuthState & Record<string, JsonValue>>(callId)) ?? { attempts: 0, lockedOut: false };
+    const key = this.options.store.keys.auth(callId);
+    const [raw] = await this.options.store.direct('auth.get', [{ op: 'get', key }]);
+    return decodeState(key, raw ?? NO_STATE);
   }
 
   async isVerified(callId: string): Promise<boolean> {
@@ -87,27 +127,38 @@ export class CallerVerification {
     if (before.lockedOut) return this.record(callId, before, 'locked_out', settings);
     const stored = userId ? await this.options.pinHashFor(userId) : undefined;
     if (!stored) return this.record(callId, before, 'no_pin_on_file', settings);
+    const key = this.options.store.keys.auth(callId);
+    // No TTL of our own: the authentication_state policy's applies to every write.
+    const ttlSeconds = this.options.store.keys.ttl('auth', 'state');
+    const [counted] = await this.options.store.direct('auth.attempt.count', [{ op: 'eval', script: COUNT_ATTEMPT, keys: [key], args: [settings.maxAttempts, ttlSeconds] }]);
+    const [isCounted, countedState] = counted as [number, string];
+    if (isCounted !== 1) return this.record(callId, decodeState(key, countedState), 'locked_out', settings);
     const digitsOk = new RegExp(`^[0-9]{${settings.pinDigits}}$`).test(pin);
-    if (digitsOk && (await pinMatches(pin, stored))) {
-      const verifiedUntil = new Date(this.now().getTime() + settings.verifiedForSeconds * 1000).toISOString();
-      return this.record(callId, { attempts: before.attempts + 1, lockedOut: false, verifiedUntil }, 'verified', settings);
-    }
-    const attempts = before.attempts + 1;
-    const lockedOut = attempts >= settings.maxAttempts;
-    return this.record(callId, { attempts, lockedOut }, lockedOut ? 'locked_out' : 'wrong_pin', settings);
+    const outcome = digitsOk && (await pinMatches(pin, stored)) ? 'verified' : 'wrong_pin';
+    const verifiedUntil = new Date(this.now().getTime() + settings.verifiedForSeconds * 1000).toISOString();
+    const [settled] = await this.options.store.direct('auth.attempt.settle', [{ op: 'eval', script: SETTLE_ATTEMPT, keys: [key], args: [outcome, settings.maxAttempts, verifiedUntil, ttlSeconds] }]);
+    const after = decodeState(key, settled as string);
+    return this.record(callId, after, after.lockedOut ? 'locked_out' : outcome, settings);
   }
 
   private async record(callId: string, state: AuthState, result: VerificationResult, settings: VerificationSettings): Promise<VerificationResult> {
-    // No TTL of our own: the authentication_state policy's applies to every write.
-    await this.options.store.setAuthState(callId, { ...state });
     const at = this.now().toISOString();
     try {
       await this.options.audit({ callId, action: 'caller_verification', actor: 'agent:verify_caller', at, details: { result, attempt: state.attempts, maxAttempts: settings.maxAttempts } });
     } catch (error) {
-      // The attempt counts either way (the state is written); a lost audit entry is logged, not hidden.
+      // The attempt counts either way (the state is written first); a lost audit entry is logged, not hidden.
       this.options.logger.error('verification attempt not audited', { callId, result, error: error as Error });
     }
     this.options.logger.info('caller verification attempt', { callId, result, attempt: state.attempts });
     return result;
   }
+}
+
+function decodeState(key: string, raw: Reply): AuthState {
+  const parsed = decodeJson<Record<string, JsonValue>>(key, String(raw));
+  return {
+    attempts: typeof parsed.attempts === 'number' ? parsed.attempts : 0,
+    lockedOut: parsed.lockedOut === true,
+    ...(typeof parsed.verifiedUntil === 'string' ? { verifiedUntil: parsed.verifiedUntil } : {}),
+  };
 }

@@ -88,6 +88,10 @@ export interface AppConfig {
   readonly agents: {
     /** Where the agent definitions are (`AGENTS_DIR`), relative to the app root. */
     readonly definitionsDir: string;
+    /** `files`: AGENTS_DIR, read once; `cosmos`: a container of COSMOS_DATABASE, re-checked (`AGENTS_SOURCE`). */
+    readonly source: 'files' | 'cosmos';
+    readonly cosmosContainer: string;
+    readonly refreshSeconds: number;
   };
   /** Bounds on text that comes from outside (the caller, the network, the model). */
   readonly limits: {
@@ -271,7 +275,7 @@ function shape(s: RawSettings): AppConfig {
       realtimeDeployment: s.AZURE_OPENAI_REALTIME_DEPLOYMENT,
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
     },
-    agents: { definitionsDir: s.AGENTS_DIR },
+    agents: { definitionsDir: s.AGENTS_DIR, source: s.AGENTS_SOURCE, cosmosContainer: s.AGENTS_COSMOS_CONTAINER, refreshSeconds: s.AGENTS_REFRESH_SECONDS },
     limits: {
       recognizedTextChars: s.LIMIT_RECOGNIZED_TEXT_CHARS,
       dtmfTones: s.LIMIT_DTMF_TONES,

@@ -365,6 +365,26 @@ export const SETTINGS = {
     description: 'Agent definitions (`routing.yaml`, a folder per scenario), relative to the app root.',
     sample: 'agents',
   }),
+  AGENTS_SOURCE: spec({
+    schema: oneOf(['files', 'cosmos'] as const, 'files'),
+    expects: 'files or cosmos',
+    description:
+      'Where agent definitions load from: `files` reads AGENTS_DIR once at start; `cosmos` reads the AGENTS_COSMOS_CONTAINER container of COSMOS_DATABASE (one document per file, `npm run agents:publish`) and re-checks it every AGENTS_REFRESH_SECONDS, so an agent changes without a redeploy.',
+    sample: 'files',
+  }),
+  AGENTS_COSMOS_CONTAINER: spec({
+    schema: stringWithDefault('agentDefinitions', /^[A-Za-z0-9_-]{1,255}$/),
+    expects: 'a container name',
+    description: 'Cosmos DB container of the agent definitions (partition key `/scenario`) when AGENTS_SOURCE=cosmos.',
+    sample: 'agentDefinitions',
+  }),
+  AGENTS_REFRESH_SECONDS: spec({
+    schema: integer(60, 5, 86400),
+    expects: 'seconds 5..86400',
+    description:
+      'How often, at most, the app re-checks the definitions in Cosmos DB (their `_etag`s) when AGENTS_SOURCE=cosmos; a changed version that does not validate is refused and logged, and the last good one keeps serving.',
+    sample: '60',
+  }),
   AGENT_VOICE: spec({
     schema: stringWithDefault('en-US-AvaMultilingualNeural'),
     expects: 'a neural voice name',

@@ -4,7 +4,7 @@
  */
 
 import type { RealtimeFunctionTool, SessionUpdateEvent } from 'openai/resources/realtime/realtime';
-import { systemPrompt } from '../prompts.js';
+import { systemPrompt } from '../../agents/built-in.js';
 
 export const REALTIME_SAMPLE_RATE_HZ = 24000;
 
