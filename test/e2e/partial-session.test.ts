@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { failurePrompt } from '../../src/lib/agent/prompts.js';
+import { failurePrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { APP_NUMBER, phoneNumber, startE2eStack } from './support.js';
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agent/prompts.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { RedisServer } from '../support/redis-server.js';
