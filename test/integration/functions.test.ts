@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFunctionsCore, registeredFunctions, triggerOf } from '../../emulators/functions-host/registry.js';
-import { createRuntime, setRuntime } from '../../src/lib/runtime.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
+import { runWithApp } from '../../src/lib/app/current.js';
 import { APP_VERSION } from '../../src/lib/version.js';
 import { testConfig } from '../support/env.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -70,23 +71,24 @@ describe('function registrations', () => {
 
 describe('GET /api/health', () => {
   let server: RedisServer;
+  let app: App;
   beforeAll(async () => {
     server = await RedisServer.start();
+    app = createApp(testConfig({ REDIS_PORT: String(server.port) }));
   });
   afterAll(async () => {
-    await setRuntime(undefined)?.close();
+    await app?.close();
     await server?.dispose();
   });
 
   async function callHealth() {
     const { health } = await import('../../src/functions/health.js');
     const request = new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' });
-    const response = await health(request, new InvocationContext({ functionName: 'health' }));
+    const response = await runWithApp(app, () => health(request, new InvocationContext({ functionName: 'health' })));
     return response as { status: number; jsonBody: Record<string, any> };
   }
 
   it('reports the version and a Redis ping', async () => {
-    setRuntime(createRuntime(testConfig({ REDIS_PORT: String(server.port) })));
     const response = await callHealth();
     expect(response.status).toBe(200);
     expect(response.jsonBody).toMatchObject({ status: 'ok', version: APP_VERSION, dependencies: { redis: { status: 'ok' } } });
