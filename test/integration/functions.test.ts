@@ -3,9 +3,9 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFunctionsCore, registeredFunctions, triggerOf } from '../../emulators/functions-host/registry.js';
 import { createApp, type App } from '../../src/lib/app/index.js';
-import { runWithApp } from '../../src/lib/app/current.js';
+import { currentApp, runWithApp } from '../../src/lib/app/current.js';
 import { APP_VERSION } from '../../src/lib/version.js';
-import { testConfig } from '../support/env.js';
+import { baseEnv, testConfig, uniquePrefix } from '../support/env.js';
 import { RedisServer } from '../support/redis-server.js';
 
 /**
@@ -103,6 +103,38 @@ describe('GET /api/health', () => {
       expect(response.jsonBody.dependencies.redis).toEqual({ status: 'unreachable', error: 'RedisUnavailableError', retryable: true });
     } finally {
       await server.restart();
+    }
+  });
+});
+
+describe('the process app (no host scope, as in Azure)', () => {
+  let server: RedisServer;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    await server?.dispose();
+  });
+
+  it('is built once from process.env on the first invocation and serves every later one', async () => {
+    // Prepare: the settings live in the environment, as the Functions host provides them.
+    Object.assign(process.env, { ...baseEnv({ REDIS_PORT: String(server.port), REDIS_KEY_PREFIX: uniquePrefix(), LOG_LEVEL: 'error' }) });
+    const { health } = await import('../../src/functions/health.js');
+    const call = () => health(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }), new InvocationContext({ functionName: 'health' }));
+    // Act
+    const [first, second] = [await call(), await call()];
+    const [app, again] = await Promise.all([currentApp(), currentApp()]);
+    try {
+      // Assess
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(200);
+      expect(again).toBe(app);
+      expect(app.config.redis.port).toBe(server.port);
+    } finally {
+      await app.close();
     }
   });
 });
