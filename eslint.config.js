@@ -11,6 +11,31 @@ export default tseslint.config(
     },
   },
   {
+    // One composition root (src/lib/app): state lives in the app an invocation runs with, never in a
+    // module. A module-level `let` or an exported setter/resetter would be a second, process-wide root.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'Program > VariableDeclaration[kind="let"], Program > ExportNamedDeclaration > VariableDeclaration[kind="let"]',
+          message: 'No module-level `let` in src/: keep the state in the app (src/lib/app) or in the object that owns it.',
+        },
+        {
+          selector: 'Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/^(set|reset)[A-Z]/]',
+          message: 'No exported setters or resetters in src/: build an app with overrides (createApp) instead.',
+        },
+      ],
+    },
+  },
+  {
+    // Allowed: OpenTelemetry is process-global by design (the API registers one tracer, meter and logger
+    // provider per process), so the SDK started for it, its instruments and the log sink that forwards to
+    // its logger provider follow the provider, not an app.
+    files: ['src/lib/telemetry/otel.ts', 'src/lib/telemetry/metrics.ts', 'src/lib/telemetry/logger.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
     files: ['test/**', 'bench/**', 'emulators/**', 'tools/**'],
     rules: { 'no-console': 'off' },
   },

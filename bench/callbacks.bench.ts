@@ -12,6 +12,7 @@ import { builtInResponder } from '../src/lib/agents/built-in.js';
 import { DEFAULT_ARCHIVE_RETRY, ProfileRepository, type Archive } from '../src/lib/archive/index.js';
 import { callbackUrlFor } from '../src/lib/acs/callback-auth.js';
 import { handleCallEvents } from '../src/lib/calls/call-events.js';
+import { createCallbackAuthenticator } from '../src/lib/acs/callback-auth.js';
 import type { WebhookRequest } from '../src/lib/calls/http.js';
 import type { CallControlDeps, LifecyclePort } from '../src/lib/calls/ports.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
@@ -287,6 +288,7 @@ function buildHarness(
     audit: auditPort(async () => archive),
     profiles: profilesPort,
     logger,
+    callbackAuth: createCallbackAuthenticator(config.acs),
   };
   return harness;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type AppConfig } from '../src/lib/config/index.js';
-import { createRuntime, setRuntime, type Runtime } from '../src/lib/runtime.js';
+import { createApp, type App } from '../src/lib/app/index.js';
+import { runWithApp } from '../src/lib/app/current.js';
 import { consoleLogger, type Logger } from '../src/lib/telemetry/logger.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions } from './acs/index.js';
 import { startCosmosFaultProxy, startEmbeddedCosmos, type CosmosFaultProxy, type EmbeddedCosmos } from './cosmos/index.js';
@@ -16,7 +17,6 @@ import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
-import { consoleServices } from '../src/lib/console/index.js';
 import { instrumentStore } from '../src/lib/telemetry/call-instrumentation.js';
 import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
 
@@ -27,7 +27,8 @@ import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
  */
 export interface OfflineStack {
   readonly config: AppConfig;
-  readonly runtime: Runtime;
+  /** The app the dev host's functions run with (each invocation in its scope). */
+  readonly runtime: App;
   readonly acs: AcsEmulator;
   readonly cosmos: EmbeddedCosmos;
   /** Present with `cosmosFaults`: the fault proxy the app reaches Cosmos DB through. */
@@ -135,8 +136,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
     // Cleanups run in reverse: the relays, the emulators (Web PubSub before the host, so the relays'
     // own disconnections at shutdown reach no function), the host (draining what is in flight), and
     // only then the app's runtime those invocations use. It is made last, so its cleanup is held here.
-    const runtimeCleanup: { restore?: () => Promise<void> } = {};
-    cleanups.push(async () => runtimeCleanup.restore?.());
+    const built: { app?: App } = {};
+    cleanups.push(async () => built.app?.close());
     // The host listens first, on a port of its own choosing: a port found free and bound later can be
     // taken in between. Nothing reaches it before this function returns its URLs.
     const host = await startDevHost({
@@ -144,6 +145,11 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       logger,
       // The app starts (and validates its configuration) once its runtime is in place, below.
       deferAppStart: true,
+      // Every invocation and app hook runs with this stack's app, so stacks never share one.
+      scope: (invoke) => {
+        if (!built.app) throw new Error('the offline stack has no app yet');
+        return runWithApp(built.app, invoke);
+      },
       ...(options.hostPort === undefined ? {} : { port: options.hostPort }),
       ...(options.functionKeys === undefined ? {} : { functionKeys: options.functionKeys }),
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
@@ -204,12 +210,8 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
       ...mediaEnv,
       ...options.env,
     });
-    const runtime = createRuntime(config, logger, options.env ? { agentSettings: options.env } : {});
-    const previous = setRuntime(runtime);
-    runtimeCleanup.restore = async () => {
-      setRuntime(previous);
-      await runtime.close();
-    };
+    const runtime = createApp(config, { logger, ...(options.env ? { agentSettings: options.env } : {}) });
+    built.app = runtime;
     await host.startApp();
 
     let media: OfflineMedia | undefined;
@@ -221,7 +223,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
         // Traced and observed by the operations console, as the hosted relay's store is.
-        const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), consoleServices(runtime).observer);
+        const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), runtime.console().observer);
         const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
         const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });

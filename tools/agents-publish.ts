@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { folderSource, publishDefinitions } from '../src/lib/agents/index.js';
+import { appCredential } from '../src/lib/app/credential.js';
 import { createCosmosClient } from '../src/lib/archive/client.js';
 import { SETTINGS } from '../src/lib/config/settings.js';
 
@@ -32,7 +33,7 @@ try {
   const database = SETTINGS.COSMOS_DATABASE.schema.parse(process.env.COSMOS_DATABASE);
   const containerName = SETTINGS.AGENTS_COSMOS_CONTAINER.schema.parse(process.env.AGENTS_COSMOS_CONTAINER);
   const key = SETTINGS.COSMOS_KEY.schema.parse(process.env.COSMOS_KEY);
-  const client = await createCosmosClient({ endpoint, key, database, auditTtlDays: 1 }, { managedIdentityClientId: process.env.AZURE_CLIENT_ID });
+  const client = await createCosmosClient({ endpoint, key, database, auditTtlDays: 1 }, { credential: appCredential(process.env.AZURE_CLIENT_ID) });
   // Entra ID data roles cannot create containers (infra/ does); with the key of a local emulator we can.
   const container = key
     ? (await (await client.databases.createIfNotExists({ id: database })).database.containers.createIfNotExists({ id: containerName, partitionKey: { paths: ['/scenario'] } })).container

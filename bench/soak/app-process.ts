@@ -15,7 +15,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/lib/config/index.js';
-import { createRuntime, setRuntime } from '../../src/lib/runtime.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
+import { runWithApp } from '../../src/lib/app/current.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { startDevHost, webPubSubDispatcher } from '../../emulators/devhost/index.js';
 import { fetchTrusting } from '../../emulators/realtime/index.js';
@@ -47,13 +48,13 @@ let wallMark = performance.now();
 const host = await startDevHost({
   functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)),
   logger,
-  // The app starts (and validates its configuration) once its runtime is in place, below.
+  // The app starts (and validates its configuration) once it is built, below.
   deferAppStart: true,
+  scope: (invoke) => runWithApp(runtime, invoke),
   ...(launch.media ? { dispatchers: [webPubSubDispatcher({ services: () => [{ endpoint: launch.media!.webPubSubEndpoint, accessKey: launch.media!.webPubSubAccessKey }] })] } : {}),
 });
 const config = loadConfig({ ...launch.settings, ACS_CALLBACK_BASE_URL: host.baseUrl });
-const runtime = createRuntime(config, logger);
-setRuntime(runtime);
+const runtime: App = createApp(config, { logger });
 await host.startApp();
 
 const relays: Relay[] = [];

@@ -47,6 +47,11 @@ export interface DevHostOptions {
   readonly timeScale?: number;
   /** Extra trigger types to serve; a dispatcher for an already-served type replaces the default one. */
   readonly dispatchers?: readonly TriggerDispatcher[];
+  /**
+   * Runs every invocation and app hook (and what they start) within it: a host serving one of several
+   * apps of a process runs them in its app's scope (`runWithApp`). @default run as is
+   */
+  readonly scope?: <T>(invoke: () => Promise<T>) => Promise<T>;
   /** Run the app's `app.hook.appStart` / `appTerminate` hooks, as the worker does. @default true */
   readonly runAppHooks?: boolean;
   /**
@@ -149,7 +154,9 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   };
   const context: DevHostContext = { logger, engine, baseUrl, addHttpRoute, addWebhook };
   const served = new Map<string, string[]>();
-  for (const registration of registeredFunctions()) {
+  const scope = options.scope ?? (<T>(invoke: () => Promise<T>) => invoke());
+  for (const registered of registeredFunctions()) {
+    const registration = { ...registered, handler: (...args: unknown[]) => scope(async () => registered.handler(...args)) };
     const trigger = triggerOf(registration);
     const dispatcher = dispatchers.get(trigger.type.toLowerCase());
     if (!dispatcher) {
@@ -175,7 +182,7 @@ export async function startDevHost(options: DevHostOptions = {}): Promise<DevHos
   const runHooks = async (hookName: 'appStart' | 'appTerminate') => {
     if (options.runAppHooks === false) return;
     for (const hook of registeredHooks().filter((h) => h.hookName === hookName)) {
-      await hook.callback({ hookData: {}, appHookData, functionAppDirectory: process.cwd() });
+      await scope(async () => hook.callback({ hookData: {}, appHookData, functionAppDirectory: process.cwd() }));
     }
   };
   let appStarted: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { currentApp } from '../lib/app/current.js';
 
 /**
  * POST /api/callEvents — ACS Call Automation callbacks. Anonymous at the host: every request is
@@ -7,9 +8,8 @@ import * as df from 'durable-functions';
  */
 export async function callEvents(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
-  const [{ handleCallEvents }, { callControlDeps }] = await Promise.all([import('../lib/calls/call-events.js'), import('../lib/calls/wiring.js')]);
-  const { unlessMisconfigured } = await import('../lib/config/startup.js');
-  return unlessMisconfigured(() => callControlDeps(context), (deps) => handleCallEvents(request, deps));
+  const { onCallEvents } = await import('../lib/app/functions.js');
+  return onCallEvents(currentApp, request, context);
 }
 
 app.http('callEvents', {

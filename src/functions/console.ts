@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { currentApp } from '../lib/app/current.js';
 
 /**
  * GET /api/console[/snapshot|/negotiate|/transcript] — the read-only operations console (function key;
@@ -6,8 +7,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
  */
 export async function opsConsole(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
-  const [{ handleConsole }, { runtime }] = await Promise.all([import('../lib/console/http.js'), import('../lib/runtime.js')]);
-  return handleConsole(request.params.view ?? '', new URL(request.url).searchParams, runtime());
+  const { onConsole } = await import('../lib/app/functions.js');
+  return onConsole(currentApp, request);
 }
 
 app.http('console', {

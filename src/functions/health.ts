@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { currentApp } from '../lib/app/current.js';
 import { registerTelemetryHooks } from '../lib/telemetry/host-hooks.js';
 
 /**
@@ -8,25 +9,8 @@ import { registerTelemetryHooks } from '../lib/telemetry/host-hooks.js';
  */
 export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
-  const [{ checkHealth }, { runtime }, { processLatency }] = await Promise.all([
-    import('../lib/health/index.js'),
-    import('../lib/runtime.js'),
-    import('../lib/telemetry/histograms.js'),
-  ]);
-  const { unlessMisconfigured } = await import('../lib/config/startup.js');
-  return unlessMisconfigured(
-    async () => runtime(),
-    async (rt) => {
-      // The process's session store (created on first use; a store that cannot be built is left out).
-      const store = await rt.store().catch(() => undefined);
-      const report = await checkHealth(() => rt.redis(), undefined, { latency: processLatency, ...(store ? { store } : {}) });
-      return {
-        status: report.status === 'ok' ? 200 : 503,
-        jsonBody: report,
-        headers: { 'cache-control': 'no-store' },
-      };
-    },
-  );
+  const { onHealth } = await import('../lib/app/functions.js');
+  return onHealth(currentApp);
 }
 
 app.http('health', {
@@ -38,8 +22,8 @@ app.http('health', {
 
 // Every setting is validated as the app starts, and an invalid configuration is logged once there.
 app.hook.appStart(async () => {
-  const [{ validateConfigAtStartup }, { runtime }] = await Promise.all([import('../lib/config/startup.js'), import('../lib/runtime.js')]);
-  await validateConfigAtStartup(() => runtime().config);
+  const { onAppStart } = await import('../lib/app/functions.js');
+  await onAppStart(currentApp);
 });
 
 // OpenTelemetry starts with the app when configured (APPLICATIONINSIGHTS_CONNECTION_STRING, OTEL_EXPORTER_OTLP_*).

@@ -1,5 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { mediaHubSetting } from '../lib/media/groups.js';
+import { currentApp } from '../lib/app/current.js';
+import { mediaHubBinding } from '../lib/config/bindings.js';
 
 /**
  * Web PubSub `connected` of the media hub (`/runtime/webhooks/webpubsub`): an ACS media connection is
@@ -15,25 +16,19 @@ import { mediaHubSetting } from '../lib/media/groups.js';
  */
 export async function mediaConnected(request: unknown, context: InvocationContext): Promise<void> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
-  const { onMediaSystemEvent } = await import('../lib/media/system-event-function.js');
-  await onMediaSystemEvent('connected', request, context);
+  const { onMediaSystemEvent } = await import('../lib/app/functions.js');
+  await onMediaSystemEvent(currentApp, 'connected', request, context);
 }
 
-app.webPubSub('mediaConnected', { name: 'request', hub: mediaHubSetting(), eventType: 'system', eventName: 'connected', handler: mediaConnected });
+app.webPubSub('mediaConnected', { name: 'request', hub: mediaHubBinding(), eventType: 'system', eventName: 'connected', handler: mediaConnected });
 
-/** The relay module once appStart has begun starting it (so appTerminate stops what was started). */
-let relayHost: Promise<typeof import('../lib/media/relay-host.js')> | undefined;
-
-app.hook.appStart(() => {
-  // Only the relay role runs a relay (RELAY_ENABLED, read raw so other instances load nothing of it).
-  // Not awaited: the instance is ready at once and the relay joins once it is connected.
-  if (!/^(true|1|yes)$/i.test(process.env.RELAY_ENABLED?.trim() ?? '')) return;
-  relayHost = import('../lib/media/relay-host.js');
-  void relayHost.then(({ startHostedRelay }) => startHostedRelay());
+// Only the relay role runs a relay; the hook does not wait for it (the relay joins once connected).
+app.hook.appStart(async () => {
+  const { startRelayRole } = await import('../lib/app/functions.js');
+  await startRelayRole(currentApp);
 });
 
 app.hook.appTerminate(async () => {
-  const started = relayHost;
-  relayHost = undefined;
-  if (started) await (await started).stopHostedRelay();
+  const { stopRelayRole } = await import('../lib/app/functions.js');
+  await stopRelayRole(currentApp);
 });

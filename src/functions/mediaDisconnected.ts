@@ -1,5 +1,6 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { mediaHubSetting } from '../lib/media/groups.js';
+import { currentApp } from '../lib/app/current.js';
+import { mediaHubBinding } from '../lib/config/bindings.js';
 
 /**
  * Web PubSub `disconnected` of the media hub: an ACS media connection that ended lets its relay persist
@@ -7,8 +8,8 @@ import { mediaHubSetting } from '../lib/media/groups.js';
  */
 export async function mediaDisconnected(request: unknown, context: InvocationContext): Promise<void> {
   // Loaded on first use, not at import: the host imports every function module at cold start.
-  const { onMediaSystemEvent } = await import('../lib/media/system-event-function.js');
-  await onMediaSystemEvent('disconnected', request, context);
+  const { onMediaSystemEvent } = await import('../lib/app/functions.js');
+  await onMediaSystemEvent(currentApp, 'disconnected', request, context);
 }
 
-app.webPubSub('mediaDisconnected', { name: 'request', hub: mediaHubSetting(), eventType: 'system', eventName: 'disconnected', handler: mediaDisconnected });
+app.webPubSub('mediaDisconnected', { name: 'request', hub: mediaHubBinding(), eventType: 'system', eventName: 'disconnected', handler: mediaDisconnected });

@@ -10,8 +10,11 @@ import {
   phoneIdentifier,
   playText,
   recognizeSpeech,
-  resetCallAutomationClients,
 } from '../../src/lib/acs/client.js';
+import { appCredential } from '../../src/lib/app/credential.js';
+import { createApp } from '../../src/lib/app/index.js';
+import { baseEnv } from '../support/env.js';
+import { loadConfig } from '../../src/lib/config/index.js';
 
 /**
  * A small HTTP server answering the three Call Automation REST operations the handlers use, so the
@@ -55,7 +58,6 @@ afterAll(async () => {
 });
 afterEach(() => {
   recorded.length = 0;
-  resetCallAutomationClients();
 });
 
 const speech = { voice: 'en-US-AvaMultilingualNeural', locale: 'en-US' };
@@ -135,21 +137,24 @@ describe('Call Automation client', () => {
     });
   });
 
-  it('reuses one client per target and refuses settings without a target', async () => {
+  it('is built once per app, and refuses settings without a target or an endpoint without a credential', async () => {
     // Prepare
-    const settings = { connectionString: connectionString(), endpoint: undefined };
+    const app = createApp(loadConfig(baseEnv({ ACS_CONNECTION_STRING: connectionString() })));
+    const other = createApp(loadConfig(baseEnv({ ACS_CONNECTION_STRING: connectionString() })));
     // Act
-    const [a, b] = await Promise.all([createCallAutomationClient(settings), createCallAutomationClient(settings)]);
+    const [a, b] = await Promise.all([app.acs(), app.acs()]);
     const missing = createCallAutomationClient({ connectionString: undefined, endpoint: undefined });
+    const noCredential = createCallAutomationClient({ endpoint: 'https://acs.example.communication.azure.com', connectionString: undefined });
     // Assess
     expect(a).toBe(b);
+    expect(await other.acs()).not.toBe(a);
     await expect(missing).rejects.toBeInstanceOf(AcsClientError);
+    await expect(noCredential).rejects.toThrow(/needs the app credential/);
   });
 
   it("keeps one connection and media handle per call and client, and they act on that call's path", async () => {
     // Prepare
     const client = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
-    resetCallAutomationClients();
     const other = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
     // Act
     const first = callMedia(client, 'conn-7');
@@ -168,7 +173,7 @@ describe('Call Automation client', () => {
   it('builds an endpoint + managed identity client without contacting anything', async () => {
     // Prepare + Act: DefaultAzureCredential is lazy; no token is requested until a call is made
     const client = await createCallAutomationClient({ endpoint: 'https://acs.example.communication.azure.com', connectionString: undefined }, {
-      managedIdentityClientId: '00000000-0000-0000-0000-000000000001',
+      credential: appCredential('00000000-0000-0000-0000-000000000001'),
     });
     // Assess
     expect(typeof client.answerCall).toBe('function');

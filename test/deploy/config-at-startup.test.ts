@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevHost, type DevHost } from '../../emulators/devhost/index.js';
-import { ConfigError, loadConfig, resetConfig, unresolvedReference } from '../../src/lib/config/index.js';
-import { resetStartupReport, validateConfigAtStartup } from '../../src/lib/config/startup.js';
-import { setRuntime } from '../../src/lib/runtime.js';
+import { ConfigError, loadConfig, unresolvedReference } from '../../src/lib/config/index.js';
+import { validateConfigAtStartup } from '../../src/lib/config/startup.js';
 import { createLogger, type LogFields } from '../../src/lib/telemetry/logger.js';
 import { baseEnv } from '../support/env.js';
 
@@ -77,11 +76,9 @@ describe('validation at start-up, on the dev host', () => {
   const saved = { ...process.env };
 
   beforeAll(async () => {
-    // The app reads process.env, as in Azure: REDIS_PORT=abc, everything else valid.
+    // The app reads process.env, as in Azure: REDIS_PORT=abc, everything else valid. No app is built
+    // from it (a configuration that fails is not kept), so the invocations below read it afresh.
     Object.assign(process.env, baseEnv({ REDIS_PORT: 'abc' }));
-    setRuntime(undefined);
-    resetConfig();
-    resetStartupReport();
     host = await startDevHost({ functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)), logger: createLogger(() => undefined, 'error') });
   });
 
@@ -89,20 +86,17 @@ describe('validation at start-up, on the dev host', () => {
     await host?.close();
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
-    resetConfig();
   });
 
   afterEach(() => {
     logged.length = 0;
   });
 
-  it('logs the invalid settings once, naming them', async () => {
+  it('logs the invalid settings once per start, naming them', async () => {
     const logger = createLogger((level, message, fields) => logged.push({ level, message, ...(fields ? { fields } : {}) }), 'info');
-    resetStartupReport();
     const first = await validateConfigAtStartup(() => loadConfig(process.env), logger);
-    const second = await validateConfigAtStartup(() => loadConfig(process.env), logger);
+    expect(first).toBeInstanceOf(ConfigError);
     expect(first?.issues.map((i) => i.variable)).toEqual(['REDIS_PORT']);
-    expect(second).toBeInstanceOf(ConfigError);
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ level: 'error', fields: { settings: 'REDIS_PORT' } });
   });

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { CosmosClient } from '@azure/cosmos';
 import { startDevHost } from '../../emulators/devhost/index.js';
 import { loadConfig } from '../../src/lib/config/index.js';
-import { createRuntime, setRuntime } from '../../src/lib/runtime.js';
+import { createApp } from '../../src/lib/app/index.js';
+import { runWithApp } from '../../src/lib/app/current.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { freePort } from '../support/redis-server.js';
 import { Child } from './child.js';
@@ -75,9 +76,8 @@ describe('npm run emulators', () => {
 
     const config = loadConfig({ ...sample, ...settings, LOG_LEVEL: 'warn' });
     const logger = consoleLogger('warn', { component: 'walk-through' });
-    const runtime = createRuntime(config, logger);
-    const previous = setRuntime(runtime);
-    const host = await startDevHost({ port: ports.functions, functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)), logger });
+    const app = createApp(config, { logger });
+    const host = await startDevHost({ port: ports.functions, functionsDir: fileURLToPath(new URL('../../src/functions/', import.meta.url)), logger, scope: (invoke) => runWithApp(app, invoke) });
     try {
       const acs = `http://127.0.0.1:${ports.acs}`;
       const post = (path: string, body: unknown) => fetch(`${acs}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -98,8 +98,7 @@ describe('npm run emulators', () => {
       expect(resources.flatMap((d) => d.turns ?? []).filter((t) => t.role === 'user').map((t) => t.content)).toEqual(['What are your opening hours?', 'Thanks, goodbye!']);
     } finally {
       await host.close();
-      setRuntime(previous);
-      await runtime.close();
+      await app.close();
     }
   }, 120_000);
 

@@ -2,9 +2,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installFunctionsCore, registeredFunctions, triggerOf } from '../../emulators/functions-host/registry.js';
-import { createRuntime, setRuntime } from '../../src/lib/runtime.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
+import { currentApp, runWithApp } from '../../src/lib/app/current.js';
 import { APP_VERSION } from '../../src/lib/version.js';
-import { testConfig } from '../support/env.js';
+import { baseEnv, testConfig, uniquePrefix } from '../support/env.js';
 import { RedisServer } from '../support/redis-server.js';
 
 /**
@@ -70,23 +71,24 @@ describe('function registrations', () => {
 
 describe('GET /api/health', () => {
   let server: RedisServer;
+  let app: App;
   beforeAll(async () => {
     server = await RedisServer.start();
+    app = createApp(testConfig({ REDIS_PORT: String(server.port) }));
   });
   afterAll(async () => {
-    await setRuntime(undefined)?.close();
+    await app?.close();
     await server?.dispose();
   });
 
   async function callHealth() {
     const { health } = await import('../../src/functions/health.js');
     const request = new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' });
-    const response = await health(request, new InvocationContext({ functionName: 'health' }));
+    const response = await runWithApp(app, () => health(request, new InvocationContext({ functionName: 'health' })));
     return response as { status: number; jsonBody: Record<string, any> };
   }
 
   it('reports the version and a Redis ping', async () => {
-    setRuntime(createRuntime(testConfig({ REDIS_PORT: String(server.port) })));
     const response = await callHealth();
     expect(response.status).toBe(200);
     expect(response.jsonBody).toMatchObject({ status: 'ok', version: APP_VERSION, dependencies: { redis: { status: 'ok' } } });
@@ -101,6 +103,38 @@ describe('GET /api/health', () => {
       expect(response.jsonBody.dependencies.redis).toEqual({ status: 'unreachable', error: 'RedisUnavailableError', retryable: true });
     } finally {
       await server.restart();
+    }
+  });
+});
+
+describe('the process app (no host scope, as in Azure)', () => {
+  let server: RedisServer;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    await server?.dispose();
+  });
+
+  it('is built once from process.env on the first invocation and serves every later one', async () => {
+    // Prepare: the settings live in the environment, as the Functions host provides them.
+    Object.assign(process.env, { ...baseEnv({ REDIS_PORT: String(server.port), REDIS_KEY_PREFIX: uniquePrefix(), LOG_LEVEL: 'error' }) });
+    const { health } = await import('../../src/functions/health.js');
+    const call = () => health(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }), new InvocationContext({ functionName: 'health' }));
+    // Act
+    const [first, second] = [await call(), await call()];
+    const [app, again] = await Promise.all([currentApp(), currentApp()]);
+    try {
+      // Assess
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(200);
+      expect(again).toBe(app);
+      expect(app.config.redis.port).toBe(server.port);
+    } finally {
+      await app.close();
     }
   });
 });

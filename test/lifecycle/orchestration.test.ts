@@ -4,13 +4,16 @@ import { startDevHost, type DevHost } from '../../emulators/devhost/index.js';
 import {
   CALL_DISCONNECTED_EVENT,
   lifecycleInstanceId,
-  setLifecycleDeps,
   type LifecycleAuditEntry,
+  type LifecycleDeps,
   type LifecycleInput,
   type LifecycleStatus,
   type LifecycleSummary,
 } from '../../src/lib/lifecycle/index.js';
 import { RecordingDeps } from './recording-deps.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
+import { runWithApp } from '../../src/lib/app/current.js';
+import { testConfig } from '../support/env.js';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { METRIC } from '../../src/lib/telemetry/metrics.js';
@@ -46,6 +49,12 @@ await import('../../src/functions/callLifecycle.js');
 
 let host: DevHost;
 let sequence = 0;
+/** The app of the current test: its lifecycle activities act on the test's recording dependencies. */
+let app: App | undefined;
+
+function withLifecycleDeps(deps: LifecycleDeps): void {
+  app = createApp(testConfig({ LOG_LEVEL: 'error' }), { lifecycle: () => deps });
+}
 
 function callInput(overrides: Partial<LifecycleInput> = {}): LifecycleInput {
   sequence += 1;
@@ -65,9 +74,18 @@ async function start(input: LifecycleInput): Promise<string> {
 }
 
 beforeAll(async () => {
-  host = await startDevHost({ timeScale: 0.01 });
+  host = await startDevHost({
+    timeScale: 0.01,
+    scope: (invoke) => {
+      if (!app) throw new Error('no lifecycle dependencies for this test');
+      return runWithApp(app, invoke);
+    },
+  });
 });
-afterEach(() => setLifecycleDeps(undefined));
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
 afterAll(async () => {
   await host?.close();
 });
@@ -76,7 +94,7 @@ describe('callLifecycle orchestration', () => {
   it('finalizes, archives, updates the profile, writes analytics and audit, then cleans up after CallDisconnected', async () => {
     // Prepare
     const deps = new RecordingDeps();
-    setLifecycleDeps(deps);
+    withLifecycleDeps(deps);
     const input = callInput();
     const at = new Date().toISOString();
     // Act
@@ -106,7 +124,7 @@ describe('callLifecycle orchestration', () => {
 
   it('retries an activity that fails and carries on with the same call', async () => {
     const deps = new RecordingDeps().failNext('archiveTranscript', 2);
-    setLifecycleDeps(deps);
+    withLifecycleDeps(deps);
     const id = await start(callInput());
     await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
     const status = await host.durable.waitForCompletion(id);
@@ -119,7 +137,7 @@ describe('callLifecycle orchestration', () => {
 
   it('hangs up when the max duration passes first, then finalizes with that reason', async () => {
     const deps = new RecordingDeps();
-    setLifecycleDeps(deps);
+    withLifecycleDeps(deps);
     const input = callInput({ maxDurationSeconds: 60 });
     const id = await start(input);
     const status = await host.durable.waitForCompletion(id);
@@ -132,7 +150,7 @@ describe('callLifecycle orchestration', () => {
 
   it('keeps Redis alive and fails the orchestration when the archive stays down past the horizon, auditing the failure', async () => {
     const deps = new RecordingDeps().failNext('archiveTranscript', Infinity);
-    setLifecycleDeps(deps);
+    withLifecycleDeps(deps);
     // Retries 2, 4, 8, 16 and 32 s apart: the sixth would start after the 60 s horizon.
     const id = await start(callInput({ archiveHorizonSeconds: 60 }));
     await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
@@ -152,7 +170,7 @@ describe('callLifecycle orchestration', () => {
     metrics.setGlobalMeterProvider(provider);
     try {
       const deps = new RecordingDeps().failNext('archiveTranscript', Infinity);
-      setLifecycleDeps(deps);
+      withLifecycleDeps(deps);
       const id = await start(callInput({ archiveHorizonSeconds: 60 }));
       await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
       const status = await host.durable.waitForCompletion(id);
@@ -170,7 +188,7 @@ describe('callLifecycle orchestration', () => {
 
   it('reports best-effort steps that keep failing as warnings and still cleans up', async () => {
     const deps = new RecordingDeps().failNext('recordAnalytics', Infinity);
-    setLifecycleDeps(deps);
+    withLifecycleDeps(deps);
     const id = await start(callInput({ direction: 'outbound', callerUserId: undefined }));
     await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'callee-hung-up', at: new Date().toISOString() });
     const status = await host.durable.waitForCompletion(id);
@@ -181,7 +199,7 @@ describe('callLifecycle orchestration', () => {
   });
 
   it('fails fast on an input that is not a call', async () => {
-    setLifecycleDeps(new RecordingDeps());
+    withLifecycleDeps(new RecordingDeps());
     const id = await host.durable.start('callLifecycle', { input: { callId: 'x' } });
     const status = await host.durable.waitForCompletion(id);
     expect(status.runtimeStatus).toBe('Failed');

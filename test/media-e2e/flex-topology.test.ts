@@ -11,7 +11,6 @@ import type { CallerStep, CallRecording } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
-import { hostedRelay } from '../../src/lib/media/relay-host.js';
 import type { Relay } from '../../src/lib/media/relay.js';
 import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { eventually } from '../emulators/webpubsub-support.js';
@@ -79,7 +78,7 @@ describe('media on the Flex Consumption scale groups', () => {
 
   it('no call is owned by an on-demand instance while an always-ready relay lives', { timeout: 60_000 }, async () => {
     // Prepare: the main app's instances run the handlers without the relay role, so they start none.
-    expect(hostedRelay()).toBeUndefined();
+    expect(stack.runtime.relay.current()).toBeUndefined();
     const relayIds = new Set(alwaysReadyRelays().map((r) => r.workerId));
     const store = await stack.runtime.store();
     const owners = new Set<string>();

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevHost } from '../../emulators/devhost/index.js';
 import { startWebPubSubEmulator, type WebPubSubEmulator } from '../../emulators/webpubsub/index.js';
-import { hostedRelay } from '../../src/lib/media/relay-host.js';
 import { RELAY_CONTROL_GROUP, relayUserId } from '../../src/lib/media/groups.js';
-import { createRuntime, setRuntime, type Runtime } from '../../src/lib/runtime.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
+import { runWithApp } from '../../src/lib/app/current.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { testConfig } from '../support/env.js';
 import { eventually } from '../emulators/webpubsub-support.js';
@@ -18,9 +18,9 @@ const functionsDir = fileURLToPath(new URL('../../src/functions/', import.meta.u
 
 describe('relay hosted by the Functions app', () => {
   let wps: WebPubSubEmulator;
-  let runtime: Runtime;
-  let previous: Runtime | undefined;
-  const previousSetting = process.env.RELAY_ENABLED;
+  let runtime: App;
+  const hostedRelay = () => runtime.relay.current();
+  const startHost = () => startDevHost({ functionsDir, logger: consoleLogger('error'), scope: (invoke) => runWithApp(runtime, invoke) });
 
   beforeAll(async () => {
     wps = await startWebPubSubEmulator({ hubs: { media: {} } });
@@ -31,21 +31,16 @@ describe('relay hosted by the Functions app', () => {
       AZURE_OPENAI_ENDPOINT: 'https://aoai.invalid',
       LOG_LEVEL: 'error',
     });
-    runtime = createRuntime(config, consoleLogger('error', { component: 'relay-host-test' }));
-    previous = setRuntime(runtime);
-    process.env.RELAY_ENABLED = 'true';
+    runtime = createApp(config, { logger: consoleLogger('error', { component: 'relay-host-test' }) });
   });
   afterAll(async () => {
-    if (previousSetting === undefined) delete process.env.RELAY_ENABLED;
-    else process.env.RELAY_ENABLED = previousSetting;
-    setRuntime(previous);
     await runtime?.close();
     await wps?.close();
   });
 
   it('starts with the host, heartbeats, listens on the control group, and stops with it', async () => {
     // Act
-    const host = await startDevHost({ functionsDir, logger: consoleLogger('error') });
+    const host = await startHost();
     const relay = await eventually('the relay connected', () => hostedRelay());
 
     // Assess
@@ -68,7 +63,7 @@ describe('relay hosted by the Functions app', () => {
     await wps.close();
 
     // Act
-    const host = await startDevHost({ functionsDir, logger: consoleLogger('error') });
+    const host = await startHost();
 
     // Assess: the host started (appStart returned) with no relay; the relay retries in the background.
     expect(hostedRelay()).toBeUndefined();

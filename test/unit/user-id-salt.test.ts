@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { userIdFromPhoneNumber } from '../../src/lib/archive/index.js';
 import type { LifecyclePort } from '../../src/lib/calls/ports.js';
 import { callControlDepsWith } from '../../src/lib/calls/wiring.js';
-import { createRuntime, type Runtime } from '../../src/lib/runtime.js';
+import { createApp, type App } from '../../src/lib/app/index.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { testConfig } from '../support/env.js';
 
@@ -18,11 +18,11 @@ const unusedLifecycle: LifecyclePort = {
   async callDisconnected() {},
 };
 
-const runtimes: Runtime[] = [];
+const runtimes: App[] = [];
 
 async function userIdThroughCallControl(salt: string | undefined): Promise<string> {
   const config = testConfig({ USER_ID_SALT: salt, LOG_LEVEL: 'error' });
-  const rt = createRuntime(config, consoleLogger('error', { component: 'user-id-salt-test' }));
+  const rt = createApp(config, { logger: consoleLogger('error', { component: 'user-id-salt-test' }) });
   runtimes.push(rt);
   const deps = await callControlDepsWith(rt, unusedLifecycle);
   return deps.profiles.userIdFor(CALLER);

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { CallAutomationClient, type CallAutomationClientOptions, type CallConnection, type CallMedia } from '@azure/communication-call-automation';
 import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config/index.js';
+import { resolveCredential, type CredentialInput } from '../app/credential.js';
 
 /**
- * The process-wide Call Automation client: the connection string for local runs (the emulator, or a
- * developer's key) and endpoint + managed identity in the cloud. One client per process and per target,
- * because the SDK's pipeline (HTTP agent, token cache) is meant to be reused across invocations.
+ * The Call Automation client: the connection string for local runs (the emulator, or a developer's
+ * key) and endpoint + the app's credential in the cloud. The app builds one and reuses it across
+ * invocations, because the SDK's pipeline (HTTP agent, token cache) is meant to be reused.
  */
 
 export class AcsClientError extends Error {
@@ -19,11 +19,9 @@ export class AcsClientError extends Error {
 export type AcsClientSettings = Pick<AppConfig['acs'], 'endpoint' | 'connectionString'>;
 
 export interface AcsClientOptions {
-  /** User-assigned managed identity (AZURE_CLIENT_ID); used only with an endpoint. */
-  readonly managedIdentityClientId?: string | undefined;
+  /** The app's credential (its managed identity in the cloud); used only with an endpoint. */
+  readonly credential?: CredentialInput | undefined;
 }
-
-const clients = new Map<string, Promise<CallAutomationClient>>();
 
 /** `endpoint=http://…` is the local emulator; the SDK refuses plain http unless told otherwise. */
 function endpointOf(settings: AcsClientSettings): string {
@@ -36,47 +34,26 @@ function endpointOf(settings: AcsClientSettings): string {
   throw new AcsClientError('Neither an ACS connection string nor an ACS endpoint is configured');
 }
 
-function cacheKey(settings: AcsClientSettings, options: AcsClientOptions): string {
-  // Hash, so the access key is not kept as a map key in plain text.
-  const identity = settings.connectionString ?? `${settings.endpoint}|${options.managedIdentityClientId ?? ''}`;
-  return createHash('sha256').update(identity).digest('hex');
-}
-
 async function build(settings: AcsClientSettings, options: AcsClientOptions): Promise<CallAutomationClient> {
   const clientOptions: CallAutomationClientOptions = {
     allowInsecureConnection: endpointOf(settings).startsWith('http://'),
   };
   if (settings.connectionString) return new CallAutomationClient(settings.connectionString, clientOptions);
-  // Imported lazily: @azure/identity (MSAL) is heavy and never needed for local runs.
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  const credential = new DefaultAzureCredential(
-    options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {},
-  );
-  return new CallAutomationClient(endpointOf(settings), credential, clientOptions);
+  if (!options.credential) throw new AcsClientError('An ACS endpoint without a connection string needs the app credential');
+  return new CallAutomationClient(endpointOf(settings), await resolveCredential(options.credential), clientOptions);
 }
 
 /**
  * @example
- * const acs = await createCallAutomationClient(config.acs, { managedIdentityClientId: config.managedIdentityClientId });
+ * const acs = await createCallAutomationClient(config.acs, { credential });
  * await acs.answerCall(...answerCallArgs({ incomingCallContext, callbackUrl }));
  */
-export function createCallAutomationClient(settings: AcsClientSettings, options: AcsClientOptions = {}): Promise<CallAutomationClient> {
-  let key: string;
+export async function createCallAutomationClient(settings: AcsClientSettings, options: AcsClientOptions = {}): Promise<CallAutomationClient> {
   try {
-    endpointOf(settings);
-    key = cacheKey(settings, options);
-  } catch (error) {
-    return Promise.reject(error instanceof AcsClientError ? error : new AcsClientError('Invalid ACS settings', { cause: error }));
+    return await build(settings, options);
+  } catch (cause) {
+    throw cause instanceof AcsClientError ? cause : new AcsClientError('Could not create the Call Automation client', { cause });
   }
-  let client = clients.get(key);
-  if (!client) {
-    client = build(settings, options).catch((cause: unknown) => {
-      clients.delete(key); // a failed construction must not poison the cache
-      throw cause instanceof AcsClientError ? cause : new AcsClientError('Could not create the Call Automation client', { cause });
-    });
-    clients.set(key, client);
-  }
-  return client;
 }
 
 interface ConnectionHandles {
@@ -120,11 +97,6 @@ export function callMedia(client: CallAutomationClient, callConnectionId: string
   const handles = handlesOf(client, callConnectionId);
   handles.media ??= handles.connection.getCallMedia();
   return handles.media;
-}
-
-/** For tests and dev hosts that switch targets within one process. */
-export function resetCallAutomationClients(): void {
-  clients.clear();
 }
 
 export * from './operations.js';

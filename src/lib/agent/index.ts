@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/index.js';
-import { AzureOpenAIChatAgent, COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
+import { AzureOpenAIChatAgent } from './azure-openai.js';
 import { builtInResponder } from '../agents/built-in.js';
 import { consoleLogger } from '../telemetry/logger.js';
 import { AgentError, type ChatAgent, type ProfileLookup } from './types.js';
@@ -33,14 +33,14 @@ export interface ChatAgentDeps {
   readonly definitions?: DefinitionBinding;
 }
 
-export type ChatAgentConfig = Pick<AppConfig, 'agent' | 'managedIdentityClientId'> & {
+export type ChatAgentConfig = Pick<AppConfig, 'agent'> & {
   readonly acs: Pick<AppConfig['acs'], 'transferTargetNumber'>;
   readonly limits?: Pick<AppConfig['limits'], 'toolArgumentsChars'>;
 };
 
 /**
  * The agent chosen by `AGENT_MODE`: `offline` (deterministic) or `azure-openai` (key when
- * AZURE_OPENAI_API_KEY is set, else managed identity via DefaultAzureCredential).
+ * AZURE_OPENAI_API_KEY is set, else `deps.tokenProvider`: Entra ID tokens of the app's credential).
  *
  * @example
  * const agent = await createChatAgent(config, { lookupProfile: (id) => profiles.get(id) });
@@ -52,14 +52,9 @@ export async function createChatAgent(config: ChatAgentConfig, deps: ChatAgentDe
   if (config.agent.mode === 'offline') return builtInResponder({ transferTargetNumber, lookupProfile: deps.lookupProfile, logger: consoleLogger('warn', { component: 'agent' }) });
 
   if (!config.agent.endpoint) throw new AgentError('AZURE_OPENAI_ENDPOINT is not set', { code: 'config', retryable: false });
-  let tokenProvider = deps.tokenProvider;
+  const tokenProvider = deps.tokenProvider;
   if (!config.agent.apiKey && !tokenProvider) {
-    // Imported lazily: MSAL is heavy and the offline and key paths never need it.
-    const { DefaultAzureCredential, getBearerTokenProvider } = await import('@azure/identity');
-    const credential = new DefaultAzureCredential(
-      config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
-    );
-    tokenProvider = getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+    throw new AgentError('AZURE_OPENAI_ENDPOINT without AZURE_OPENAI_API_KEY needs the app credential (a token provider)', { code: 'config', retryable: false });
   }
   return new AzureOpenAIChatAgent({
     endpoint: config.agent.endpoint,

@@ -8,7 +8,6 @@ import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } f
 import type { AppConfig } from '../config/index.js';
 import type { TtsCacheKey } from '../state/session-store.js';
 import type { Logger } from '../telemetry/logger.js';
-import { COGNITIVE_SERVICES_SCOPE } from './azure-openai.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../agents/built-in.js';
 import { AgentError, type AgentErrorCode } from './types.js';
 
@@ -94,18 +93,16 @@ export class AzureSpeechSynthesizer implements SpeechSynthesizer {
 
 /**
  * The synthesizer from config (`AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_TTS_DEPLOYMENT`, a key locally,
- * managed identity in the cloud — imported lazily, as MSAL is heavy and the key path never needs it).
+ * in the cloud `options.tokenProvider`: Entra ID tokens of the app's credential).
  */
 export async function speechSynthesizerFromConfig(
-  config: Pick<AppConfig, 'agent' | 'managedIdentityClientId'>,
+  config: Pick<AppConfig, 'agent'>,
   options: { readonly tokenProvider?: () => Promise<string>; readonly voice?: string; readonly fetch?: typeof fetch } = {},
 ): Promise<AzureSpeechSynthesizer> {
   if (!config.agent.endpoint) throw new TtsError('AZURE_OPENAI_ENDPOINT is not set', { code: 'config', retryable: false });
-  let tokenProvider = options.tokenProvider;
+  const tokenProvider = options.tokenProvider;
   if (!config.agent.apiKey && !tokenProvider) {
-    const { DefaultAzureCredential, getBearerTokenProvider } = await import('@azure/identity');
-    const credential = new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {});
-    tokenProvider = getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+    throw new TtsError('AZURE_OPENAI_ENDPOINT without AZURE_OPENAI_API_KEY needs the app credential (a token provider)', { code: 'config', retryable: false });
   }
   return new AzureSpeechSynthesizer({
     endpoint: config.agent.endpoint,

@@ -17,8 +17,11 @@ import { ToolRunner } from './tools.js';
 
 const SCENARIO = 'support';
 
-let files: readonly DefinitionFile[] | undefined;
-let prompts: AgentPrompts | undefined;
+/** Computes once and keeps the result: the package's files and what is parsed from them never change. */
+function memo<T>(compute: () => T): () => T {
+  let value: { readonly v: T } | undefined;
+  return () => (value ??= { v: compute() }).v;
+}
 
 /** The package's own `agents/` folder: up from this module to the folder holding package.json (the app root, deployed or not). */
 function packageAgentsDir(): string {
@@ -28,11 +31,8 @@ function packageAgentsDir(): string {
   }
 }
 
-function builtInFiles(): readonly DefinitionFile[] {
-  // The support scenario alone, as the default of its own routing: other scenarios may need settings.
-  files ??= [{ path: 'routing.yaml', text: `default: ${SCENARIO}\n` }, ...definitionFilesIn(packageAgentsDir(), SCENARIO)];
-  return files;
-}
+// The support scenario alone, as the default of its own routing: other scenarios may need settings.
+const builtInFiles = memo((): readonly DefinitionFile[] => [{ path: 'routing.yaml', text: `default: ${SCENARIO}\n` }, ...definitionFilesIn(packageAgentsDir(), SCENARIO)]);
 
 /** The built-in support line as a catalog; `TRANSFER_TARGET_NUMBER` in `settings` turns transfers on. */
 export function builtInCatalog(settings: Readonly<Record<string, string | undefined>> = {}): AgentCatalog {
@@ -40,13 +40,10 @@ export function builtInCatalog(settings: Readonly<Record<string, string | undefi
 }
 
 /** The built-in support agent's words (greeting, fixed prompts, the model's system prompt). */
-export function builtInPrompts(): AgentPrompts {
-  if (!prompts) {
-    const loaded = builtInCatalog().scenario(SCENARIO)!;
-    prompts = new AgentPrompts(loaded.agents.get(loaded.scenario.entry)!, loaded.scenario);
-  }
-  return prompts;
-}
+export const builtInPrompts = memo((): AgentPrompts => {
+  const loaded = builtInCatalog().scenario(SCENARIO)!;
+  return new AgentPrompts(loaded.agents.get(loaded.scenario.entry)!, loaded.scenario);
+});
 
 /** The deterministic built-in support agent (tools: end_call, transfer_to_human when a number is set, lookup_profile). */
 export function builtInResponder(options: { readonly transferTargetNumber?: string | undefined; readonly lookupProfile?: ProfileLookup | undefined; readonly logger: Logger }): ScenarioResponder {

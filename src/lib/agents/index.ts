@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CallerProfile } from '../agent/types.js';
+import type { CredentialInput } from '../app/credential.js';
 import { createCosmosClient } from '../archive/client.js';
 import type { AppConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -23,7 +24,6 @@ export { AgentSourceError, CachedCatalog, cosmosSource, definitionDocument, publ
 export interface AppAgentsConfig {
   readonly agents: AppConfig['agents'];
   readonly cosmos: AppConfig['cosmos'];
-  readonly managedIdentityClientId: string | undefined;
 }
 
 /**
@@ -34,9 +34,14 @@ export interface AppAgentsConfig {
  * managed identity (the account key only locally), re-checked every `AGENTS_REFRESH_SECONDS`; the
  * catalog returned always answers from the newest version that validated.
  */
-export async function openAppAgents(config: AppAgentsConfig, logger: Logger, settings: Readonly<Record<string, string | undefined>> = process.env): Promise<AgentCatalog | undefined> {
+export async function openAppAgents(
+  config: AppAgentsConfig,
+  logger: Logger,
+  settings: Readonly<Record<string, string | undefined>> = process.env,
+  options: { readonly credential?: CredentialInput } = {},
+): Promise<AgentCatalog | undefined> {
   if (config.agents.source === 'cosmos') {
-    const client = await createCosmosClient(config.cosmos, { managedIdentityClientId: config.managedIdentityClientId });
+    const client = await createCosmosClient(config.cosmos, options.credential ? { credential: options.credential } : {});
     const container = client.database(config.cosmos.database).container(config.agents.cosmosContainer);
     return new CachedCatalog(cosmosSource(container), { settings, logger, refreshMs: config.agents.refreshSeconds * 1000 }).live();
   }

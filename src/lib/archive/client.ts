@@ -1,15 +1,13 @@
 import { CosmosClient, type CosmosClientOptions, type RetryOptions } from '@azure/cosmos';
-import type { TokenCredential } from '@azure/identity';
+import { resolveCredential, type CredentialInput } from '../app/credential.js';
 import type { AppConfig } from '../config/index.js';
 import { ArchiveError } from './errors.js';
 
 export type CosmosSettings = AppConfig['cosmos'];
 
 export interface CosmosClientFactoryOptions {
-  /** Client id of the user-assigned managed identity (`config.managedIdentityClientId`). */
-  readonly managedIdentityClientId?: string | undefined;
-  /** Overrides DefaultAzureCredential (tests, other identities). */
-  readonly credential?: TokenCredential;
+  /** The app's credential, used without `COSMOS_KEY` (its managed identity in the cloud; tests and tools pass others). */
+  readonly credential?: CredentialInput;
   /** SDK throttling retries. @default {@link DEFAULT_SDK_RETRY} */
   readonly sdkRetry?: RetryOptions;
   /** Timeout of one HTTP request. @default 10000 */
@@ -27,8 +25,7 @@ export const DEFAULT_SDK_RETRY: RetryOptions = { maxRetryAttemptCount: 9, fixedR
 
 /**
  * Builds the Cosmos DB client from config: account key when `COSMOS_KEY` is set (local runs and the
- * embedded server), otherwise Microsoft Entra ID through DefaultAzureCredential with the app's managed
- * identity. `@azure/identity` is imported only in the second case.
+ * embedded server), otherwise Microsoft Entra ID through the app's credential.
  */
 export async function createCosmosClient(cosmos: CosmosSettings, options: CosmosClientFactoryOptions = {}): Promise<CosmosClient> {
   if (!cosmos.endpoint) throw new ArchiveError('COSMOS_ENDPOINT is not set', { operation: 'createCosmosClient' });
@@ -42,17 +39,11 @@ export async function createCosmosClient(cosmos: CosmosSettings, options: Cosmos
     },
   };
   if (cosmos.key) return new CosmosClient({ ...base, key: cosmos.key });
-  const credential = options.credential ?? (await defaultCredential(options.managedIdentityClientId));
-  return new CosmosClient({ ...base, aadCredentials: credential });
+  if (!options.credential) throw new ArchiveError('COSMOS_ENDPOINT without COSMOS_KEY needs the app credential', { operation: 'createCosmosClient' });
+  return new CosmosClient({ ...base, aadCredentials: await resolveCredential(options.credential) });
 }
 
 export function isLocalEndpoint(endpoint: string): boolean {
   const url = new URL(endpoint);
   return url.protocol === 'http:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-}
-
-async function defaultCredential(managedIdentityClientId: string | undefined): Promise<TokenCredential> {
-  // Loaded on demand: @azure/identity is heavy and local runs never need it.
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  return new DefaultAzureCredential(managedIdentityClientId ? { managedIdentityClientId } : undefined);
 }

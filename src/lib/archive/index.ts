@@ -29,7 +29,7 @@ export interface OpenArchiveOptions {
   /** Use this client instead of building one from config; it is then not disposed by `close()`. */
   readonly client?: CosmosClient;
   /** Options for the client built from config (SDK retry, timeout, credential). */
-  readonly clientOptions?: Omit<CosmosClientFactoryOptions, 'managedIdentityClientId'>;
+  readonly clientOptions?: CosmosClientFactoryOptions;
   /** Our own retry around each request. @default {@link DEFAULT_ARCHIVE_RETRY} */
   readonly retry?: ArchiveRetryPolicy;
   readonly pageLimits?: PageLimits;
@@ -48,7 +48,7 @@ export interface OpenArchiveOptions {
  */
 export async function openArchive(config: AppConfig, options: OpenArchiveOptions = {}): Promise<Archive> {
   const owned = options.client === undefined;
-  const client = options.client ?? (await createCosmosClient(config.cosmos, { ...options.clientOptions, managedIdentityClientId: config.managedIdentityClientId }));
+  const client = options.client ?? (await createCosmosClient(config.cosmos, { ...options.clientOptions }));
   const retry = options.retry ?? DEFAULT_ARCHIVE_RETRY;
   const base = { retry, logger: options.logger };
   try {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CallConnection, CallMedia } from '@azure/communication-call-automation';
-import { createCallbackAuthenticator, checkEventsBelongToCall, type CallbackAuthenticator } from '../acs/callback-auth.js';
+import { checkEventsBelongToCall } from '../acs/callback-auth.js';
 import { callConnection, callMedia, phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
 import {
   isEvent,
@@ -32,17 +32,6 @@ export const OPERATION = {
   transfer: 'transfer',
 } as const;
 
-const authenticators = new WeakMap<CallControlDeps['config'], CallbackAuthenticator>();
-
-function authenticatorFor(deps: CallControlDeps): CallbackAuthenticator {
-  let auth = authenticators.get(deps.config);
-  if (!auth) {
-    auth = createCallbackAuthenticator(deps.config.acs);
-    authenticators.set(deps.config, auth);
-  }
-  return auth;
-}
-
 /**
  * POST /api/callEvents: authenticate, parse, de-duplicate and route every CloudEvent of the body.
  * Each event is handled on its own: one that fails is logged with its id and the request answers
@@ -51,7 +40,7 @@ function authenticatorFor(deps: CallControlDeps): CallbackAuthenticator {
 export async function handleCallEvents(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
   const { logger } = deps;
   const urlCallId = new URL(request.url, 'http://localhost').searchParams.get('callId') ?? undefined;
-  const auth = await authenticatorFor(deps).authenticate({ url: request.url, authorization: request.headers.get('authorization') });
+  const auth = await deps.callbackAuth.authenticate({ url: request.url, authorization: request.headers.get('authorization') });
   if (!auth.ok) {
     logger.warn('callback rejected', { reason: auth.reason, detail: auth.detail, callId: urlCallId });
     if (urlCallId && (await isKnownCall(deps, urlCallId))) await auditAuthFailure(deps, urlCallId, auth.reason);

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
-import type { Runtime } from '../runtime.js';
+import type { App } from '../app/index.js';
 import type { JsonValue } from '../state/codec.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Turn } from '../state/conversation/turns.js';
@@ -38,7 +38,7 @@ export const LATE_EVENT_GRACE_MS = 1_000;
  * finalize rewrites the same summary, archive writes deterministic ids, the profile counts a call
  * once per call id, audit entries carry idempotency keys, cleanup deletes what may already be gone.
  */
-export function lifecycleDeps(rt: Runtime): LifecycleDeps {
+export function lifecycleDeps(rt: App): LifecycleDeps {
   async function turnsOf(callId: string): Promise<Turn[]> {
     const conversation = await ConversationManager.fromRedis(callId, await rt.store());
     return conversation.readFullHistory();

@@ -1,3 +1,4 @@
+import type { CallbackAuthenticator } from '../acs/callback-auth.js';
 import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
@@ -18,6 +19,8 @@ export interface CallControlDeps {
   readonly audit: AuditPort;
   readonly profiles: ProfilePort;
   readonly logger: Logger;
+  /** Authenticates ACS callbacks (the app's, so its JWKS cache serves every invocation). */
+  readonly callbackAuth: CallbackAuthenticator;
   /** Media mode: the Web PubSub client URL ACS connects to for this call (token included). */
   readonly mediaTransportUrl?: (callId: string) => Promise<string>;
   readonly now?: () => Date;

@@ -2,28 +2,28 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
-import { runtime, type Runtime } from '../runtime.js';
+import type { App } from '../app/index.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
-import { consoleServices } from '../console/index.js';
 import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
-/** Call-control dependencies of one invocation: the process runtime plus the invocation's durable client. */
-export async function callControlDeps(context: InvocationContext, rt: Runtime = runtime()): Promise<CallControlDeps> {
+/** Call-control dependencies of one invocation: the app plus the invocation's durable client. */
+export async function callControlDeps(context: InvocationContext, rt: App): Promise<CallControlDeps> {
   const logger = invocationLogger(context, rt.config.logLevel);
   return callControlDepsWith(rt, durableLifecycle(df.getClient(context), logger), logger);
 }
 
-export async function callControlDepsWith(rt: Runtime, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
+export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
   const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
     // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
-    store: instrumented(store, () => instrumentStore(store, consoleServices(rt).observer)),
+    store: instrumented(store, () => instrumentStore(store, rt.console().observer)),
     acs: async () => instrumentAcsClient(await rt.acs()),
     agent: instrumented(agent, () => instrumentAgent(agent)),
+    callbackAuth: rt.callbackAuthenticator(),
     lifecycle,
     audit: auditPort(() => rt.archive()),
     profiles: profilePort(() => rt.archive(), rt.config.archive.userIdSalt),

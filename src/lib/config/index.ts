@@ -322,19 +322,6 @@ function safeCrossCheck(partial: RawSettings): ConfigIssue[] {
   }
 }
 
-let cached: AppConfig | undefined;
-
-/** The process-wide configuration, validated on first use (the app's start-up). */
-export function getConfig(): AppConfig {
-  cached ??= loadConfig(process.env);
-  return cached;
-}
-
-/** For tests and dev hosts that change the environment between runs. */
-export function resetConfig(): void {
-  cached = undefined;
-}
-
 /** The shards: connection strings (local runs) take precedence over endpoints, as for a single resource. */
 function webPubSubShards(connectionStrings: readonly string[], endpoints: readonly string[]): AppConfig['webPubSub']['shards'] {
   if (connectionStrings.length > 0) return connectionStrings.map((connectionString) => ({ connectionString }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MEDIA_HUB } from './bindings.js';
 
 /**
  * Every environment variable the app reads, in one table.
@@ -427,7 +428,7 @@ export const SETTINGS = {
     scope: 'local',
   }),
   WEBPUBSUB_HUB: spec({
-    schema: stringWithDefault('media', /^[A-Za-z][A-Za-z0-9_]{0,127}$/),
+    schema: stringWithDefault(DEFAULT_MEDIA_HUB, /^[A-Za-z][A-Za-z0-9_]{0,127}$/),
     expects: 'a hub name (letters, digits, underscore)',
     description: 'Web PubSub hub carrying media.',
     sample: 'media',

@@ -14,9 +14,7 @@ import { ConfigError, type ConfigIssue } from './index.js';
  * is refused with the same error, so no invalid or unresolved value (a Key Vault reference) is used.
  */
 
-let reported = false;
-
-/** `load` is the process's configuration as the functions will read it (the runtime's, usually). */
+/** `load` is the configuration as the functions will read it (the app's, usually); the hook runs once per app. */
 export async function validateConfigAtStartup(
   load: () => AppConfig | Promise<AppConfig>,
   logger: Logger = consoleLogger('info', { component: 'config' }),
@@ -26,20 +24,12 @@ export async function validateConfigAtStartup(
     return undefined;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    if (!reported) {
-      reported = true;
-      logger.error('configuration is invalid: every function refuses work until these settings are fixed', {
-        settings: err.issues.map((i) => i.variable).join(', '),
-        issues: err.issues.map((i) => `${i.variable}: ${i.problem}; expected ${i.expects}`),
-      });
-    }
+    logger.error('configuration is invalid: every function refuses work until these settings are fixed', {
+      settings: err.issues.map((i) => i.variable).join(', '),
+      issues: err.issues.map((i) => `${i.variable}: ${i.problem}; expected ${i.expects}`),
+    });
     return err;
   }
-}
-
-/** For tests: the next failed validation is logged again. */
-export function resetStartupReport(): void {
-  reported = false;
 }
 
 export interface MisconfiguredBody {

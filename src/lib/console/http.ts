@@ -1,7 +1,6 @@
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import type { Runtime } from '../runtime.js';
+import type { App } from '../app/index.js';
 import { redact } from '../telemetry/logger.js';
-import { consoleServices } from './index.js';
 import { CONSOLE_PAGE } from './page.js';
 
 export interface ConsoleResponse {
@@ -28,8 +27,8 @@ const CALL_ID = /^[\w.:-]{4,128}$/;
  * `negotiate` (a Web PubSub client URL for the console hub), `transcript?callId=` (the call's turns
  * so far, once, when a call is selected; later turns are pushed).
  */
-export async function handleConsole(route: string, query: URLSearchParams, rt: Runtime): Promise<ConsoleResponse> {
-  const services = consoleServices(rt);
+export async function handleConsole(route: string, query: URLSearchParams, rt: App): Promise<ConsoleResponse> {
+  const services = rt.console();
   switch (route) {
     case '':
     case 'page':

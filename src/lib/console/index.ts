@@ -1,5 +1,5 @@
 /**
- * The operations console's services for one runtime: the live-call registry, the feed observer the
+ * The operations console's services for one app: the live-call registry, the feed observer the
  * session stores are wrapped with, the snapshot the page opens with, and the Web PubSub client URL
  * the page listens on (console hub, no roles: it can receive, never send or join a group).
  */
@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
-import type { Runtime } from '../runtime.js';
+import type { App } from '../app/index.js';
 import { createWebPubSubService } from '../media/webpubsub-service.js';
 import { evaluateBaselines, sampleRedisInfo, type MonitoringReport } from '../telemetry/baselines.js';
 import { processLatency, type LatencySummary } from '../telemetry/histograms.js';
@@ -35,24 +35,17 @@ export interface ConsoleServices {
   clientUrl(): Promise<string | undefined>;
 }
 
-const services = new WeakMap<Runtime, ConsoleServices>();
+/** What the console needs of the app. */
+export type ConsoleHost = Pick<App, 'config' | 'logger' | 'credential' | 'redis'>;
 
-export function consoleServices(rt: Runtime): ConsoleServices {
-  let existing = services.get(rt);
-  if (!existing) {
-    existing = createConsoleServices(rt);
-    services.set(rt, existing);
-  }
-  return existing;
-}
-
-function createConsoleServices(rt: Runtime): ConsoleServices {
+/** The app builds these once (`app.console()`). */
+export function createConsoleServices(rt: ConsoleHost): ConsoleServices {
   const { config } = rt;
   const registry = new LiveCallRegistry(async () => (await rt.redis()).client, liveCallsKey(config.keyPrefix, config.env), (config.lifecycle.maxCallDurationSeconds + 600) * 1000);
   const live = Boolean(config.webPubSub.connectionString || config.webPubSub.endpoint);
   let hub: Promise<WebPubSubServiceClient> | undefined;
   const consoleHub = () => {
-    hub ??= createWebPubSubService({ ...config, webPubSub: { ...config.webPubSub, hub: CONSOLE_HUB } }).catch((error: unknown) => {
+    hub ??= createWebPubSubService({ ...config, webPubSub: { ...config.webPubSub, hub: CONSOLE_HUB } }, 0, { credential: rt.credential }).catch((error: unknown) => {
       hub = undefined;
       throw error;
     });
@@ -96,7 +89,7 @@ function createConsoleServices(rt: Runtime): ConsoleServices {
 }
 
 /** The slot of the call's hash tag, and the master holding it when the client is a cluster client. */
-function shardLabeller(rt: Runtime): (callId: string) => string {
+function shardLabeller(rt: ConsoleHost): (callId: string) => string {
   let slots: string[][] | undefined;
   // ioredis' cluster client keeps a live slot → [master, …replicas] table; a single node has none.
   void rt

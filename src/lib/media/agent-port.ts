@@ -40,11 +40,11 @@ export const AGENT_SAMPLE_RATE_HZ = 24000;
 
 /**
  * Realtime sessions from config: `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_REALTIME_DEPLOYMENT`, a key for
- * local runs or managed identity. `socketOptions.ca` trusts a local emulator's certificate.
+ * local runs or the app credential's tokens (`tokenProvider`). `socketOptions.ca` trusts a local emulator's certificate.
  */
 export function realtimeAgentFactory(
   config: AppConfig,
-  options: { logger?: Logger; socketOptions?: RealtimeConnectionSettings['socketOptions'] } = {},
+  options: { logger?: Logger; socketOptions?: RealtimeConnectionSettings['socketOptions']; tokenProvider?: RealtimeConnectionSettings['tokenProvider'] } = {},
 ): AgentSessionFactory {
   return async (request) => {
     if (!config.agent.endpoint) throw new Error('AZURE_OPENAI_ENDPOINT is required for the realtime agent');
@@ -52,7 +52,7 @@ export function realtimeAgentFactory(
       endpoint: config.agent.endpoint,
       deployment: config.agent.realtimeDeployment,
       apiKey: config.agent.apiKey,
-      managedIdentityClientId: config.managedIdentityClientId,
+      ...(options.tokenProvider ? { tokenProvider: options.tokenProvider } : {}),
       correlationId: request.callId,
       ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       instructions: request.instructions,

@@ -8,14 +8,6 @@ import { assertValidIdentifier } from '../state/keys.js';
 
 export const RELAY_CONTROL_GROUP = 'relays.control';
 
-/**
- * The media hub as the webPubSubTrigger bindings name it: read from `WEBPUBSUB_HUB` once at
- * registration (as the Functions host reads binding settings), with the setting's default.
- */
-export function mediaHubSetting(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return env.WEBPUBSUB_HUB?.trim() || 'media';
-}
-
 /** userId of the ACS media connection of a call: the webPubSubTrigger reads the call id back from it. */
 const ACS_USER_PREFIX = 'acs-call.';
 /** userId of a relay's own connection. */

@@ -1,15 +1,10 @@
-import { runtime, type Runtime } from '../runtime.js';
+import type { App } from '../app/index.js';
 import type { SessionStore } from '../state/session-store.js';
-import { startRelay, type Relay } from './relay.js';
-import { archiveProfileLookup } from '../agent/profile-lookup.js';
-import { acsHangUp, acsTransfer } from './call-actions.js';
-import { FixedPrompts, speechSynthesizerFromConfig } from '../agent/tts.js';
-import { consoleServices } from '../console/index.js';
-import { instrumentStore } from '../telemetry/call-instrumentation.js';
-import { startTelemetry } from '../telemetry/otel.js';
+import type { FixedPrompts } from '../agent/tts.js';
+import type { Relay } from './relay.js';
 
 /**
- * The relay of this Functions instance. Only the relay role runs one (`RELAY_ENABLED=true`, set on the
+ * The relay of one app instance. Only the relay role runs one (`RELAY_ENABLED=true`, set on the
  * relay Function App alone, whose instances are all always-ready: see README "Media hosting"); the
  * app that serves ACS, Event Grid and Web PubSub triggers scales on demand and never starts a relay, so
  * no call is ever owned by an instance that scales from zero.
@@ -19,10 +14,17 @@ import { startTelemetry } from '../telemetry/otel.js';
  * the relay joins once it is connected, retrying with backoff until it is. `appTerminate` stops it
  * gracefully, handing its calls to the other relays at once.
  */
-let relay: Relay | undefined;
-let starting: Promise<Relay | undefined> | undefined;
-let stopping = false;
-let wakeUp: (() => void) | undefined;
+export interface HostedRelay {
+  /**
+   * Starts the relay in the background (idempotent). Resolves with the relay once it is connected, or
+   * undefined when the configuration has no relay or the host stopped first; never rejects.
+   */
+  start(options?: HostedRelayOptions): Promise<Relay | undefined>;
+  /** Stops the relay gracefully (its calls go to the other relays at once), or the attempts to start one. */
+  stop(): Promise<void>;
+  /** The relay, once it is connected. */
+  current(): Relay | undefined;
+}
 
 export type HostedRelayOptions = {
   /** First wait after a failed start; doubled per attempt. @default 1000 */
@@ -31,95 +33,102 @@ export type HostedRelayOptions = {
   readonly maxRetryDelayMs?: number;
 };
 
-/**
- * Starts the relay in the background (idempotent). Resolves with the relay once it is connected, or
- * undefined when the configuration has no relay or the host stopped first; never rejects.
- */
-export function startHostedRelay(options: HostedRelayOptions = {}): Promise<Relay | undefined> {
-  if (relay) return Promise.resolve(relay);
-  stopping = false;
-  starting ??= keepTrying(options).finally(() => {
-    starting = undefined;
-  });
-  return starting;
-}
+/** The app's relay host: nothing of the relay is loaded until `start()` finds the relay role configured. */
+export function createHostedRelay(app: App): HostedRelay {
+  let relay: Relay | undefined;
+  let starting: Promise<Relay | undefined> | undefined;
+  let stopping = false;
+  let wakeUp: (() => void) | undefined;
 
-async function keepTrying(options: HostedRelayOptions): Promise<Relay | undefined> {
-  let rt;
-  try {
-    rt = runtime();
-  } catch {
-    return undefined; // configuration errors surface on the first invocation, with every variable named
-  }
-  if (!rt.config.webPubSub.relayEnabled) return undefined;
-  let delayMs = options.retryDelayMs ?? 1_000;
-  for (let attempt = 1; !stopping; attempt++) {
-    try {
-      const started = await launch(rt);
-      if (stopping) {
-        await started.close();
-        return undefined;
+  async function keepTrying(options: HostedRelayOptions): Promise<Relay | undefined> {
+    if (!app.config.webPubSub.relayEnabled) return undefined;
+    let delayMs = options.retryDelayMs ?? 1_000;
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        const started = await launch(app);
+        if (stopping) {
+          await started.close();
+          return undefined;
+        }
+        relay = started;
+        if (attempt > 1) app.logger.info('media relay started after retries', { attempts: attempt });
+        return started;
+      } catch (error) {
+        app.logger.error('media relay did not start; retrying', { attempt, retryInMs: delayMs, error: error as Error });
       }
-      relay = started;
-      if (attempt > 1) rt.logger.info('media relay started after retries', { attempts: attempt });
-      return started;
-    } catch (error) {
-      rt.logger.error('media relay did not start; retrying', { attempt, retryInMs: delayMs, error: error as Error });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        timer.unref();
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+      delayMs = Math.min(options.maxRetryDelayMs ?? 30_000, delayMs * 2);
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      timer.unref();
-      wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    wakeUp = undefined;
-    delayMs = Math.min(options.maxRetryDelayMs ?? 30_000, delayMs * 2);
+    return undefined;
   }
-  return undefined;
+
+  return {
+    start(options = {}) {
+      if (relay) return Promise.resolve(relay);
+      stopping = false;
+      starting ??= keepTrying(options).finally(() => {
+        starting = undefined;
+      });
+      return starting;
+    },
+    async stop() {
+      stopping = true;
+      wakeUp?.();
+      await starting;
+      const running = relay;
+      relay = undefined;
+      await running?.close();
+    },
+    current: () => relay,
+  };
 }
 
-async function launch(rt: Runtime): Promise<Relay> {
-  const store = await rt.store();
-  const transfer = acsTransfer(rt.config, store, () => rt.acs(), rt.logger);
-  const prompts = await fixedPrompts(rt, store);
+async function launch(app: App): Promise<Relay> {
+  // Loaded only in the relay role: the realtime stack is heavy and the other instances never need it.
+  const [{ startRelay }, { realtimeAgentFactory }, { acsHangUp, acsTransfer }, { archiveProfileLookup }, { instrumentStore }, { startTelemetry }] = await Promise.all([
+    import('./relay.js'),
+    import('./agent-port.js'),
+    import('./call-actions.js'),
+    import('../agent/profile-lookup.js'),
+    import('../telemetry/call-instrumentation.js'),
+    import('../telemetry/otel.js'),
+  ]);
+  const store = await app.store();
+  const transfer = acsTransfer(app.config, store, () => app.acs(), app.logger);
+  const prompts = await fixedPrompts(app, store);
   // The relay may start before the app's own start hook: both ask, the first start wins.
-  await startTelemetry().catch((error: unknown) => rt.logger.error('telemetry did not start', { error: error as Error }));
+  await startTelemetry().catch((error: unknown) => app.logger.error('telemetry did not start', { error: error as Error }));
   return startRelay({
-    config: rt.config,
-    store: instrumentStore(store, consoleServices(rt).observer),
-    logger: rt.logger,
-    hangUp: acsHangUp(store, () => rt.acs(), rt.logger),
+    config: app.config,
+    store: instrumentStore(store, app.console().observer),
+    logger: app.logger,
+    services: await app.webPubSubShards(),
+    agent: realtimeAgentFactory(app.config, { logger: app.logger, ...(app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken }) }),
+    hangUp: acsHangUp(store, () => app.acs(), app.logger),
     ...(transfer ? { transfer } : {}),
-    lookupProfile: archiveProfileLookup(() => rt.archive()),
-    agents: () => rt.agentTools(),
+    lookupProfile: archiveProfileLookup(() => app.archive()),
+    agents: () => app.agentTools(),
     ...(prompts ? { prompts } : {}),
   });
 }
 
 /** Fixed prompts need Azure OpenAI text-to-speech; without it (or a bad setting) the relay runs without them. */
-async function fixedPrompts(rt: Runtime, store: SessionStore): Promise<FixedPrompts | undefined> {
-  if (!rt.config.agent.endpoint) return undefined;
+async function fixedPrompts(app: App, store: SessionStore): Promise<FixedPrompts | undefined> {
+  if (!app.config.agent.endpoint) return undefined;
   try {
-    return new FixedPrompts(store, await speechSynthesizerFromConfig(rt.config), { logger: rt.logger });
+    const { FixedPrompts, speechSynthesizerFromConfig } = await import('../agent/tts.js');
+    const synthesizer = await speechSynthesizerFromConfig(app.config, app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken });
+    return new FixedPrompts(store, synthesizer, { logger: app.logger });
   } catch (error) {
-    rt.logger.warn('fixed prompts unavailable; the relay runs without them', { error: error as Error });
+    app.logger.warn('fixed prompts unavailable; the relay runs without them', { error: error as Error });
     return undefined;
   }
-}
-
-/** Stops the relay gracefully (its calls go to the other relays at once), or the attempts to start one. */
-export async function stopHostedRelay(): Promise<void> {
-  stopping = true;
-  wakeUp?.();
-  await starting;
-  const running = relay;
-  relay = undefined;
-  await running?.close();
-}
-
-/** The relay this host started, once it is connected. */
-export function hostedRelay(): Relay | undefined {
-  return relay;
 }

@@ -7,15 +7,21 @@
 import { createHash } from 'node:crypto';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import type { AppConfig } from '../config/index.js';
+import { resolveCredential, type CredentialInput } from '../app/credential.js';
 
 export class MediaConfigError extends Error {
   override name = 'MediaConfigError';
 }
 
-type WebPubSubSettings = Pick<AppConfig, 'webPubSub' | 'managedIdentityClientId'>;
+type WebPubSubSettings = Pick<AppConfig, 'webPubSub'>;
+
+export interface WebPubSubClientOptions {
+  /** The app's credential, used for a shard given by endpoint (managed identity in the cloud). */
+  readonly credential?: CredentialInput | undefined;
+}
 
 /** The client of one shard (shard 0 also carries the relays' control group). */
-export async function createWebPubSubService(config: WebPubSubSettings, shard = 0): Promise<WebPubSubServiceClient> {
+export async function createWebPubSubService(config: WebPubSubSettings, shard = 0, options: WebPubSubClientOptions = {}): Promise<WebPubSubServiceClient> {
   const { hub, shards } = config.webPubSub;
   const settings = shards[shard];
   if (!settings) {
@@ -27,16 +33,14 @@ export async function createWebPubSubService(config: WebPubSubSettings, shard = 
     return new WebPubSubServiceClient(settings.connectionString, hub, { allowInsecureConnection: insecure });
   }
   const endpoint = settings.endpoint ?? '';
-  // Imported lazily: MSAL is heavy and local runs with a key never need it.
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  const credential = new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {});
-  return new WebPubSubServiceClient(endpoint, credential, hub, { allowInsecureConnection: endpoint.startsWith('http://') });
+  if (!options.credential) throw new MediaConfigError(`Web PubSub shard ${shard} is given by endpoint and needs the app credential`);
+  return new WebPubSubServiceClient(endpoint, await resolveCredential(options.credential), hub, { allowInsecureConnection: endpoint.startsWith('http://') });
 }
 
 /** Every shard's client, in shard order. */
-export async function createWebPubSubServices(config: WebPubSubSettings): Promise<WebPubSubServiceClient[]> {
+export async function createWebPubSubServices(config: WebPubSubSettings, options: WebPubSubClientOptions = {}): Promise<WebPubSubServiceClient[]> {
   const count = Math.max(1, config.webPubSub.shards.length);
-  return Promise.all(Array.from({ length: count }, (_, shard) => createWebPubSubService(config, shard)));
+  return Promise.all(Array.from({ length: count }, (_, shard) => createWebPubSubService(config, shard, options)));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { TokenCredential, AccessToken } from '@azure/identity';
+import { resolveCredential, type CredentialInput } from '../app/credential.js';
 import type { RedisConfig } from '../config/index.js';
 import { RedisCommandError, RedisUnavailableError } from './errors.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -14,8 +15,8 @@ const REAUTH_MARGIN_MS = 5 * 60_000;
 const MIN_REAUTH_DELAY_MS = 15_000;
 
 export interface CreateRedisOptions {
-  /** Required when `config.auth === 'entra'`; DefaultAzureCredential in the cloud. */
-  credential?: TokenCredential;
+  /** Required when `config.auth === 'entra'`: the app's credential (its managed identity in the cloud). */
+  credential?: CredentialInput;
   /**
    * When a token is replaced: this long before it expires, but no sooner than `minDelayMs` after the
    * last one. @default { marginMs: 5 min, minDelayMs: 15 s }
@@ -204,7 +205,8 @@ class EntraAuth {
   ) {}
 
   static async start(options: CreateRedisOptions): Promise<EntraAuth> {
-    const credential = options.credential ?? (await defaultCredential());
+    if (!options.credential) throw new RedisUnavailableError('entra token', new Error('REDIS_AUTH=entra needs the app credential'));
+    const credential = await resolveCredential(options.credential);
     const token = await credential.getToken(REDIS_ENTRA_SCOPE);
     if (!token) throw new RedisUnavailableError('entra token', new Error('credential returned no token'));
     const auth = new EntraAuth(credential, token, options.logger, options.tokenRefresh?.marginMs ?? REAUTH_MARGIN_MS, options.tokenRefresh?.minDelayMs ?? MIN_REAUTH_DELAY_MS);
@@ -266,13 +268,6 @@ class EntraAuth {
       if (client.status === 'ready') await client.auth(username, password);
     }
   }
-}
-
-async function defaultCredential(): Promise<TokenCredential> {
-  // Loaded on demand: @azure/identity is heavy and local runs never need it.
-  const { DefaultAzureCredential } = await import('@azure/identity');
-  const clientId = process.env.AZURE_CLIENT_ID;
-  return new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : undefined);
 }
 
 /** The `oid` claim of a JWT access token, which Azure Redis expects as the ACL user name. */

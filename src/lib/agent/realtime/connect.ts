@@ -30,12 +30,10 @@ export type RealtimeConnectionSettings = {
   readonly apiVersion?: string | undefined;
   /** @default 'v1' */
   readonly route?: 'v1' | 'deployment' | undefined;
-  /** Key for local runs; without it (and without `tokenProvider`) DefaultAzureCredential is used. */
+  /** Key for local runs; without it `tokenProvider` is required. */
   readonly apiKey?: string | undefined;
-  /** Entra ID token provider (overrides DefaultAzureCredential). */
+  /** Entra ID tokens of the app's credential. */
   readonly tokenProvider?: (() => Promise<string>) | undefined;
-  /** User-assigned managed identity for DefaultAzureCredential. */
-  readonly managedIdentityClientId?: string | undefined;
   /** Sent as `x-ms-client-request-id` so service-side logs can be matched to the call. */
   readonly correlationId?: string | undefined;
   /** TLS and handshake options (e.g. `ca` for the emulator's self-signed certificate). */
@@ -82,12 +80,7 @@ export async function openRealtimeSocket(settings: RealtimeConnectionSettings): 
 
 async function tokenProviderFor(settings: RealtimeConnectionSettings): Promise<() => Promise<string>> {
   if (settings.tokenProvider) return settings.tokenProvider;
-  // Imported lazily: MSAL is heavy and the key path never needs it.
-  const { DefaultAzureCredential, getBearerTokenProvider } = await import('@azure/identity');
-  const credential = new DefaultAzureCredential(
-    settings.managedIdentityClientId ? { managedIdentityClientId: settings.managedIdentityClientId } : {},
-  );
-  return getBearerTokenProvider(credential, COGNITIVE_SERVICES_SCOPE);
+  throw new Error('the realtime service needs AZURE_OPENAI_API_KEY or the app credential (a token provider)');
 }
 
 function waitForOpen(realtime: OpenAIRealtimeWS, signal: AbortSignal | undefined): Promise<void> {
