@@ -3,7 +3,7 @@ import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from './agent/index.js';
 import { archiveProfileLookup } from './agent/profile-lookup.js';
 import type { ChatAgent } from './agent/types.js';
-import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ToolRunner } from './agents/index.js';
+import { createScenarioResponder, loadAppAgents, type AgentCatalog, type ScenarioResponder, type ToolRunner } from './agents/index.js';
 import { createCallAutomationClient } from './acs/client.js';
 import { openArchive, type Archive } from './archive/index.js';
 import { getConfig, type AppConfig } from './config/index.js';
@@ -34,7 +34,7 @@ export interface Runtime {
   /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
   agents(): Promise<AgentCatalog | undefined>;
   /** The definitions with the shared tool runner (verification in Redis), for the relays. */
-  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
+  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner; readonly responder: ScenarioResponder } | undefined>;
   /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
   /** One client per Web PubSub shard, in shard order (shard 0 is `webPubSub()`'s resource). */
@@ -132,7 +132,7 @@ export function createRuntime(config: AppConfig, logger: Logger = consoleLogger(
     agents: agents.get,
     agentTools: async () => {
       const bound = await definitions.get();
-      return bound ? { catalog: bound.catalog, tools: bound.tools } : undefined;
+      return bound ? { catalog: bound.catalog, tools: bound.tools, responder: bound.responder } : undefined;
     },
     webPubSub: webPubSub.get,
     webPubSubShards: webPubSubShards.get,
