@@ -33,7 +33,7 @@ export interface Runtime {
   agent(): Promise<ChatAgent>;
   /** The agent definitions of `AGENTS_DIR`, loaded once (undefined without the folder). */
   agents(): Promise<AgentCatalog | undefined>;
-  /** The definitions with the shared tool runner (verification in Redis), for the relays. */
+  /** The definitions with the shared tool runner (verification in Redis) and the responder that checks keyed PINs, for the relays. */
   agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner; readonly responder: ScenarioResponder } | undefined>;
   /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
