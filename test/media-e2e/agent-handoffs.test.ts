@@ -120,6 +120,9 @@ describe('the insurance scenario on a media call', () => {
     expect(turns[3]!.meta).toMatchObject({ redacted: 'pin', via: 'dtmf' });
     expect(turns[4]!.meta).toMatchObject({ agent: 'verification', tools: ['verify_caller', 'handoff'], handoffTo: 'claims' });
     expect(turns[6]!.meta).toMatchObject({ agent: 'claims', tools: ['claim_status'] });
+    // Analytics per agent and per tool, as on the recognize/play path.
+    const analytics = await archive.analytics.get(callId, transcript!.header.startedAt.slice(0, 10));
+    expect(Object.keys(analytics!.latency)).toEqual(expect.arrayContaining(['tool_claim_status', 'turn_agent_verification', 'turn_agent_claims']));
 
     // Every attempt is audited, without the PIN; the PIN is nowhere: not in the model's conversation, the
     // transcript, the audit or any log line.
