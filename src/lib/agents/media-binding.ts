@@ -26,8 +26,8 @@ export interface MediaAgentDefinition {
   readonly prompts: FixedPrompts;
   /** The scenario's transfer number (its setting, resolved at load). */
   readonly transferTargetNumber: string | undefined;
-  /** Keypad tones that make a PIN for this agent; undefined when it verifies no one. */
-  readonly pinDigits: number | undefined;
+  /** Keypad tones that make one entry for this agent: a PIN's length, or one key of a DTMF menu; undefined when it takes none. */
+  readonly keypadDigits: number | undefined;
   /**
    * Answers a definition tool call: the model's output, and the record kept in the transcript (names,
    * status and latency only). Undefined for a tool the bridge handles itself.
@@ -35,7 +35,10 @@ export interface MediaAgentDefinition {
   toolCall(call: ToolCallRequest): Promise<{ readonly output: unknown; readonly record: ToolCall }> | undefined;
   /** A `handoff_to_<agent>` the model asked for, as the reply the call core acts on; undefined for any other tool. */
   handoff(call: ToolCallRequest): AgentReply | undefined;
-  /** A PIN keyed on the phone: verified (attempts, lockout, audit in Redis) by the deterministic responder. */
+  /**
+   * Keys pressed on the phone, answered by the deterministic responder as on the recognize/play path:
+   * a PIN is verified (attempts, lockout, audit in Redis), a menu key picks its option.
+   */
   keypad(digits: string): Promise<AgentReply>;
   /** The definition of another agent of the same scenario (after a handoff). */
   forAgent(agentName: string): MediaAgentDefinition;
@@ -66,7 +69,7 @@ export function mediaAgentDefinition(binding: DefinitionBinding & { readonly cat
     voice: turn.agent.voice.name,
     prompts,
     transferTargetNumber: turn.scenario.transferTargetNumber,
-    pinDigits: turn.agent.tools.some((t) => t.name === 'verify_caller') ? turn.agent.verification?.pinDigits : undefined,
+    keypadDigits: prompts.pinDigits,
     instructions(context, tools) {
       return [
         prompts.systemPrompt({ context, ...tools }),

@@ -516,27 +516,32 @@ export class CallBridge {
     void this.flush();
   }
 
-  /** A keypad tone (ACS DtmfData): gathered into a PIN for an agent that verifies callers, ignored otherwise. */
+  /** A keypad tone (ACS DtmfData): gathered into a PIN or a menu key for an agent that takes one, ignored otherwise. */
   private onTone(tone: string): void {
-    const pinDigits = this.definition?.pinDigits;
-    if (pinDigits === undefined || this.closed) return;
-    const pin = this.keypad.push(tone, pinDigits);
-    if (pin !== undefined) void this.onPin(pin);
+    const digits = this.definition?.keypadDigits;
+    if (digits === undefined || this.closed) return;
+    const keyed = this.keypad.push(tone, digits);
+    if (keyed !== undefined) void this.onKeyed(keyed);
   }
 
-  /** A whole PIN: the definition verifies it (never the model); the transcript keeps only that one was keyed. */
-  private async onPin(pin: string): Promise<void> {
+  /**
+   * A whole entry: the definition answers it (never the model). A PIN's turn keeps only that one was
+   * keyed; a menu key is kept as pressed.
+   */
+  private async onKeyed(keys: string): Promise<void> {
     const definition = this.definition!;
     const keyedAtMs = this.now();
     let reply: AgentReply;
     try {
-      reply = await definition.keypad(pin);
+      reply = await definition.keypad(keys);
     } catch (error) {
-      this.options.logger.error('keyed PIN could not be checked; apologising', { callId: this.options.callId, error: error as Error });
+      this.options.logger.error('keypad entry could not be answered; apologising', { callId: this.options.callId, error: error as Error });
       reply = { text: definition.prompts.trouble(), toolCalls: [], timings: { totalMs: 0 } };
     }
     if (this.closed) return;
-    this.options.conversation.appendToHistory('user', PIN_REDACTED, { redacted: 'pin', via: 'dtmf' });
+    const pin = definition.prompts.pinDigits !== 1 || reply.toolCalls.some((t) => t.name === 'verify_caller');
+    if (pin) this.options.conversation.appendToHistory('user', PIN_REDACTED, { redacted: 'pin', via: 'dtmf' });
+    else this.options.conversation.appendToHistory('user', `(pressed ${keys})`, { via: 'dtmf' });
     // The caller's wait, as on the recognize/play path: from the last tone to the answer ready to speak.
     this.act(reply, definition.agentName, { turnMs: Math.round((this.now() - keyedAtMs) * 10) / 10 });
   }
