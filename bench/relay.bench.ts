@@ -348,6 +348,9 @@ const echoAgent: AgentSessionFactory = async ({ handlers }) => ({
   },
   requestResponse() {},
   respondTo() {},
+  update() {
+    return { voiceChanged: false };
+  },
   cancelResponse() {},
   truncate: () => '',
   close: async () => {},

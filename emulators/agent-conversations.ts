@@ -2,14 +2,19 @@
  * Scripted conversations of a scenario (`tests:` in its scenario.yaml), played as real phone calls
  * on the offline stack: the ACS emulator dials the scenario's number, the real function handlers
  * answer through the definition-driven agent, and the archived transcript is checked against what
- * the test expects (tools, handoffs, refusals, outcome, words heard).
+ * the test expects (tools, handoffs, refusals, outcome, words heard). On a stack with the media path
+ * the same script is spoken and keyed on the media socket, the relay bridges it to the realtime
+ * emulator (answering as the definitions do, see emulators/realtime/scenario-model.ts), and the
+ * same checks apply.
  */
 import { hashPin } from '../src/lib/agents/verification.js';
 import type { AgentCatalog, ConversationTest, LoadedScenario } from '../src/lib/agents/index.js';
 import { userIdFromPhoneNumber } from '../src/lib/archive/index.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
 import type { CallerStep, EmulatedCall } from './acs/index.js';
-import type { OfflineStack } from './offline-stack.js';
+import { startOfflineStack, type OfflineStack } from './offline-stack.js';
+import { scenarioModel } from './realtime/scenario-model.js';
+import type { Logger } from '../src/lib/telemetry/logger.js';
 
 export interface ConversationResult {
   readonly scenario: string;
@@ -21,6 +26,8 @@ export interface ConversationResult {
   readonly tools: readonly string[];
   readonly handoffs: readonly string[];
   readonly durationMs: number;
+  /** `recognize/play` or `media`. */
+  readonly path: string;
 }
 
 /** A number the routing sends to `scenario` (the default scenario takes any number no route names). */
@@ -46,11 +53,15 @@ export async function playConversation(stack: OfflineStack, catalog: AgentCatalo
       ...(test.caller.pin ? { pinHash: await hashPin(test.caller.pin) } : {}),
     });
   }
-  const steps: CallerStep[] = [{ waitFor: 'greeting' }];
+  const media = stack.media !== undefined;
+  // On the media path nothing waits for a recognize: the caller lets the agent answer before going on
+  // (long enough for the VAD's end of speech, the relay and the first coalesced audio).
+  const answered: CallerStep[] = media ? [{ waitFor: 'agentSilence', quietMs: 1_200, timeoutMs: 15_000 }] : [];
+  const steps: CallerStep[] = [media ? { waitFor: 'greeting', quietMs: 600, timeoutMs: 15_000 } : { waitFor: 'greeting' }];
   for (const step of test.steps) {
-    if ('say' in step) steps.push({ say: step.say });
-    else if ('dtmf' in step) steps.push({ dtmf: step.dtmf });
-    else steps.push({ silence: true });
+    if ('say' in step) steps.push({ say: step.say }, ...answered);
+    else if ('dtmf' in step) steps.push({ dtmf: step.dtmf }, ...answered);
+    else steps.push({ silence: true }, ...answered);
   }
   // A conversation expected to go on ends with the caller hanging up; otherwise the app ends it.
   steps.push(test.expect.outcome === 'listening' ? { waitFor: 'agentSilence', quietMs: 300 } : { waitFor: 'agentSilence', timeoutMs: 15_000 });
@@ -84,7 +95,7 @@ export async function playConversation(stack: OfflineStack, catalog: AgentCatalo
   for (const pin of [test.caller.pin, ...test.steps.flatMap((s) => ('dtmf' in s ? [s.dtmf] : []))]) {
     if (pin && turns.some((t) => t.role === 'assistant' && t.content.includes(pin))) failures.push('a PIN was spoken back');
   }
-  return { scenario: loaded.scenario.name, test: test.name, callId, passed: failures.length === 0, failures, outcome, tools, handoffs, durationMs: Date.now() - startedAt };
+  return { scenario: loaded.scenario.name, test: test.name, callId, passed: failures.length === 0, failures, outcome, tools, handoffs, durationMs: Date.now() - startedAt, path: media ? 'media' : 'recognize/play' };
 }
 
 function watchNewCalls(stack: OfflineStack, onCall: (call: EmulatedCall) => void): { stop(): void } {
@@ -100,8 +111,8 @@ function watchNewCalls(stack: OfflineStack, onCall: (call: EmulatedCall) => void
 }
 
 export function resultTable(results: readonly ConversationResult[]): string {
-  const rows = results.map((r) => [r.passed ? 'PASS' : 'FAIL', r.scenario, r.test, r.outcome, `${(r.durationMs / 1000).toFixed(1)} s`]);
-  const header = ['', 'scenario', 'conversation', 'outcome', 'time'];
+  const rows = results.map((r) => [r.passed ? 'PASS' : 'FAIL', r.scenario, r.path, r.test, r.outcome, `${(r.durationMs / 1000).toFixed(1)} s`]);
+  const header = ['', 'scenario', 'path', 'conversation', 'outcome', 'time'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
@@ -110,4 +121,23 @@ export function resultTable(results: readonly ConversationResult[]): string {
     for (const failure of results[i]!.failures) out.push(`      ✘ ${failure}`);
   }
   return out.join('\n');
+}
+
+export type ConversationPath = 'recognize/play' | 'media';
+
+/**
+ * The offline stack a scenario's conversations play on: the recognize/play path, or the media path
+ * with the realtime emulator answering as the catalog's definitions do.
+ */
+export function startConversationStack(
+  catalog: AgentCatalog,
+  path: ConversationPath,
+  options: { readonly env: Readonly<Record<string, string>>; readonly logger: Logger; readonly speechMsPerChar: number },
+): Promise<OfflineStack> {
+  return startOfflineStack({
+    env: options.env,
+    acs: { speechMsPerChar: options.speechMsPerChar },
+    logger: options.logger,
+    ...(path === 'media' ? { media: { realtime: { speechMsPerWord: 60, responder: scenarioModel(catalog, options.logger) } } } : {}),
+  });
 }

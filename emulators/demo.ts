@@ -10,14 +10,16 @@
  * `--telemetry` exports the calls' traces and metrics over OTLP and prints them at the end;
  * `--console` keeps the stack up with the operations console (see `demo-console.ts`).
  * `--agent <scenario>` plays the scenario's scripted conversations (`agents/<scenario>`) as calls;
- * `--agent support` is the demo above, whose agent is that definition.
+ * `--agent support` is the demo above, whose agent is that definition. With `--media` the scenario's
+ * conversations are spoken and keyed on the media path (relay, `session.update` handoffs, PINs as
+ * DtmfData), the realtime emulator answering as the definitions do.
  */
 import type { CallerScript, CallRecording } from './acs/index.js';
 import { startOfflineStack, type OfflineStack } from './offline-stack.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
 import { consoleLogger, maskPhoneNumber } from '../src/lib/telemetry/logger.js';
 import { loadAgentCatalog } from '../src/lib/agents/index.js';
-import { playConversation, resultTable, type ConversationResult } from './agent-conversations.js';
+import { playConversation, resultTable, startConversationStack, type ConversationPath, type ConversationResult } from './agent-conversations.js';
 import { startClaimsApi } from './claims-api.js';
 import { DEMO_TRANSFER_NUMBER } from './offline-stack.js';
 import { archivedResult, bold, dim, narrate, type CallResult } from './call-narrator.js';
@@ -45,7 +47,7 @@ export const DEMO_CLI = {
     settings: 'read the agent settings from this local.settings.json (default ./local.settings.json when present)',
     telemetry: "export the calls' traces and metrics over OTLP to a local receiver and print each call's trace tree and a metric summary",
     console: 'keep the stack up with the operations console and print its URL',
-    agent: "play this scenario's scripted conversations (agents/<scenario>/scenario.yaml) as calls",
+    agent: "play this scenario's scripted conversations (agents/<scenario>/scenario.yaml) as calls (with --media: on the media path)",
   },
 } as const;
 
@@ -96,11 +98,9 @@ async function main(): Promise<number> {
 }
 
 async function playDemo(values: { media: boolean; azure: boolean; offline: boolean; settings?: string | undefined; agent?: string | undefined }): Promise<number> {
-  if (values.agent !== undefined && values.agent !== 'support') {
-    // The relay gives the realtime session the scenario agent's instructions, tools and voice, but keyed
-    // PINs on the media socket and handoffs by session.update are not there yet, so the script cannot pass.
-    if (values.media) throw new FriendlyError(`scenario ${values.agent}'s scripted conversations need PIN entry and handoffs, which the media path does not have yet`);
-    return scenarioDemo(values.agent);
+  if (values.agent !== undefined && (values.agent !== 'support' || values.media)) {
+    if (values.media && values.azure) throw new FriendlyError('--agent with --media plays the realtime emulator only; use npm run dev -- --azure');
+    return scenarioDemo(values.agent, values.media ? 'media' : 'recognize/play');
   }
   if (values.media) {
     if (values.azure) throw new FriendlyError('--media plays the realtime emulator only: its caller speaks synthetic noise, which a real model cannot understand; use npm run dev -- --azure');
@@ -164,28 +164,44 @@ async function playDemo(values: { media: boolean; azure: boolean; offline: boole
   return ok ? 0 : 1;
 }
 
-/** `--agent <scenario>`: each scripted conversation of the scenario as a narrated call, then a pass/fail table. */
-async function scenarioDemo(name: string): Promise<number> {
+/** A media call's archived turns: who spoke, what the caller heard, the tools and handoff of each agent turn. */
+async function printTranscript(stack: OfflineStack, callId: string): Promise<void> {
+  const transcript = await (await stack.runtime.archive()).transcripts.read(callId);
+  for (const turn of transcript?.turns ?? []) {
+    if (turn.meta?.kind === 'truncation') continue;
+    const tools = Array.isArray(turn.meta?.tools) ? ` [${(turn.meta.tools as string[]).join(', ')}]` : '';
+    const handoff = typeof turn.meta?.handoffTo === 'string' ? ` → ${turn.meta.handoffTo}` : '';
+    const agent = typeof turn.meta?.agent === 'string' ? `${turn.meta.agent}` : 'agent';
+    const who = turn.role === 'user' ? 'caller' : agent;
+    console.log(`  ${bold(`${who}:`.padEnd(14))} ${turn.content}${dim(tools + handoff)}`);
+  }
+}
+
+/** `--agent <scenario>`: each scripted conversation of the scenario as a narrated call on `path`, then a pass/fail table. */
+async function scenarioDemo(name: string, path: ConversationPath): Promise<number> {
   const claims = await startClaimsApi();
   const env = { CLAIMS_API_URL: claims.url };
   try {
     const catalog = await loadAgentCatalog('agents', { settings: { ...process.env, ...env, TRANSFER_TARGET_NUMBER: DEMO_TRANSFER_NUMBER } });
     const loaded = catalog.scenario(name);
     if (!loaded) throw new FriendlyError(`no scenario "${name}" (scenarios: ${[...catalog.scenarios.keys()].join(', ')})`);
-    console.log(bold(`rtvoice offline demo: scenario ${name}`) + dim(` — ${loaded.scenario.description ?? loaded.scenario.company}`));
-    const stack = await startOfflineStack({ env, acs: { speechMsPerChar: 8 }, logger: consoleLogger('error', { component: 'demo' }) });
+    console.log(bold(`rtvoice offline demo: scenario ${name}, ${path} path`) + dim(` — ${loaded.scenario.description ?? loaded.scenario.company}`));
+    const stack = await startConversationStack(catalog, path, { env, speechMsPerChar: 8, logger: consoleLogger('error', { component: 'demo' }) });
     const known = new Set<string>();
     const results: ConversationResult[] = [];
     try {
       for (const test of loaded.scenario.tests) {
         console.log(`\n${bold(`▶ ${test.name}`)}${test.caller.pin ? dim(' (the caller has a PIN on file)') : ''}`);
-        const narrator = narrate(stack, known);
+        // The narrator follows ACS's plays and recognitions, which a media call has none of.
+        const narrator = path === 'media' ? undefined : narrate(stack, known);
         try {
           results.push(await playConversation(stack, catalog, loaded, test));
         } finally {
-          narrator.stop();
+          narrator?.stop();
         }
         const result = results.at(-1)!;
+        // On the media path the words travel as audio: the archived transcript says what was said.
+        if (path === 'media') await printTranscript(stack, result.callId);
         console.log(dim(`  outcome ${result.outcome}; tools ${result.tools.join(', ') || '—'}; handoffs ${result.handoffs.join(', ') || '—'}`));
       }
     } finally {

@@ -133,10 +133,11 @@ describe('agent tools on a media call', () => {
     expect(result).toMatchObject({ found: true, displayName: 'Ada Lovelace', callCount: 3 });
     expect(JSON.stringify(result)).not.toContain(caller.slice(1));
     expect(result).not.toHaveProperty('userId');
-    // The greeting came from the TTS cache: synthesised once for the first call of this stack, reused here,
-    // and the model was told it had greeted instead of being asked to.
-    expect(stack.media!.realtime.speechRequests.filter((r) => r.input === greetingPrompt())).toHaveLength(1);
-    expect(String(session.config.instructions)).toContain(`You have already greeted the caller with: "${greetingPrompt()}"`);
-    expect(session.items.filter((i) => i.role === 'assistant').map((i) => i.text)).not.toContain(greetingPrompt());
+    // The caller was greeted by name, in the support definition's words, as on the recognize/play path:
+    // a fixed prompt synthesised once, and the model was told it had greeted instead of being asked to.
+    const greeting = greetingPrompt({ userId: 'returning', displayName: 'Ada Lovelace', callCount: 3 });
+    expect(stack.media!.realtime.speechRequests.filter((r) => r.input === greeting)).toHaveLength(1);
+    expect(String(session.config.instructions)).toContain(`You have already greeted the caller with: "${greeting}"`);
+    expect(session.items.filter((i) => i.role === 'assistant').map((i) => i.text)).not.toContain(greeting);
   });
 });

@@ -110,6 +110,7 @@ describe('the relay frame handler', () => {
       appendAudio: (audio) => appended.push(audio),
       requestResponse: () => undefined,
       respondTo: () => undefined,
+      update: () => ({ voiceChanged: false }),
       cancelResponse: () => undefined,
       truncate: () => '',
       close: async () => undefined,

@@ -26,7 +26,7 @@ describe('media transcripts over their limits', () => {
     let handlers: RealtimeAgentHandlers | undefined;
     const agent: AgentSessionFactory = async (request) => {
       handlers = request.handlers;
-      return { appendAudio: () => 0, requestResponse: () => undefined, respondTo: () => undefined, cancelResponse: () => undefined, truncate: () => '', close: async () => undefined };
+      return { appendAudio: () => 0, requestResponse: () => undefined, respondTo: () => undefined, update: () => ({ voiceChanged: false }), cancelResponse: () => undefined, truncate: () => '', close: async () => undefined };
     };
     const warnings: string[] = [];
     const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (message) => warnings.push(message), error: () => undefined };

@@ -133,6 +133,8 @@ export function toTtsError(error: unknown, signal?: AbortSignal): TtsError {
 // ── fixed prompts ─────────────────────────────────────────────────────────────────────────────
 
 export type FixedPromptName = 'greeting' | 'hold' | 'goodbye' | 'failure';
+/** A prompt the relay speaks: a fixed one, or other words of the call's agent definition (a PIN's result, a handoff). */
+export type SpokenPromptName = FixedPromptName | 'spoken';
 
 /** The words of each fixed prompt (the same as the recognize/play path speaks). */
 export const FIXED_PROMPT_TEXT: Readonly<Record<FixedPromptName, string>> = {
@@ -149,7 +151,7 @@ export interface TtsCache {
 }
 
 export type FixedPromptAudio = {
-  readonly name: FixedPromptName;
+  readonly name: SpokenPromptName;
   readonly text: string;
   /** PCM16 mono at {@link TTS_SAMPLE_RATE_HZ}. */
   readonly pcm: Buffer;
@@ -162,7 +164,7 @@ export type FixedPromptAudio = {
  * is away `getTts` misses and the prompt is synthesised (and kept in the store's memory tier).
  */
 export class FixedPrompts {
-  private readonly inFlight = new Map<FixedPromptName, Promise<FixedPromptAudio>>();
+  private readonly inFlight = new Map<string, Promise<FixedPromptAudio>>();
 
   constructor(
     private readonly cache: TtsCache,
@@ -170,17 +172,21 @@ export class FixedPrompts {
     private readonly options: { readonly logger?: Logger } = {},
   ) {}
 
-  audio(name: FixedPromptName): Promise<FixedPromptAudio> {
-    let pending = this.inFlight.get(name);
+  /** A fixed prompt in its built-in words, or in `text` (an agent definition's). */
+  audio(name: FixedPromptName, text?: string): Promise<FixedPromptAudio>;
+  audio(name: SpokenPromptName, text: string): Promise<FixedPromptAudio>;
+  audio(name: SpokenPromptName, text?: string): Promise<FixedPromptAudio> {
+    const words = text ?? FIXED_PROMPT_TEXT[name as FixedPromptName];
+    const key = `${name}\n${words}`;
+    let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.load(name).finally(() => this.inFlight.delete(name));
-      this.inFlight.set(name, pending);
+      pending = this.load(name, words).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
     }
     return pending;
   }
 
-  private async load(name: FixedPromptName): Promise<FixedPromptAudio> {
-    const text = FIXED_PROMPT_TEXT[name];
+  private async load(name: SpokenPromptName, text: string): Promise<FixedPromptAudio> {
     const key: TtsCacheKey = { text, voice: this.synthesizer.cacheVoice, format: TTS_CACHE_FORMAT };
     const cached = await this.cache.getTts(key);
     if (cached) return { name, text, pcm: cached, source: 'cache' };

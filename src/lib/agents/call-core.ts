@@ -1,12 +1,14 @@
 import type { AgentReply, CallerProfile } from '../agent/types.js';
+import type { JsonValue } from '../state/codec.js';
 import * as builtIn from './built-in.js';
 import type { AgentCatalog } from './loader.js';
 import { AgentPrompts } from './prompts.js';
 
 /**
  * The call core both paths share: what to do after the agent's reply (`nextStep`), the fixed prompts
- * of the call's active agent, and the `CallActions` port an adapter fulfils (ACS recognize/play on the
- * callback path). The policy (a transfer wins over a hang-up, a hang-up over a handoff) lives here once.
+ * of the call's active agent, what a reply leaves in the transcript (`replyMeta`), and the
+ * `CallActions` port an adapter fulfils (ACS recognize/play on the callback path, the relay on the
+ * media path). The policy (a transfer wins over a hang-up, a hang-up over a handoff) lives here once.
  */
 
 export type NextStep =
@@ -23,6 +25,8 @@ export interface CallActions {
   sayAndHangUp(text: string): Promise<void>;
   /** Says `text`, then transfers to `targetNumber` once it was heard. */
   sayAndTransfer(text: string, targetNumber: string): Promise<void>;
+  /** Agent `to` takes the call over (its instructions, tools and voice); the caller hears `text` and is listened to. */
+  handOff(text: string, to: string): Promise<void>;
 }
 
 export function nextStep(reply: AgentReply, prompts: Pick<FixedPrompts, 'hold' | 'goodbye'>): NextStep {
@@ -37,7 +41,30 @@ export function nextStep(reply: AgentReply, prompts: Pick<FixedPrompts, 'hold' |
 export async function perform(step: NextStep, actions: CallActions): Promise<void> {
   if (step.kind === 'transfer') return actions.sayAndTransfer(step.say, step.targetNumber);
   if (step.kind === 'hang_up') return actions.sayAndHangUp(step.say);
+  if (step.kind === 'hand_off') return actions.handOff(step.say, step.to);
   return actions.listen(step.say);
+}
+
+/** What the transcript keeps of a caller's turn that was a PIN (never the digits). */
+export const PIN_REDACTED = '(a PIN, entered on the keypad)';
+
+/**
+ * What an agent reply leaves on its transcript turn, on both paths: the tools it used, the latency of
+ * the definition tools that ran and which were refused or failed (names only: arguments and results
+ * stay out of the transcript), who answered (analytics per agent) and to whom the call was handed.
+ */
+export function replyMeta(reply: Pick<AgentReply, 'toolCalls' | 'activeAgent'>, agentName: string | undefined): Record<string, JsonValue> {
+  const runs = reply.toolCalls.filter((t): t is Extract<typeof t, { latencyMs: number }> => 'latencyMs' in t);
+  const refused = runs.filter((t) => t.status === 'refused').map((t) => t.name);
+  const failed = runs.filter((t) => t.status === 'failed').map((t) => t.name);
+  return {
+    ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
+    ...(runs.length > 0 ? { toolMs: Object.fromEntries(runs.map((t) => [t.name, t.latencyMs])) } : {}),
+    ...(refused.length > 0 ? { refusedTools: refused } : {}),
+    ...(failed.length > 0 ? { failedTools: failed } : {}),
+    ...(agentName ? { agent: agentName } : {}),
+    ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
+  };
 }
 
 /** The fixed prompts of a call, spoken without asking a model. */

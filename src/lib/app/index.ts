@@ -4,7 +4,7 @@ import { createChatAgent } from '../agent/index.js';
 import { COGNITIVE_SERVICES_SCOPE } from '../agent/azure-openai.js';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import type { ChatAgent } from '../agent/types.js';
-import { createScenarioResponder, openAppAgents, type AgentCatalog, type ToolRunner } from '../agents/index.js';
+import { createScenarioResponder, openAppAgents, type AgentCatalog, type ScenarioResponder, type ToolRunner } from '../agents/index.js';
 import { createCallbackAuthenticator, type CallbackAuthenticator } from '../acs/callback-auth.js';
 import { createCallAutomationClient } from '../acs/client.js';
 import { openArchive, type Archive } from '../archive/index.js';
@@ -44,8 +44,8 @@ export interface App {
   agent(): Promise<ChatAgent>;
   /** The agent definitions from `AGENTS_SOURCE` (undefined without an `AGENTS_DIR` folder); a Cosmos source answers from its newest good version. */
   agents(): Promise<AgentCatalog | undefined>;
-  /** The definitions with the shared tool runner (verification in Redis), for the relays. */
-  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
+  /** The definitions with the shared tool runner (verification in Redis) and the responder that checks keyed PINs, for the relays. */
+  agentTools(): Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner; readonly responder: ScenarioResponder } | undefined>;
   /** The Web PubSub service client of the media hub on shard 0 (the relays' control group, token minting). */
   webPubSub(): Promise<WebPubSubServiceClient>;
   /** One client per Web PubSub shard, in shard order (shard 0 is `webPubSub()`'s resource). */
@@ -175,7 +175,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     agents: agents.get,
     agentTools: async () => {
       const bound = await definitions.get();
-      return bound ? { catalog: bound.catalog, tools: bound.tools } : undefined;
+      return bound ? { catalog: bound.catalog, tools: bound.tools, responder: bound.responder } : undefined;
     },
     webPubSub: webPubSub.get,
     webPubSubShards: webPubSubShards.get,

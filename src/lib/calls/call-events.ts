@@ -9,7 +9,7 @@ import {
   parseCallAutomationEvents,
   type CallAutomationEvent,
 } from '../acs/events.js';
-import { fixedPromptsFor, nextStep, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
+import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
@@ -482,11 +482,8 @@ async function converse(callId: string, session: CallSession, eventId: string, h
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,
       replyMs,
-      ...(reply.toolCalls.length > 0 ? { tools: reply.toolCalls.map((t) => t.name) } : {}),
-      ...toolRunMeta(reply),
-      // Who answered (analytics per agent), and to whom the call was handed when it was.
-      ...(answering.agentName ? { agent: answering.agentName } : {}),
-      ...(reply.activeAgent ? { handoffTo: reply.activeAgent } : {}),
+      // The tools, who answered (analytics per agent), and to whom the call was handed when it was.
+      ...replyMeta(reply, answering.agentName),
     });
     conversation.updateContext({ silenceCount: 0 });
     if (reply.activeAgent) conversation.setActiveAgent(reply.activeAgent);
@@ -508,21 +505,6 @@ function followUpFor(step: NextStep, spokenTurnId: string, prompts: FixedPrompts
 
 function dtmf(prompts: FixedPrompts): { dtmfTones?: number } {
   return prompts.pinDigits === undefined ? {} : { dtmfTones: prompts.pinDigits };
-}
-
-const PIN_REDACTED = '(a PIN, entered on the keypad)';
-
-/** Definition tools that ran in the agent: latency per tool and the refused ones (names only: arguments and results stay out of the transcript). */
-function toolRunMeta(reply: AgentReply): Record<string, JsonValue> {
-  const runs = reply.toolCalls.filter((t): t is Extract<typeof t, { latencyMs: number }> => 'latencyMs' in t);
-  if (runs.length === 0) return {};
-  const refused = runs.filter((t) => t.status === 'refused').map((t) => t.name);
-  const failed = runs.filter((t) => t.status === 'failed').map((t) => t.name);
-  return {
-    toolMs: Object.fromEntries(runs.map((t) => [t.name, t.latencyMs])),
-    ...(refused.length > 0 ? { refusedTools: refused } : {}),
-    ...(failed.length > 0 ? { failedTools: failed } : {}),
-  };
 }
 
 /** The fixed prompts of the agent answering the call, read from the conversation's `_activeAgent` when given. */

@@ -17,6 +17,11 @@ export interface AgentSessionLike {
   cancelResponse(): void;
   /** Returns the transcript the caller heard. */
   truncate(itemId: string, audioEndMs: number): string;
+  /**
+   * Another agent takes the conversation over (`session.update`): its instructions, tools and voice.
+   * The voice changes only while the model has not spoken yet (the service's rule).
+   */
+  update(settings: { readonly instructions: string; readonly tools: readonly RealtimeFunctionTool[]; readonly voice?: string | undefined }): { readonly voiceChanged: boolean };
   close(): Promise<void>;
 }
 
@@ -57,11 +62,16 @@ export function realtimeAgentFactory(
       ...(options.socketOptions ? { socketOptions: options.socketOptions } : {}),
       instructions: request.instructions,
       // The tools match the instructions the bridge built for this call.
-      tools: [...realtimeToolsFor(request.tools ?? { canTransfer: false, canLookUpProfile: false }), ...(request.extraTools ?? [])],
+      tools: sessionTools(request.tools, request.extraTools),
       ...(request.voice === undefined ? {} : { voice: request.voice }),
       handlers: request.handlers,
       ...(options.logger ? { logger: options.logger } : {}),
       signal: request.signal,
     });
   };
+}
+
+/** The session's tools: the built-ins the call may use, then its agent definition's. */
+export function sessionTools(tools: ToolAvailability | undefined, extraTools: readonly RealtimeFunctionTool[] | undefined): RealtimeFunctionTool[] {
+  return [...realtimeToolsFor(tools ?? { canTransfer: false, canLookUpProfile: false }), ...(extraTools ?? [])];
 }

@@ -38,21 +38,22 @@ async function connectionFor(
 }
 
 /**
- * Transfers the call to `TRANSFER_TARGET_NUMBER` through ACS. The session goes to `transferring`;
- * callEvents sets the outcome `transferred` when ACS reports CallTransferAccepted. Undefined without a
- * configured number (the tool is then not offered).
+ * Transfers the call to `TRANSFER_TARGET_NUMBER` through ACS, or to the number the call's scenario
+ * configures (resolved from its setting at load, never from the model). The session goes to
+ * `transferring`; callEvents sets the outcome `transferred` when ACS reports CallTransferAccepted.
+ * Undefined without a configured number (the tool is then not offered).
  */
 export function acsTransfer(
   config: AppConfig,
   store: SessionStore,
   acs: () => Promise<CallAutomationClient>,
   logger: Logger,
-): ((callId: string) => Promise<void>) | undefined {
-  const target = config.acs.transferTargetNumber;
-  if (!target) return undefined;
-  return async (callId) => {
+): ((callId: string, targetNumber?: string) => Promise<void>) | undefined {
+  const configured = config.acs.transferTargetNumber;
+  if (!configured) return undefined;
+  return async (callId, targetNumber) => {
     const connection = await connectionFor(callId, { state: 'transferring' }, store, acs, logger);
-    await connection.transferCallToParticipant(phoneIdentifier(target), { operationContext: TRANSFER_OPERATION_CONTEXT });
+    await connection.transferCallToParticipant(phoneIdentifier(targetNumber ?? configured), { operationContext: TRANSFER_OPERATION_CONTEXT });
   };
 }
 

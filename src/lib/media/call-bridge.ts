@@ -8,18 +8,22 @@
  */
 
 import { limitText, truncationMeta } from '../calls/limits.js';
-import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import type { JsonValue } from '../state/codec.js';
+import type { AgentReply, CallerProfile, ToolCall } from '../agent/types.js';
+import { BUILT_IN_PROMPTS, nextStep, perform, PIN_REDACTED, replyMeta, type CallActions, type FixedPrompts } from '../agents/call-core.js';
+import type { MediaAgentDefinition } from '../agents/media-binding.js';
 import type { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
 import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';
+import { reasonFrom } from '../agent/tools.js';
 import { createResampler, durationMsForBytes, frameBytes, type Resampler } from './audio.js';
-import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type FixedPromptName } from '../agent/tts.js';
+import { TTS_SAMPLE_RATE_HZ, type FixedPromptAudio, type SpokenPromptName } from '../agent/tts.js';
 import { buildAudioDataFrame, MediaFrameError, parseMediaFrame, STOP_AUDIO_FRAME, type MediaFrame } from './codec.js';
 import { PlaybackTracker, type BargeInDecision } from './barge-in.js';
 import { OutboundAudioCoalescer, type OutboundAudioOptions } from './outbound-audio.js';
-import { AGENT_SAMPLE_RATE_HZ, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
+import { AGENT_SAMPLE_RATE_HZ, sessionTools, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
+import { KEYPAD_INTER_DIGIT_MS, KeypadBuffer } from './keypad.js';
 import { outboundGroup } from './groups.js';
 
 /** Sends a text frame to a group, fire-and-forget (the relay's one Web PubSub connection). */
@@ -54,14 +58,13 @@ export type CallBridgeOptions = {
   readonly context?: Readonly<Record<string, JsonValue>>;
   readonly tools?: (call: ToolCallRequest) => unknown;
   /**
-   * The call's agent definition: its instructions replace the built-in ones, its extra tools are
-   * offered (and answered through `tools`), and its voice speaks.
+   * The call's active agent definition: its instructions replace the built-in ones, its extra tools
+   * are offered (and answered through it before `tools`), its voice speaks and its fixed prompts are
+   * heard. Keyed PINs go to it, and a handoff switches the session to the next agent's definition.
    */
-  readonly definition?: {
-    instructions(context: Readonly<Record<string, JsonValue>>, tools: { canTransfer: boolean; canLookUpProfile: boolean }): string;
-    readonly extraTools: readonly RealtimeFunctionTool[];
-    readonly voice: string;
-  };
+  readonly definition?: MediaAgentDefinition;
+  /** The caller's profile, for a greeting in the definition's words ("Welcome back, Sam!"). */
+  readonly callerProfile?: CallerProfile;
   /** Offline agents only: what the caller said, from ACS's TranscriptionData frames. */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
@@ -77,7 +80,7 @@ export type CallBridgeOptions = {
    * `transfer_to_human`: the caller hears the fixed hold prompt (or, without prompts, the agent's hold
    * reply), and the transfer starts once it has played out.
    */
-  readonly transfer?: (callId: string) => Promise<void>;
+  readonly transfer?: (callId: string, targetNumber?: string) => Promise<void>;
   /** The caller's profile (the caller is the call's, never the model's choice); offers `lookup_profile`. */
   readonly lookupProfile?: () => Promise<unknown>;
   /**
@@ -85,7 +88,7 @@ export type CallBridgeOptions = {
    * before a transfer, the failure prompt when the agent cannot be reached again. Without it the model
    * greets and the call goes on without the others.
    */
-  readonly prompts?: { audio(name: FixedPromptName): Promise<FixedPromptAudio> };
+  readonly prompts?: { audio(name: SpokenPromptName, text: string): Promise<FixedPromptAudio> };
   /**
    * The rate ACS streams at (the answer's `audioFormat`). The AudioMetadata frame says it too, but it is
    * the first frame ACS sends and usually published before any relay has joined the call's group.
@@ -135,7 +138,9 @@ export class CallBridge {
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private closed = false;
   /** What happens once the agent's next turn has played out (after end_call / transfer_to_human). */
-  private afterNextAgentTurn: 'hang-up' | 'transfer' | undefined;
+  private afterNextAgentTurn: AfterSpeech | undefined;
+  /** Transcript meta for the model's next turn, when it was asked to say the call core's words. */
+  private pendingTurnMeta: Record<string, JsonValue> | undefined;
   private reconnecting = false;
   private reconnects = 0;
   /** Fixed prompts played on this call (for their synthetic response and item ids). */
@@ -144,12 +149,24 @@ export class CallBridge {
   private readonly promptTurns = new Map<string, string>();
   /** A barge-in over a prompt set the conversation's barge-in flag; the next agent turn clears it. */
   private bargeInOverPrompt = false;
+  /** The agent answering the call (a handoff replaces it). */
+  private definition: MediaAgentDefinition | undefined;
+  private readonly keypad: KeypadBuffer;
+  /** What the model's tools did since its last turn, for that turn's transcript meta. */
+  private pendingTools: ToolCall[] = [];
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
     this.now = options.now ?? (() => performance.now());
     this.outboundAudio = this.coalescer(AGENT_SAMPLE_RATE_HZ);
     this.onAudioMetadata(options.acsSampleRateHz ?? AGENT_SAMPLE_RATE_HZ);
+    this.definition = options.definition;
+    this.keypad = new KeypadBuffer({ interDigitMs: KEYPAD_INTER_DIGIT_MS, now: this.now });
+  }
+
+  /** The agent answering the call (its scenario name), when the call has a definition. */
+  get activeAgent(): string | undefined {
+    return this.definition?.agentName;
   }
 
   get callId(): string {
@@ -160,27 +177,20 @@ export class CallBridge {
   async start(): Promise<void> {
     const history = this.options.conversation.getHistory();
     const resumed = history.length > 0;
-    const context: Record<string, JsonValue> = { ...this.options.conversation.getContext(), ...this.options.context };
-    const tools = { canTransfer: this.options.transfer !== undefined, canLookUpProfile: this.options.lookupProfile !== undefined };
-    const definition = this.options.definition;
-    let instructions = definition ? definition.instructions(context, tools) : buildRealtimeInstructions({ context, ...tools });
+    const definition = this.definition;
+    let instructions = this.baseInstructions(definition, true);
     if (resumed) {
       const recent = history.slice(-(this.options.resumeTurns ?? 10)).filter((t) => t.role === 'user' || t.role === 'assistant');
       instructions += `\n\nThe call was interrupted by a technical problem and resumes now. The conversation so far:\n${recent.map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.content}`).join('\n')}`;
     }
     // A new call is greeted with the cached greeting prompt (no model round trip, the same words every
     // time); the model is told so it does not greet again. Without prompts the model greets.
-    const greeting = resumed ? undefined : await this.loadPrompt('greeting');
+    const greeting = resumed ? undefined : await this.loadPrompt('greeting', this.prompts().greeting(this.options.callerProfile));
     if (greeting) instructions += `\n\nYou have already greeted the caller with: "${greeting.text}" Do not greet them again; answer what they say.`;
-    // With fixed prompts the caller hears a recorded goodbye or hold message after end_call or
-    // transfer_to_human; a model that also spoke one would be heard twice.
-    if (this.options.prompts) {
-      instructions += '\n\nWhen you end the call or transfer the caller, call the tool without saying anything first: the caller hears a recorded goodbye or hold message.';
-    }
     const session = await this.options.agent({
       callId: this.options.callId,
       instructions,
-      tools,
+      tools: this.builtInTools(),
       ...(definition ? { extraTools: definition.extraTools, voice: definition.voice } : {}),
       handlers: this.handlers(),
       signal: this.abort.signal,
@@ -198,8 +208,30 @@ export class CallBridge {
       if (unanswered !== undefined) session.respondTo(unanswered);
       return;
     }
-    if (greeting) this.streamPrompt(greeting);
+    if (greeting) this.streamPrompt(greeting, definition ? { agent: definition.agentName } : {});
     else session.requestResponse('Greet the caller briefly and ask how you can help.');
+  }
+
+  private builtInTools(): { canTransfer: boolean; canLookUpProfile: boolean } {
+    return { canTransfer: this.options.transfer !== undefined, canLookUpProfile: this.options.lookupProfile !== undefined };
+  }
+
+  /** The fixed prompts of the agent answering the call (the built-in ones without a definition). */
+  private prompts(): FixedPrompts {
+    return this.definition?.prompts ?? BUILT_IN_PROMPTS;
+  }
+
+  /** The agent's instructions with the call's context (none for an agent that does not share it) and what the relay speaks itself. */
+  private baseInstructions(definition: MediaAgentDefinition | undefined, shareContext: boolean): string {
+    const context: Record<string, JsonValue> = shareContext ? { ...this.options.conversation.getContext(), ...this.options.context } : {};
+    const tools = this.builtInTools();
+    let instructions = definition ? definition.instructions(context, tools) : buildRealtimeInstructions({ context, ...tools });
+    // With fixed prompts the caller hears a recorded goodbye or hold message after end_call or
+    // transfer_to_human; a model that also spoke one would be heard twice.
+    if (this.options.prompts) {
+      instructions += '\n\nWhen you end the call or transfer the caller, call the tool without saying anything first: the caller hears a recorded goodbye or hold message.';
+    }
+    return instructions;
   }
 
   /**
@@ -253,6 +285,9 @@ export class CallBridge {
         return;
       case 'TranscriptionData':
         if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text);
+        return;
+      case 'DtmfData':
+        this.onTone(frame.data);
         return;
       default:
         return;
@@ -380,61 +415,183 @@ export class CallBridge {
   }
 
   private onToolCall(call: ToolCallRequest): unknown {
+    const definition = this.definition;
+    const handoff = definition?.handoff(call);
+    if (handoff) {
+      // The relay speaks the announcement and the next agent's opening itself; the model is not asked.
+      this.act({ ...handoff, toolCalls: [...this.takePendingTools(), ...handoff.toolCalls] }, definition?.agentName);
+      return new SilentToolOutput({ ok: true, note: `the caller is with ${handoff.activeAgent ?? 'another agent'} now; say nothing more` });
+    }
     if (call.name === 'end_call' && this.options.hangUp) {
+      const record: ToolCall = { id: call.callId, name: 'end_call', reason: reasonFrom(JSON.stringify(call.args)) };
       if (this.options.prompts) {
         // One goodbye: the fixed goodbye prompt, once what the agent already said has played; the model
         // is not asked to reply.
-        this.actAfterPlayout('hang-up');
+        this.act({ text: '', toolCalls: [...this.takePendingTools(), record], timings: { totalMs: 0 } }, definition?.agentName);
         return new SilentToolOutput({ ok: true, note: 'the caller hears a goodbye message and the call ends; say nothing more' });
       }
-      this.afterNextAgentTurn = 'hang-up';
+      this.pendingTools.push(record);
+      this.afterNextAgentTurn = { action: 'hang-up' };
       return { ok: true, note: 'the call ends after your goodbye' };
     }
     if (call.name === 'transfer_to_human' && this.options.transfer) {
+      const targetNumber = definition?.transferTargetNumber;
+      const record: ToolCall = { id: call.callId, name: 'transfer_to_human', reason: reasonFrom(JSON.stringify(call.args)), targetNumber: targetNumber ?? '' };
       if (this.options.prompts) {
         // One "please hold": the fixed hold prompt, once what the agent already said has played; the
-        // model is not asked to reply.
-        this.actAfterPlayout('transfer');
+        // model is not asked to reply. Without a definition the number is the app's, dialled by `transfer`.
+        const toolCalls = [...this.takePendingTools(), record];
+        if (targetNumber) this.act({ text: '', toolCalls, timings: { totalMs: 0 } }, definition?.agentName);
+        else this.playThenAct('hold', this.prompts().hold(), this.turnMeta(toolCalls), { action: 'transfer' });
         return new SilentToolOutput({ ok: true, note: 'the caller hears a hold message and is transferred to a colleague; say nothing more' });
       }
-      this.afterNextAgentTurn = 'transfer';
+      this.pendingTools.push(record);
+      this.afterNextAgentTurn = { action: 'transfer', ...(targetNumber ? { targetNumber } : {}) };
       return { ok: true, note: 'the caller is transferred to a colleague after your reply; tell them to hold' };
     }
     if (call.name === 'lookup_profile' && this.options.lookupProfile) return this.options.lookupProfile();
+    const answered = definition?.toolCall(call);
+    if (answered) {
+      return answered.then(({ output, record }) => {
+        this.pendingTools.push(record);
+        return output;
+      });
+    }
     return this.options.tools ? this.options.tools(call) : { error: `tool ${call.name} is not available` };
   }
 
+  /** The tool records waiting for the next agent turn, handed over once. */
+  private takePendingTools(): ToolCall[] {
+    return this.pendingTools.splice(0);
+  }
+
+  /** The transcript meta of the agent's turn: the call core's, with the tools of the turn. */
+  private turnMeta(toolCalls: readonly ToolCall[]): Record<string, JsonValue> {
+    return replyMeta({ toolCalls }, this.definition?.agentName);
+  }
+
+  // ── the call core on the media path ─────────────────────────────────────────────────────────
+
   /**
-   * Waits until the caller has heard the agent's last words, then plays the goodbye prompt and hangs up,
-   * or plays the hold prompt and transfers, once the prompt has been heard. Without prompts the
-   * hang-up follows the agent's own goodbye at once.
+   * What the agent's reply does to the call, decided by the call core (`nextStep`) as on the
+   * recognize/play path, and carried out by the relay's {@link CallActions} adapter.
    */
-  private actAfterPlayout(action: 'hang-up' | 'transfer'): void {
-    const act = action === 'hang-up' ? this.options.hangUp : this.options.transfer;
-    if (!act) return;
-    const fail = (error: unknown): void => this.options.logger.warn(`${action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error });
+  private act(reply: AgentReply, answeringAgent: string | undefined, timing: Record<string, JsonValue> = {}): void {
+    const meta = { ...replyMeta(reply, answeringAgent), ...timing };
+    const step = nextStep(reply, this.prompts());
+    perform(step, this.callActions(meta)).catch((error: unknown) => this.options.logger.error('the agent\'s next step failed', { callId: this.options.callId, step: step.kind, error: error as Error }));
+  }
+
+  /** The media relay adapter of the call core: speech is a fixed prompt (or the model's words without prompts) after what plays now. */
+  private callActions(meta: Record<string, JsonValue>): CallActions {
+    return {
+      listen: async (text) => this.playThenAct('spoken', text, meta, undefined),
+      sayAndHangUp: async (text) => this.playThenAct('goodbye', text, meta, { action: 'hang-up' }),
+      sayAndTransfer: async (text, targetNumber) => this.playThenAct('hold', text, meta, { action: 'transfer', targetNumber }),
+      handOff: async (text, to) => {
+        this.switchAgent(to);
+        this.playThenAct('spoken', text, meta, undefined);
+      },
+    };
+  }
+
+  /**
+   * Agent `to` of the call's scenario takes over: the realtime session gets its instructions, tools
+   * and voice (`session.update`), and `_activeAgent` records it in the conversation so a relay that
+   * takes the call over resumes with it. A handoff that does not share context gives the next agent
+   * none of the call's context fields.
+   */
+  private switchAgent(to: string): void {
+    const current = this.definition;
+    if (!current) return;
+    const next = current.forAgent(to);
+    this.definition = next;
+    this.options.conversation.setActiveAgent(to);
+    const shareContext = current.sharesContextWith(to);
+    const update = this.session?.update({ instructions: this.baseInstructions(next, shareContext), tools: sessionTools(this.builtInTools(), next.extraTools), voice: next.voice });
+    if (update && !update.voiceChanged && next.voice !== current.voice) {
+      this.options.logger.info('handoff keeps the voice: the realtime service changes it only before the model has spoken', { callId: this.options.callId, to });
+    }
+    this.options.logger.info('call handed to another agent', { callId: this.options.callId, from: current.agentName, to, shareContext });
+    void this.flush();
+  }
+
+  /** A keypad tone (ACS DtmfData): gathered into a PIN or a menu key for an agent that takes one, ignored otherwise. */
+  private onTone(tone: string): void {
+    const digits = this.definition?.keypadDigits;
+    if (digits === undefined || this.closed) return;
+    const keyed = this.keypad.push(tone, digits);
+    if (keyed !== undefined) void this.onKeyed(keyed);
+  }
+
+  /**
+   * A whole entry: the definition answers it (never the model). A PIN's turn keeps only that one was
+   * keyed; a menu key is kept as pressed.
+   */
+  private async onKeyed(keys: string): Promise<void> {
+    const definition = this.definition!;
+    const keyedAtMs = this.now();
+    let reply: AgentReply;
+    try {
+      reply = await definition.keypad(keys);
+    } catch (error) {
+      this.options.logger.error('keypad entry could not be answered; apologising', { callId: this.options.callId, error: error as Error });
+      reply = { text: definition.prompts.trouble(), toolCalls: [], timings: { totalMs: 0 } };
+    }
+    if (this.closed) return;
+    const pin = definition.prompts.pinDigits !== 1 || reply.toolCalls.some((t) => t.name === 'verify_caller');
+    if (pin) this.options.conversation.appendToHistory('user', PIN_REDACTED, { redacted: 'pin', via: 'dtmf' });
+    else this.options.conversation.appendToHistory('user', `(pressed ${keys})`, { via: 'dtmf' });
+    // The caller's wait, as on the recognize/play path: from the last tone to the answer ready to speak.
+    this.act(reply, definition.agentName, { turnMs: Math.round((this.now() - keyedAtMs) * 10) / 10 });
+  }
+
+  /**
+   * Once the caller has heard the agent's last words: speaks `text` (a fixed prompt in the agent's
+   * words; without prompts, the model is asked to say it), then hangs up or transfers once it has been
+   * heard.
+   */
+  private playThenAct(name: SpokenPromptName, text: string, meta: Record<string, JsonValue>, then: AfterSpeech | undefined): void {
+    this.whenPlayedOut(() => {
+      if (!this.options.prompts) {
+        this.pendingTurnMeta = meta;
+        if (then) this.afterNextAgentTurn = then;
+        this.session?.requestResponse(`Say exactly this to the caller, and nothing else: "${text}"`);
+        return;
+      }
+      void this.playPrompt(name, text, meta).then((durationMs) => {
+        if (then) this.afterMs(durationMs, () => this.carryOut(then));
+      });
+    });
+  }
+
+  private carryOut(then: AfterSpeech): void {
+    const fail = (error: unknown): void => this.options.logger.warn(`${then.action} after the agent's reply failed`, { callId: this.options.callId, error: error as Error });
+    if (then.action === 'hang-up') {
+      if (this.options.hangUp) this.options.hangUp(this.options.callId).catch(fail);
+      else this.options.logger.warn('the agent ended the call, but this relay cannot hang up', { callId: this.options.callId });
+      return;
+    }
+    if (this.options.transfer) this.options.transfer(this.options.callId, then.targetNumber).catch(fail);
+    else this.options.logger.warn('the agent transferred the call, but this relay cannot transfer', { callId: this.options.callId });
+  }
+
+  /** Runs `action` once nothing the agent said is still playing to the caller. */
+  private whenPlayedOut(action: () => void): void {
     const poll = (): void => {
       if (this.closed) return;
       if (this.tracker.isAgentAudible(this.now()) || this.outboundAudio.pendingMs > 0) {
         setTimeout(poll, 100).unref();
         return;
       }
-      if (action === 'hang-up' && !this.options.prompts) {
-        act(this.options.callId).catch(fail);
-        return;
-      }
-      void this.playPrompt(action === 'hang-up' ? 'goodbye' : 'hold').then((durationMs) =>
-        this.afterMs(durationMs, () => {
-          act(this.options.callId).catch(fail);
-        }),
-      );
+      action();
     };
     setTimeout(poll, 100).unref();
   }
 
   /** No agent session can be opened again: the caller hears the failure prompt, then the call ends. */
   private async endWithFailurePrompt(): Promise<void> {
-    const durationMs = await this.playPrompt('failure');
+    const durationMs = await this.playPrompt('failure', this.prompts().failure(), {});
     const hangUp = this.options.hangUp;
     if (!hangUp) return;
     this.afterMs(durationMs, () => {
@@ -446,17 +603,17 @@ export class CallBridge {
    * Streams a fixed prompt to the caller. Resolves with its duration in ms; 0 when there are no prompts
    * or the audio could not be had (the call goes on without it).
    */
-  private async playPrompt(name: FixedPromptName): Promise<number> {
-    const audio = await this.loadPrompt(name);
-    return audio ? this.streamPrompt(audio) : 0;
+  private async playPrompt(name: SpokenPromptName, text: string, meta: Record<string, JsonValue>): Promise<number> {
+    const audio = await this.loadPrompt(name, text);
+    return audio ? this.streamPrompt(audio, meta) : 0;
   }
 
   /** The prompt's audio from the TTS cache (synthesised once); undefined without prompts or on failure. */
-  private async loadPrompt(name: FixedPromptName): Promise<FixedPromptAudio | undefined> {
+  private async loadPrompt(name: SpokenPromptName, text: string): Promise<FixedPromptAudio | undefined> {
     const prompts = this.options.prompts;
     if (!prompts || this.closed) return undefined;
     try {
-      const audio = await prompts.audio(name);
+      const audio = await prompts.audio(name, text);
       return this.closed ? undefined : audio;
     } catch (error) {
       this.options.logger.warn('fixed prompt unavailable; going on without it', { callId: this.options.callId, prompt: name, error: error as Error });
@@ -469,7 +626,7 @@ export class CallBridge {
    * time), records it as an agent turn in the conversation and reports it like the model's turns.
    * Returns its duration in ms.
    */
-  private streamPrompt(audio: FixedPromptAudio): number {
+  private streamPrompt(audio: FixedPromptAudio, meta: Record<string, JsonValue>): number {
     if (this.closed) return 0;
     const rateHz = this.acsRateHz;
     this.outboundAudio.flush(); // what the model said so far plays first
@@ -494,7 +651,7 @@ export class CallBridge {
     this.tracker.onAgentAudioSent(responseId, itemId, sentBytes, this.now());
     this.tracker.setAgentTranscript(responseId, itemId, audio.text);
     this.tracker.onResponseDone(responseId);
-    const turn = this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: audio.name });
+    const turn = this.options.conversation.appendToHistory('assistant', audio.text, { kind: 'prompt', prompt: audio.name, ...meta });
     this.promptTurns.set(itemId, turn.id);
     if (this.promptTurns.size > 8) this.promptTurns.delete(this.promptTurns.keys().next().value!);
     this.options.onTurn?.(this.options.callId, { role: 'agent', text: audio.text, itemId, timings: { startedAtEpochMs, endedAtEpochMs: startedAtEpochMs + durationMs, audioDurationMs: durationMs } });
@@ -531,26 +688,31 @@ export class CallBridge {
       this.outboundAudio.flush(); // the response is complete: its tail goes now
       if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);
       this.tracker.prune(this.now());
+      // The tools of this turn and who spoke it (the call core's transcript meta, as on the recognize/play path).
+      // With a definition, the caller's wait (end of speech to first audio) is the turn's latency per agent.
+      const wait: Record<string, JsonValue> = this.definition && turn.timings.ttfaMs !== undefined ? { turnMs: Math.round(turn.timings.ttfaMs) } : {};
+      const agentMeta = { ...(this.pendingTurnMeta ?? this.turnMeta(this.takePendingTools())), ...wait };
+      this.pendingTurnMeta = undefined;
       const bargeIn = this.fullTranscripts.get(turn.itemId);
       if (bargeIn) {
         // The generated turn, then a truncation marker with what the caller heard: reads show the
         // heard text, the raw history keeps what the model said, and analytics count the marker.
         this.fullTranscripts.delete(turn.itemId);
         const generated = this.options.limits ? limitText(bargeIn.fullTranscript || turn.text, this.options.limits.agentTextChars) : { text: bargeIn.fullTranscript || turn.text };
-        const full = conversation.appendToHistory('assistant', generated.text, { itemId: turn.itemId, interrupted: true, ...timingMeta(turn), ...truncationMeta(generated) });
+        const full = conversation.appendToHistory('assistant', generated.text, { itemId: turn.itemId, interrupted: true, ...timingMeta(turn), ...truncationMeta(generated), ...agentMeta });
         conversation.appendToHistory('assistant', turn.text, { kind: 'truncation', replaces: full.id, heardMs: bargeIn.audioEndMs });
         conversation.setBargeIn(false);
       } else {
-        conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn), ...turn.cut });
+        conversation.appendToHistory('assistant', turn.text, { itemId: turn.itemId, ...(turn.interrupted ? { interrupted: true } : {}), ...timingMeta(turn), ...turn.cut, ...agentMeta });
         if (this.bargeInOverPrompt) conversation.setBargeIn(false);
       }
       this.bargeInOverPrompt = false;
     }
     this.options.onTurn?.(this.options.callId, turn);
     if (turn.role === 'agent' && this.afterNextAgentTurn !== undefined) {
-      const action = this.afterNextAgentTurn;
+      const then = this.afterNextAgentTurn;
       this.afterNextAgentTurn = undefined;
-      this.actAfterPlayout(action);
+      this.whenPlayedOut(() => this.carryOut(then));
     }
     void this.flush().then(() => {
       this.stats.turnsPersisted += 1;
@@ -598,6 +760,9 @@ export class CallBridge {
     }
   }
 }
+
+/** What follows the agent's words once the caller has heard them. */
+type AfterSpeech = { readonly action: 'hang-up' } | { readonly action: 'transfer'; readonly targetNumber?: string | undefined };
 
 /** The caller's last words when no agent turn followed them (truncation markers count as agent turns). */
 function unansweredCallerTurn(history: ReadonlyArray<{ readonly role: string; readonly content: string }>): string | undefined {

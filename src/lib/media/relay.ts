@@ -54,8 +54,7 @@ import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
 import type { FixedPrompts } from '../agent/tts.js';
 import { RelayError } from './errors.js';
-import type { AgentCatalog } from '../agents/loader.js';
-import type { ToolRunner } from '../agents/tools.js';
+import type { DefinitionBinding } from '../agents/model-binding.js';
 import { mediaAgentDefinition } from '../agents/media-binding.js';
 
 export { RelayError } from './errors.js';
@@ -81,16 +80,19 @@ export type RelayOptions = {
   readonly affinityTtlSeconds?: number;
   /** Tool implementations for the agent (end_call, transfer_to_human…). */
   readonly tools?: (callId: string) => ((call: ToolCallRequest) => unknown) | undefined;
-  /** The agent definitions and their tool runner: a call's scenario then sets the session's instructions, tools and voice. */
-  readonly agents?: () => Promise<{ readonly catalog: AgentCatalog; readonly tools: ToolRunner } | undefined>;
+  /**
+   * The agent definitions, their tool runner and the responder that verifies keyed PINs: a call's
+   * scenario then sets the session's instructions, tools and voice, and its handoffs switch them.
+   */
+  readonly agents?: () => Promise<DefinitionBinding | undefined>;
   /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
   readonly onCallerTranscription?: (callId: string, text: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Ends a call through ACS; enables the agent's `end_call` tool (see {@link acsHangUp}). */
   readonly hangUp?: (callId: string) => Promise<void>;
-  /** Transfers a call to the configured number; enables `transfer_to_human` (see `acsTransfer`). */
-  readonly transfer?: (callId: string) => Promise<void>;
+  /** Transfers a call to the configured number (or the scenario's); enables `transfer_to_human` (see `acsTransfer`). */
+  readonly transfer?: (callId: string, targetNumber?: string) => Promise<void>;
   /** How each call's agent audio is coalesced into AudioData messages (see outbound-audio.ts). @default 120-200 ms messages */
   readonly outboundAudio?: CallBridgeOptions['outboundAudio'];
   /** Fixed prompts from the TTS cache (the greeting, hold before a transfer, failure when the agent is unreachable). */
@@ -402,11 +404,13 @@ class MediaRelay implements Relay {
     // Time to first audio, barge-ins and messages sent, observed at the bridge's two seams.
     const telemetry = relayCallTelemetry(callId, this.workerId, { vadSilenceMs: DEFAULT_VAD_SILENCE_MS });
     const agents = await this.options.agents?.();
+    // The active agent is the conversation's (`_activeAgent`): a relay taking the call over resumes with it.
     const definition =
       agents && typeof session?.scenario === 'string'
         ? mediaAgentDefinition(agents, { callId, scenario: session.scenario, activeAgent: conversation.activeAgent, userId: callerUserId })
         : undefined;
-    const callTools = definition ? (call: ToolCallRequest) => definition.toolCall(call) ?? (tools ? tools(call) : { error: `tool ${call.name} is not available` }) : tools;
+    // A new call of a scenario is greeted in its agent's words, by name for a caller it knows.
+    const callerProfile = definition && lookup && callerUserId && conversation.getHistory().length === 0 ? await this.profileOf(callId, callerUserId, lookup) : undefined;
     const bridge = new CallBridge({
       callId,
       conversation,
@@ -416,8 +420,9 @@ class MediaRelay implements Relay {
       agent: telemetry.agent(this.agent),
       logger: this.logger,
       context,
-      ...(callTools ? { tools: callTools } : {}),
+      ...(tools ? { tools } : {}),
       ...(definition ? { definition } : {}),
+      ...(callerProfile ? { callerProfile } : {}),
       ...(this.options.onCallerTranscription ? { onCallerTranscription: this.options.onCallerTranscription } : {}),
       ...(this.options.onTurn ? { onTurn: this.options.onTurn } : {}),
       ...(this.options.onBargeIn ? { onBargeIn: this.options.onBargeIn } : {}),
@@ -431,6 +436,16 @@ class MediaRelay implements Relay {
     this.byGroup.set(inboundGroup(callId), bridge);
     await client.joinGroup(inboundGroup(callId));
     await bridge.start();
+  }
+
+  /** The caller's profile for the greeting; a lookup that fails leaves the greeting anonymous, and is logged. */
+  private async profileOf(callId: string, userId: string, lookup: (userId: string) => Promise<CallerProfile | undefined>): Promise<CallerProfile | undefined> {
+    try {
+      return await lookup(userId);
+    } catch (error) {
+      this.logger.warn('caller profile unavailable; greeting without it', { callId, error: error as Error });
+      return undefined;
+    }
   }
 
   private forget(callId: string, bridge: CallBridge): void {

@@ -6,7 +6,7 @@
  */
 
 import type { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import type { RealtimeFunctionTool, RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import { durationMsForBase64 } from '../../media/audio.js';
 import { truncateTranscript } from '../../media/barge-in.js';
 import { openRealtimeSocket } from './connect.js';
@@ -57,6 +57,8 @@ export class RealtimeAgentSession {
   private lastSpeechStoppedAt: number | undefined;
   private sessionIdValue: string | undefined;
   private closing = false;
+  /** The model has spoken in this session: the service no longer accepts a change of voice. */
+  private spoke = false;
   private closedPromise: Promise<void>;
   private readonly abortListener: (() => void) | undefined;
 
@@ -113,6 +115,21 @@ export class RealtimeAgentSession {
 
   get isClosed(): boolean {
     return this.closing;
+  }
+
+  /**
+   * Another agent takes the conversation over (a handoff): its instructions and tools by
+   * `session.update`, the conversation kept. The service accepts a new voice only until the model has
+   * produced audio in the session, so after that the voice stays; returns whether it changed.
+   */
+  update(settings: { readonly instructions: string; readonly tools: readonly RealtimeFunctionTool[]; readonly voice?: string | undefined }): { readonly voiceChanged: boolean } {
+    if (this.closing) return { voiceChanged: false };
+    const voiceChanged = settings.voice !== undefined && !this.spoke;
+    this.socket.send({
+      type: 'session.update',
+      session: { type: 'realtime', instructions: settings.instructions, tools: [...settings.tools], ...(voiceChanged ? { audio: { output: { voice: settings.voice } } } : {}) },
+    });
+    return { voiceChanged };
   }
 
   /** Sends caller audio (base64 PCM16 LE mono 24 kHz). Cheap: the string is passed through. */
@@ -265,6 +282,7 @@ export class RealtimeAgentSession {
         }
         break;
       case 'response.output_audio.delta':
+        this.spoke = true;
         this.onAudioDelta(event.response_id, event.item_id, event.delta);
         break;
       case 'response.output_audio_transcript.delta':
