@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CallAutomationClient, type CallAutomationClientOptions, type CallConnection, type CallMedia } from '@azure/communication-call-automation';
 import { LRUCache } from 'lru-cache';
+import { AppError } from '../errors.js';
 import type { AppConfig } from '../config/index.js';
 
 /**
@@ -9,10 +10,10 @@ import type { AppConfig } from '../config/index.js';
  * because the SDK's pipeline (HTTP agent, token cache) is meant to be reused across invocations.
  */
 
-export class AcsClientError extends Error {
+export class AcsClientError extends AppError {
   override readonly name = 'AcsClientError';
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, { code: 'acs_client_config', cause: options.cause });
   }
 }
 

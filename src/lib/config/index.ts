@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import { SETTINGS, SETTING_NAMES, type Environment, type RawSettings, type SettingName } from './settings.js';
 
 export { SETTINGS, SETTING_NAMES, ENVIRONMENTS } from './settings.js';
@@ -10,12 +11,13 @@ export interface ConfigIssue {
 }
 
 /** Every offending setting at once, so a deployment is fixed in one pass. */
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   override readonly name = 'ConfigError';
   constructor(readonly issues: readonly ConfigIssue[]) {
     super(
       `Invalid configuration (${issues.length} setting${issues.length === 1 ? '' : 's'}):\n` +
         issues.map((i) => `  - ${i.variable}: ${i.problem}; expected ${i.expects}`).join('\n'),
+      { code: 'invalid_config', context: { settings: issues.map((i) => i.variable).join(',') } },
     );
   }
 }
