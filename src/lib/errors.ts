@@ -90,9 +90,21 @@ function classifyAt(err: unknown, depth: number): ErrorClass {
   return 'retry';
 }
 
-/** 404/410: the resource (for ACS, the call) is gone; 408, 429, 449 and 5xx pass; other 4xx never will. */
+/**
+ * 404/410: the resource (for ACS, the call) is gone. 408, 429, 449 and 5xx pass with time; so do 400
+ * and 409, which ACS answers for call-state races that resolve by themselves ("not valid when the call
+ * is not established" (8501), "a recognize operation is already running"). The rest of 4xx (refused
+ * credentials or roles, a payload too large or of the wrong type) will not change on a retry.
+ */
 function classifyStatus(status: number): ErrorClass {
   if (status === 404 || status === 410) return 'gone';
-  if (status === 408 || status === 429 || status === 449 || status >= 500) return 'retry';
+  if (status === 400 || status === 408 || status === 409 || status === 429 || status === 449 || status >= 500) return 'retry';
   return 'fatal';
+}
+
+/** What audit details and metrics may keep of a failure: its name and codes, never its message (which may quote a caller). */
+export function errorSummary(err: unknown): { readonly error: string; readonly code: string | number | null; readonly status: number | null } {
+  const { name, code, statusCode, status } = (err ?? {}) as { name?: unknown; code?: unknown; statusCode?: unknown; status?: unknown };
+  const httpStatus = typeof statusCode === 'number' ? statusCode : typeof status === 'number' ? status : null;
+  return { error: typeof name === 'string' ? name : typeof err, code: typeof code === 'string' || typeof code === 'number' ? code : null, status: httpStatus };
 }

@@ -13,6 +13,7 @@ import { fixedPromptsFor, nextStep, transferTargetFor, type FixedPrompts, type N
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { classify, errorSummary } from '../errors.js';
 import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
@@ -45,8 +46,10 @@ function authenticatorFor(deps: CallControlDeps): CallbackAuthenticator {
 
 /**
  * POST /api/callEvents: authenticate, parse, de-duplicate and route every CloudEvent of the body.
- * Each event is handled on its own: one that fails is logged with its id and the request answers
- * 500 so ACS retries; events already handled are skipped by their id on the retry.
+ * Each event is handled on its own, and a failure is classified (`classify`): one that may pass on a
+ * retry is logged with its id, its claim released, and the request answers 500 so ACS redelivers it
+ * (events already handled are skipped by their id); one no retry can change is logged, audited and
+ * acknowledged, so ACS does not redeliver it for nothing; one about a call that has ended is acknowledged.
  */
 export async function handleCallEvents(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
   const { logger } = deps;
@@ -91,6 +94,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
 
   let handled = 0;
   let failed = 0;
+  let rejected = 0;
   for (const event of parsed.value) {
     const claim = await claimEvent(callId, event, deps);
     if (!claim.claimed) {
@@ -106,11 +110,18 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
       handled += 1;
     } catch (err) {
-      if (isCallGone(err)) {
+      const verdict = classify(err);
+      if (verdict === 'gone') {
         // The caller hung up while we handled the event (e.g. during the greeting): ACS answers the
         // media operation with 404. A retry cannot succeed; CallDisconnected ends the call.
         logger.info('call already ended; event acknowledged', { callId, eventId: event.id, type: event.type });
         handled += 1;
+        continue;
+      }
+      if (verdict === 'fatal') {
+        rejected += 1;
+        logger.error('event handling failed and cannot succeed on a redelivery; acknowledged', { callId, eventId: event.id, type: event.type, error: err as Error });
+        await auditEventFailure(deps, callId, event, err);
         continue;
       }
       failed += 1;
@@ -123,8 +134,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       claim.endTurn();
     }
   }
-  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
-  return ok({ handled });
+  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed, ...(rejected > 0 ? { rejected } : {}) } };
+  return ok(rejected > 0 ? { handled, rejected } : { handled });
 }
 
 /** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
@@ -192,10 +203,13 @@ function invalidIdentifier(id: string): string | undefined {
   }
 }
 
-/** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
-function isCallGone(err: unknown): boolean {
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  return status === 404 || status === 410;
+async function auditEventFailure(deps: CallControlDeps, callId: string, event: CallAutomationEvent, err: unknown): Promise<void> {
+  const details = { eventType: event.type, eventId: event.id, ...errorSummary(err) };
+  try {
+    await deps.audit.append({ callId, action: 'event_failed', actor: 'acs-callback', at: now(deps), details, idempotencyKey: `${callId}:event_failed:${event.id}` });
+  } catch (auditErr) {
+    deps.logger.error('audit of a failed event failed', { callId, eventId: event.id, error: auditErr as Error });
+  }
 }
 
 /**
@@ -415,7 +429,7 @@ async function turnOnce(
     await performFollowUp(callId, session, followUp, deps);
   } catch (err) {
     // The caller hung up while the answer was being made: it was never heard, and the archive says so.
-    if (isCallGone(err) && followUp.spokenTurnId) {
+    if (classify(err) === 'gone' && followUp.spokenTurnId) {
       conversation.markUnheard(followUp.spokenTurnId);
       await conversation.flush();
     }
