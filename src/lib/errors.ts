@@ -61,6 +61,9 @@ const TRANSIENT_SYSTEM_CODE = /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|
 const PROGRAMMING_ERRORS = new Set(['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'ZodError']);
 const MAX_CAUSE_DEPTH = 8;
 
+/** Statuses Cosmos DB documents as transient: throttled, timeout, gone/partition moved, retry-with, unavailable. */
+export const COSMOS_TRANSIENT_STATUS: ReadonlySet<number> = new Set([408, 410, 429, 449, 500, 503]);
+
 /**
  * One verdict for any thrown value. Ours decide by `code` and `retryable`; foreign errors by their HTTP
  * status (ACS, Cosmos DB, OpenAI), Redis reply or transport code; a wrapper without a verdict of its
@@ -80,7 +83,9 @@ function classifyAt(err: unknown, depth: number): ErrorClass {
   const { name, message, statusCode, status, code, cause } = err as { name?: unknown; message?: unknown; statusCode?: unknown; status?: unknown; code?: unknown; cause?: unknown };
   if (name === 'TimeoutError') return 'retry';
   if (name === 'AbortError') return 'fatal';
-  const httpStatus = typeof statusCode === 'number' ? statusCode : typeof status === 'number' ? status : typeof code === 'number' ? code : undefined;
+  // @azure/cosmos' ErrorResponse carries its status as a numeric `code`, with Cosmos DB's own transient set.
+  if (typeof code === 'number' && code >= 400) return COSMOS_TRANSIENT_STATUS.has(code) ? 'retry' : 'fatal';
+  const httpStatus = typeof statusCode === 'number' ? statusCode : typeof status === 'number' ? status : undefined;
   if (httpStatus !== undefined && httpStatus >= 400) return classifyStatus(httpStatus);
   if (name === 'ReplyError') return typeof message === 'string' && TRANSIENT_REDIS_REPLY.test(message) ? 'retry' : 'fatal';
   if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return 'retry';
@@ -91,7 +96,7 @@ function classifyAt(err: unknown, depth: number): ErrorClass {
 }
 
 /**
- * 404/410: the resource (for ACS, the call) is gone. 408, 429, 449 and 5xx pass with time; so do 400
+ * Statuses of the Azure SDKs' `RestError` (ACS call automation). 404/410: the resource (for ACS, the call) is gone. 408, 429, 449 and 5xx pass with time; so do 400
  * and 409, which ACS answers for call-state races that resolve by themselves ("not valid when the call
  * is not established" (8501), "a recognize operation is already running"). The rest of 4xx (refused
  * credentials or roles, a payload too large or of the wrong type) will not change on a retry.
