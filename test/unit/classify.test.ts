@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { RestError } from '@azure/core-rest-pipeline';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -17,6 +16,7 @@ import { RelayError, CallActionError } from '../../src/lib/media/errors.js';
 import { MediaFrameError, parseMediaFrame } from '../../src/lib/media/codec.js';
 import { InvalidIdentifierError, JournalOverflowError, RedisCommandError, RedisUnavailableError, StateError, StateLostError } from '../../src/lib/state/errors.js';
 import { assertValidIdentifier } from '../../src/lib/state/keys.js';
+import { closedPort } from '../support/ports.js';
 
 /** What a call throws, as a value: these tests classify what real code raised, not hand-made shapes. */
 async function failureOf(action: () => unknown): Promise<unknown> {
@@ -26,15 +26,6 @@ async function failureOf(action: () => unknown): Promise<unknown> {
     return error;
   }
   throw new Error('expected the action to fail');
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('classify: errors of every module share one root', () => {

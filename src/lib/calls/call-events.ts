@@ -22,6 +22,7 @@ import { boundedContext, boundedRecognition, limitText, truncationMeta, type Bou
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
+import { TurnBudget, withinBudget } from './turn-budget.js';
 
 /** operationContext values: they come back on the Play and Recognize events and say what to do next. */
 export const OPERATION = {
@@ -107,7 +108,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
+      const budget = new TurnBudget(deps.config.limits.turnBudgetMs);
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps, budget));
       handled += 1;
     } catch (err) {
       const verdict = classify(err);
@@ -248,16 +250,16 @@ function now(deps: CallControlDeps): string {
   return (deps.now?.() ?? new Date()).toISOString();
 }
 
-async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps): Promise<void> {
+async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
     // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
     // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
     if (usesMediaStream(session, deps)) return;
-    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps, budget);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps);
+    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps, budget);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -265,7 +267,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
       await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
-      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
+      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps, budget);
     }
   } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
@@ -354,7 +356,7 @@ async function fallBackFromMedia(callId: string, session: CallSession, event: Ex
     return;
   }
   // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
-  if (session.state === 'connected') await greet(callId, fallen, event.id, deps);
+  if (session.state === 'connected') await greet(callId, fallen, event.id, deps, new TurnBudget(deps.config.limits.turnBudgetMs));
 }
 
 function connectionIdOf(session: CallSession): string {
@@ -413,20 +415,22 @@ async function turnOnce(
   session: CallSession,
   eventId: string,
   deps: CallControlDeps,
+  budget: TurnBudget,
   write: (conversation: ConversationManager) => Promise<FollowUp>,
 ): Promise<void> {
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
+  const conversation = await withinBudget(budget.answer, 'conversation.load', budget.budgetMs, () => ConversationManager.fromRedis(callId, deps.store));
   const recorded = followUpOf(conversation.handledEvent(eventId));
   if (recorded) {
     deps.logger.info('event redelivered after its turn was written; redoing its follow-up only', { callId, eventId, action: recorded.action });
-    await performFollowUp(callId, session, recorded, deps);
+    await performFollowUp(callId, session, recorded, deps, budget);
     return;
   }
   const followUp = await write(conversation);
   conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
-  await conversation.flush();
+  const followUpSignal = budget.followUp();
+  await withinBudget(followUpSignal, 'conversation.flush', budget.budgetMs, () => conversation.flush());
   try {
-    await performFollowUp(callId, session, followUp, deps);
+    await performFollowUp(callId, session, followUp, deps, budget, followUpSignal);
   } catch (err) {
     // The caller hung up while the answer was being made: it was never heard, and the archive says so.
     if (classify(err) === 'gone' && followUp.spokenTurnId) {
@@ -437,18 +441,24 @@ async function turnOnce(
   }
 }
 
-async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
-  if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
-  if (followUp.action === 'none') return;
-  if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
-  else await listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones);
+/** The follow-up's session write and ACS request, under one budget of their own (`signal`). */
+async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps, budget: TurnBudget, signal = budget.followUp()): Promise<void> {
+  const { session: fields, action } = followUp;
+  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.store.updateCallSession(callId, fields));
+  if (action === 'none') return;
+  await withinBudget(signal, `acs.${action}`, budget.budgetMs, () =>
+    action === 'play'
+      ? play(session, followUp.text, followUp.operationContext, deps, signal)
+      : listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones, signal),
+  );
 }
 
-async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
-  await turnOnce(callId, session, eventId, deps, async (conversation) => {
-    // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
-    const profile = session.callerUserId
-      ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation) => {
+    // Without the profile the caller is greeted as new: a lookup failure (or one slower than the turn's budget) must not stop the greeting.
+    const userId = session.callerUserId;
+    const profile = userId
+      ? await withinBudget(budget.answer, 'profiles.lookup', budget.budgetMs, () => deps.profiles.lookup(userId)).catch((error: unknown) => {
           deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
           return undefined;
         })
@@ -464,11 +474,11 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps): Promise<void> {
+async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const userText = heard.text;
   const userMeta = truncationMeta(heard);
   if (heard.truncatedFrom !== undefined) deps.logger.warn('recognized text over the limit; truncated', { callId, eventId, length: heard.truncatedFrom, kept: userText.length });
-  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation): Promise<FollowUp> => {
     if (session.state === 'disconnected') {
       // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
       // are kept, marked late, and nobody is left to answer them.
@@ -480,10 +490,15 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
     const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
     let reply: AgentReply;
+    // Set when the turn's budget ran out before the answer: the caller hears the apology instead.
+    let timedOut = false;
     try {
-      reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
+      const input = { callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent, signal: budget.answer };
+      reply = await withinBudget(budget.answer, 'agent.respond', budget.budgetMs, () => deps.agent.respond(input));
     } catch (err) {
-      deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+      timedOut = budget.expired;
+      if (timedOut) deps.logger.warn('turn budget ran out before the answer; apologising', { callId, eventId, budgetMs: budget.budgetMs, error: err as Error });
+      else deps.logger.error('agent failed; apologising', { callId, error: err as Error });
       reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
     }
     const replyMs = Math.round((performance.now() - started) * 10) / 10;
@@ -500,6 +515,7 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, Object.keys(userTurnMeta).length > 0 ? userTurnMeta : undefined);
     const answer = conversation.appendToHistory('assistant', reply.text, {
       ...truncationMeta(said),
+      ...(timedOut ? { timedOut: true } : {}),
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,
@@ -552,8 +568,8 @@ function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: st
   return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
 }
 
-async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
-  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation): Promise<FollowUp> => {
     const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
     conversation.updateContext({ silenceCount });
     const prompts = promptsOf(session, deps, conversation.activeAgent);
@@ -580,17 +596,18 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
   void callId;
 }
 
-async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps): Promise<void> {
-  await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
+async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps, abortSignal?: AbortSignal): Promise<void> {
+  const [sources, options] = playText(text, deps.config.acs, { operationContext });
+  await (await media(session, deps)).playToAll(sources, abortSignal ? { ...options, abortSignal } : options);
 }
 
 /** `dtmfTones`: the agent takes a PIN or a menu key, so keypad tones are recognized as well as speech. */
-async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number): Promise<void> {
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number, abortSignal?: AbortSignal): Promise<void> {
   const target = session.participantRawId;
   if (!target) throw new Error(`call ${callId} has no participant to recognize`);
   const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
   const options = dtmfTones === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: dtmfTones, interToneTimeoutInSeconds: 3 };
-  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), options);
+  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), abortSignal ? { ...options, abortSignal } : options);
 }
 
 function identifierFromRawId(rawId: string) {

@@ -98,6 +98,8 @@ export interface AppConfig {
     readonly toolArgumentsChars: number;
     readonly modelOutputChars: number;
     readonly contextFieldChars: number;
+    /** `TURN_BUDGET_MS`: how long the callback turn may take to have an answer ready. */
+    readonly turnBudgetMs: number;
   };
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
@@ -280,6 +282,7 @@ function shape(s: RawSettings): AppConfig {
       toolArgumentsChars: s.LIMIT_TOOL_ARGUMENTS_CHARS,
       modelOutputChars: s.LIMIT_MODEL_OUTPUT_CHARS,
       contextFieldChars: s.LIMIT_CONTEXT_FIELD_CHARS,
+      turnBudgetMs: s.TURN_BUDGET_MS,
     },
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,
