@@ -8,16 +8,23 @@ import { AppError } from '../errors.js';
  * that replaced it, is still recorded and heard.
  */
 export class TurnBudget {
-  /** Fires when the turn has had `budgetMs` to get its answer ready. */
-  readonly answer: AbortSignal;
+  private readonly startedMs = performance.now();
+  private signal: AbortSignal | undefined;
 
-  constructor(readonly budgetMs: number) {
-    this.answer = AbortSignal.timeout(budgetMs);
+  constructor(readonly budgetMs: number) {}
+
+  /**
+   * Fires when the turn has had `budgetMs`, counted from its start, to get its answer ready. Made on
+   * first use: most callbacks (PlayCompleted, ParticipantsUpdated…) are not turns and need no timer.
+   */
+  get answer(): AbortSignal {
+    this.signal ??= AbortSignal.timeout(Math.max(0, Math.ceil(this.budgetMs - (performance.now() - this.startedMs))));
+    return this.signal;
   }
 
   /** Whether the answer's budget ran out (the caller hears the apology, the turn records `timedOut`). */
   get expired(): boolean {
-    return this.answer.aborted;
+    return this.signal?.aborted ?? false;
   }
 
   /** A fresh signal for the write and the ACS request after the answer. */
