@@ -153,7 +153,9 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
   // While a required step waits for its dependency, the call's state in Redis must outlive the wait.
   const keepState = function* (): Generator<Task, unknown, any> {
     try {
-      return yield context.df.callActivity(LifecycleActivity.keepCallState, { callId: input.callId });
+      const kept: unknown = yield context.df.callActivity(LifecycleActivity.keepCallState, { callId: input.callId });
+      if (isActivityFailure(kept)) log('warn', 'could not extend the call state TTLs while archival is pending', { cause: kept.activityFailed.message, error: kept.activityFailed.error });
+      return kept;
     } catch (error) {
       log('warn', 'could not extend the call state TTLs while archival is pending', { cause: causeOf(error) });
       return undefined;
