@@ -13,7 +13,7 @@ import { fixedPromptsFor, nextStep, transferTargetFor, type FixedPrompts, type N
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
-import { classify, errorSummary } from '../errors.js';
+import { AppError, classify, errorSummary } from '../errors.js';
 import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
@@ -361,7 +361,8 @@ async function fallBackFromMedia(callId: string, session: CallSession, event: Ex
 
 function connectionIdOf(session: CallSession): string {
   const id = session.callConnectionId;
-  if (!id) throw new Error('call has no callConnectionId yet');
+  // CallConnected may still be on its way (ACS's events overtake one another): a redelivery can find it.
+  if (!id) throw new AppError('call has no callConnectionId yet', { code: 'not_connected', retryable: true });
   return id;
 }
 
@@ -589,7 +590,7 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
     await (await connection(session, deps)).hangUp(true);
   } else if (operationContext === OPERATION.transferHold) {
     const target = transferTargetFor(deps.agents, session.scenario, deps.config.acs.transferTargetNumber);
-    if (!target) throw new Error(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`);
+    if (!target) throw new AppError(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`, { code: 'no_transfer_target', context: { scenario: session.scenario ?? null } });
     await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
   }
   // Prompts played inside recognize come back as Recognize* events; nothing else to do here.
@@ -604,7 +605,7 @@ async function play(session: CallSession, text: string, operationContext: string
 /** `dtmfTones`: the agent takes a PIN or a menu key, so keypad tones are recognized as well as speech. */
 async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number, abortSignal?: AbortSignal): Promise<void> {
   const target = session.participantRawId;
-  if (!target) throw new Error(`call ${callId} has no participant to recognize`);
+  if (!target) throw new AppError(`call ${callId} has no participant to recognize`, { code: 'no_participant', context: { callId } });
   const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
   const options = dtmfTones === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: dtmfTones, interToneTimeoutInSeconds: 3 };
   await (await media(session, deps)).startRecognizing(identifierFromRawId(target), abortSignal ? { ...options, abortSignal } : options);
