@@ -1,16 +1,7 @@
-import net from 'node:net';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
 import { ArchiveError, createCosmosClient, isLocalEndpoint } from '../../src/lib/archive/index.js';
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from '../support/ports.js';
 
 describe('createCosmosClient', () => {
   it('uses Microsoft Entra ID with the account scope when no key is configured', async () => {

@@ -188,7 +188,7 @@ describe('dev host over HTTP', () => {
   it('answers 500 when a handler throws, and logs the failure with the function name', async () => {
     const response = await fetch(`${host.baseUrl}/api/boom`);
     expect(response.status).toBe(500);
-    expect(logged).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ functionName: 'boom', error: { name: 'Error', message: 'boom' } }) }));
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ functionName: 'boom', error: expect.objectContaining({ name: 'Error', message: 'boom', stack: expect.stringContaining('boom') }) }) }));
   });
 
   it('starts an orchestration through the durable client, raises its event and returns its output', async () => {

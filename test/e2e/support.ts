@@ -25,6 +25,11 @@ export async function startE2eStack(options: OfflineStackOptions = {}): Promise<
   });
 }
 
+/** Settings for the chat agent against the Azure OpenAI stand-in at `endpoint` (Azure OpenAI cannot run offline). */
+export function standInModelSettings(endpoint: string): Record<string, string> {
+  return { AGENT_MODE: 'azure-openai', AZURE_OPENAI_ENDPOINT: endpoint, AZURE_OPENAI_API_KEY: 'local-test-key', AZURE_OPENAI_CHAT_DEPLOYMENT: 'gpt-4o-mini' };
+}
+
 /** Waits for the call's lifecycle orchestration (instance id = callConnectionId) and returns its output. */
 export async function lifecycleOf(stack: OfflineStack, callConnectionId: string | undefined): Promise<{ status: InstanceStatus; output: LifecycleSummary }> {
   expect(callConnectionId, 'the call was answered').toBeTruthy();

@@ -14,6 +14,8 @@ import { RecordingDeps } from './recording-deps.js';
 import { createApp, type App } from '../../src/lib/app/index.js';
 import { runWithApp } from '../../src/lib/app/current.js';
 import { testConfig } from '../support/env.js';
+import { ArchiveRejectedError, InvalidArchiveInputError } from '../../src/lib/archive/errors.js';
+import { RedisUnavailableError } from '../../src/lib/state/errors.js';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { METRIC } from '../../src/lib/telemetry/metrics.js';
@@ -196,6 +198,42 @@ describe('callLifecycle orchestration', () => {
     expect(deps.ops()).not.toContain('updateProfile');
     expect(deps.ops().at(-1)).toBe('cleanup');
     expect(status.output).toMatchObject({ profileUpdated: false, warnings: [expect.stringContaining('writeAnalytics')] });
+  });
+
+  it('ends a required step at once, audited, when its activity fails in a way no retry can change', async () => {
+    // Prepare: Cosmos DB refuses the transcript for good (413); a retry would be refused the same way.
+    const tooLarge = Object.assign(new Error('Request size is too large'), { code: 413 });
+    const deps = new RecordingDeps().failNext('archiveTranscript', Infinity, () => new ArchiveRejectedError('transcripts.upsertPage', tooLarge, 413));
+    withLifecycleDeps(deps);
+    const id = await start(callInput());
+    // Act
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
+    const status = await host.durable.waitForCompletion(id);
+    // Assess: one attempt, no keep-alive for retries that will not come, the failure audited and the state kept.
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(String(status.output)).toContain('archiveTranscript failed and cannot succeed on a retry (1 attempts): Cosmos DB rejected transcripts.upsertPage (413)');
+    expect(deps.ops()).toEqual(['finalize', 'archiveTranscript', 'appendAudit']);
+    expect(deps.calls.at(-1)).toMatchObject({ op: 'appendAudit', arg: { action: 'archive_failed', details: { step: 'archiveTranscript' } } });
+    expect(status.customStatus).toMatchObject({ phase: 'gave-up' });
+  });
+
+  it('records a best-effort step that fails for good as a warning after one attempt, and retries one that may pass', async () => {
+    // Prepare: the profile update is refused as invalid input; analytics meet a Redis outage twice.
+    const deps = new RecordingDeps()
+      .failNext('updateProfile', Infinity, () => new InvalidArchiveInputError('profiles.update', 'userId is not a salted id'))
+      .failNext('recordAnalytics', 2, () => new RedisUnavailableError('HGETALL', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })));
+    withLifecycleDeps(deps);
+    const id = await start(callInput());
+    // Act
+    await host.durable.raiseEvent(id, CALL_DISCONNECTED_EVENT, { reason: 'caller-hung-up', at: new Date().toISOString() });
+    const status = await host.durable.waitForCompletion(id);
+    // Assess
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(deps.ops()).toEqual(['finalize', 'archiveTranscript', 'updateProfile', 'recordAnalytics', 'recordAnalytics', 'recordAnalytics', 'appendAudit', 'cleanup']);
+    expect(status.output).toMatchObject({
+      profileUpdated: false,
+      warnings: [expect.stringMatching(/^updateProfile: updateProfile failed and cannot succeed on a retry \(1 attempts\): Invalid input to profiles.update/)],
+    });
   });
 
   it('fails fast on an input that is not a call', async () => {

@@ -9,11 +9,14 @@ export type Operation = keyof LifecycleDeps;
  */
 export class RecordingDeps implements LifecycleDeps {
   readonly calls: Array<{ op: Operation; arg: unknown }> = [];
-  private readonly failuresLeft = new Map<Operation, number>();
+  private readonly failuresLeft = new Map<Operation, { times: number; error: () => unknown }>();
 
-  /** The next `times` calls of `op` throw (use Infinity for a dependency that stays down). */
-  failNext(op: Operation, times: number): this {
-    this.failuresLeft.set(op, times);
+  /**
+   * The next `times` calls of `op` throw (use Infinity for a dependency that stays down): a plain Error
+   * (which the error policy retries) unless `error` makes another.
+   */
+  failNext(op: Operation, times: number, error: () => unknown = () => new Error(`${op} unavailable`)): this {
+    this.failuresLeft.set(op, { times, error });
     return this;
   }
 
@@ -23,10 +26,10 @@ export class RecordingDeps implements LifecycleDeps {
 
   private record(op: Operation, arg: unknown): void {
     this.calls.push({ op, arg });
-    const left = this.failuresLeft.get(op) ?? 0;
-    if (left > 0) {
-      this.failuresLeft.set(op, left - 1);
-      throw new Error(`${op} unavailable`);
+    const failure = this.failuresLeft.get(op);
+    if (failure && failure.times > 0) {
+      failure.times -= 1;
+      throw failure.error();
     }
   }
 

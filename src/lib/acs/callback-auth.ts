@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { AppConfig } from '../config/index.js';
 import { createJwtVerifier, type JwtFailureReason, type JwtVerifier, type JwtVerifierOptions } from './callback-jwt.js';
 import { verifyCallbackSignature, type SignatureFailureReason } from './callback-signature.js';
@@ -48,10 +49,10 @@ export interface CallbackAuthenticator {
 }
 
 /** A configuration that cannot authenticate anything; raised at start-up, never per request. */
-export class CallbackAuthError extends Error {
+export class CallbackAuthError extends AppError {
   override readonly name = 'CallbackAuthError';
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, { code: 'callback_auth_config', cause: options.cause });
   }
 }
 

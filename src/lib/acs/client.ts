@@ -1,5 +1,6 @@
 import { CallAutomationClient, type CallAutomationClientOptions, type CallConnection, type CallMedia } from '@azure/communication-call-automation';
 import { LRUCache } from 'lru-cache';
+import { AppError } from '../errors.js';
 import type { AppConfig } from '../config/index.js';
 import { resolveCredential, type CredentialInput } from '../app/credential.js';
 
@@ -9,10 +10,10 @@ import { resolveCredential, type CredentialInput } from '../app/credential.js';
  * invocations, because the SDK's pipeline (HTTP agent, token cache) is meant to be reused.
  */
 
-export class AcsClientError extends Error {
+export class AcsClientError extends AppError {
   override readonly name = 'AcsClientError';
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, { code: 'acs_client_config', cause: options.cause });
   }
 }
 

@@ -3,6 +3,8 @@
  * a stateless callback invocation, so everything the agent needs (history, caller context) comes in.
  */
 
+import { AppError } from '../errors.js';
+
 export interface Turn {
   readonly role: 'user' | 'assistant';
   readonly text: string;
@@ -91,15 +93,12 @@ export interface ChatAgent {
 export type AgentErrorCode = 'aborted' | 'timeout' | 'rate_limited' | 'unavailable' | 'auth' | 'not_found' | 'bad_request' | 'invalid_response' | 'config';
 
 /** Base error of the agent module. `retryable`: trying the same turn again may succeed. */
-export class AgentError extends Error {
+export class AgentError extends AppError {
   override name: string = 'AgentError';
-  readonly code: AgentErrorCode;
-  readonly retryable: boolean;
+  declare readonly code: AgentErrorCode;
   readonly status: number | undefined;
   constructor(message: string, options: { code: AgentErrorCode; retryable: boolean; status?: number; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
-    this.retryable = options.retryable;
+    super(message, { code: options.code, retryable: options.retryable, cause: options.cause, context: { status: options.status ?? null } });
     this.status = options.status;
   }
 }

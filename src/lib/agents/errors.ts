@@ -1,3 +1,5 @@
+import { AppError, type AppErrorOptions } from '../errors.js';
+
 /** One thing wrong in a definition file, placed where an editor can jump to it. */
 export interface DefinitionProblem {
   /** Path of the file inside the definitions folder (or the source's name for it). */
@@ -11,15 +13,18 @@ export interface DefinitionProblem {
 }
 
 /** Base error of the agents module. */
-export class AgentsError extends Error {
+export class AgentsError extends AppError {
   override name: string = 'AgentsError';
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super(message, { code: 'agents_error', ...options });
+  }
 }
 
 /** The definitions do not load: every problem found, not only the first. */
 export class AgentDefinitionError extends AgentsError {
   override name = 'AgentDefinitionError';
   constructor(readonly problems: readonly DefinitionProblem[]) {
-    super(`agent definitions are invalid:\n${problems.map(formatProblem).join('\n')}`);
+    super(`agent definitions are invalid:\n${problems.map(formatProblem).join('\n')}`, { code: 'invalid_definitions', context: { problems: problems.length } });
   }
 }
 
@@ -34,9 +39,10 @@ export class ToolError extends AgentsError {
   constructor(
     message: string,
     readonly tool: string,
-    readonly code: 'timeout' | 'http_status' | 'too_large' | 'bad_response' | 'bad_arguments' | 'unavailable' | 'not_registered',
+    override readonly code: 'timeout' | 'http_status' | 'too_large' | 'bad_response' | 'bad_arguments' | 'unavailable' | 'not_registered',
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // A slow or unreachable tool may answer next time; a bad answer or bad arguments will not change.
+    super(message, { code, retryable: code === 'timeout' || code === 'unavailable', context: { tool }, cause: options?.cause });
   }
 }

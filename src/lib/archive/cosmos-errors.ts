@@ -1,7 +1,6 @@
+import { COSMOS_TRANSIENT_STATUS } from '../errors.js';
 import { ArchiveAbortedError, ArchiveError, ArchiveRejectedError, ArchiveUnavailableError } from './errors.js';
 
-/** Statuses Cosmos DB documents as transient: throttled, timeout, gone/partition moved, retry-with, unavailable. */
-const TRANSIENT_STATUS = new Set([408, 410, 429, 449, 500, 503]);
 
 /** Node and SDK error codes of a connection that failed or a request that timed out. */
 const NETWORK_CODES = new Set([
@@ -30,7 +29,7 @@ export function describeCosmosFailure(err: unknown): CosmosFailure {
   const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; retryAfterInMs?: unknown; name?: unknown; message?: unknown };
   const statusCode = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const retryAfterMs = typeof e.retryAfterInMs === 'number' && Number.isFinite(e.retryAfterInMs) ? e.retryAfterInMs : undefined;
-  if (statusCode !== undefined) return { statusCode, transient: TRANSIENT_STATUS.has(statusCode), retryAfterMs };
+  if (statusCode !== undefined) return { statusCode, transient: COSMOS_TRANSIENT_STATUS.has(statusCode), retryAfterMs };
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
   const transient = NETWORK_CODES.has(code) || e.name === 'TimeoutError' || /socket hang up|ECONNRESET|other side closed|timeout/i.test(message);

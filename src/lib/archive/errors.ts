@@ -1,19 +1,24 @@
+import { AppError } from '../errors.js';
+
 /**
  * Errors of the archive module. Callers (the lifecycle activities) look at `retryable` only: true means
  * the same call may succeed later (throttling, outage, timeout, a concurrent re-archive), false means
  * the input or the request is wrong and retrying cannot help.
  */
-export class ArchiveError extends Error {
+export class ArchiveError extends AppError {
   override name = 'ArchiveError';
-  readonly retryable: boolean;
   /** What was being done, e.g. `transcripts.upsertPage`. */
   readonly operation: string;
   /** HTTP status from Cosmos DB when there was one. */
   readonly statusCode: number | undefined;
-  constructor(message: string, options: { operation: string; cause?: unknown; retryable?: boolean; statusCode?: number }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(message: string, options: { operation: string; code?: string; cause?: unknown; retryable?: boolean; statusCode?: number }) {
+    super(message, {
+      code: options.code ?? 'archive_error',
+      retryable: options.retryable ?? false,
+      cause: options.cause,
+      context: { operation: options.operation, statusCode: options.statusCode ?? null },
+    });
     this.operation = options.operation;
-    this.retryable = options.retryable ?? false;
     this.statusCode = options.statusCode;
   }
 }
@@ -24,6 +29,7 @@ export class ArchiveUnavailableError extends ArchiveError {
   constructor(operation: string, cause: unknown, statusCode?: number, readonly attempts?: number) {
     super(`Cosmos DB unavailable during ${operation}${attempts ? ` after ${attempts} attempts` : ''}: ${causeMessage(cause)}`, {
       operation,
+      code: 'archive_unavailable',
       cause,
       retryable: true,
       ...(statusCode === undefined ? {} : { statusCode }),
@@ -37,6 +43,7 @@ export class ArchiveRejectedError extends ArchiveError {
   constructor(operation: string, cause: unknown, statusCode?: number) {
     super(`Cosmos DB rejected ${operation}${statusCode ? ` (${statusCode})` : ''}: ${causeMessage(cause)}`, {
       operation,
+      code: 'archive_rejected',
       cause,
       retryable: false,
       ...(statusCode === undefined ? {} : { statusCode }),
@@ -48,7 +55,7 @@ export class ArchiveRejectedError extends ArchiveError {
 export class InvalidArchiveInputError extends ArchiveError {
   override name = 'InvalidArchiveInputError';
   constructor(operation: string, readonly reason: string) {
-    super(`Invalid input to ${operation}: ${reason}`, { operation, retryable: false });
+    super(`Invalid input to ${operation}: ${reason}`, { operation, code: 'invalid_archive_input', retryable: false });
   }
 }
 
@@ -59,7 +66,7 @@ export class InvalidArchiveInputError extends ArchiveError {
 export class TranscriptIntegrityError extends ArchiveError {
   override name = 'TranscriptIntegrityError';
   constructor(readonly callId: string, reason: string) {
-    super(`Transcript of call ${JSON.stringify(callId)} is inconsistent: ${reason}`, { operation: 'transcripts.read', retryable: true });
+    super(`Transcript of call ${JSON.stringify(callId)} is inconsistent: ${reason}`, { operation: 'transcripts.read', code: 'transcript_inconsistent', retryable: true });
   }
 }
 
@@ -67,7 +74,7 @@ export class TranscriptIntegrityError extends ArchiveError {
 export class ProfileCacheError extends ArchiveError {
   override name = 'ProfileCacheError';
   constructor(operation: string, cause: unknown) {
-    super(`Profile cache not invalidated during ${operation}: ${causeMessage(cause)}`, { operation, cause, retryable: true });
+    super(`Profile cache not invalidated during ${operation}: ${causeMessage(cause)}`, { operation, code: 'profile_cache_stale', cause, retryable: true });
   }
 }
 
@@ -75,7 +82,7 @@ export class ProfileCacheError extends ArchiveError {
 export class ArchiveAbortedError extends ArchiveError {
   override name = 'ArchiveAbortedError';
   constructor(operation: string, cause?: unknown) {
-    super(`${operation} aborted`, { operation, cause, retryable: false });
+    super(`${operation} aborted`, { operation, code: 'archive_aborted', cause, retryable: false });
   }
 }
 

@@ -13,6 +13,7 @@ import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, 
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
 import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { AppError, classify, errorSummary } from '../errors.js';
 import { assertValidIdentifier } from '../state/keys.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
@@ -21,6 +22,7 @@ import { boundedContext, boundedRecognition, limitText, truncationMeta, type Bou
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
+import { TurnBudget, withinBudget } from './turn-budget.js';
 
 /** operationContext values: they come back on the Play and Recognize events and say what to do next. */
 export const OPERATION = {
@@ -34,8 +36,10 @@ export const OPERATION = {
 
 /**
  * POST /api/callEvents: authenticate, parse, de-duplicate and route every CloudEvent of the body.
- * Each event is handled on its own: one that fails is logged with its id and the request answers
- * 500 so ACS retries; events already handled are skipped by their id on the retry.
+ * Each event is handled on its own, and a failure is classified (`classify`): one that may pass on a
+ * retry is logged with its id, its claim released, and the request answers 500 so ACS redelivers it
+ * (events already handled are skipped by their id); one no retry can change is logged, audited and
+ * acknowledged, so ACS does not redeliver it for nothing; one about a call that has ended is acknowledged.
  */
 export async function handleCallEvents(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
   const { logger } = deps;
@@ -83,6 +87,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
 
   let handled = 0;
   let failed = 0;
+  let rejected = 0;
   for (const event of parsed.value) {
     const claim = await claimEvent(callId, event, deps);
     if (!claim.claimed) {
@@ -95,14 +100,22 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       continue;
     }
     try {
-      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps));
+      const budget = new TurnBudget(deps.config.limits.turnBudgetMs);
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps, budget));
       handled += 1;
     } catch (err) {
-      if (isCallGone(err)) {
+      const verdict = classify(err);
+      if (verdict === 'gone') {
         // The caller hung up while we handled the event (e.g. during the greeting): ACS answers the
         // media operation with 404. A retry cannot succeed; CallDisconnected ends the call.
         logger.info('call already ended; event acknowledged', { callId, eventId: event.id, type: event.type });
         handled += 1;
+        continue;
+      }
+      if (verdict === 'fatal') {
+        rejected += 1;
+        logger.error('event handling failed and cannot succeed on a redelivery; acknowledged', { callId, eventId: event.id, type: event.type, error: err as Error });
+        await auditEventFailure(deps, callId, event, err);
         continue;
       }
       failed += 1;
@@ -115,8 +128,8 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       claim.endTurn();
     }
   }
-  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed } };
-  return ok({ handled });
+  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed, ...(rejected > 0 ? { rejected } : {}) } };
+  return ok(rejected > 0 ? { handled, rejected } : { handled });
 }
 
 /** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
@@ -184,10 +197,13 @@ function invalidIdentifier(id: string): string | undefined {
   }
 }
 
-/** ACS answers 404 (sub-code 8522 "Call not found") for operations on a call that has ended. */
-function isCallGone(err: unknown): boolean {
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  return status === 404 || status === 410;
+async function auditEventFailure(deps: CallControlDeps, callId: string, event: CallAutomationEvent, err: unknown): Promise<void> {
+  const details = { eventType: event.type, eventId: event.id, ...errorSummary(err) };
+  try {
+    await deps.audit.append({ callId, action: 'event_failed', actor: 'acs-callback', at: now(deps), details, idempotencyKey: `${callId}:event_failed:${event.id}` });
+  } catch (auditErr) {
+    deps.logger.error('audit of a failed event failed', { callId, eventId: event.id, error: auditErr as Error });
+  }
 }
 
 /**
@@ -226,16 +242,16 @@ function now(deps: CallControlDeps): string {
   return (deps.now?.() ?? new Date()).toISOString();
 }
 
-async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps): Promise<void> {
+async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
     // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
     // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
     if (usesMediaStream(session, deps)) return;
-    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps);
+    await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps, budget);
   } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps);
+    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps, budget);
   } else if (isEvent(event, 'RecognizeFailed')) {
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
@@ -243,7 +259,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
       await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
       await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
-      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps);
+      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps, budget);
     }
   } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
@@ -332,12 +348,13 @@ async function fallBackFromMedia(callId: string, session: CallSession, event: Ex
     return;
   }
   // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
-  if (session.state === 'connected') await greet(callId, fallen, event.id, deps);
+  if (session.state === 'connected') await greet(callId, fallen, event.id, deps, new TurnBudget(deps.config.limits.turnBudgetMs));
 }
 
 function connectionIdOf(session: CallSession): string {
   const id = session.callConnectionId;
-  if (!id) throw new Error('call has no callConnectionId yet');
+  // CallConnected may still be on its way (ACS's events overtake one another): a redelivery can find it.
+  if (!id) throw new AppError('call has no callConnectionId yet', { code: 'not_connected', retryable: true });
   return id;
 }
 
@@ -391,23 +408,25 @@ async function turnOnce(
   session: CallSession,
   eventId: string,
   deps: CallControlDeps,
+  budget: TurnBudget,
   write: (conversation: ConversationManager) => Promise<FollowUp>,
 ): Promise<void> {
-  const conversation = await ConversationManager.fromRedis(callId, deps.store);
+  const conversation = await withinBudget(budget.answer, 'conversation.load', budget.budgetMs, () => ConversationManager.fromRedis(callId, deps.store));
   const recorded = followUpOf(conversation.handledEvent(eventId));
   if (recorded) {
     deps.logger.info('event redelivered after its turn was written; redoing its follow-up only', { callId, eventId, action: recorded.action });
-    await performFollowUp(callId, session, recorded, deps);
+    await performFollowUp(callId, session, recorded, deps, budget);
     return;
   }
   const followUp = await write(conversation);
   conversation.recordHandledEvent(eventId, followUp as unknown as JsonValue);
-  await conversation.flush();
+  const followUpSignal = budget.followUp();
+  await withinBudget(followUpSignal, 'conversation.flush', budget.budgetMs, () => conversation.flush());
   try {
-    await performFollowUp(callId, session, followUp, deps);
+    await performFollowUp(callId, session, followUp, deps, budget, followUpSignal);
   } catch (err) {
     // The caller hung up while the answer was being made: it was never heard, and the archive says so.
-    if (isCallGone(err) && followUp.spokenTurnId) {
+    if (classify(err) === 'gone' && followUp.spokenTurnId) {
       conversation.markUnheard(followUp.spokenTurnId);
       await conversation.flush();
     }
@@ -415,18 +434,24 @@ async function turnOnce(
   }
 }
 
-async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps): Promise<void> {
-  if (followUp.session) await deps.store.updateCallSession(callId, followUp.session);
-  if (followUp.action === 'none') return;
-  if (followUp.action === 'play') await play(session, followUp.text, followUp.operationContext, deps);
-  else await listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones);
+/** The follow-up's session write and ACS request, under one budget of their own (`signal`). */
+async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps, budget: TurnBudget, signal = budget.followUp()): Promise<void> {
+  const { session: fields, action } = followUp;
+  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.store.updateCallSession(callId, fields));
+  if (action === 'none') return;
+  await withinBudget(signal, `acs.${action}`, budget.budgetMs, () =>
+    action === 'play'
+      ? play(session, followUp.text, followUp.operationContext, deps, signal)
+      : listen(callId, session, followUp.text, followUp.operationContext, deps, followUp.dtmfTones, signal),
+  );
 }
 
-async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps): Promise<void> {
-  await turnOnce(callId, session, eventId, deps, async (conversation) => {
-    // Without the profile the caller is greeted as new: a lookup failure must not stop the greeting.
-    const profile = session.callerUserId
-      ? await deps.profiles.lookup(session.callerUserId).catch((error: unknown) => {
+async function greet(callId: string, session: CallSession, eventId: string, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation) => {
+    // Without the profile the caller is greeted as new: a lookup failure (or one slower than the turn's budget) must not stop the greeting.
+    const userId = session.callerUserId;
+    const profile = userId
+      ? await withinBudget(budget.answer, 'profiles.lookup', budget.budgetMs, () => deps.profiles.lookup(userId)).catch((error: unknown) => {
           deps.logger.warn('profile lookup failed; greeting as a new caller', { callId, error: error as Error });
           return undefined;
         })
@@ -442,11 +467,11 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps): Promise<void> {
+async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const userText = heard.text;
   const userMeta = truncationMeta(heard);
   if (heard.truncatedFrom !== undefined) deps.logger.warn('recognized text over the limit; truncated', { callId, eventId, length: heard.truncatedFrom, kept: userText.length });
-  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation): Promise<FollowUp> => {
     if (session.state === 'disconnected') {
       // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
       // are kept, marked late, and nobody is left to answer them.
@@ -458,10 +483,15 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     const history = conversation.getHistory().flatMap((t) => (t.role === 'user' || t.role === 'assistant' ? [{ role: t.role, text: t.content }] : []));
     const context = { ...conversation.getContext(), userId: session.callerUserId, direction: session.direction, purpose: session.purpose };
     let reply: AgentReply;
+    // Set when the turn's budget ran out before the answer: the caller hears the apology instead.
+    let timedOut = false;
     try {
-      reply = await deps.agent.respond({ callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent });
+      const input = { callId, history, userText, context, scenario: session.scenario, activeAgent: conversation.activeAgent, signal: budget.answer };
+      reply = await withinBudget(budget.answer, 'agent.respond', budget.budgetMs, () => deps.agent.respond(input));
     } catch (err) {
-      deps.logger.error('agent failed; apologising', { callId, error: err as Error });
+      timedOut = budget.expired;
+      if (timedOut) deps.logger.warn('turn budget ran out before the answer; apologising', { callId, eventId, budgetMs: budget.budgetMs, error: err as Error });
+      else deps.logger.error('agent failed; apologising', { callId, error: err as Error });
       reply = { text: promptsOf(session, deps, conversation.activeAgent).trouble(), toolCalls: [], timings: { totalMs: performance.now() - started } };
     }
     const replyMs = Math.round((performance.now() - started) * 10) / 10;
@@ -478,6 +508,7 @@ async function converse(callId: string, session: CallSession, eventId: string, h
     conversation.appendToHistory('user', keyedPin ? PIN_REDACTED : userText, Object.keys(userTurnMeta).length > 0 ? userTurnMeta : undefined);
     const answer = conversation.appendToHistory('assistant', reply.text, {
       ...truncationMeta(said),
+      ...(timedOut ? { timedOut: true } : {}),
       agentMs: Math.round(reply.timings.totalMs * 10) / 10,
       ...(reply.timings.firstTokenMs === undefined ? {} : { firstTokenMs: reply.timings.firstTokenMs }),
       turnMs,
@@ -512,8 +543,8 @@ function promptsOf(session: CallSession, deps: CallControlDeps, activeAgent?: st
   return fixedPromptsFor(deps.agents, session.scenario, activeAgent);
 }
 
-async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps): Promise<void> {
-  await turnOnce(callId, session, eventId, deps, async (conversation): Promise<FollowUp> => {
+async function onSilenceOrFailure(callId: string, session: CallSession, eventId: string, silence: boolean, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+  await turnOnce(callId, session, eventId, deps, budget, async (conversation): Promise<FollowUp> => {
     const silenceCount = Number(conversation.getContext().silenceCount ?? 0) + 1;
     conversation.updateContext({ silenceCount });
     const prompts = promptsOf(session, deps, conversation.activeAgent);
@@ -533,24 +564,25 @@ async function afterPlay(callId: string, session: CallSession, operationContext:
     await (await connection(session, deps)).hangUp(true);
   } else if (operationContext === OPERATION.transferHold) {
     const target = transferTargetFor(deps.agents, session.scenario, deps.config.acs.transferTargetNumber);
-    if (!target) throw new Error(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`);
+    if (!target) throw new AppError(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`, { code: 'no_transfer_target', context: { scenario: session.scenario ?? null } });
     await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
   }
   // Prompts played inside recognize come back as Recognize* events; nothing else to do here.
   void callId;
 }
 
-async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps): Promise<void> {
-  await (await media(session, deps)).playToAll(...playText(text, deps.config.acs, { operationContext }));
+async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps, abortSignal?: AbortSignal): Promise<void> {
+  const [sources, options] = playText(text, deps.config.acs, { operationContext });
+  await (await media(session, deps)).playToAll(sources, abortSignal ? { ...options, abortSignal } : options);
 }
 
 /** `dtmfTones`: the agent takes a PIN or a menu key, so keypad tones are recognized as well as speech. */
-async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number): Promise<void> {
+async function listen(callId: string, session: CallSession, prompt: string, operationContext: string, deps: CallControlDeps, dtmfTones?: number, abortSignal?: AbortSignal): Promise<void> {
   const target = session.participantRawId;
-  if (!target) throw new Error(`call ${callId} has no participant to recognize`);
+  if (!target) throw new AppError(`call ${callId} has no participant to recognize`, { code: 'no_participant', context: { callId } });
   const speech = recognizeSpeech(prompt, deps.config.acs, { operationContext });
   const options = dtmfTones === undefined ? speech : { ...speech, kind: 'callMediaRecognizeSpeechOrDtmfOptions' as const, maxTonesToCollect: dtmfTones, interToneTimeoutInSeconds: 3 };
-  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), options);
+  await (await media(session, deps)).startRecognizing(identifierFromRawId(target), abortSignal ? { ...options, abortSignal } : options);
 }
 
 function identifierFromRawId(rawId: string) {

@@ -9,13 +9,16 @@ import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
 import { InvalidArchiveInputError } from '../archive/errors.js';
 import { RedisUnavailableError } from '../state/errors.js';
+import { AppError, classify, errorSummary } from '../errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
 
 /**
  * The Event Grid webhook: the subscription validation handshake (Event Grid schema), the CloudEvents
  * abuse-protection handshake (OPTIONS), and IncomingCall → session → answer → lifecycle.
- * Redelivery of the same call is recognised by its session and changes nothing.
+ * Redelivery of the same call is recognised by its session and changes nothing. A failure that may
+ * pass on a redelivery (`classify`: retry) answers 500 so Event Grid redelivers; one that cannot is
+ * logged, audited and acknowledged, so Event Grid does not redeliver it for a day.
  */
 export async function handleIncomingCall(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
   if (request.method.toUpperCase() === 'OPTIONS') {
@@ -34,8 +37,16 @@ export async function handleIncomingCall(request: WebhookRequest, deps: CallCont
   const answered: string[] = [];
   for (const event of parsed.value) {
     if (event.kind === 'incomingCall') {
-      const callId = await traceIncomingCall(callIdForIncoming(event.data.serverCallId), event.id, () => answerIncoming(event, deps));
-      if (callId) answered.push(callId);
+      const callId = callIdForIncoming(event.data.serverCallId);
+      try {
+        if (await traceIncomingCall(callId, event.id, () => answerIncoming(event, deps))) answered.push(callId);
+      } catch (err) {
+        if (classify(err) === 'retry') throw err;
+        deps.logger.error('incoming call failed and cannot succeed on a redelivery; acknowledged', { callId, eventId: event.id, error: err as Error });
+        await deps.audit
+          .append({ callId, action: 'event_failed', actor: 'event-grid', at: (deps.now?.() ?? new Date()).toISOString(), details: { eventType: event.eventType, eventId: event.id, ...errorSummary(err) }, idempotencyKey: `${callId}:event_failed:${event.id}` })
+          .catch((auditErr: unknown) => deps.logger.error('audit of a failed incoming call failed', { callId, error: auditErr as Error }));
+      }
     } else {
       deps.logger.info('event grid event ignored', { eventType: event.eventType, eventId: event.id });
     }
@@ -129,7 +140,8 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
       await store.updateCallSession(callId, { state: 'answer_failed' });
       // Surfacing the failure makes Event Grid redeliver, and the redelivery retries the answer.
       logger.warn('answer failed; Event Grid will redeliver', { callId, eventId: event.id, status: failure.status, code: failure.code });
-      throw err;
+      // Transient by the answer's own rule (which also retries 401/403: our credentials, fixed within Event Grid's window).
+      throw new AppError('answerCall failed; the redelivery retries it', { code: 'answer_failed', retryable: true, context: { callId, status: failure.status ?? null }, cause: err });
     }
     // The context expired, is unknown or was answered already: no retry can succeed. Acknowledge, and
     // leave only the summary, which tells any later redelivery the call is over. Unless Redis could

@@ -55,7 +55,7 @@ export interface LifecyclePort {
   callDisconnected(start: LifecycleStart, end: CallEnd): Promise<void>;
 }
 
-export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost' | 'media_failed' | 'caller_verification';
+export type AuditAction = 'answered' | 'call_placed' | 'transferred' | 'transfer_failed' | 'ended' | 'auth_failed' | 'answer_failed' | 'state_lost' | 'media_failed' | 'caller_verification' | 'event_failed';
 
 export interface AuditPort {
   append(entry: {

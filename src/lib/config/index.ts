@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import { SETTINGS, SETTING_NAMES, type Environment, type RawSettings, type SettingName } from './settings.js';
 
 export { SETTINGS, SETTING_NAMES, ENVIRONMENTS } from './settings.js';
@@ -10,12 +11,13 @@ export interface ConfigIssue {
 }
 
 /** Every offending setting at once, so a deployment is fixed in one pass. */
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   override readonly name = 'ConfigError';
   constructor(readonly issues: readonly ConfigIssue[]) {
     super(
       `Invalid configuration (${issues.length} setting${issues.length === 1 ? '' : 's'}):\n` +
         issues.map((i) => `  - ${i.variable}: ${i.problem}; expected ${i.expects}`).join('\n'),
+      { code: 'invalid_config', context: { settings: issues.map((i) => i.variable).join(',') } },
     );
   }
 }
@@ -100,6 +102,8 @@ export interface AppConfig {
     readonly toolArgumentsChars: number;
     readonly modelOutputChars: number;
     readonly contextFieldChars: number;
+    /** `TURN_BUDGET_MS`: how long the callback turn may take to have an answer ready. */
+    readonly turnBudgetMs: number;
   };
   readonly lifecycle: {
     readonly maxCallDurationSeconds: number;
@@ -282,6 +286,7 @@ function shape(s: RawSettings): AppConfig {
       toolArgumentsChars: s.LIMIT_TOOL_ARGUMENTS_CHARS,
       modelOutputChars: s.LIMIT_MODEL_OUTPUT_CHARS,
       contextFieldChars: s.LIMIT_CONTEXT_FIELD_CHARS,
+      turnBudgetMs: s.TURN_BUDGET_MS,
     },
     lifecycle: {
       maxCallDurationSeconds: s.MAX_CALL_DURATION_SECONDS,

@@ -533,6 +533,12 @@ export const SETTINGS = {
     description: 'Longest agent reply spoken and kept (on the media path: the stored transcript); longer ones are cut and the turn records it.',
     sample: '4000',
   }),
+  TURN_BUDGET_MS: spec({
+    schema: integer(6_000, 500, 60_000),
+    expects: 'milliseconds 500..60000',
+    description: 'How long a callback turn may take to have its answer ready: the reads, the profile lookup and the model call share it, and the write and the ACS request that follow get as long again. When it runs out the caller hears the apology and the turn records timedOut.',
+    sample: '6000',
+  }),
   LIMIT_CONTEXT_FIELD_CHARS: spec({
     schema: integer(512, 32, 10_000),
     expects: 'characters 32..10000',

@@ -1,3 +1,5 @@
+import { classify, errorSummary } from '../errors.js';
+import type { ActivityFailure } from './activity-failure.js';
 import type { ArchiveResult, FinalizeRequest, FinalizedCall, LifecycleAuditEntry, LifecycleDeps } from './types.js';
 import { LifecycleActivity } from './orchestrator.js';
 
@@ -49,14 +51,37 @@ export async function keepCallState(deps: LifecycleDeps, input: { readonly callI
 
 type ActivityImpl = (deps: LifecycleDeps, input: any) => Promise<unknown>;
 
+const MAX_FAILURE_MESSAGE_CHARS = 500;
+
+/**
+ * The activity's error policy: a failure that may pass later is thrown, for the orchestrator to retry
+ * on its timers; one that cannot (`fatal`, `gone`) comes back as an {@link ActivityFailure}, which ends
+ * the step at once with the failure recorded.
+ */
+export function withErrorPolicy(activity: ActivityImpl): ActivityImpl {
+  return async (deps, input) => {
+    try {
+      return await activity(deps, input);
+    } catch (error) {
+      const verdict = classify(error);
+      if (verdict === 'retry') throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      const failure: ActivityFailure = {
+        activityFailed: { verdict, ...errorSummary(error), message: message.length > MAX_FAILURE_MESSAGE_CHARS ? `${message.slice(0, MAX_FAILURE_MESSAGE_CHARS)}…` : message },
+      };
+      return failure;
+    }
+  };
+}
+
 /** Activity name → implementation; `src/functions/callLifecycle.ts` registers one function per entry. */
 export const LIFECYCLE_ACTIVITIES: Readonly<Record<(typeof LifecycleActivity)[keyof typeof LifecycleActivity], ActivityImpl>> = {
-  [LifecycleActivity.hangUpCall]: hangUpCall,
-  [LifecycleActivity.finalizeCall]: finalizeCall,
-  [LifecycleActivity.archiveTranscript]: archiveTranscript,
-  [LifecycleActivity.updateProfile]: updateProfile,
-  [LifecycleActivity.writeAnalytics]: writeAnalytics,
-  [LifecycleActivity.writeAudit]: writeAudit,
-  [LifecycleActivity.cleanupCall]: cleanupCall,
-  [LifecycleActivity.keepCallState]: keepCallState,
+  [LifecycleActivity.hangUpCall]: withErrorPolicy(hangUpCall),
+  [LifecycleActivity.finalizeCall]: withErrorPolicy(finalizeCall),
+  [LifecycleActivity.archiveTranscript]: withErrorPolicy(archiveTranscript),
+  [LifecycleActivity.updateProfile]: withErrorPolicy(updateProfile),
+  [LifecycleActivity.writeAnalytics]: withErrorPolicy(writeAnalytics),
+  [LifecycleActivity.writeAudit]: withErrorPolicy(writeAudit),
+  [LifecycleActivity.cleanupCall]: withErrorPolicy(cleanupCall),
+  [LifecycleActivity.keepCallState]: withErrorPolicy(keepCallState),
 };

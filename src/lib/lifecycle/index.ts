@@ -1,6 +1,7 @@
 export * from './types.js';
 export * from './errors.js';
-export { LIFECYCLE_ACTIVITIES } from './activities.js';
+export { LIFECYCLE_ACTIVITIES, withErrorPolicy } from './activities.js';
+export { isActivityFailure, type ActivityFailure } from './activity-failure.js';
 export {
   CALL_DISCONNECTED_EVENT,
   LIFECYCLE_ORCHESTRATION,

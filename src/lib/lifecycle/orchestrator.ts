@@ -1,5 +1,6 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { z } from 'zod';
+import { isActivityFailure } from './activity-failure.js';
 import { InvalidLifecycleInputError, LifecycleStepFailedError } from './errors.js';
 import type {
   ArchiveResult,
@@ -111,12 +112,16 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
       .catch((countError: unknown) => context.warn('could not count the call given up', { instanceId: context.df.instanceId, callId: input.callId, cause: causeOf(countError) }));
   };
 
-  /** Runs one step under `policy`, logging every failed attempt with its cause; throws after the last. */
+  /**
+   * Runs one step under `policy`, logging every failed attempt with its cause; throws after the last,
+   * or at once when the activity reports a failure no retry can change.
+   */
   const step = function* (activity: string, payload: unknown, policy: StepRetryPolicy, beforeRetry?: () => Generator<Task, unknown, any>): Generator<Task, unknown, any> {
     const firstMs = context.df.currentUtcDateTime.getTime();
     for (let attemptNo = 1; ; attemptNo += 1) {
+      let result: unknown;
       try {
-        return yield context.df.callActivity(activity, payload);
+        result = yield context.df.callActivity(activity, payload);
       } catch (error) {
         const cause = causeOf(error);
         const delayMs = Math.min(policy.firstDelayMs * 2 ** (attemptNo - 1), policy.maxDelayMs);
@@ -128,7 +133,12 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
         log('warn', 'lifecycle step failed; retrying', { step: activity, attempt: attemptNo, retryInMs: delayMs, cause });
         if (beforeRetry) yield* beforeRetry();
         yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delayMs));
+        continue;
       }
+      if (!isActivityFailure(result)) return result;
+      const { verdict, error, code, status, message } = result.activityFailed;
+      log('error', 'lifecycle step failed; a retry cannot change it', { step: activity, attempt: attemptNo, verdict, error, code, status, cause: message });
+      throw new LifecycleStepFailedError(activity, { cause: Object.assign(new Error(message), { name: error }), attempts: attemptNo, retried: false });
     }
   };
   const attempt = function* (activity: string, payload: unknown): Generator<Task, unknown, any> {
@@ -143,7 +153,9 @@ export function* callLifecycleOrchestrator(context: OrchestrationContext): Gener
   // While a required step waits for its dependency, the call's state in Redis must outlive the wait.
   const keepState = function* (): Generator<Task, unknown, any> {
     try {
-      return yield context.df.callActivity(LifecycleActivity.keepCallState, { callId: input.callId });
+      const kept: unknown = yield context.df.callActivity(LifecycleActivity.keepCallState, { callId: input.callId });
+      if (isActivityFailure(kept)) log('warn', 'could not extend the call state TTLs while archival is pending', { cause: kept.activityFailed.message, error: kept.activityFailed.error });
+      return kept;
     } catch (error) {
       log('warn', 'could not extend the call state TTLs while archival is pending', { cause: causeOf(error) });
       return undefined;

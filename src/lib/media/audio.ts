@@ -7,13 +7,15 @@
  * stream at once: no clicks at frame boundaries.
  */
 
+import { AppError } from '../errors.js';
+
 export type SampleRateHz = 16000 | 24000;
 
 export const BYTES_PER_SAMPLE = 2;
 /** ACS sends and expects 20 ms frames. */
 export const FRAME_DURATION_MS = 20;
 
-export class AudioFormatError extends Error {
+export class AudioFormatError extends AppError {
   override name = 'AudioFormatError';
 }
 

@@ -12,6 +12,7 @@ import type { JsonValue } from '../state/codec.js';
 import type { AgentReply, CallerProfile, ToolCall } from '../agent/types.js';
 import { BUILT_IN_PROMPTS, nextStep, perform, PIN_REDACTED, replyMeta, type CallActions, type FixedPrompts } from '../agents/call-core.js';
 import type { MediaAgentDefinition } from '../agents/media-binding.js';
+import { classify } from '../errors.js';
 import type { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
@@ -252,6 +253,12 @@ export class CallBridge {
     setTimeout(() => {
       this.reconnecting = false;
       this.start().catch((error: unknown) => {
+        // A refusal no retry changes (credentials, an unknown deployment) ends the call now, not after every attempt.
+        if (classify(error) !== 'retry') {
+          this.options.logger.error('realtime agent refused for good; apologising and ending the call', { callId: this.options.callId, attempt: attempt + 1, error: error as Error });
+          void this.endWithFailurePrompt();
+          return;
+        }
         this.options.logger.warn('realtime agent reconnect failed', { callId: this.options.callId, attempt: attempt + 1, error: error as Error });
         this.reconnectAgent();
       });

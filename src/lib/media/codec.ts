@@ -15,6 +15,8 @@
  * through the same validation of the audio payload (base64, whole 16-bit samples).
  */
 
+import { AppError } from '../errors.js';
+
 export type AudioMetadataFrame = {
   readonly kind: 'AudioMetadata';
   readonly subscriptionId: string;
@@ -85,7 +87,7 @@ export type MediaFrameErrorReason =
   | 'odd-length';
 
 /** A media frame that cannot be understood; `reason` says why, `kind` names the frame kind when known. */
-export class MediaFrameError extends Error {
+export class MediaFrameError extends AppError {
   override name = 'MediaFrameError';
   constructor(
     readonly reason: MediaFrameErrorReason,
@@ -93,7 +95,7 @@ export class MediaFrameError extends Error {
     readonly kind?: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { code: 'bad_media_frame', context: { reason, kind: kind ?? null }, cause: options?.cause });
   }
 }
 

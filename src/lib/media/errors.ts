@@ -1,12 +1,10 @@
+import { AppError } from '../errors.js';
+
 /** Base error of the media relay; `retryable` tells whether the same operation may succeed later. */
-export class RelayError extends Error {
+export class RelayError extends AppError {
   override name: string = 'RelayError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown; code?: string }) {
+    super(message, { code: options?.code ?? 'relay_error', retryable, cause: options?.cause });
   }
 }
 

@@ -39,6 +39,7 @@ import type { AppConfig } from '../config/index.js';
 import type { SessionStore } from '../state/session-store.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { RedisUnavailableError } from '../state/errors.js';
+import { classify } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
 import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
@@ -351,14 +352,14 @@ class MediaRelay implements Relay {
       }
       claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
-      if (!(error instanceof RedisUnavailableError)) {
+      if (classify(error) !== 'retry') {
         // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
         this.logger.error('cannot claim a call', { callId, error: error as Error });
         return false;
       }
       // Without Redis no relay can arbitrate; the call is remembered and claimed once Redis answers.
       this.watch(callId, null);
-      this.logger.warn('cannot claim a call while Redis is unavailable', { callId, error: error as Error });
+      this.logger.warn('cannot claim a call for now (Redis unavailable or busy); retrying shortly', { callId, error: error as Error });
       this.retryClaimSoon(callId);
       return false;
     }

@@ -6,10 +6,11 @@
 
 import { createHash } from 'node:crypto';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { AppError } from '../errors.js';
 import type { AppConfig } from '../config/index.js';
 import { resolveCredential, type CredentialInput } from '../app/credential.js';
 
-export class MediaConfigError extends Error {
+export class MediaConfigError extends AppError {
   override name = 'MediaConfigError';
 }
 

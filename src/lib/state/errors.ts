@@ -1,10 +1,10 @@
+import { AppError, type AppErrorOptions } from '../errors.js';
+
 /** Base of every error raised by the state layer; `retryable` tells callers whether trying again can help. */
-export class StateError extends Error {
+export class StateError extends AppError {
   override name = 'StateError';
-  readonly retryable: boolean;
-  constructor(message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = options.retryable ?? false;
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super(message, { code: 'state_error', ...options });
   }
 }
 
@@ -15,7 +15,7 @@ export class InvalidIdentifierError extends StateError {
     readonly identifier: string,
     readonly reason: string,
   ) {
-    super(`Invalid identifier ${printable(identifier)}: ${reason}`);
+    super(`Invalid identifier ${printable(identifier)}: ${reason}`, { code: 'invalid_identifier' });
   }
 }
 
@@ -25,14 +25,14 @@ export class InvalidKeyError extends StateError {
     readonly key: string,
     readonly reason: string,
   ) {
-    super(`Not a ${reason}: ${printable(key)}`);
+    super(`Not a ${reason}: ${printable(key)}`, { code: 'invalid_key' });
   }
 }
 
 export class InvalidEnvironmentError extends StateError {
   override name = 'InvalidEnvironmentError';
   constructor(readonly environment: string) {
-    super(`Invalid environment ${printable(environment)}: expected one of dev, test, staging, prod`);
+    super(`Invalid environment ${printable(environment)}: expected one of dev, test, staging, prod`, { code: 'invalid_environment' });
   }
 }
 
@@ -43,7 +43,7 @@ export class RedisUnavailableError extends StateError {
     readonly operation: string,
     cause: unknown,
   ) {
-    super(`Redis unavailable during ${operation}: ${causeMessage(cause)}`, { cause, retryable: true });
+    super(`Redis unavailable during ${operation}: ${causeMessage(cause)}`, { code: 'redis_unavailable', cause, retryable: true, context: { operation } });
   }
 }
 
@@ -54,7 +54,7 @@ export class RedisCommandError extends StateError {
     readonly operation: string,
     cause: unknown,
   ) {
-    super(`Redis rejected ${operation}: ${causeMessage(cause)}`, { cause, retryable: false });
+    super(`Redis rejected ${operation}: ${causeMessage(cause)}`, { code: 'redis_rejected', cause, retryable: false, context: { operation } });
   }
 }
 
@@ -80,7 +80,7 @@ export class JournalOverflowError extends StateError {
     readonly depth: number,
     readonly bytes: number,
   ) {
-    super(`Write journal full (${depth} entries, ${bytes} bytes); ${operation} was not kept`, { retryable: true });
+    super(`Write journal full (${depth} entries, ${bytes} bytes); ${operation} was not kept`, { code: 'journal_full', retryable: true, context: { partition, operation, depth, bytes } });
   }
 }
 
@@ -95,7 +95,7 @@ export class StateLostError extends StateError {
     readonly partition: string,
     readonly operation: string,
   ) {
-    super(`Redis lost state of ${printable(partition)} (during ${operation}) and no copy is held here`);
+    super(`Redis lost state of ${printable(partition)} (during ${operation}) and no copy is held here`, { code: 'state_lost', context: { partition, operation } });
   }
 }
 
@@ -103,7 +103,7 @@ export class StateLostError extends StateError {
 export class StoreClosedError extends StateError {
   override name = 'StoreClosedError';
   constructor(readonly operation: string) {
-    super(`Session store is closed (during ${operation})`);
+    super(`Session store is closed (during ${operation})`, { code: 'store_closed', context: { operation } });
   }
 }
 
@@ -115,6 +115,6 @@ export class StateFormatError extends StateError {
     readonly reason: string,
     cause?: unknown,
   ) {
-    super(`Unreadable state at ${key}: ${reason}`, { cause });
+    super(`Unreadable state at ${key}: ${reason}`, { code: 'state_format', cause, context: { key, reason } });
   }
 }

@@ -33,17 +33,75 @@ export function redact(text: string): string {
   return text.replace(PHONE, (m) => (m.replace(/\D/g, '').length >= MIN_PHONE_DIGITS ? maskPhoneNumber(m) : m));
 }
 
-function scrub(fields: LogFields | undefined): LogFields | undefined {
-  if (!fields) return undefined;
+/** How deep an error's cause chain (and any nested field) is followed before it is cut. */
+const MAX_DEPTH = 6;
+const CUT = '[depth limit]';
+const CYCLE = '[circular]';
+/** Set by `Error` itself or formatted on their own; everything else an error holds is one of its fields. */
+const ERROR_OWN = new Set(['name', 'message', 'stack', 'cause']);
+
+/**
+ * An error as log fields: name, message, stack, its own fields (`code`, `retryable`, `context`,
+ * `statusCode`…) and its cause, formatted the same way down the chain. Bounded in depth and safe
+ * against cycles (an error that is its own cause, a field pointing back at the error). Not redacted:
+ * the logger redacts the result, like every other field.
+ */
+export function formatError(error: Error): LogFields {
+  return formatErrorAt(error, new WeakSet(), 0);
+}
+
+function formatErrorAt(error: Error, seen: WeakSet<object>, depth: number): LogFields {
+  seen.add(error);
+  try {
+    const out: LogFields = { name: error.name, message: error.message };
+    if (error.stack) out.stack = error.stack;
+    for (const [field, value] of Object.entries(error)) {
+      if (!ERROR_OWN.has(field)) out[field] = formatValue(value, seen, depth + 1);
+    }
+    // Not enumerable, so not among the fields above: the failures an AggregateError collects.
+    if (error instanceof AggregateError) out.errors = formatValue(error.errors, seen, depth + 1);
+    if (error.cause !== undefined) out.cause = formatValue(error.cause, seen, depth + 1);
+    return out;
+  } finally {
+    seen.delete(error);
+  }
+}
+
+function formatValue(value: unknown, seen: WeakSet<object>, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return CYCLE;
+  if (depth > MAX_DEPTH) return CUT;
+  if (value instanceof Error) return formatErrorAt(value, seen, depth);
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((item) => formatValue(item, seen, depth + 1));
+    if (value instanceof Date) return value.toISOString();
+    const out: LogFields = {};
+    for (const [field, item] of Object.entries(value)) out[field] = formatValue(item, seen, depth + 1);
+    return out;
+  } finally {
+    // Siblings may share an object; only a path back to itself is a cycle.
+    seen.delete(value);
+  }
+}
+
+/** Secret-named fields dropped, phone numbers masked, at every depth and in arrays too. */
+function scrubValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH * 2) return CUT;
+  if (Array.isArray(value)) return value.map((item) => scrubValue(item, depth + 1));
   const out: LogFields = {};
-  for (const [name, value] of Object.entries(fields)) {
-    if (SECRET_FIELD.test(name)) continue;
-    if (typeof value === 'string') out[name] = redact(value);
-    else if (value instanceof Error) out[name] = { name: value.name, message: redact(value.message) };
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) out[name] = scrub(value as LogFields);
-    else out[name] = value;
+  for (const [name, item] of Object.entries(value)) {
+    if (!SECRET_FIELD.test(name)) out[name] = scrubValue(item, depth + 1);
   }
   return out;
+}
+
+/** Format first (errors become plain fields), then redact the result: nothing an error holds escapes the mask. */
+function scrub(fields: LogFields | undefined): LogFields | undefined {
+  if (!fields) return undefined;
+  return scrubValue(formatValue(fields, new WeakSet(), 0), 0) as LogFields;
 }
 
 export type LogSink = (level: LogLevel, message: string, fields?: LogFields) => void;

@@ -1,3 +1,5 @@
+import { AppError } from '../../errors.js';
+
 /**
  * Errors of the realtime voice agent. `retryable` tells the relay whether opening a new session (or
  * repeating the step) may succeed: a dropped socket or a 5xx is, a refused key is not.
@@ -14,10 +16,9 @@ export type RealtimeAgentErrorCode =
   | 'tool' // an injected tool implementation threw
   | 'closed'; // used after close()
 
-export class RealtimeAgentError extends Error {
+export class RealtimeAgentError extends AppError {
   override name = 'RealtimeAgentError';
-  readonly code: RealtimeAgentErrorCode;
-  readonly retryable: boolean;
+  declare readonly code: RealtimeAgentErrorCode;
   /** HTTP status of a refused upgrade, when there was one. */
   readonly status: number | undefined;
   /** The service's error code for `server` errors (e.g. `invalid_value`). */
@@ -27,9 +28,7 @@ export class RealtimeAgentError extends Error {
     message: string,
     options: { code: RealtimeAgentErrorCode; retryable: boolean; status?: number; serverCode?: string; cause?: unknown },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
-    this.retryable = options.retryable;
+    super(message, { code: options.code, retryable: options.retryable, cause: options.cause, context: { status: options.status ?? null, serverCode: options.serverCode ?? null } });
     this.status = options.status;
     this.serverCode = options.serverCode;
   }
