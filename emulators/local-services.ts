@@ -94,7 +94,7 @@ export function localSettings(ports: LocalPorts = DEFAULT_PORTS): Record<string,
 const AZURITE_ACCOUNT = 'devstoreaccount1';
 const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-function azuriteConnectionString(ports: LocalPorts): string {
+export function azuriteConnectionString(ports: Pick<LocalPorts, 'blob' | 'queue' | 'table'>): string {
   const base = 'http://127.0.0.1';
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +

@@ -56,8 +56,8 @@ param mediaAudioFormat string = 'pcm24KMono'
 @description('AGENT_MODE: azure-openai uses the model deployments below; offline is the deterministic test responder.')
 param agentMode string = 'azure-openai'
 
-@allowed(['files', 'cosmos'])
-@description('AGENTS_SOURCE: files serves the agents/ folder of the package; cosmos serves the agentDefinitions container of the Cosmos DB database (npm run agents:publish), re-checked every minute, so an agent changes without a redeploy.')
+@allowed(['files', 'cosmos', 'blob'])
+@description('AGENTS_SOURCE: files serves the agents/ folder of the package; cosmos serves the agentDefinitions container of the Cosmos DB database, blob the agent-definitions container of the app storage account (npm run agents:publish), re-checked every minute, so an agent changes without a redeploy.')
 param agentsSource string = 'files'
 
 @description('AGENT_VOICE: neural voice used by ACS text-to-speech.')

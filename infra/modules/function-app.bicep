@@ -106,7 +106,7 @@ param cognitiveServicesEndpoint string
 @description('AGENT_VOICE.')
 param agentVoice string
 
-@allowed(['files', 'cosmos'])
+@allowed(['files', 'cosmos', 'blob'])
 @description('AGENTS_SOURCE.')
 param agentsSource string
 
@@ -275,6 +275,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AGENTS_SOURCE: agentsSource
     // The container cosmos.bicep creates; the app reads it with its Data Contributor role on the database.
     AGENTS_COSMOS_CONTAINER: 'agentDefinitions'
+    // The container storage.bicep creates on the app's storage account (read with its Blob Data Owner role).
+    AGENTS_BLOB_CONTAINER_URL: '${storageBlobEndpoint}agent-definitions'
     AGENTS_REFRESH_SECONDS: '60'
     AGENT_LOCALE: agentLocale
     WEBPUBSUB_ENDPOINT: webPubSubEndpoint

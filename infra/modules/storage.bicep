@@ -47,8 +47,21 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// Agent definitions when AGENTS_SOURCE=blob (npm run agents:publish -- --to blob). The app's Storage Blob
+// Data Owner role on this account (role-assignments.bicep) covers reading it; no new role is needed.
+resource agentDefinitionsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = {
+  parent: blobService
+  name: 'agent-definitions'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 @description('Storage account name (AzureWebJobsStorage__accountName).')
 output name string = account.name
 
 @description('Blob endpoint, e.g. https://<name>.blob.core.windows.net/.')
 output blobEndpoint string = account.properties.primaryEndpoints.blob
+
+@description('Name of the container of the agent definitions (AGENTS_SOURCE=blob).')
+output agentDefinitionsContainerName string = agentDefinitionsContainer.name

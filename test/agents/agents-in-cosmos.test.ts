@@ -9,7 +9,7 @@ import { startOfflineStack, type OfflineStack } from '../../emulators/offline-st
 import { AgentDefinitionError } from '../../src/lib/agents/errors.js';
 import { folderSource, parseAgentCatalog, type AgentCatalog, type DefinitionFile } from '../../src/lib/agents/loader.js';
 import { publishDefinitions } from '../../src/lib/agents/sources.js';
-import { recordingLogger } from './support.js';
+import { LIBRARIAN_AGENT as LIBRARY, LIBRARY_SCENARIO as SCENARIO, recordingLogger } from './support.js';
 
 /**
  * A new agent with no TypeScript, served from Cosmos DB: its files are written to a temporary folder,
@@ -18,52 +18,6 @@ import { recordingLogger } from './support.js';
  * phone calls. A changed greeting is heard after the refresh interval without a restart; a broken
  * change is refused and logged while the last good version keeps answering.
  */
-
-const LIBRARY = `name: librarian
-persona: You answer the phone of {company}, a public library.
-instructions: [Keep it short.]
-greeting:
-  new: "{company} library, how can I help?"
-  returning: Welcome back to {company}!
-  returningNamed: Welcome back, {displayName}!
-prompts:
-  reprompt: [Sorry?]
-  hold: One moment.
-  goodbye: Goodbye from {company}.
-  silenceGoodbye: Bye.
-  failure: Sorry, bye.
-  transferFailed: Sorry, no one can take it.
-  transferUnavailable: No one is here.
-  notUnderstood: Sorry?
-tools: [end_call]
-knowledge:
-  - id: late
-    label: Late returns
-    answer: There is no fine for a late book; just bring it back.
-    patterns: ['\\blate\\b', 'fine']
-offline:
-  intents:
-    goodbye: ['\\bbye\\b']
-  answer: "{label}: {answer}"
-  thanks: Any time.
-  hello: Hello!
-  fallback: 'Sorry, "{heard}"?'
-`;
-
-const SCENARIO = `name: library
-company: Northside
-entry: librarian
-agents: [librarian]
-tests:
-  - name: a late book, then goodbye
-    steps:
-      - say: What happens if my book is late?
-      - say: Great, bye.
-    expect:
-      outcome: completed
-      tools: [end_call]
-      heard: ["Northside library, how can I help?", "There is no fine for a late book", "Goodbye from Northside."]
-`;
 
 const REFRESH_SECONDS = 5;
 let dir: string;

@@ -28,3 +28,51 @@ export async function httpServer(handler: (req: IncomingMessage, res: ServerResp
       }),
   };
 }
+
+/** A small agent written only as YAML (a library's phone line), for the tests that load one from outside the package. */
+export const LIBRARIAN_AGENT = `name: librarian
+persona: You answer the phone of {company}, a public library.
+instructions: [Keep it short.]
+greeting:
+  new: "{company} library, how can I help?"
+  returning: Welcome back to {company}!
+  returningNamed: Welcome back, {displayName}!
+prompts:
+  reprompt: [Sorry?]
+  hold: One moment.
+  goodbye: Goodbye from {company}.
+  silenceGoodbye: Bye.
+  failure: Sorry, bye.
+  transferFailed: Sorry, no one can take it.
+  transferUnavailable: No one is here.
+  notUnderstood: Sorry?
+tools: [end_call]
+knowledge:
+  - id: late
+    label: Late returns
+    answer: There is no fine for a late book; just bring it back.
+    patterns: ['\\blate\\b', 'fine']
+offline:
+  intents:
+    goodbye: ['\\bbye\\b']
+  answer: "{label}: {answer}"
+  thanks: Any time.
+  hello: Hello!
+  fallback: 'Sorry, "{heard}"?'
+`;
+
+/** The scenario of {@link LIBRARIAN_AGENT}, with one scripted conversation. */
+export const LIBRARY_SCENARIO = `name: library
+company: Northside
+entry: librarian
+agents: [librarian]
+tests:
+  - name: a late book, then goodbye
+    steps:
+      - say: What happens if my book is late?
+      - say: Great, bye.
+    expect:
+      outcome: completed
+      tools: [end_call]
+      heard: ["Northside library, how can I help?", "There is no fine for a late book", "Goodbye from Northside."]
+`;

@@ -26,6 +26,7 @@ const DEPLOYMENT_TIME_VALUES: Readonly<Record<string, string>> = {
   WEBPUBSUB_ENDPOINT: 'https://wps-abcdefghij123.webpubsub.azure.com',
   WEBPUBSUB_ENDPOINTS: 'https://wps-abcdefghij123.webpubsub.azure.com',
   AZURE_OPENAI_ENDPOINT: 'https://ais-abcdefghij123.openai.azure.com',
+  AGENTS_BLOB_CONTAINER_URL: 'https://stabcdefghij123.blob.core.windows.net/agent-definitions',
 };
 
 describe('infrastructure settings', () => {

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CallerProfile } from '../agent/types.js';
-import type { CredentialInput } from '../app/credential.js';
+import type { ContainerClient } from '@azure/storage-blob';
+import { resolveCredential, type CredentialInput } from '../app/credential.js';
 import { createCosmosClient } from '../archive/client.js';
 import type { AppConfig } from '../config/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { folderSource, type AgentCatalog } from './loader.js';
-import { CachedCatalog, cosmosSource } from './sources.js';
+import { AgentSourceError, blobSource, CachedCatalog, cosmosSource } from './sources.js';
 import { ScenarioResponder } from './offline-responder.js';
 import { CodeToolRegistry, ToolRunner } from './tools.js';
 import { CallerVerification, type AuthStateStore, type VerificationAuditEntry } from './verification.js';
@@ -19,7 +20,7 @@ export { ScenarioResponder, digitsOf } from './offline-responder.js';
 export { CodeToolRegistry, ToolRunner, toolNamesOf, type CodeTool, type ToolCallContext, type ToolOutcome } from './tools.js';
 export { CallerVerification, hashPin, pinMatches, type AuthState, type VerificationResult } from './verification.js';
 export { nextStep, type NextStep } from './call-core.js';
-export { AgentSourceError, CachedCatalog, cosmosSource, definitionDocument, publishDefinitions, type DefinitionDocument } from './sources.js';
+export { AgentSourceError, blobSource, CachedCatalog, cosmosSource, definitionDocument, publishDefinitions, publishDefinitionsToBlob, type DefinitionDocument } from './sources.js';
 
 export interface AppAgentsConfig {
   readonly agents: AppConfig['agents'];
@@ -40,6 +41,11 @@ export async function openAppAgents(
   settings: Readonly<Record<string, string | undefined>> = process.env,
   options: { readonly credential?: CredentialInput } = {},
 ): Promise<AgentCatalog | undefined> {
+  if (config.agents.source === 'blob') {
+    const container = await blobContainerOf(config.agents, options.credential);
+    const { prefix } = blobLocation(config.agents.blobContainerUrl ?? '');
+    return new CachedCatalog(blobSource(container, prefix), { settings, logger, refreshMs: config.agents.refreshSeconds * 1000 }).live();
+  }
   if (config.agents.source === 'cosmos') {
     const client = await createCosmosClient(config.cosmos, options.credential ? { credential: options.credential } : {});
     const container = client.database(config.cosmos.database).container(config.agents.cosmosContainer);
@@ -52,6 +58,30 @@ export async function openAppAgents(
   }
   // Files change with a deployment, which restarts the app: read once.
   return new CachedCatalog(folderSource(resolved), { settings, logger, refreshMs: Number.POSITIVE_INFINITY }).get();
+}
+
+/**
+ * Where a Blob container URL points: `https://<account>.blob.core.windows.net/<container>[/<folder>]`,
+ * or path-style with the account first (`http://127.0.0.1:10000/<account>/<container>`, Azurite).
+ */
+export function blobLocation(url: string): { readonly containerUrl: string; readonly containerName: string; readonly prefix: string } {
+  const parsed = new URL(url);
+  const segments = parsed.pathname.split('/').filter(Boolean);
+  const pathStyle = /^(localhost|\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\])$/i.test(parsed.hostname);
+  const account = pathStyle ? segments.shift() : undefined;
+  const containerName = segments.shift();
+  if (!containerName) throw new AgentSourceError(`the Blob URL ${parsed.origin}${parsed.pathname} names no container`, 'blob');
+  const containerUrl = `${parsed.origin}/${account ? `${account}/` : ''}${containerName}`;
+  return { containerUrl, containerName, prefix: segments.length > 0 ? `${segments.join('/')}/` : '' };
+}
+
+/** The definitions' container: with the app's credential in Azure, with a connection string locally. */
+export async function blobContainerOf(agents: Pick<AppConfig['agents'], 'blobContainerUrl' | 'blobConnectionString'>, credential: CredentialInput | undefined): Promise<ContainerClient> {
+  const { BlobServiceClient, ContainerClient } = await import('@azure/storage-blob');
+  const { containerUrl, containerName } = blobLocation(agents.blobContainerUrl ?? '');
+  if (agents.blobConnectionString) return BlobServiceClient.fromConnectionString(agents.blobConnectionString).getContainerClient(containerName);
+  if (!credential) throw new AgentSourceError('AGENTS_BLOB_CONTAINER_URL without AGENTS_BLOB_CONNECTION_STRING needs the app credential', 'blob');
+  return new ContainerClient(containerUrl, await resolveCredential(credential));
 }
 
 export interface ScenarioAgentDeps {

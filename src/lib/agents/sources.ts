@@ -1,15 +1,25 @@
 import { createHash } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
+import type { ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../telemetry/logger.js';
 import { AgentDefinitionError, AgentsError } from './errors.js';
 import { parseAgentCatalog, type AgentCatalog, type DefinitionFile, type DefinitionSource, type LoadOptions } from './loader.js';
 
 /**
  * Definitions kept outside the package, so an agent changes without a redeploy: a Cosmos DB
- * container holding one document per file, and a cache that serves the catalog it has and re-checks
- * the source at most every `refreshMs`, reading and re-parsing the files only when their version
- * (the documents' `_etag`s) changed.
+ * container holding one document per file, or a Blob container holding the files themselves, and a
+ * cache that serves the catalog it has and re-checks the source at most every `refreshMs`, reading
+ * and re-parsing the files only when their version (the documents' `_etag`s, the blobs' ETags)
+ * changed.
  */
+
+/** The files a definitions folder holds (routing.yaml, <scenario>/scenario.yaml, *.agent.yaml). */
+const DEFINITION_FILE = /\.ya?ml$/;
+
+/** One short token for a set of (file, entity tag) lines, whatever their order. */
+function versionOf(lines: readonly string[]): string {
+  return createHash('sha256').update([...lines].sort().join('\0')).digest('base64url').slice(0, 16);
+}
 
 /** The definitions could not be read from their source (the source is away, refuses, or is empty). */
 export class AgentSourceError extends AgentsError {
@@ -54,8 +64,41 @@ export function cosmosSource(container: Container): DefinitionSource {
     async version() {
       // `_etag` changes with every write of a document; the set of (path, etag) pairs names one version.
       const tags = await query<{ path: string; _etag: string }>('SELECT c.path, c._etag FROM c');
-      const lines = tags.map((t) => `${t.path}\n${t._etag}`).sort();
-      return createHash('sha256').update(lines.join('\0')).digest('base64url').slice(0, 16);
+      return versionOf(tags.map((t) => `${t.path}\n${t._etag}`));
+    },
+  };
+}
+
+/** A Blob container holding the definition files under `prefix` (`routing.yaml`, `<scenario>/*.agent.yaml`…). */
+export function blobSource(container: ContainerClient, prefix = ''): DefinitionSource {
+  const name = `blob:${container.containerName}${prefix ? `/${prefix}` : ''}`;
+  const list = async (): Promise<{ readonly name: string; readonly etag: string }[]> => {
+    try {
+      const blobs: { name: string; etag: string }[] = [];
+      for await (const blob of container.listBlobsFlat({ prefix })) if (DEFINITION_FILE.test(blob.name)) blobs.push({ name: blob.name, etag: blob.properties.etag ?? '' });
+      return blobs;
+    } catch (error) {
+      throw new AgentSourceError(`agent definitions could not be listed in ${name}`, name, { cause: error });
+    }
+  };
+  return {
+    name,
+    async files() {
+      const blobs = await list();
+      const files = await Promise.all(
+        blobs.map(async (blob) => {
+          try {
+            return { path: blob.name.slice(prefix.length), text: (await container.getBlobClient(blob.name).downloadToBuffer()).toString('utf8') };
+          } catch (error) {
+            throw new AgentSourceError(`agent definition ${blob.name} could not be read from ${name}`, name, { cause: error });
+          }
+        }),
+      );
+      return files.sort((a, b) => a.path.localeCompare(b.path));
+    },
+    async version() {
+      // A blob's ETag changes with every write; the set of (name, ETag) pairs names one version.
+      return versionOf((await list()).map((b) => `${b.name}\n${b.etag}`));
     },
   };
 }
@@ -77,6 +120,27 @@ export async function publishDefinitions(files: readonly DefinitionFile[], conta
   const stale = existing.filter((d) => !kept.has(d.id));
   for (const d of stale) await container.item(d.id, d.scenario).delete();
   return { version: catalog.version, written: files.length, deleted: stale.length };
+}
+
+/**
+ * {@link publishDefinitions} for a Blob container: each file becomes the blob `prefix + path`, and
+ * definition blobs under `prefix` that the folder no longer has are deleted. Validated first.
+ */
+export async function publishDefinitionsToBlob(files: readonly DefinitionFile[], container: ContainerClient, prefix = '', options: LoadOptions = {}): Promise<{ readonly version: string; readonly written: number; readonly deleted: number }> {
+  const catalog = parseAgentCatalog(files, options);
+  const kept = new Set<string>();
+  for (const file of files) {
+    const blobName = `${prefix}${file.path}`;
+    kept.add(blobName);
+    await container.getBlockBlobClient(blobName).uploadData(Buffer.from(file.text, 'utf8'), { blobHTTPHeaders: { blobContentType: 'application/yaml' } });
+  }
+  let deleted = 0;
+  for await (const blob of container.listBlobsFlat({ prefix })) {
+    if (!DEFINITION_FILE.test(blob.name) || kept.has(blob.name)) continue;
+    await container.deleteBlob(blob.name);
+    deleted += 1;
+  }
+  return { version: catalog.version, written: files.length, deleted };
 }
 
 export interface CachedCatalogOptions extends LoadOptions {

@@ -90,9 +90,13 @@ export interface AppConfig {
   readonly agents: {
     /** Where the agent definitions are (`AGENTS_DIR`), relative to the app root. */
     readonly definitionsDir: string;
-    /** `files`: AGENTS_DIR, read once; `cosmos`: a container of COSMOS_DATABASE, re-checked (`AGENTS_SOURCE`). */
-    readonly source: 'files' | 'cosmos';
+    /** `files`: AGENTS_DIR, read once; `cosmos`: a container of COSMOS_DATABASE; `blob`: a Blob container (`AGENTS_SOURCE`); both re-checked. */
+    readonly source: 'files' | 'cosmos' | 'blob';
     readonly cosmosContainer: string;
+    /** The Blob container (and folder) URL when the source is `blob`. */
+    readonly blobContainerUrl: string | undefined;
+    /** A connection string for that account, local runs only (Azurite). */
+    readonly blobConnectionString: string | undefined;
     readonly refreshSeconds: number;
   };
   /** Bounds on text that comes from outside (the caller, the network, the model). */
@@ -201,6 +205,10 @@ function crossCheck(s: RawSettings): ConfigIssue[] {
     // The relay bridges every media call to the Azure OpenAI realtime deployment, whatever AGENT_MODE says.
     add('AZURE_OPENAI_ENDPOINT', `missing while ${s.MEDIA_MODE === 'realtime' ? 'MEDIA_MODE=realtime' : 'RELAY_ENABLED=true'}`);
   }
+  if (s.AGENTS_SOURCE === 'blob' && !s.AGENTS_BLOB_CONTAINER_URL) add('AGENTS_BLOB_CONTAINER_URL', 'missing while AGENTS_SOURCE=blob');
+  if (s.AGENTS_BLOB_CONTAINER_URL && new URL(s.AGENTS_BLOB_CONTAINER_URL).pathname.split('/').filter(Boolean).length === 0) {
+    add('AGENTS_BLOB_CONTAINER_URL', 'names no container');
+  }
   if (s.MEDIA_MODE === 'off' && s.RELAY_ENABLED) {
     add('RELAY_ENABLED', 'true while MEDIA_MODE=off (no call would ever reach the relay)', 'false unless MEDIA_MODE=realtime');
   }
@@ -279,7 +287,7 @@ function shape(s: RawSettings): AppConfig {
       realtimeDeployment: s.AZURE_OPENAI_REALTIME_DEPLOYMENT,
       ttsDeployment: s.AZURE_OPENAI_TTS_DEPLOYMENT,
     },
-    agents: { definitionsDir: s.AGENTS_DIR, source: s.AGENTS_SOURCE, cosmosContainer: s.AGENTS_COSMOS_CONTAINER, refreshSeconds: s.AGENTS_REFRESH_SECONDS },
+    agents: { definitionsDir: s.AGENTS_DIR, source: s.AGENTS_SOURCE, cosmosContainer: s.AGENTS_COSMOS_CONTAINER, blobContainerUrl: s.AGENTS_BLOB_CONTAINER_URL, blobConnectionString: s.AGENTS_BLOB_CONNECTION_STRING, refreshSeconds: s.AGENTS_REFRESH_SECONDS },
     limits: {
       recognizedTextChars: s.LIMIT_RECOGNIZED_TEXT_CHARS,
       dtmfTones: s.LIMIT_DTMF_TONES,

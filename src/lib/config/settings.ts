@@ -367,11 +367,25 @@ export const SETTINGS = {
     sample: 'agents',
   }),
   AGENTS_SOURCE: spec({
-    schema: oneOf(['files', 'cosmos'] as const, 'files'),
-    expects: 'files or cosmos',
+    schema: oneOf(['files', 'cosmos', 'blob'] as const, 'files'),
+    expects: 'files, cosmos or blob',
     description:
-      'Where agent definitions load from: `files` reads AGENTS_DIR once at start; `cosmos` reads the AGENTS_COSMOS_CONTAINER container of COSMOS_DATABASE (one document per file, `npm run agents:publish`) and re-checks it every AGENTS_REFRESH_SECONDS, so an agent changes without a redeploy.',
+      'Where agent definitions load from: `files` reads AGENTS_DIR once at start; `cosmos` reads the AGENTS_COSMOS_CONTAINER container of COSMOS_DATABASE (one document per file), `blob` the files under AGENTS_BLOB_CONTAINER_URL (`npm run agents:publish` writes either), and both are re-checked every AGENTS_REFRESH_SECONDS, so an agent changes without a redeploy.',
     sample: 'files',
+  }),
+  AGENTS_BLOB_CONTAINER_URL: spec({
+    schema: optionalUrl(HTTP),
+    expects: 'the URL of a Blob container, optionally with a folder: https://<account>.blob.core.windows.net/<container>[/<folder>]',
+    description: 'Blob container (and folder) of the agent definitions when AGENTS_SOURCE=blob; read with the app identity (Storage Blob Data Reader or above).',
+    sample: '',
+  }),
+  AGENTS_BLOB_CONNECTION_STRING: spec({
+    schema: optionalString(),
+    expects: 'a storage connection string (local runs only, e.g. Azurite)',
+    description: 'Storage account key for AGENTS_BLOB_CONTAINER_URL; leave empty to use managed identity.',
+    sample: '',
+    secret: true,
+    scope: 'local',
   }),
   AGENTS_COSMOS_CONTAINER: spec({
     schema: stringWithDefault('agentDefinitions', /^[A-Za-z0-9_-]{1,255}$/),
@@ -383,7 +397,7 @@ export const SETTINGS = {
     schema: integer(60, 5, 86400),
     expects: 'seconds 5..86400',
     description:
-      'How often, at most, the app re-checks the definitions in Cosmos DB (their `_etag`s) when AGENTS_SOURCE=cosmos; a changed version that does not validate is refused and logged, and the last good one keeps serving.',
+      'How often, at most, the app re-checks the definitions (Cosmos DB `_etag`s, blob ETags) when AGENTS_SOURCE=cosmos or blob; a changed version that does not validate is refused and logged, and the last good one keeps serving.',
     sample: '60',
   }),
   AGENT_VOICE: spec({
