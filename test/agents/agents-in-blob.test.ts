@@ -1,6 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { playConversation } from '../../emulators/agent-conversations.js';
@@ -8,9 +6,8 @@ import { azuriteConnectionString, startAzurite, type Azurite } from '../../emula
 import { startOfflineStack, type OfflineStack } from '../../emulators/offline-stack.js';
 import { freePort } from '../../emulators/redis/server.js';
 import { blobLocation } from '../../src/lib/agents/index.js';
-import { folderSource, parseAgentCatalog, type AgentCatalog, type DefinitionFile } from '../../src/lib/agents/loader.js';
 import { publishDefinitionsToBlob } from '../../src/lib/agents/sources.js';
-import { LIBRARIAN_AGENT, LIBRARY_SCENARIO, recordingLogger } from './support.js';
+import { catalogOf, expectLiveReload, folderFiles, libraryFolder, recordingLogger } from './support.js';
 
 /**
  * A new agent with no TypeScript, served from a Blob container (Azurite, Microsoft's Storage emulator,
@@ -28,29 +25,8 @@ let container: ContainerClient;
 let stack: OfflineStack;
 const recorded = recordingLogger();
 
-async function files(): Promise<DefinitionFile[]> {
-  return [...(await folderSource(dir).files())];
-}
-
-function catalogOf(definitions: readonly DefinitionFile[]): AgentCatalog {
-  return parseAgentCatalog(definitions, { settings: {} });
-}
-
-async function greetingHeard(): Promise<string> {
-  const catalog = catalogOf(await files());
-  const loaded = catalog.scenario('library')!;
-  const test = { ...loaded.scenario.tests[0]!, steps: [{ say: 'bye' }], expect: { outcome: 'completed' as const, tools: [], handoffs: [], refused: [], heard: [] } };
-  const result = await playConversation(stack, catalog, loaded, test);
-  const transcript = await (await stack.runtime.archive()).transcripts.read(result.callId);
-  return transcript!.turns.find((t) => t.role === 'assistant')!.content;
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'agents-'));
-  await mkdir(path.join(dir, 'library'));
-  await writeFile(path.join(dir, 'routing.yaml'), 'default: library\n');
-  await writeFile(path.join(dir, 'library', 'scenario.yaml'), LIBRARY_SCENARIO);
-  await writeFile(path.join(dir, 'library', 'librarian.agent.yaml'), LIBRARIAN_AGENT);
+  dir = await libraryFolder();
   const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
   azurite = await startAzurite(ports);
   const connectionString = azuriteConnectionString(ports);
@@ -58,7 +34,7 @@ beforeAll(async () => {
   await container.create();
   // A file of an earlier version that the folder no longer has: publishing removes it.
   await container.getBlockBlobClient(`${FOLDER}retired/scenario.yaml`).uploadData(Buffer.from('name: retired\n'));
-  await publishDefinitionsToBlob(await files(), container, FOLDER, { settings: {} });
+  await publishDefinitionsToBlob(await folderFiles(dir), container, FOLDER, { settings: {} });
   stack = await startOfflineStack({
     env: {
       AGENTS_SOURCE: 'blob',
@@ -79,7 +55,7 @@ afterAll(async () => {
 describe('an agent published to a Blob container', () => {
   it('answers its scripted conversation on a phone call, with no TypeScript, and publishing removed the retired file', { timeout: 60_000 }, async () => {
     // Prepare
-    const catalog = catalogOf(await files());
+    const catalog = catalogOf(await folderFiles(dir));
     const loaded = catalog.scenario('library')!;
     // Act
     const result = await playConversation(stack, catalog, loaded, loaded.scenario.tests[0]!);
@@ -92,25 +68,14 @@ describe('an agent published to a Blob container', () => {
   });
 
   it('changes without a restart after the refresh interval, and a broken blob is refused while the last good version serves', { timeout: 90_000 }, async () => {
-    // Prepare
-    const before = await greetingHeard();
-    await writeFile(path.join(dir, 'library', 'librarian.agent.yaml'), LIBRARIAN_AGENT.replace('how can I help?', 'what are you reading?'));
-    // Act
-    await publishDefinitionsToBlob(await files(), container, FOLDER, { settings: {} });
-    await new Promise((resolve) => setTimeout(resolve, REFRESH_SECONDS * 1000 + 200));
-    await greetingHeard(); // the first call after the interval starts the re-check
-    const changed = await greetingHeard();
-    await container.getBlockBlobClient(`${FOLDER}library/librarian.agent.yaml`).uploadData(Buffer.from(LIBRARIAN_AGENT.replace('name: librarian', 'name: Not A Name')));
-    await new Promise((resolve) => setTimeout(resolve, REFRESH_SECONDS * 1000 + 200));
-    await greetingHeard();
-    const afterBroken = await greetingHeard();
-    // Assess
-    expect(before).toBe('Northside library, how can I help?');
-    expect(changed).toBe('Northside library, what are you reading?');
-    expect(afterBroken).toBe(changed);
-    const refusals = recorded.lines.filter((l) => l.startsWith('error agent definitions not reloaded'));
-    expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toContain('AgentDefinitionError');
+    await expectLiveReload({
+      stack,
+      dir,
+      refreshSeconds: REFRESH_SECONDS,
+      lines: recorded.lines,
+      publish: (files) => publishDefinitionsToBlob(files, container, FOLDER, { settings: {} }),
+      writeBroken: (text) => container.getBlockBlobClient(`${FOLDER}library/librarian.agent.yaml`).uploadData(Buffer.from(text)),
+    });
   });
 });
 
