@@ -118,6 +118,11 @@ describe('a 20-turn call through a Redis outage', () => {
       await server.stop();
       await server.restart();
       await expect.poll(async () => (await h.raw.ping().catch(() => 'down')) === 'PONG', { timeout: 10_000, interval: 25 }).toBe(true);
+      // The store's own connection is back too, so the next flush reaches Redis rather than the journal:
+      // this is the writer's own recovery. (A journal replay that rewrites a list memory holds only part
+      // of does not yet tell the writer the list's new length.)
+      const probe = () => h.store.direct('probe', [{ op: 'exists', key: h.keys.conversation(callId, 'context') }]);
+      await expect.poll(async () => probe().then(() => true, () => false), { timeout: 10_000, interval: 25 }).toBe(true);
       cm.appendToHistory('user', 'caller says 7');
       await expect.poll(async () => (await cm.flush().catch(() => ({ durable: false }))).durable, { timeout: 10_000, interval: 50 }).toBe(true);
 
