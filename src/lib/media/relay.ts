@@ -46,7 +46,7 @@ import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-tur
 import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
-import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeStats } from './call-bridge.js';
+import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeState, type CallBridgeStats } from './call-bridge.js';
 import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
@@ -124,12 +124,15 @@ export type RelayStats = {
   readonly sendFailures: number;
 };
 
+/** One call's bridge counters and where the bridge is. */
+export type CallStats = CallBridgeStats & { readonly state: CallBridgeState };
+
 export interface Relay {
   readonly workerId: string;
   /** Calls this relay owns. */
   calls(): string[];
   bridge(callId: string): CallBridge | undefined;
-  stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallBridgeStats> };
+  stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallStats> };
   /** The relay's session store: `degraded` with a journal depth while Redis is away. */
   stateHealth(): StoreHealth;
   /**
@@ -253,13 +256,13 @@ class MediaRelay implements Relay {
     return this.bridges.get(callId);
   }
 
-  stats(): RelayStats & { perCall: Map<string, CallBridgeStats> } {
+  stats(): RelayStats & { perCall: Map<string, CallStats> } {
     return {
       calls: this.bridges.size,
       watched: this.membership.watchedCount,
       ...this.membership.stats(),
       sendFailures: this.sendFailures,
-      perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats }])),
+      perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats, state: b.state }])),
     };
   }
 
