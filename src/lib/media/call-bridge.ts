@@ -26,6 +26,7 @@ import { OutboundAudioCoalescer, type OutboundAudioOptions } from './outbound-au
 import { AGENT_SAMPLE_RATE_HZ, sessionTools, type AgentSessionFactory, type AgentSessionLike } from './agent-port.js';
 import { KEYPAD_INTER_DIGIT_MS, KeypadBuffer } from './keypad.js';
 import { outboundGroup } from './groups.js';
+import { RelayError } from './errors.js';
 
 /** Sends a text frame to a group, fire-and-forget (the relay's one Web PubSub connection). */
 export type GroupSender = (group: string, frame: string) => void;
@@ -37,6 +38,45 @@ export type BargeInRecord = BargeInDecision & {
   /** Inbound frames processed between the VAD event and StopAudio (0: StopAudio went out within the same frame). */
   readonly framesBetween: number;
 };
+
+/**
+ * Where a call's bridge is:
+ * - `connecting`: the agent session is being opened (a new call, a takeover, a reconnect attempt); the
+ *   caller's audio waits in the bounded ring;
+ * - `live`: the agent session is up and hears the caller;
+ * - `reconnecting`: the agent's socket dropped; a new session is opened after a short wait, and the
+ *   caller's audio waits in the ring meanwhile;
+ * - `ending`: no agent session will be opened again (refused for good, or every reconnect failed): the
+ *   caller hears the failure prompt and the call is hung up; their audio is refused;
+ * - `closed`: the relay closed or abandoned the bridge; frames are refused and nothing more is sent.
+ */
+export type CallBridgeState = 'connecting' | 'live' | 'reconnecting' | 'ending' | 'closed';
+
+/** The moves a bridge makes; any other is a bug, refused with {@link BridgeStateError}. */
+const BRIDGE_TRANSITIONS: { readonly [From in CallBridgeState]: readonly CallBridgeState[] } = {
+  connecting: ['live', 'reconnecting', 'ending', 'closed'],
+  live: ['reconnecting', 'closed'],
+  reconnecting: ['connecting', 'closed'],
+  ending: ['closed'],
+  closed: [],
+};
+
+/** Whether a bridge may go from `from` to `to`. */
+export function canMoveBridge(from: CallBridgeState, to: CallBridgeState): boolean {
+  return BRIDGE_TRANSITIONS[from].includes(to);
+}
+
+/** A call bridge was asked to make a move its states do not allow (a bug, never a caller's doing). */
+export class BridgeStateError extends RelayError {
+  override name = 'BridgeStateError';
+  constructor(
+    readonly callId: string,
+    readonly from: CallBridgeState,
+    readonly to: CallBridgeState,
+  ) {
+    super(`the call bridge cannot go from ${from} to ${to}`, false, { code: 'bridge_state' });
+  }
+}
 
 export type CallBridgeStats = {
   framesIn: number;
@@ -137,12 +177,11 @@ export class CallBridge {
   private outboundAudio!: OutboundAudioCoalescer;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
-  private closed = false;
+  private bridgeState: CallBridgeState = 'connecting';
   /** What happens once the agent's next turn has played out (after end_call / transfer_to_human). */
   private afterNextAgentTurn: AfterSpeech | undefined;
   /** Transcript meta for the model's next turn, when it was asked to say the call core's words. */
   private pendingTurnMeta: Record<string, JsonValue> | undefined;
-  private reconnecting = false;
   private reconnects = 0;
   /** Fixed prompts played on this call (for their synthetic response and item ids). */
   private promptCount = 0;
@@ -174,6 +213,22 @@ export class CallBridge {
     return this.options.callId;
   }
 
+  /** Where the bridge is (see {@link CallBridgeState}); it moves only through {@link moveTo}. */
+  get state(): CallBridgeState {
+    return this.bridgeState;
+  }
+
+  /** A method, not a field read, so a check after an `await` sees a close that happened meanwhile. */
+  private isClosed(): boolean {
+    return this.bridgeState === 'closed';
+  }
+
+  /** The one way the state changes; a move the states do not allow throws {@link BridgeStateError}. */
+  private moveTo(to: CallBridgeState): void {
+    if (!canMoveBridge(this.bridgeState, to)) throw new BridgeStateError(this.options.callId, this.bridgeState, to);
+    this.bridgeState = to;
+  }
+
   /** Connects the agent with the caller's context; a resumed call (history in Redis) is not greeted again. */
   async start(): Promise<void> {
     const history = this.options.conversation.getHistory();
@@ -196,11 +251,13 @@ export class CallBridge {
       handlers: this.handlers(),
       signal: this.abort.signal,
     });
-    if (this.closed) {
+    // Closed meanwhile, or the socket dropped while it opened (a reconnect is already on its way): not wanted.
+    if (this.bridgeState !== 'connecting') {
       await session.close();
       return;
     }
     this.session = session;
+    this.moveTo('live');
     this.reconnects = 0;
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
     if (resumed) {
@@ -240,22 +297,32 @@ export class CallBridge {
    * ring while a new session is opened with the conversation so far. The caller hears a gap.
    */
   private reconnectAgent(): void {
-    if (this.closed || this.reconnecting) return;
+    // Only a session that is up or opening can drop; a reconnect already waiting, an ending or a closed call has nothing to reopen.
+    if (this.bridgeState !== 'live' && this.bridgeState !== 'connecting') return;
     this.session = undefined;
-    this.reconnecting = true;
     const attempt = this.reconnects++;
     if (attempt >= MAX_AGENT_RECONNECTS) {
       this.options.logger.error('realtime agent unreachable; apologising and ending the call', { callId: this.options.callId, attempts: attempt });
+      this.moveTo('ending');
       void this.endWithFailurePrompt();
       return;
     }
+    this.moveTo('reconnecting');
     const delayMs = Math.min(2_000, 250 * 2 ** attempt);
     setTimeout(() => {
-      this.reconnecting = false;
+      // Closed during the wait: no session is opened for a call that is gone.
+      if (this.bridgeState !== 'reconnecting') return;
+      this.moveTo('connecting');
       this.start().catch((error: unknown) => {
+        // Closed meanwhile, or its socket dropped while it opened and the next attempt already waits: this one no longer counts.
+        if (this.bridgeState !== 'connecting') {
+          this.options.logger.debug('realtime agent reconnect attempt failed; superseded', { callId: this.options.callId, state: this.bridgeState, error: error as Error });
+          return;
+        }
         // A refusal no retry changes (credentials, an unknown deployment) ends the call now, not after every attempt.
         if (classify(error) !== 'retry') {
           this.options.logger.error('realtime agent refused for good; apologising and ending the call', { callId: this.options.callId, attempt: attempt + 1, error: error as Error });
+          this.moveTo('ending');
           void this.endWithFailurePrompt();
           return;
         }
@@ -281,9 +348,11 @@ export class CallBridge {
   private handleFrame(frame: MediaFrame): void {
     switch (frame.kind) {
       case 'AudioData': {
+        // No agent session will hear it: an ending call has none coming, a closed one is gone.
+        if (this.bridgeState === 'ending' || this.bridgeState === 'closed') return this.refuse(`call-${this.bridgeState}`);
         const audio = this.inbound.processBase64(frame.data);
         this.audioSeen = true;
-        if (this.session) this.session.appendAudio(audio);
+        if (this.bridgeState === 'live') this.session!.appendAudio(audio);
         else this.keepWhileConnecting(audio);
         return;
       }
@@ -325,8 +394,8 @@ export class CallBridge {
 
   /** Ends the agent session and writes what is staged. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed()) return;
+    this.moveTo('closed');
     this.abort.abort();
     this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
@@ -335,7 +404,8 @@ export class CallBridge {
 
   /** Drops the call without a goodbye (another relay took it over): nothing is written. */
   async abandon(): Promise<void> {
-    this.closed = true;
+    if (this.isClosed()) return;
+    this.moveTo('closed');
     this.abort.abort();
     this.outboundAudio.drop();
     await this.session?.close().catch(() => undefined);
@@ -359,14 +429,12 @@ export class CallBridge {
       onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
       onToolCall: (call) => this.onToolCall(call),
       onError: (error) => this.options.logger.warn('realtime agent error', { callId: this.options.callId, code: error.code, retryable: error.retryable }),
-      onClose: () => {
-        if (!this.closed) this.reconnectAgent();
-      },
+      onClose: () => this.reconnectAgent(),
     };
   }
 
   private onAgentAudio(base64: string, responseId: string, itemId: string): void {
-    if (this.closed || !this.tracker.shouldForward(responseId)) return;
+    if (this.isClosed() || !this.tracker.shouldForward(responseId)) return;
     this.outboundAudio.push(this.outbound.process(Buffer.from(base64, 'base64')), responseId, itemId);
   }
 
@@ -526,7 +594,7 @@ export class CallBridge {
   /** A keypad tone (ACS DtmfData): gathered into a PIN or a menu key for an agent that takes one, ignored otherwise. */
   private onTone(tone: string): void {
     const digits = this.definition?.keypadDigits;
-    if (digits === undefined || this.closed) return;
+    if (digits === undefined || this.isClosed()) return;
     const keyed = this.keypad.push(tone, digits);
     if (keyed !== undefined) void this.onKeyed(keyed);
   }
@@ -545,7 +613,7 @@ export class CallBridge {
       this.options.logger.error('keypad entry could not be answered; apologising', { callId: this.options.callId, error: error as Error });
       reply = { text: definition.prompts.trouble(), toolCalls: [], timings: { totalMs: 0 } };
     }
-    if (this.closed) return;
+    if (this.isClosed()) return;
     const pin = definition.prompts.pinDigits !== 1 || reply.toolCalls.some((t) => t.name === 'verify_caller');
     if (pin) this.options.conversation.appendToHistory('user', PIN_REDACTED, { redacted: 'pin', via: 'dtmf' });
     else this.options.conversation.appendToHistory('user', `(pressed ${keys})`, { via: 'dtmf' });
@@ -586,7 +654,7 @@ export class CallBridge {
   /** Runs `action` once nothing the agent said is still playing to the caller. */
   private whenPlayedOut(action: () => void): void {
     const poll = (): void => {
-      if (this.closed) return;
+      if (this.isClosed()) return;
       if (this.tracker.isAgentAudible(this.now()) || this.outboundAudio.pendingMs > 0) {
         setTimeout(poll, 100).unref();
         return;
@@ -618,10 +686,10 @@ export class CallBridge {
   /** The prompt's audio from the TTS cache (synthesised once); undefined without prompts or on failure. */
   private async loadPrompt(name: SpokenPromptName, text: string): Promise<FixedPromptAudio | undefined> {
     const prompts = this.options.prompts;
-    if (!prompts || this.closed) return undefined;
+    if (!prompts || this.isClosed()) return undefined;
     try {
       const audio = await prompts.audio(name, text);
-      return this.closed ? undefined : audio;
+      return this.isClosed() ? undefined : audio;
     } catch (error) {
       this.options.logger.warn('fixed prompt unavailable; going on without it', { callId: this.options.callId, prompt: name, error: error as Error });
       return undefined;
@@ -634,7 +702,7 @@ export class CallBridge {
    * Returns its duration in ms.
    */
   private streamPrompt(audio: FixedPromptAudio, meta: Record<string, JsonValue>): number {
-    if (this.closed) return 0;
+    if (this.isClosed()) return 0;
     const rateHz = this.acsRateHz;
     this.outboundAudio.flush(); // what the model said so far plays first
     const pcm = createResampler(TTS_SAMPLE_RATE_HZ, rateHz).process(audio.pcm);
@@ -669,7 +737,7 @@ export class CallBridge {
   /** Runs `action` once `durationMs` (plus a little jitter allowance) has passed, unless the call closed. */
   private afterMs(durationMs: number, action: () => void): void {
     setTimeout(() => {
-      if (!this.closed) action();
+      if (!this.isClosed()) action();
     }, durationMs + PLAYOUT_MARGIN_MS).unref();
   }
 

@@ -27,6 +27,9 @@
  * Shards. With several Web PubSub resources a relay holds one connection per shard (shard 0's also
  * carries the control group) and bridges each call on the shard its session names (`mediaShard`).
  *
+ * The membership decisions (claims, heartbeats, takeovers, recovery, hand-over) are in
+ * relay-membership.ts; this file is the Web PubSub side and the calls' bridges.
+ *
  * Limits of this design: a relay whose own Web PubSub connection drops and reconnects (a network blip)
  * is reported as lost and hands its calls over (the caller hears a short gap).
  */
@@ -38,18 +41,17 @@ import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client
 import type { AppConfig } from '../config/index.js';
 import type { SessionStore } from '../state/session-store.js';
 import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import { RedisUnavailableError } from '../state/errors.js';
-import { classify } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
 import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
 import type { JsonValue } from '../state/codec.js';
-import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeStats } from './call-bridge.js';
+import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeState, type CallBridgeStats } from './call-bridge.js';
 import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
+import { RelayMembership, type Clock, type Scheduler } from './relay-membership.js';
 import { createWebPubSubServices } from './webpubsub-service.js';
 import { profileToolOutput } from './call-actions.js';
 import type { CallerProfile } from '../agent/types.js';
@@ -107,6 +109,9 @@ export type RelayOptions = {
    */
   readonly onFrameTiming?: (durationMs: number) => void;
   readonly signal?: AbortSignal;
+  /** The membership's clock and timers (heartbeats, claim retries). @default the process's */
+  readonly clock?: Clock;
+  readonly scheduler?: Scheduler;
 };
 
 export type RelayStats = {
@@ -119,12 +124,15 @@ export type RelayStats = {
   readonly sendFailures: number;
 };
 
+/** One call's bridge counters and where the bridge is. */
+export type CallStats = CallBridgeStats & { readonly state: CallBridgeState };
+
 export interface Relay {
   readonly workerId: string;
   /** Calls this relay owns. */
   calls(): string[];
   bridge(callId: string): CallBridge | undefined;
-  stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallBridgeStats> };
+  stats(): RelayStats & { readonly perCall: ReadonlyMap<string, CallStats> };
   /** The relay's session store: `degraded` with a journal depth while Redis is away. */
   stateHealth(): StoreHealth;
   /**
@@ -147,56 +155,48 @@ export interface Relay {
 }
 
 
-/** Whether the call session says there is no call to bridge: gone (finalised or never created) or over. */
-function callHasEnded(session: Record<string, JsonValue> | undefined): boolean {
-  return session === undefined || session.state === 'disconnected' || session.state === 'answer_failed';
-}
-
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const relay = new MediaRelay(options);
   await relay.start();
   return relay;
 }
 
-type Watched = { owner: string | null };
-
-const MAX_WATCHED = 10_000;
-const CLAIM_RETRY_FIRST_MS = 250;
-/** Ended media connections remembered, so a `connected` that arrives after its `disconnected` is ignored. */
-const MAX_ENDED_CONNECTIONS = 10_000;
-
 class MediaRelay implements Relay {
   readonly workerId: string;
   private readonly bridges = new Map<string, CallBridge>();
   /** `call.<id>.in` → bridge: the hot path's one lookup. */
   private readonly byGroup = new Map<string, CallBridge>();
-  private readonly claiming = new Map<string, Promise<boolean>>();
-  private readonly watched = new Map<string, Watched>();
-  private readonly claimRetries = new Map<string, NodeJS.Timeout>();
-  private readonly claimAttempts = new Map<string, number>();
-  /** The latest ACS media connection seen per call, and connections known to have ended. */
-  private readonly mediaConnection = new Map<string, string>();
-  private readonly endedConnections = new Set<string>();
+  /** Which calls this relay owns or watches, heartbeats, claims and takeovers. */
+  private readonly membership: RelayMembership;
   private readonly agent: AgentSessionFactory;
   private readonly logger: Logger;
-  private readonly heartbeatTtlSeconds: number;
-  private readonly affinityTtlSeconds: number;
   /** One Web PubSub connection per shard, in shard order. */
   private clients: WebPubSubClient[] = [];
   /** The shard of each call this relay owns (from the call session's `mediaShard`). */
   private readonly callShard = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private beating: Promise<void> = Promise.resolve();
-  private stopped = false;
-  /** The registry of live media calls has been read (see {@link recover}). */
-  private recovered = false;
-  private counters = { claims: 0, takeovers: 0, released: 0, sendFailures: 0 };
+  private sendFailures = 0;
 
   constructor(private readonly options: RelayOptions) {
     this.workerId = options.workerId ?? `${hostname().replace(/[^A-Za-z0-9-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.logger = options.logger;
-    this.heartbeatTtlSeconds = options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds);
-    this.affinityTtlSeconds = options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds);
+    this.membership = new RelayMembership({
+      workerId: this.workerId,
+      store: options.store,
+      logger: options.logger,
+      heartbeatTtlSeconds: options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds),
+      affinityTtlSeconds: options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+      host: {
+        owns: (callId) => this.bridges.has(callId),
+        ownedCalls: () => [...this.bridges.keys()],
+        own: (callId, session) => this.own(callId, session),
+        abandon: (callId) => this.abandon(callId),
+        letGo: (callId, reason) => this.letGo(callId, reason),
+        end: (callId) => this.end(callId),
+        announce: (message) => this.announce(message),
+      },
+    });
     this.agent = options.agent ?? realtimeAgentFactory(options.config, { logger: options.logger, ...(options.realtimeSocketOptions ? { socketOptions: options.realtimeSocketOptions } : {}) });
   }
 
@@ -210,8 +210,7 @@ class MediaRelay implements Relay {
       for (const client of this.clients) client.stop(); // no half-started client keeps reconnecting behind a relay that never started
       throw new RelayError('the relay could not connect to Web PubSub', true, { cause: error });
     }
-    await this.beat();
-    this.schedule();
+    await this.membership.start();
     this.options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.logger.info('media relay started', { workerId: this.workerId });
   }
@@ -239,7 +238,7 @@ class MediaRelay implements Relay {
         }
         return;
       }
-      if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
+      if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.membership.onControl(parseRelayControl(message.data));
     });
     return client;
   }
@@ -257,12 +256,13 @@ class MediaRelay implements Relay {
     return this.bridges.get(callId);
   }
 
-  stats(): RelayStats & { perCall: Map<string, CallBridgeStats> } {
+  stats(): RelayStats & { perCall: Map<string, CallStats> } {
     return {
       calls: this.bridges.size,
-      watched: this.watched.size,
-      ...this.counters,
-      perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats }])),
+      watched: this.membership.watchedCount,
+      ...this.membership.stats(),
+      sendFailures: this.sendFailures,
+      perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats, state: b.state }])),
     };
   }
 
@@ -271,65 +271,21 @@ class MediaRelay implements Relay {
   }
 
   handleConnected(callId: string, connectionId?: string): Promise<boolean> {
-    if (this.stopped) return Promise.resolve(false);
-    if (connectionId !== undefined && !this.noteConnection(callId, connectionId)) return Promise.resolve(false);
-    if (this.bridges.has(callId)) return Promise.resolve(true);
-    let pending = this.claiming.get(callId);
-    if (!pending) {
-      pending = this.claim(callId).finally(() => this.claiming.delete(callId));
-      this.claiming.set(callId, pending);
-    }
-    return pending;
+    return this.membership.connected(callId, connectionId);
   }
 
-  /** Remembers the call's latest media connection; false when that connection has already ended. */
-  private noteConnection(callId: string, connectionId: string): boolean {
-    if (this.endedConnections.has(connectionId)) return false;
-    this.mediaConnection.delete(callId);
-    this.mediaConnection.set(callId, connectionId);
-    if (this.mediaConnection.size > MAX_WATCHED) this.mediaConnection.delete(this.mediaConnection.keys().next().value as string);
-    return true;
-  }
-
-  async handleDisconnected(callId: string, connectionId?: string): Promise<void> {
-    if (connectionId !== undefined) {
-      this.endedConnections.add(connectionId);
-      if (this.endedConnections.size > MAX_ENDED_CONNECTIONS) this.endedConnections.delete(this.endedConnections.values().next().value as string);
-      const latest = this.mediaConnection.get(callId);
-      // ACS reconnected the call's media on a newer connection: the call goes on.
-      if (latest !== undefined && latest !== connectionId && !this.endedConnections.has(latest)) return;
-    }
-    this.mediaConnection.delete(callId);
-    this.watched.delete(callId);
-    // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
-    await this.claiming.get(callId)?.catch(() => false);
-    const bridge = this.bridges.get(callId);
-    if (!bridge) return;
-    const client = this.clientOf(callId);
-    this.forget(callId, bridge);
-    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
-    await bridge.close();
-    await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
-    this.counters.released += 1;
+  handleDisconnected(callId: string, connectionId?: string): Promise<void> {
+    return this.membership.disconnected(callId, connectionId);
   }
 
   async close(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.cancelClaimRetries();
-    await this.beating;
-    // The calls go on at ACS: persist and release each, then announce it again so another relay takes it now.
-    const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
-    for (const { callId } of handOver) await this.handleDisconnected(callId);
-    for (const { callId, connectionId } of handOver) this.announce(connectionId === undefined ? { type: 'call-connected', callId } : { type: 'call-connected', callId, connectionId });
+    if (this.membership.stopped) return;
+    await this.membership.close();
     for (const client of this.clients) client.stop();
   }
 
   async terminate(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.cancelClaimRetries();
+    this.membership.stop();
     for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
@@ -337,55 +293,7 @@ class MediaRelay implements Relay {
     await Promise.all(bridges.map((b) => b.abandon()));
   }
 
-  // ── claims ─────────────────────────────────────────────────────────────────────────────────
-
-  private async claim(callId: string): Promise<boolean> {
-    const store = this.options.store;
-    let claim;
-    let session: Record<string, JsonValue> | undefined;
-    try {
-      session = await store.getCallSession(callId);
-      // An ended call (its session gone, or says so) is not claimed: no agent session, no keys.
-      if (callHasEnded(session)) {
-        this.watched.delete(callId);
-        return false;
-      }
-      claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
-    } catch (error) {
-      if (classify(error) !== 'retry') {
-        // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
-        this.logger.error('cannot claim a call', { callId, error: error as Error });
-        return false;
-      }
-      // Without Redis no relay can arbitrate; the call is remembered and claimed once Redis answers.
-      this.watch(callId, null);
-      this.logger.warn('cannot claim a call for now (Redis unavailable or busy); retrying shortly', { callId, error: error as Error });
-      this.retryClaimSoon(callId);
-      return false;
-    }
-    if (!claim.claimed) {
-      this.watch(callId, claim.owner);
-      return false;
-    }
-    this.counters.claims += 1;
-    this.watched.delete(callId);
-    try {
-      await this.own(callId, session);
-      return true;
-    } catch (error) {
-      this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
-      const bridge = this.bridges.get(callId);
-      const client = this.clientOf(callId);
-      if (bridge) {
-        this.forget(callId, bridge);
-        await bridge.abandon();
-      }
-      await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
-      await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
-      this.watch(callId, null);
-      return false;
-    }
-  }
+  // ── owning a call (the membership decides when) ─────────────────────────────────────────────
 
   /** Loads the conversation, joins `.in` (frames wait in the bridge while the agent connects), starts the agent. */
   private async own(callId: string, session: Record<string, JsonValue> | undefined): Promise<void> {
@@ -468,78 +376,26 @@ class MediaRelay implements Relay {
     await bridge.abandon();
   }
 
-  private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
-    const store = this.options.store;
-    // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
-    await store.releaseAffinity(callId, deadOwner).catch(() => false);
-    if (await this.handleConnected(callId, connectionId)) {
-      this.counters.takeovers += 1;
-      this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
-      this.announce({ type: 'call-claimed', callId, workerId: this.workerId });
+  /** Its call's bridge closes (persisting what is staged) and it leaves the call's group. */
+  private async end(callId: string): Promise<boolean> {
+    const bridge = this.bridges.get(callId);
+    if (!bridge) return false;
+    const client = this.clientOf(callId);
+    this.forget(callId, bridge);
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
+    await bridge.close();
+    return true;
+  }
+
+  /** A claimed call could not be owned: whatever was set up goes, without writing anything. */
+  private async abandon(callId: string): Promise<void> {
+    const bridge = this.bridges.get(callId);
+    const client = this.clientOf(callId);
+    if (bridge) {
+      this.forget(callId, bridge);
+      await bridge.abandon();
     }
-  }
-
-  /**
-   * A caller is waiting in silence for a call nobody could claim: try again after 250 ms, doubling up
-   * to the heartbeat interval, rather than only on the next beat (10 s with the default TTL).
-   */
-  private retryClaimSoon(callId: string): void {
-    if (this.stopped || this.claimRetries.has(callId)) return;
-    const attempt = this.claimAttempts.get(callId) ?? 0;
-    this.claimAttempts.set(callId, attempt + 1);
-    const delayMs = Math.min(CLAIM_RETRY_FIRST_MS * 2 ** attempt, (this.heartbeatTtlSeconds * 1000) / 3);
-    const timer = setTimeout(() => {
-      this.claimRetries.delete(callId);
-      if (this.stopped || this.bridges.has(callId) || this.watched.get(callId)?.owner !== null) {
-        this.claimAttempts.delete(callId);
-        return;
-      }
-      void this.handleConnected(callId).then((owned) => {
-        if (owned) this.claimAttempts.delete(callId);
-      });
-    }, delayMs);
-    timer.unref();
-    this.claimRetries.set(callId, timer);
-  }
-
-  private cancelClaimRetries(): void {
-    for (const timer of this.claimRetries.values()) clearTimeout(timer);
-    this.claimRetries.clear();
-    this.claimAttempts.clear();
-  }
-
-  private watch(callId: string, owner: string | null): void {
-    this.watched.delete(callId);
-    this.watched.set(callId, { owner });
-    if (this.watched.size > MAX_WATCHED) {
-      const oldest = this.watched.keys().next().value;
-      if (oldest !== undefined) this.watched.delete(oldest);
-    }
-  }
-
-  // ── control group ──────────────────────────────────────────────────────────────────────────
-
-  private onControl(message: RelayControlMessage | undefined): void {
-    if (!message || this.stopped) return;
-    switch (message.type) {
-      case 'call-connected':
-        void this.handleConnected(message.callId, message.connectionId);
-        return;
-      case 'call-disconnected':
-        void this.handleDisconnected(message.callId, message.connectionId);
-        return;
-      case 'call-claimed':
-        if (message.workerId !== this.workerId) {
-          const watched = this.watched.get(message.callId);
-          if (watched) watched.owner = message.workerId;
-          if (this.bridges.has(message.callId)) void this.letGo(message.callId, 'claimed by another relay');
-        }
-        return;
-      case 'relay-lost':
-        if (message.workerId === this.workerId) return;
-        for (const [callId, watched] of this.watched) if (watched.owner === message.workerId) void this.takeOver(callId, message.workerId);
-        return;
-    }
+    await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
   }
 
   private announce(message: RelayControlMessage): void {
@@ -556,125 +412,11 @@ class MediaRelay implements Relay {
 
   /** Per-frame failures are counted (see stats) rather than logged 50 times a second per call. */
   private readonly countSendFailure = (): void => {
-    this.counters.sendFailures += 1;
+    this.sendFailures += 1;
   };
 
   private send(client: WebPubSubClient, group: string, frame: string): void {
     // Fire-and-forget: no ack round trip per message; a lost message is a click, a blocked one a gap.
     client.sendToGroup(group, frame, 'text', { fireAndForget: true, noEcho: true }).catch(this.countSendFailure);
   }
-
-  // ── heartbeat ──────────────────────────────────────────────────────────────────────────────
-
-  private schedule(): void {
-    if (this.stopped) return;
-    const intervalMs = (this.heartbeatTtlSeconds * 1000) / 3;
-    this.timer = setTimeout(() => {
-      this.beating = this.beat().finally(() => this.schedule());
-    }, intervalMs);
-  }
-
-  private async beat(): Promise<void> {
-    const store = this.options.store;
-    try {
-      await store.heartbeat(this.workerId, { calls: this.bridges.size }, { ttlSeconds: this.heartbeatTtlSeconds });
-    } catch (error) {
-      this.logger.warn('relay heartbeat failed', { workerId: this.workerId, error: error as Error });
-      return; // Redis is away: keep every call (the store journals turns), retry next beat
-    }
-    for (const callId of [...this.bridges.keys()]) {
-      try {
-        const renewed = await store.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
-        if (!renewed && !this.stopped) {
-          // The key may simply have expired while Redis was away: take it back unless another relay holds it.
-          const claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
-          if (!claim.claimed) await this.letGo(callId, `affinity held by ${claim.owner ?? 'nobody'}`);
-        }
-      } catch (error) {
-        if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
-      }
-    }
-    if (!this.recovered) await this.recover();
-    await this.sweep();
-  }
-
-  /**
-   * Reads the registry of live media calls (once; again on later beats while Redis is unreachable) and
-   * treats each call as if it had just been announced, knowing its owner: several relays starting at
-   * once are arbitrated by the affinity key's `SET NX`, as for an announcement.
-   */
-  private async recover(): Promise<void> {
-    const store = this.options.store;
-    let registered: Map<string, string>;
-    try {
-      registered = await store.mediaCalls();
-    } catch (error) {
-      if (!(error instanceof RedisUnavailableError)) this.logger.warn('relay could not read the live media calls', { error: error as Error });
-      return;
-    }
-    this.recovered = true;
-    const alive = new Map<string, boolean>();
-    const claims: Promise<unknown>[] = [];
-    for (const [callId, connectionId] of registered) {
-      if (this.stopped) break;
-      if (this.bridges.has(callId) || this.claiming.has(callId) || this.watched.has(callId)) continue;
-      try {
-        const session = await store.getCallSession(callId);
-        // Finalisation deleted the call, or it ended: prune it. (A call whose media merely dropped keeps
-        // its entry only while a newer connection registered it, and that connection is live.)
-        if (callHasEnded(session)) {
-          await store.unregisterMediaCall(callId, connectionId);
-          continue;
-        }
-        const owner = await store.getAffinity(callId);
-        if (owner === null) {
-          claims.push(this.handleConnected(callId, connectionId));
-          continue;
-        }
-        if (owner === this.workerId) continue;
-        if (await this.isAlive(owner, alive)) {
-          if (this.noteConnection(callId, connectionId)) this.watch(callId, owner);
-        } else {
-          claims.push(this.takeOver(callId, owner, connectionId));
-        }
-      } catch (error) {
-        this.logger.warn('relay could not recover a call', { callId, error: error as Error });
-      }
-    }
-    await Promise.allSettled(claims);
-    if (registered.size > 0) this.logger.info('media relay read the live media calls', { registered: registered.size, owned: this.bridges.size, watched: this.watched.size });
-  }
-
-  /** Whether a relay's heartbeat is live; one read per relay per pass, memoised in `seen`. */
-  private async isAlive(workerId: string, seen: Map<string, boolean>): Promise<boolean> {
-    let alive = seen.get(workerId);
-    if (alive === undefined) {
-      alive = (await this.options.store.getHeartbeat(workerId)) !== undefined;
-      seen.set(workerId, alive);
-    }
-    return alive;
-  }
-
-  /** Calls this relay knows of but does not own: claim those whose owner is gone. */
-  private async sweep(): Promise<void> {
-    const store = this.options.store;
-    const alive = new Map<string, boolean>();
-    for (const [callId, watched] of [...this.watched]) {
-      if (this.stopped || this.bridges.has(callId)) continue;
-      try {
-        const owner = await store.getAffinity(callId);
-        watched.owner = owner;
-        if (owner === null) {
-          await this.handleConnected(callId);
-          continue;
-        }
-        if (owner === this.workerId) continue;
-        if (!(await this.isAlive(owner, alive))) await this.takeOver(callId, owner);
-      } catch (error) {
-        if (error instanceof RedisUnavailableError) return;
-        this.logger.warn('relay sweep failed for a call', { callId, error: error as Error });
-      }
-    }
-  }
 }
-
