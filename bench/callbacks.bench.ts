@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
@@ -46,6 +47,11 @@ import { LatencyRecorder, printTable, round } from './lib.js';
  * and the one the budget is judged on) and closed loop (50 calls sending events back to back:
  * saturation, where latency is mostly queueing behind the other 49 handlers).
  * Budget (docs/performance.md): callback handler p99 ≤ 5 ms excluding network.
+ *
+ * Each load also reports the scavenges (young-generation collections) it saw, their pauses and the
+ * full collections, and the result records the NODE_OPTIONS and node flags of the run, so runs with
+ * different young generations can be compared (bench/results/callbacks-young-generation.json).
+ * BENCH_TURN_BUDGET_MS overrides TURN_BUDGET_MS (how long each turn's timeout signals live).
  */
 
 const BUDGET_P99_MS = 5;
@@ -91,6 +97,10 @@ interface LoadResult {
   cpuMsPerEvent: number;
   loadAverage1m: number;
   cpuMicros: number;
+  /** Young-generation collections (scavenges) during the load, and their pauses. */
+  readonly scavenges: LatencyRecorder;
+  /** Full (mark-compact) collections during the load. */
+  fullGcs: number;
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
@@ -139,6 +149,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         COGNITIVE_SERVICES_ENDPOINT: 'https://ai-services.invalid',
         TRANSFER_TARGET_NUMBER: '+15550100999',
         AGENT_MODE: 'offline',
+        // The default unless BENCH_TURN_BUDGET_MS says otherwise: how long the turn's timeout signals live.
+        ...(process.env.BENCH_TURN_BUDGET_MS ? { TURN_BUDGET_MS: process.env.BENCH_TURN_BUDGET_MS } : {}),
       }),
     );
     redis = await createRedis(config.redis, { connectionName: 'bench-callbacks' });
@@ -180,7 +192,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (failures > 0) console.log(`WARNING: ${failures} handler responses were not 200 { handled: 1 }`);
     if (harness.profileLookups.missing > 0) console.log(`WARNING: ${harness.profileLookups.missing} greetings did not find the caller's cached profile`);
     return {
-      parameters: { calls, turns, intervalMs, waves, loads: [...selected], callbackAuth: config.acs.callbackAuth, agent: 'offline', profile: 'returning caller, Redis cache hit' },
+      parameters: {
+        calls,
+        turns,
+        intervalMs,
+        waves,
+        loads: [...selected],
+        callbackAuth: config.acs.callbackAuth,
+        agent: 'offline',
+        profile: 'returning caller, Redis cache hit',
+        // The young generation the process ran with (`npm run bench` sets --max-semi-space-size=32).
+        nodeOptions: process.env.NODE_OPTIONS ?? '',
+        // Node flags given on the command line (tsx's own loader flags left out).
+        execArgv: process.execArgv.filter((arg, i, all) => !arg.includes('tsx') && !all[i + 1]?.includes('tsx')),
+        turnBudgetMs: config.limits.turnBudgetMs,
+        newSpaceMaxMiB: round((getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20, 1),
+      },
       rows,
       loads: loads.map(loadRow),
       lifecycleCalls: harness.lifecycleCalls.count,
@@ -210,7 +237,15 @@ function loadRow(result: LoadResult): Record<string, unknown> {
     loopDelayP99Ms: result.loopDelayP99Ms,
     loadAvg1m: result.loadAverage1m,
     failures: result.failures,
+    ...gcRow(result),
   };
+}
+
+/** Scavenges per handled event and their pauses: what sets the handler's tail when allocation is high. */
+function gcRow(result: LoadResult): Record<string, number> {
+  const pauses = result.scavenges.summary();
+  const events = Math.max(1, result.connected.count + result.recognized.count);
+  return { scavenges: pauses.count, scavengesPer100Events: round((100 * pauses.count) / events, 2), scavengeP50Ms: pauses.p50Ms, scavengeMaxMs: pauses.maxMs, scavengeTotalMs: round(pauses.count * pauses.meanMs, 1), fullGcs: result.fullGcs };
 }
 
 function buildHarness(
@@ -353,7 +388,19 @@ function requestOf(url: string, token: string, body: string): WebhookRequest {
 }
 
 function newResult(h: Harness, load: string): LoadResult {
-  return { load, connected: new LatencyRecorder(), recognized: new LatencyRecorder(), acs: new LatencyRecorder(), failures: 0, loopDelayP99Ms: 0, cpuMsPerEvent: 0, loadAverage1m: 0, cpuMicros: 0 };
+  return {
+    load,
+    connected: new LatencyRecorder(),
+    recognized: new LatencyRecorder(),
+    acs: new LatencyRecorder(),
+    failures: 0,
+    loopDelayP99Ms: 0,
+    cpuMsPerEvent: 0,
+    loadAverage1m: 0,
+    cpuMicros: 0,
+    scavenges: new LatencyRecorder(),
+    fullGcs: 0,
+  };
 }
 
 /**
@@ -364,16 +411,28 @@ async function measured(h: Harness, result: LoadResult, body: () => Promise<void
   h.acsRecorder = result.acs;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) recordGc(result, entry);
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const cpuBefore = process.cpuUsage();
   await body();
   const cpu = process.cpuUsage(cpuBefore);
   loopDelay.disable();
+  for (const entry of gc.takeRecords()) recordGc(result, entry);
+  gc.disconnect();
   result.cpuMicros += cpu.user + cpu.system;
   const events = result.connected.count + result.recognized.count;
   result.cpuMsPerEvent = round(result.cpuMicros / 1000 / Math.max(1, events));
   result.loopDelayP99Ms = Math.max(result.loopDelayP99Ms, round(loopDelay.percentile(99) / 1e6));
   result.loadAverage1m = round(loadavg()[0] ?? 0, 2);
   return result;
+}
+
+function recordGc(result: LoadResult, entry: PerformanceEntry): void {
+  const kind = (entry as PerformanceEntry & { readonly detail?: { readonly kind?: number } }).detail?.kind;
+  if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) result.scavenges.recordMs(entry.duration);
+  else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) result.fullGcs += 1;
 }
 
 /** One callback of one call: only `handleCallEvents` is inside the measurement. */

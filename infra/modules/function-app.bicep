@@ -240,7 +240,14 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     DURABLE_TASK_HUB: durableTaskHubName
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-    // A 32 MB young generation: fewer scavenges, so GC pauses stay out of the per-turn latency tail.
+    // Node flags of the worker: the host adds this setting, split on white space, to the worker's node
+    // command line (azure-functions-host src/WebJobs.Script/Workers/Rpc/Configuration/
+    // WorkerConfigurationHelper.cs, AddArgumentsFromAppSettings; documented for Azure in
+    // https://learn.microsoft.com/azure/azure-functions/functions-reference-node, "Worker environment
+    // variables", which warns it costs cold start: no prewarmed worker). Not among the Flex Consumption
+    // deprecations (functions-app-settings#flex-consumption-plan-deprecations); not verified on Flex here.
+    // 32 MB semi-spaces: the lowest callback p99 and scavenge time of 4-128 MB, measured A/B in
+    // bench/results/callbacks-young-generation.json (README "Benchmarks").
     languageWorkers__node__arguments: '--max-semi-space-size=32'
 
     // App: every setting of src/lib/config/settings.ts except the key-based `scope: 'local'` ones.

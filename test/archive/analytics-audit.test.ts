@@ -59,16 +59,17 @@ describe('analytics', () => {
     // Prepare: three calls on one day, one on the next
     const day = '2026-11-21';
     const at = (hour: number) => `${day}T${String(hour).padStart(2, '0')}:00:00.000Z`;
-    await h.archive.analytics.record(callAnalytics({ startedAt: at(8), endedAt: at(9), durationMs: 60_000, turns: 10, bargeIns: 1, outcome: 'completed', latency: { stt: summarizeLatency(Array(90).fill(40)) } }));
+    await h.archive.analytics.record(callAnalytics({ startedAt: at(8), endedAt: at(9), durationMs: 60_000, turns: 10, bargeIns: 1, timedOutTurns: 2, outcome: 'completed', latency: { stt: summarizeLatency(Array(90).fill(40)) } }));
+    // Recorded before timed-out turns were counted: counts none.
     await h.archive.analytics.record(callAnalytics({ startedAt: at(9), endedAt: at(10), durationMs: 120_000, turns: 20, bargeIns: 0, outcome: 'completed', latency: { stt: summarizeLatency(Array(9).fill(400)) } }));
-    await h.archive.analytics.record(callAnalytics({ startedAt: at(10), endedAt: at(11), durationMs: 30_000, turns: 4, bargeIns: 2, outcome: 'transferred', latency: { stt: summarizeLatency([2500]) } }));
+    await h.archive.analytics.record(callAnalytics({ startedAt: at(10), endedAt: at(11), durationMs: 30_000, turns: 4, bargeIns: 2, timedOutTurns: 1, outcome: 'transferred', latency: { stt: summarizeLatency([2500]) } }));
     await h.archive.analytics.record(callAnalytics({ startedAt: '2026-11-22T08:00:00.000Z', endedAt: '2026-11-22T09:00:00.000Z' }));
 
     // Act
     const rollup = await h.archive.analytics.storeDailyRollup(day);
 
     // Assess: 100 stt samples: 90 at 40 ms, 9 at 400 ms, 1 at 2.5 s
-    expect(rollup).toMatchObject({ day, calls: 3, totalDurationMs: 210_000, meanDurationMs: 70_000, turns: 34, bargeIns: 3, outcomes: { completed: 2, transferred: 1 } });
+    expect(rollup).toMatchObject({ day, calls: 3, totalDurationMs: 210_000, meanDurationMs: 70_000, turns: 34, bargeIns: 3, timedOutTurns: 3, outcomes: { completed: 2, transferred: 1 } });
     expect(rollup.latency.stt).toEqual({ count: 100, p50Ms: 50, p95Ms: 500, p99Ms: 500, maxMs: 2500, method: 'histogram' });
     const stored = await h.archive.containers.analytics.item(`rollup:${day}`, day).read();
     expect(stored.resource).toMatchObject({ type: 'rollup', calls: 3 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { BUILT_IN_PROMPTS } from '../../src/lib/agents/call-core.js';
+import { utcDay } from '../../src/lib/archive/ids.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { AzureOpenAIStandIn, slow, textReply } from '../agent/aoai-server.js';
 import { APP_NUMBER, archiveOf, lifecycleOf, operationContextOf, phoneNumber, standInModelSettings, startE2eStack } from './support.js';
@@ -51,7 +52,9 @@ describe('a turn whose model stalls past the turn budget', () => {
 
     // The call went on: the caller's next words were answered by the model.
     expect(call.heardText[2]).toBe('You are welcome, goodbye.');
-    const transcript = await (await archiveOf(stack)).transcripts.read(callIdForIncoming(call.serverCallId));
+    const callId = callIdForIncoming(call.serverCallId);
+    const archive = await archiveOf(stack);
+    const transcript = await archive.transcripts.read(callId);
     const assistant = transcript!.turns.filter((t) => t.role === 'assistant');
     expect(assistant.map((t) => [t.content, t.meta?.timedOut])).toEqual([
       [call.heardText[0], undefined],
@@ -59,5 +62,9 @@ describe('a turn whose model stalls past the turn budget', () => {
       ['You are welcome, goodbye.', undefined],
     ]);
     expect(transcript!.turns.filter((t) => t.role === 'user').map((t) => t.content)).toEqual(['When do you open?', 'Thank you']);
+
+    // The call's analytics count the timed-out turn.
+    const analytics = await archive.analytics.get(callId, utcDay('test', transcript!.header.startedAt));
+    expect(analytics).toMatchObject({ callId, timedOutTurns: 1, outcome: 'completed' });
   });
 });

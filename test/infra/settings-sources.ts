@@ -25,7 +25,7 @@ export const HOST_SETTINGS: Readonly<Record<string, { readonly local: boolean; r
   AzureWebJobsFeatureFlags: { local: true, cloud: false, why: 'worker indexing flag for older Core Tools; the default in Azure' },
   APPLICATIONINSIGHTS_CONNECTION_STRING: { local: true, cloud: true, why: 'telemetry destination (ingestion address, not a credential)' },
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: { local: false, cloud: true, why: 'Entra ID telemetry ingestion with the app identity' },
-  languageWorkers__node__arguments: { local: false, cloud: true, why: "Node flags of the worker: a larger young generation keeps GC pauses out of the turn-persistence tail (see bench 'state')" },
+  languageWorkers__node__arguments: { local: false, cloud: true, why: "Node flags of the worker: the young generation that keeps GC pauses shortest in the callback and turn-persistence tails (bench/results/callbacks-young-generation.json)" },
 };
 
 /** Set by the platform in every Function App; code may read them without anyone setting them. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CallerProfile, ProfileLookup } from '../agent/types.js';
+import { once } from '../once.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AgentsError } from './errors.js';
 import { definitionFilesIn, parseAgentCatalog, type AgentCatalog, type DefinitionFile } from './loader.js';
@@ -17,12 +18,6 @@ import { ToolRunner } from './tools.js';
 
 const SCENARIO = 'support';
 
-/** Computes once and keeps the result: the package's files and what is parsed from them never change. */
-function memo<T>(compute: () => T): () => T {
-  let value: { readonly v: T } | undefined;
-  return () => (value ??= { v: compute() }).v;
-}
-
 /** The package's own `agents/` folder: up from this module to the folder holding package.json (the app root, deployed or not). */
 function packageAgentsDir(): string {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
@@ -32,7 +27,8 @@ function packageAgentsDir(): string {
 }
 
 // The support scenario alone, as the default of its own routing: other scenarios may need settings.
-const builtInFiles = memo((): readonly DefinitionFile[] => [{ path: 'routing.yaml', text: `default: ${SCENARIO}\n` }, ...definitionFilesIn(packageAgentsDir(), SCENARIO)]);
+// Computed once: the package's files and what is parsed from them never change.
+const builtInFiles = once((): readonly DefinitionFile[] => [{ path: 'routing.yaml', text: `default: ${SCENARIO}\n` }, ...definitionFilesIn(packageAgentsDir(), SCENARIO)]);
 
 /** The built-in support line as a catalog; `TRANSFER_TARGET_NUMBER` in `settings` turns transfers on. */
 export function builtInCatalog(settings: Readonly<Record<string, string | undefined>> = {}): AgentCatalog {
@@ -40,7 +36,7 @@ export function builtInCatalog(settings: Readonly<Record<string, string | undefi
 }
 
 /** The built-in support agent's words (greeting, fixed prompts, the model's system prompt). */
-export const builtInPrompts = memo((): AgentPrompts => {
+export const builtInPrompts = once((): AgentPrompts => {
   const loaded = builtInCatalog().scenario(SCENARIO)!;
   return new AgentPrompts(loaded.agents.get(loaded.scenario.entry)!, loaded.scenario);
 });

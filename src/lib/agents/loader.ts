@@ -56,6 +56,9 @@ export interface LoadOptions {
   readonly settings?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The files a definitions folder holds (routing.yaml, <scenario>/scenario.yaml, *.agent.yaml), by name. */
+export const DEFINITION_FILE = /\.ya?ml$/;
+
 export function folderSource(dir: string): DefinitionSource {
   return {
     name: dir,
@@ -69,7 +72,7 @@ export function definitionFilesIn(dir: string, rel = ''): DefinitionFile[] {
   for (const entry of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
     const child = rel ? `${rel}/${entry.name}` : entry.name;
     if (entry.isDirectory() && entry.name !== 'schema' && !entry.name.startsWith('.')) out.push(...definitionFilesIn(dir, child));
-    else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) out.push({ path: child, text: readFileSync(path.join(dir, child), 'utf8') });
+    else if (entry.isFile() && DEFINITION_FILE.test(entry.name)) out.push({ path: child, text: readFileSync(path.join(dir, child), 'utf8') });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }

@@ -3,7 +3,7 @@ import type { Container } from '@azure/cosmos';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Logger } from '../telemetry/logger.js';
 import { AgentDefinitionError, AgentsError } from './errors.js';
-import { parseAgentCatalog, type AgentCatalog, type DefinitionFile, type DefinitionSource, type LoadOptions } from './loader.js';
+import { DEFINITION_FILE, parseAgentCatalog, type AgentCatalog, type DefinitionFile, type DefinitionSource, type LoadOptions } from './loader.js';
 
 /**
  * Definitions kept outside the package, so an agent changes without a redeploy: a Cosmos DB
@@ -12,9 +12,6 @@ import { parseAgentCatalog, type AgentCatalog, type DefinitionFile, type Definit
  * and re-parsing the files only when their version (the documents' `_etag`s, the blobs' ETags)
  * changed.
  */
-
-/** The files a definitions folder holds (routing.yaml, <scenario>/scenario.yaml, *.agent.yaml). */
-const DEFINITION_FILE = /\.ya?ml$/;
 
 /** One short token for a set of (file, entity tag) lines, whatever their order. */
 function versionOf(lines: readonly string[]): string {

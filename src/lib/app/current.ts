@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { onceSucceeded } from '../once.js';
 import type { App } from './index.js';
 
 /**
@@ -8,8 +9,8 @@ import type { App } from './index.js';
  * the scope of its own app with {@link runWithApp}; nothing is set or reset process-wide, so two such
  * apps never see each other.
  *
- * Only `AsyncLocalStorage` and types are imported here: a function module imports this at cold start,
- * and the app, its config and its SDKs load on the first invocation.
+ * Only `AsyncLocalStorage`, the dependency-free `once.js` and types are imported here: a function
+ * module imports this at cold start, and the app, its config and its SDKs load on the first invocation.
  */
 const scoped = new AsyncLocalStorage<App>();
 
@@ -28,19 +29,7 @@ export function currentApp(): Promise<App> {
   return inScope ? Promise.resolve(inScope) : processApp();
 }
 
-const processApp = memoized(async () => {
+const processApp = onceSucceeded(async () => {
   const [{ createApp }, { loadConfig }] = await Promise.all([import('./index.js'), import('../config/index.js')]);
   return createApp(loadConfig(process.env));
 });
-
-/** The value of the first call that succeeded; a failure is not kept. */
-function memoized<T>(create: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => {
-    value ??= create().catch((error: unknown) => {
-      value = undefined;
-      throw error;
-    });
-    return value;
-  };
-}

@@ -19,6 +19,7 @@ import { createRedis, type ManagedRedis } from '../state/redis-client.js';
 import { SessionStore } from '../state/session-store.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
+import { once } from '../once.js';
 import { processLatency } from '../telemetry/histograms.js';
 import { registerStateSource } from '../telemetry/metrics.js';
 import { appCredential, bearerTokens, type CredentialSource } from './credential.js';
@@ -78,12 +79,6 @@ function lazy<T>(create: () => Promise<T>): { get(): Promise<T>; peek(): Promise
       value = undefined;
     },
   };
-}
-
-/** A value created on first use (synchronously). */
-function once<T>(create: () => T): () => T {
-  let value: { readonly current: T } | undefined;
-  return () => (value ??= { current: create() }).current;
 }
 
 export interface AppOverrides {

@@ -13,6 +13,11 @@ export interface CallAnalytics {
   readonly durationMs: number;
   readonly turns: number;
   readonly bargeIns: number;
+  /**
+   * Turns whose answer ran out of the turn budget (`TURN_BUDGET_MS`), answered with the apology.
+   * Absent on documents recorded before it was counted.
+   */
+  readonly timedOutTurns?: number;
   readonly outcome: CallOutcome;
   /** Per pipeline stage (e.g. `stt`, `llm_ttft`, `tts_first_byte`, `turn_persist`). */
   readonly latency: Readonly<Record<string, LatencySummary>>;
@@ -36,6 +41,7 @@ export interface DailyRollup {
   readonly meanDurationMs: number;
   readonly turns: number;
   readonly bargeIns: number;
+  readonly timedOutTurns: number;
   /** Calls whose media stream failed (MediaStreamingFailed) and fell back to recognize/play. */
   readonly mediaFallbacks: number;
   readonly outcomes: Readonly<Record<string, number>>;
@@ -75,9 +81,9 @@ export class AnalyticsRepository {
   /** Computes the roll-up of one UTC day from its call documents. */
   async dailyRollup(day: string, options: CallOptions = {}): Promise<DailyRollup> {
     if (!DAY.test(day)) throw new InvalidArchiveInputError('analytics.dailyRollup', 'day is not YYYY-MM-DD');
-    const rows = await this.ops.query<Pick<CallAnalytics, 'durationMs' | 'turns' | 'bargeIns' | 'outcome' | 'latency' | 'mediaFallback'>>(
+    const rows = await this.ops.query<Pick<CallAnalytics, 'durationMs' | 'turns' | 'bargeIns' | 'timedOutTurns' | 'outcome' | 'latency' | 'mediaFallback'>>(
       'analytics.dailyRollup',
-      'SELECT c.durationMs, c.turns, c.bargeIns, c.outcome, c.latency, c.mediaFallback FROM c WHERE c.day = @day AND c.type = @type',
+      'SELECT c.durationMs, c.turns, c.bargeIns, c.timedOutTurns, c.outcome, c.latency, c.mediaFallback FROM c WHERE c.day = @day AND c.type = @type',
       [
         { name: '@day', value: day },
         { name: '@type', value: 'call' },
@@ -91,18 +97,20 @@ export class AnalyticsRepository {
     let totalDurationMs = 0;
     let turns = 0;
     let bargeIns = 0;
+    let timedOutTurns = 0;
     let mediaFallbacks = 0;
     for (const row of rows) {
       if (row.mediaFallback === true) mediaFallbacks += 1;
       totalDurationMs += row.durationMs;
       turns += row.turns;
       bargeIns += row.bargeIns;
+      timedOutTurns += row.timedOutTurns ?? 0;
       outcomes[row.outcome] = (outcomes[row.outcome] ?? 0) + 1;
       for (const [stage, summary] of Object.entries(row.latency ?? {})) stages.set(stage, [...(stages.get(stage) ?? []), summary]);
     }
     const latency = Object.fromEntries([...stages].map(([stage, summaries]) => [stage, combineLatency(summaries)]));
     const calls = rows.length;
-    return { day, calls, totalDurationMs, meanDurationMs: calls === 0 ? 0 : totalDurationMs / calls, turns, bargeIns, mediaFallbacks, outcomes, latency, computedAt: new Date().toISOString() };
+    return { day, calls, totalDurationMs, meanDurationMs: calls === 0 ? 0 : totalDurationMs / calls, turns, bargeIns, timedOutTurns, mediaFallbacks, outcomes, latency, computedAt: new Date().toISOString() };
   }
 
   /** Computes a day's roll-up and stores it in the day's partition as `rollup:<day>` (for a nightly timer). */
@@ -122,6 +130,7 @@ function validate(a: CallAnalytics): void {
   for (const field of ['durationMs', 'turns', 'bargeIns'] as const) {
     if (!Number.isFinite(a[field]) || a[field] < 0) throw new InvalidArchiveInputError(op, `${field} is not a non-negative number`);
   }
+  if (a.timedOutTurns !== undefined && (!Number.isInteger(a.timedOutTurns) || a.timedOutTurns < 0)) throw new InvalidArchiveInputError(op, 'timedOutTurns is not a non-negative whole number');
   if (typeof a.outcome !== 'string' || a.outcome.length === 0) throw new InvalidArchiveInputError(op, 'outcome is empty');
   if (a.userId !== undefined) assertArchiveId(op, 'userId', a.userId);
 }

@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CallConnection, CallMedia } from '@azure/communication-call-automation';
-import { checkEventsBelongToCall } from '../acs/callback-auth.js';
 import { callConnection, callMedia, phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
-import {
-  isEvent,
-  isSilenceTimeout,
-  isSpeechServiceFailure,
-  parseCallAutomationEvents,
-  type CallAutomationEvent,
-} from '../acs/events.js';
+import { isEvent, parseCallAutomationEvents, type CallAutomationEvent } from '../acs/events.js';
 import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
 import type { JsonValue } from '../state/codec.js';
@@ -22,17 +15,10 @@ import { boundedContext, boundedRecognition, limitText, truncationMeta, type Bou
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import { toCallSession, type CallSession } from './session.js';
+import { callbackResponse, decideCall, decideEvent, failurePolicy, OPERATION, writesConversation, type ClaimOutcome, type EventRoute, type RoutingMode, type StoredCall } from './event-routing.js';
 import { TurnBudget, withinBudget } from './turn-budget.js';
 
-/** operationContext values: they come back on the Play and Recognize events and say what to do next. */
-export const OPERATION = {
-  greeting: 'greeting',
-  turn: 'turn',
-  reprompt: 'reprompt',
-  goodbye: 'goodbye',
-  transferHold: 'transfer-hold',
-  transfer: 'transfer',
-} as const;
+export { OPERATION } from './event-routing.js';
 
 /**
  * POST /api/callEvents: authenticate, parse, de-duplicate and route every CloudEvent of the body.
@@ -58,61 +44,50 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
 
-  let stored: Awaited<ReturnType<CallControlDeps['store']['getCallSession']>>;
-  try {
-    stored = await deps.store.getCallSession(callId);
-  } catch (err) {
-    if (err instanceof StateLostError) return recoverLostCall(callId, parsed.value, deps);
-    throw err;
-  }
-  const session = toCallSession(stored);
-  // Every session is created with the call's identifiers; one holding none is what a write replayed
-  // onto a lost key leaves behind (only the fields written later). It cannot be checked or acted on.
-  if (session && !session.callConnectionId && !session.serverCallId && !session.correlationId) return recoverLostCall(callId, parsed.value, deps);
-  if (!session) {
+  const call = decideCall(await readStoredCall(callId, deps), parsed.value);
+  if (call.kind === 'recover_lost') return recoverLostCall(callId, parsed.value, deps);
+  if (call.kind === 'unknown_call') {
     // A late event for a call already cleaned up (or never ours): acknowledge so ACS stops retrying.
     logger.warn('events for an unknown call acknowledged', { callId, types: parsed.value.map((e) => e.type) });
     return ok({ handled: 0 });
   }
-  const binding = checkEventsBelongToCall(parsed.value, {
-    callConnectionId: session.callConnectionId,
-    serverCallId: session.serverCallId,
-    correlationId: session.correlationId,
-  });
-  if (!binding.ok) {
-    logger.warn('callback events belong to another call', { callId, detail: binding.detail });
+  if (call.kind === 'wrong_call') {
+    logger.warn('callback events belong to another call', { callId, detail: call.detail });
     await auditAuthFailure(deps, callId, 'call_mismatch');
     return { status: 401, jsonBody: { error: 'unauthorized', reason: 'call_mismatch' } };
   }
+  const { session } = call;
+  const mode = routingModeOf(deps);
 
   let handled = 0;
   let failed = 0;
   let rejected = 0;
   for (const event of parsed.value) {
     const claim = await claimEvent(callId, event, deps);
-    if (!claim.claimed) {
+    const route = decideEvent(event, session, claim, mode);
+    if (route.kind === 'duplicate') {
       logger.debug('duplicate event skipped', { callId, eventId: event.id, type: event.type });
       continue;
     }
-    if (claim.refused) {
+    if (route.kind === 'closed') {
       logger.info('event after the call closed; not handled', { callId, eventId: event.id, type: event.type });
       handled += 1;
       continue;
     }
     try {
       const budget = new TurnBudget(deps.config.limits.turnBudgetMs);
-      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, event, deps, budget));
+      await traceCallbackEvent(callId, event, () => routeEvent(callId, session, route, deps, budget));
       handled += 1;
     } catch (err) {
-      const verdict = classify(err);
-      if (verdict === 'gone') {
+      const policy = failurePolicy(classify(err));
+      if (policy === 'acknowledge') {
         // The caller hung up while we handled the event (e.g. during the greeting): ACS answers the
         // media operation with 404. A retry cannot succeed; CallDisconnected ends the call.
         logger.info('call already ended; event acknowledged', { callId, eventId: event.id, type: event.type });
         handled += 1;
         continue;
       }
-      if (verdict === 'fatal') {
+      if (policy === 'reject') {
         rejected += 1;
         logger.error('event handling failed and cannot succeed on a redelivery; acknowledged', { callId, eventId: event.id, type: event.type, error: err as Error });
         await auditEventFailure(deps, callId, event, err);
@@ -128,18 +103,28 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       claim.endTurn();
     }
   }
-  if (failed > 0) return { status: 500, jsonBody: { error: 'event_failed', handled, failed, ...(rejected > 0 ? { rejected } : {}) } };
-  return ok(rejected > 0 ? { handled, rejected } : { handled });
+  return callbackResponse({ handled, failed, rejected });
 }
 
-/** Events whose handling appends to the conversation: they run as turns the finaliser waits for. */
-const WRITES_CONVERSATION: ReadonlySet<CallAutomationEvent['kind']> = new Set(['CallConnected', 'RecognizeCompleted', 'RecognizeFailed']);
+/** The session the callback names, or `lost` when Redis lost it and no instance holds a copy. */
+async function readStoredCall(callId: string, deps: CallControlDeps): Promise<StoredCall> {
+  try {
+    return { kind: 'read', session: toCallSession(await deps.store.getCallSession(callId)) };
+  } catch (err) {
+    if (err instanceof StateLostError) return { kind: 'lost' };
+    throw err;
+  }
+}
 
-interface EventClaim {
-  /** First delivery of this event id for the call: handle it. */
-  readonly claimed: boolean;
-  /** The call is closed for finalisation: the event must not write the conversation. */
-  readonly refused: boolean;
+function routingModeOf(deps: CallControlDeps): RoutingMode {
+  return {
+    realtimeMedia: deps.config.webPubSub.mediaMode === 'realtime',
+    mediaTransport: deps.mediaTransportUrl !== undefined,
+    speechFallback: Boolean(deps.config.acs.cognitiveServicesEndpoint),
+  };
+}
+
+interface EventClaim extends ClaimOutcome {
   /** Ends the turn lease once the turn's writes are made (no-op without one); never throws. */
   endTurn(): void;
 }
@@ -153,7 +138,7 @@ interface EventClaim {
  * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled.
  */
 async function claimEvent(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<EventClaim> {
-  if (!WRITES_CONVERSATION.has(event.kind)) return { claimed: await deps.store.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
+  if (!writesConversation(event)) return { claimed: await deps.store.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
   const turnId = `${event.id}.${randomUUID()}`;
   const { claimed, lease } = await deps.store.claimTurnEvent(callId, event.id, turnId);
   if (claimed && lease === 'none') deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
@@ -242,56 +227,52 @@ function now(deps: CallControlDeps): string {
   return (deps.now?.() ?? new Date()).toISOString();
 }
 
-async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+/** Acts on the route `decideEvent` chose for one claimed event. */
+async function routeEvent(callId: string, session: CallSession, route: HandledRoute, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const { logger } = deps;
-  if (isEvent(event, 'CallConnected')) {
+  if (route.kind === 'connected') {
+    const { event } = route;
     await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
-    // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
-    // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
-    if (usesMediaStream(session, deps)) return;
+    if (!route.greet) return;
     await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps, budget);
-  } else if (isEvent(event, 'RecognizeCompleted')) {
-    await converse(callId, session, event.id, boundedRecognition(event.data, deps.config.limits), deps, budget);
-  } else if (isEvent(event, 'RecognizeFailed')) {
-    if (isSpeechServiceFailure(event.data)) {
-      // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
-      logger.error('speech recognition unavailable; ending the call', { callId, result: event.data.resultInformation });
-      await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
-      await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
-    } else {
-      await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps, budget);
-    }
-  } else if (isEvent(event, 'PlayCompleted') || isEvent(event, 'PlayFailed')) {
-    if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
-    await afterPlay(callId, session, event.data.operationContext ?? '', deps);
-  } else if (isEvent(event, 'CallTransferAccepted')) {
+  } else if (route.kind === 'converse') {
+    await converse(callId, session, route.event.id, boundedRecognition(route.event.data, deps.config.limits), route.late, deps, budget);
+  } else if (route.kind === 'end_speech_failure') {
+    logger.error('speech recognition unavailable; ending the call', { callId, result: route.event.data.resultInformation });
+    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
+    await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
+  } else if (route.kind === 'reprompt') {
+    await onSilenceOrFailure(callId, session, route.event.id, route.silent, deps, budget);
+  } else if (route.kind === 'played') {
+    if (route.failed) logger.warn('play failed', { callId, result: route.event.data.resultInformation });
+    await afterPlay(session, route.then, deps);
+  } else if (route.kind === 'transfer_accepted') {
     await deps.store.updateCallSession(callId, { state: 'transferring', outcome: 'transferred' });
     await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
-  } else if (isEvent(event, 'CallTransferFailed')) {
-    await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
+  } else if (route.kind === 'transfer_failed') {
+    const result = route.event.data.resultInformation;
+    await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: result?.code ?? null, subCode: result?.subCode ?? null } });
     const conversation = await ConversationManager.fromRedis(callId, deps.store);
     const prompts = promptsOf(session, deps, conversation.activeAgent);
     await listen(callId, session, prompts.transferFailed(), OPERATION.turn, deps, prompts.pinDigits);
-  } else if (isEvent(event, 'CallDisconnected')) {
+  } else if (route.kind === 'disconnected') {
     const at = now(deps);
     await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
-    await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
-  } else if (isEvent(event, 'AnswerFailed') || isEvent(event, 'CreateCallFailed')) {
-    await endUnconnectedCall(callId, session, event, deps);
-  } else if (isEvent(event, 'MediaStreamingFailed')) {
-    await fallBackFromMedia(callId, session, event, deps);
-  } else if (isEvent(event, 'ParticipantsUpdated')) {
-    logger.debug('participants updated', { callId, count: event.data.participants?.length });
-  } else if (event.kind === 'unknown') {
-    logger.info('unhandled event type acknowledged', { callId, type: event.type });
+    await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, route.event.data.callConnectionId, deps), { reason: 'disconnected', at });
+  } else if (route.kind === 'never_connected') {
+    await endUnconnectedCall(callId, session, route.event, deps);
+  } else if (route.kind === 'media_failed') {
+    await fallBackFromMedia(callId, session, route, deps);
   } else {
-    logger.debug('event acknowledged', { callId, type: event.type });
+    const { event } = route;
+    if (isEvent(event, 'ParticipantsUpdated')) logger.debug('participants updated', { callId, count: event.data.participants?.length });
+    else if (!route.known) logger.info('unhandled event type acknowledged', { callId, type: event.type });
+    else logger.debug('event acknowledged', { callId, type: event.type });
   }
 }
 
-function usesMediaStream(session: CallSession, deps: CallControlDeps): boolean {
-  return deps.config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl !== undefined && session.mediaFailed === undefined;
-}
+/** The routes of events that are handled (claimed for the first time, on a call still open). */
+type HandledRoute = Exclude<EventRoute, { kind: 'duplicate' | 'closed' }>;
 
 /**
  * AnswerFailed / CreateCallFailed: ACS accepted the request but the call never connected, and no
@@ -329,8 +310,9 @@ async function endUnconnectedCall(
  * runs on the recognize/play path, which needs the Cognitive Services link; without it nothing can
  * be said to the caller, so the call is ended. Audited; the summary and analytics carry the flag.
  */
-async function fallBackFromMedia(callId: string, session: CallSession, event: Extract<CallAutomationEvent, { kind: 'MediaStreamingFailed' }>, deps: CallControlDeps): Promise<void> {
-  if (deps.config.webPubSub.mediaMode !== 'realtime' || session.mediaFailed !== undefined) {
+async function fallBackFromMedia(callId: string, session: CallSession, route: Extract<EventRoute, { kind: 'media_failed' }>, deps: CallControlDeps): Promise<void> {
+  const { event, then } = route;
+  if (then === 'acknowledge') {
     deps.logger.info('media streaming failure acknowledged', { callId, alreadyFallenBack: session.mediaFailed !== undefined });
     return;
   }
@@ -341,14 +323,14 @@ async function fallBackFromMedia(callId: string, session: CallSession, event: Ex
   await deps.store.updateCallSession(callId, { mediaFailed: at });
   await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
   const fallen: CallSession = { ...session, mediaFailed: at };
-  if (!deps.config.acs.cognitiveServicesEndpoint) {
+  if (then === 'hang_up') {
     deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
     await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
     await (await connection(fallen, deps)).hangUp(true);
     return;
   }
   // Before CallConnected the greeting follows it; after, the caller is greeted (or resumed) now.
-  if (session.state === 'connected') await greet(callId, fallen, event.id, deps, new TurnBudget(deps.config.limits.turnBudgetMs));
+  if (then === 'greet') await greet(callId, fallen, event.id, deps, new TurnBudget(deps.config.limits.turnBudgetMs));
 }
 
 function connectionIdOf(session: CallSession): string {
@@ -467,14 +449,13 @@ async function greet(callId: string, session: CallSession, eventId: string, deps
 }
 
 /** One turn: the caller said something; the agent answers, and the answer is persisted in one round trip. */
-async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
+async function converse(callId: string, session: CallSession, eventId: string, heard: BoundedText, late: boolean, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const userText = heard.text;
   const userMeta = truncationMeta(heard);
   if (heard.truncatedFrom !== undefined) deps.logger.warn('recognized text over the limit; truncated', { callId, eventId, length: heard.truncatedFrom, kept: userText.length });
   await turnOnce(callId, session, eventId, deps, budget, async (conversation): Promise<FollowUp> => {
-    if (session.state === 'disconnected') {
-      // Delivered after the hang-up (ACS's events can overtake one another): the caller's last words
-      // are kept, marked late, and nobody is left to answer them.
+    if (late) {
+      // Delivered after the hang-up: the caller's last words are kept, marked late, and nobody is left to answer them.
       deps.logger.info('caller utterance delivered after the hang-up; archived as late', { callId, eventId });
       conversation.appendToHistory('user', userText, { late: true, ...userMeta });
       return { action: 'none', text: '', operationContext: OPERATION.turn };
@@ -559,16 +540,14 @@ async function onSilenceOrFailure(callId: string, session: CallSession, eventId:
   });
 }
 
-async function afterPlay(callId: string, session: CallSession, operationContext: string, deps: CallControlDeps): Promise<void> {
-  if (operationContext === OPERATION.goodbye) {
+async function afterPlay(session: CallSession, then: Extract<EventRoute, { kind: 'played' }>['then'], deps: CallControlDeps): Promise<void> {
+  if (then === 'hang_up') {
     await (await connection(session, deps)).hangUp(true);
-  } else if (operationContext === OPERATION.transferHold) {
+  } else if (then === 'transfer') {
     const target = transferTargetFor(deps.agents, session.scenario, deps.config.acs.transferTargetNumber);
     if (!target) throw new AppError(`no transfer number is configured for scenario ${session.scenario ?? '(default)'}`, { code: 'no_transfer_target', context: { scenario: session.scenario ?? null } });
     await (await connection(session, deps)).transferCallToParticipant(phoneIdentifier(target), { operationContext: OPERATION.transfer });
   }
-  // Prompts played inside recognize come back as Recognize* events; nothing else to do here.
-  void callId;
 }
 
 async function play(session: CallSession, text: string, operationContext: string, deps: CallControlDeps, abortSignal?: AbortSignal): Promise<void> {

@@ -17,6 +17,8 @@ export interface CallSummaryRecord {
   readonly durationSeconds: number;
   readonly turnCount: number;
   readonly bargeIns: number;
+  /** Turns whose answer ran out of the turn budget (`TURN_BUDGET_MS`): the caller heard the apology. */
+  readonly timedOutTurns?: number;
   readonly summary: string;
   readonly callerUserId?: string;
   readonly callerName?: string;
@@ -65,6 +67,7 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
       const durationSeconds = Math.max(0, Math.round((Date.parse(request.endedAt) - Date.parse(request.startedAt)) / 1000));
       // Reads apply truncation markers (the marker disappears, its target is flagged `truncated`).
       const bargeIns = turns.filter((t) => t.meta?.kind === 'truncation' || t.meta?.truncated === true).length;
+      const timedOutTurns = turns.filter((t) => t.meta?.timedOut === true).length;
       const summary = summarize(spoken, outcome);
       const record: CallSummaryRecord = {
         callId: request.callId,
@@ -74,6 +77,7 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
         durationSeconds,
         turnCount: spoken.length,
         bargeIns,
+        timedOutTurns,
         summary,
         ...(request.callerUserId ? { callerUserId: request.callerUserId } : {}),
         ...(session?.callerName ? { callerName: session.callerName } : {}),
@@ -115,6 +119,7 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
         durationMs: Math.max(0, Date.parse(call.endedAt) - Date.parse(call.startedAt)),
         turns: call.turnCount,
         bargeIns: record?.bargeIns ?? 0,
+        timedOutTurns: record?.timedOutTurns ?? 0,
         outcome: record?.outcome ?? 'completed',
         latency: latencyByStage(turns),
         ...(call.callerUserId ? { userId: call.callerUserId } : {}),

@@ -550,7 +550,7 @@ export const SETTINGS = {
   TURN_BUDGET_MS: spec({
     schema: integer(6_000, 500, 60_000),
     expects: 'milliseconds 500..60000',
-    description: 'How long a callback turn may take to have its answer ready: the reads, the profile lookup and the model call share it, and the write and the ACS request that follow get as long again. When it runs out the caller hears the apology and the turn records timedOut.',
+    description: 'How long a callback turn may take to have its answer ready: the reads, the profile lookup and the model call share it, and the write and the ACS request that follow get as long again. When it runs out the caller hears the apology, the turn records timedOut, and the call analytics count it (timedOutTurns).',
     sample: '6000',
   }),
   LIMIT_CONTEXT_FIELD_CHARS: spec({
