@@ -6,7 +6,7 @@
 
 import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
 import type { AppConfig } from '../config/index.js';
-import type { TtsCacheKey } from '../state/session-store.js';
+import type { TtsCacheKey } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../agents/built-in.js';
 import { AgentError, type AgentErrorCode } from './types.js';

@@ -1,8 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { decodeJson, type JsonValue } from '../state/codec.js';
-import type { Command, Reply } from '../state/commands.js';
-import type { RedisKeys } from '../state/keys.js';
+import { decodeJson, type Command, type JsonValue, type RedisKeys, type Reply } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { VerificationSettings } from './schema.js';
 

@@ -14,9 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { RedisKeys } from '../state/keys.js';
-import { createRedis, type ManagedRedis } from '../state/redis-client.js';
-import { SessionStore } from '../state/session-store.js';
+import { RedisKeys, SessionStore, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';

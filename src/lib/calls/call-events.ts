@@ -11,11 +11,8 @@ import {
 } from '../acs/events.js';
 import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
-import type { JsonValue } from '../state/codec.js';
-import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { ConversationManager, InvalidIdentifierError, StateLostError, assertValidIdentifier, type JsonValue } from '../state/index.js';
 import { AppError, classify, errorSummary } from '../errors.js';
-import { assertValidIdentifier } from '../state/keys.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import { boundedContext, boundedRecognition, limitText, truncationMeta, type BoundedText } from './limits.js';

@@ -8,7 +8,7 @@ import type { CallControlDeps } from './ports.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callIdForIncoming, toCallSession } from './session.js';
 import { InvalidArchiveInputError } from '../archive/errors.js';
-import { RedisUnavailableError } from '../state/errors.js';
+import { RedisUnavailableError } from '../state/index.js';
 import { AppError, classify, errorSummary } from '../errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;

@@ -3,9 +3,7 @@ import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
 import type { App } from '../app/index.js';
-import type { JsonValue } from '../state/codec.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import type { Turn } from '../state/conversation/turns.js';
+import { ConversationManager, type JsonValue, type Turn } from '../state/index.js';
 import { toCallSession } from './session.js';
 
 /** What finalize keeps in `call:{id}:summary` (7 days) and the later steps read back. */

@@ -3,7 +3,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
-import type { SessionStore } from '../state/session-store.js';
+import type { SessionStore } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**

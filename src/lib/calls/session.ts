@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { JsonValue } from '../state/codec.js';
+import type { JsonValue } from '../state/index.js';
 
 /**
  * The call session hash (`call:{callId}:session`). The call id is ours, known before ACS assigns a

@@ -9,7 +9,7 @@ import type { CallAutomationClient, CallConnection } from '@azure/communication-
 import type { AppConfig } from '../config/index.js';
 import type { CallerProfile } from '../agent/types.js';
 import { callConnection, phoneIdentifier } from '../acs/client.js';
-import type { SessionStore } from '../state/session-store.js';
+import type { SessionStore } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CallActionError } from './errors.js';
 

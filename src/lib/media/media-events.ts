@@ -14,7 +14,7 @@
  */
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
-import type { SessionStore } from '../state/session-store.js';
+import type { SessionStore } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toCallSession, type CallState } from '../calls/session.js';
 import { peerOf, RELAY_CONTROL_GROUP } from './groups.js';

@@ -1,5 +1,5 @@
 import type { App } from '../app/index.js';
-import type { SessionStore } from '../state/session-store.js';
+import type { SessionStore } from '../state/index.js';
 import type { FixedPrompts } from '../agent/tts.js';
 import type { Relay } from './relay.js';
 

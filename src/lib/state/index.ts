@@ -1,14 +1,13 @@
-/** The state layer's public surface: import from here. */
-export { SessionStore, type AffinityClaim, type SessionStoreOptions, type TtsCacheKey, type TtlOption } from './session-store.js';
-export { TieredStore, type StoreHealth, type StoreStatus, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
+/**
+ * The state layer's public surface. Code outside `src/lib/state` imports from here only (a lint rule
+ * says so), so what the layer keeps to itself can change without touching its callers.
+ */
+export { SessionStore, type AffinityClaim, type CallQuiescence, type SessionStoreOptions, type TtsCacheKey, type TtlOption } from './session-store.js';
+export type { StoreHealth, StoreStatus, WriteOutcome } from './tiered-store.js';
 export { ConversationManager, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';
-export { TRUNCATION, type Turn, type TurnRole } from './conversation/turns.js';
-export { SCHEMA_VERSION } from './conversation/migration.js';
-export { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
-export { RedisTier } from './redis-tier.js';
-export { WriteBatch, type Command, type Reply } from './commands.js';
-export { CircuitBreaker, type BreakerState, type BreakerSnapshot, type CircuitBreakerOptions } from './circuit-breaker.js';
-export { WriteJournal, type JournalOptions, type JournalStats } from './journal.js';
-export type { JsonValue, Fields } from './codec.js';
-export { RedisKeys, TTL_POLICIES } from './keys.js';
+export { decodeTurn, TRUNCATION, type Turn, type TurnRole } from './conversation/turns.js';
+export { decodeJson, type JsonValue, type Fields } from './codec.js';
+export type { Command, Reply } from './commands.js';
+export { assertValidIdentifier, RedisKeys } from './keys.js';
+export { createRedis, redisOp, type ManagedRedis, type RedisClient } from './redis-client.js';
 export * from './errors.js';
