@@ -14,7 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { RedisKeys, SessionStore, createRedis, type ManagedRedis } from '../state/index.js';
+import { CallSessions, RedisKeys, SessionStore, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -37,6 +37,8 @@ export interface App {
   readonly cognitiveServicesToken: () => Promise<string>;
   redis(): Promise<ManagedRedis>;
   store(): Promise<SessionStore>;
+  /** The call sessions over {@link store} (not traced; call control's are, see `calls/wiring.ts`). */
+  callSessions(): Promise<CallSessions>;
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
@@ -117,6 +119,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     registerStateSource('functions', { health: () => sessionStore.health(), redisInfo: () => sampleRedisInfo(managed.client) });
     return sessionStore;
   });
+  const callSessions = lazy(async () => new CallSessions(await store.get()));
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -167,6 +170,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     cognitiveServicesToken,
     redis: redis.get,
     store: store.get,
+    callSessions: callSessions.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -189,6 +193,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       const pendingArchive = archive.peek();
       const pendingRedis = redis.peek();
       store.reset();
+      callSessions.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

@@ -11,14 +11,14 @@ import {
 } from '../acs/events.js';
 import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
-import { ConversationManager, InvalidIdentifierError, StateLostError, assertValidIdentifier, type JsonValue } from '../state/index.js';
+import { ConversationManager, InvalidCallSessionError, InvalidIdentifierError, StateLostError, assertValidIdentifier, type JsonValue, type SessionStep } from '../state/index.js';
 import { AppError, classify, errorSummary } from '../errors.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import { boundedContext, boundedRecognition, limitText, truncationMeta, type BoundedText } from './limits.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
-import { toCallSession, type CallSession } from './session.js';
+import type { CallSession } from './session.js';
 import { TurnBudget, withinBudget } from './turn-budget.js';
 
 /** operationContext values: they come back on the Play and Recognize events and say what to do next. */
@@ -55,14 +55,15 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
   const parsed = parseCallAutomationEvents(await request.text());
   if (!parsed.ok) return badRequest(parsed.reason);
 
-  let stored: Awaited<ReturnType<CallControlDeps['store']['getCallSession']>>;
+  let session: CallSession | undefined;
   try {
-    stored = await deps.store.getCallSession(callId);
+    session = await deps.sessions.get(callId);
   } catch (err) {
-    if (err instanceof StateLostError) return recoverLostCall(callId, parsed.value, deps);
+    // A session that fails its schema is, like one holding no identifiers below, what a write replayed
+    // onto a lost key leaves behind.
+    if (err instanceof StateLostError || err instanceof InvalidCallSessionError) return recoverLostCall(callId, parsed.value, deps);
     throw err;
   }
-  const session = toCallSession(stored);
   // Every session is created with the call's identifiers; one holding none is what a write replayed
   // onto a lost key leaves behind (only the fields written later). It cannot be checked or acted on.
   if (session && !session.callConnectionId && !session.serverCallId && !session.correlationId) return recoverLostCall(callId, parsed.value, deps);
@@ -176,7 +177,7 @@ async function claimEvent(callId: string, event: CallAutomationEvent, deps: Call
  */
 async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boolean> {
   try {
-    return toCallSession(await deps.store.getCallSession(callId)) !== undefined;
+    return (await deps.sessions.get(callId)) !== undefined;
   } catch {
     // Not even a valid identifier (InvalidIdentifierError), or Redis unreachable: nothing to audit against.
     return false;
@@ -219,9 +220,8 @@ async function recoverLostCall(callId: string, events: readonly CallAutomationEv
     logger.error('audit of lost call state failed', { callId, error: err as Error });
   }
   if (!data.callConnectionId || events.some((e) => e.kind === 'CallDisconnected')) return ok({ handled: 0, stateLost: true });
-  const fields = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' } as const;
-  await deps.store.createCallSession(callId, { ...fields, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
-  const session = toCallSession(fields) as CallSession;
+  const session: CallSession = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' };
+  await deps.sessions.create(callId, { ...session, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
   // Played as the goodbye: its PlayCompleted hangs up through the rebuilt session.
   await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
   return ok({ handled: 0, stateLost: true });
@@ -242,7 +242,7 @@ function now(deps: CallControlDeps): string {
 async function routeEvent(callId: string, session: CallSession, event: CallAutomationEvent, deps: CallControlDeps, budget: TurnBudget): Promise<void> {
   const { logger } = deps;
   if (isEvent(event, 'CallConnected')) {
-    await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
+    await deps.sessions.connected(callId, event.data.callConnectionId, now(deps));
     // In realtime media mode the relay's voice agent greets and converses; no recognize/play turns here,
     // unless the media stream already failed (MediaStreamingFailed can come before CallConnected).
     if (usesMediaStream(session, deps)) return;
@@ -253,7 +253,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     if (isSpeechServiceFailure(event.data)) {
       // Speech itself is broken (e.g. ACS cannot reach the AI services resource): re-prompting cannot help.
       logger.error('speech recognition unavailable; ending the call', { callId, result: event.data.resultInformation });
-      await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
+      await deps.sessions.ending(callId, 'speech_failure');
       await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
     } else {
       await onSilenceOrFailure(callId, session, event.id, isSilenceTimeout(event.data), deps, budget);
@@ -262,7 +262,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     if (isEvent(event, 'PlayFailed')) logger.warn('play failed', { callId, result: event.data.resultInformation });
     await afterPlay(callId, session, event.data.operationContext ?? '', deps);
   } else if (isEvent(event, 'CallTransferAccepted')) {
-    await deps.store.updateCallSession(callId, { state: 'transferring', outcome: 'transferred' });
+    await deps.sessions.transferAccepted(callId);
     await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
   } else if (isEvent(event, 'CallTransferFailed')) {
     await deps.audit.append({ callId, action: 'transfer_failed', actor: 'agent', at: now(deps), details: { code: event.data.resultInformation?.code ?? null, subCode: event.data.resultInformation?.subCode ?? null } });
@@ -271,7 +271,7 @@ async function routeEvent(callId: string, session: CallSession, event: CallAutom
     await listen(callId, session, prompts.transferFailed(), OPERATION.turn, deps, prompts.pinDigits);
   } else if (isEvent(event, 'CallDisconnected')) {
     const at = now(deps);
-    await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
+    await deps.sessions.disconnected(callId, at);
     await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, event.data.callConnectionId, deps), { reason: 'disconnected', at });
   } else if (isEvent(event, 'AnswerFailed') || isEvent(event, 'CreateCallFailed')) {
     await endUnconnectedCall(callId, session, event, deps);
@@ -305,7 +305,7 @@ async function endUnconnectedCall(
   const result = event.data.resultInformation;
   const callConnectionId = event.data.callConnectionId || session.callConnectionId;
   deps.logger.warn('call failed to connect; ending its lifecycle', { callId, type: event.kind, code: result?.code, subCode: result?.subCode });
-  await deps.store.updateCallSession(callId, { state: 'disconnected', outcome: 'answer_failed', endedAt: at });
+  await deps.sessions.disconnected(callId, at, 'answer_failed');
   await deps.audit.append({
     callId,
     action: 'answer_failed',
@@ -335,12 +335,12 @@ async function fallBackFromMedia(callId: string, session: CallSession, event: Ex
   const result = event.data.resultInformation;
   const details = { code: result?.code ?? null, subCode: result?.subCode ?? null, status: event.data.mediaStreamingUpdate?.mediaStreamingStatusDetails ?? null };
   deps.logger.error('media streaming failed; falling back to recognize and play', { callId, ...details });
-  await deps.store.updateCallSession(callId, { mediaFailed: at });
+  await deps.sessions.mediaFailed(callId, at);
   await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
   const fallen: CallSession = { ...session, mediaFailed: at };
   if (!deps.config.acs.cognitiveServicesEndpoint) {
     deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
+    await deps.sessions.ending(callId, 'media_failed');
     await (await connection(fallen, deps)).hangUp(true);
     return;
   }
@@ -369,7 +369,7 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
  * operation failed) redoes only this.
  */
 interface FollowUp {
-  readonly session?: Readonly<Record<string, string>>;
+  readonly session?: SessionStep;
   /** `none`: the turn only records (the caller has already hung up). */
   readonly action: 'listen' | 'play' | 'none';
   readonly text: string;
@@ -384,7 +384,7 @@ function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const { action, text, operationContext, session, spokenTurnId, dtmfTones } = value;
   if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
-  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
+  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as SessionStep) : undefined;
   return {
     action,
     text,
@@ -434,7 +434,7 @@ async function turnOnce(
 /** The follow-up's session write and ACS request, under one budget of their own (`signal`). */
 async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps, budget: TurnBudget, signal = budget.followUp()): Promise<void> {
   const { session: fields, action } = followUp;
-  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.store.updateCallSession(callId, fields));
+  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.sessions.step(callId, fields));
   if (action === 'none') return;
   await withinBudget(signal, `acs.${action}`, budget.budgetMs, () =>
     action === 'play'

@@ -3,7 +3,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
-import type { SessionStore } from '../state/index.js';
+import type { CallSessions, SessionStore } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -13,6 +13,8 @@ import type { Logger } from '../telemetry/logger.js';
 export interface CallControlDeps {
   readonly config: AppConfig;
   readonly store: SessionStore;
+  /** The call sessions, over {@link store}. */
+  readonly sessions: CallSessions;
   readonly acs: () => Promise<CallAutomationClient>;
   readonly agent: ChatAgent;
   readonly lifecycle: LifecyclePort;

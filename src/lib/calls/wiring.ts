@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import type { App } from '../app/index.js';
+import { CallSessions, type SessionStore } from '../state/index.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
 import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
@@ -16,11 +17,13 @@ export async function callControlDeps(context: InvocationContext, rt: App): Prom
 }
 
 export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
+  const [store, sessions, agent, agents] = await Promise.all([rt.store(), rt.callSessions(), rt.agent(), rt.agents()]);
+  // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
+  const observed = instrumented(store, () => instrumentStore(store, rt.console().observer));
   return {
     config: rt.config,
-    // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
-    store: instrumented(store, () => instrumentStore(store, rt.console().observer)),
+    store: observed,
+    sessions: observedSessions(observed),
     acs: async () => instrumentAcsClient(await rt.acs()),
     agent: instrumented(agent, () => instrumentAgent(agent)),
     callbackAuth: rt.callbackAuthenticator(),
@@ -31,7 +34,7 @@ export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, log
     agents,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
       ? {
-          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => store.updateCallSession(callId, { mediaShard: shard }), {
+          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => sessions.mediaShardAssigned(callId, shard), {
             maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds,
           }),
         }
@@ -46,6 +49,15 @@ function instrumented<T extends object>(target: T, wrap: () => T): T {
   let wrapper = wrappers.get(target);
   if (!wrapper) wrappers.set(target, (wrapper = wrap()));
   return wrapper as T;
+}
+
+const sessionsOfStore = new WeakMap<SessionStore, CallSessions>();
+
+/** The call sessions written through the traced store, so the console sees their changes; one per store. */
+function observedSessions(store: SessionStore): CallSessions {
+  let sessions = sessionsOfStore.get(store);
+  if (!sessions) sessionsOfStore.set(store, (sessions = new CallSessions(store)));
+  return sessions;
 }
 
 export function auditPort(archive: () => Promise<Archive>): AuditPort {

@@ -102,7 +102,8 @@ async function launch(app: App): Promise<Relay> {
     import('../telemetry/otel.js'),
   ]);
   const store = await app.store();
-  const transfer = acsTransfer(app.config, store, () => app.acs(), app.logger);
+  const sessions = await app.callSessions();
+  const transfer = acsTransfer(app.config, sessions, () => app.acs(), app.logger);
   const prompts = await fixedPrompts(app, store);
   // The relay may start before the app's own start hook: both ask, the first start wins.
   await startTelemetry().catch((error: unknown) => app.logger.error('telemetry did not start', { error: error as Error }));
@@ -112,7 +113,7 @@ async function launch(app: App): Promise<Relay> {
     logger: app.logger,
     services: await app.webPubSubShards(),
     agent: realtimeAgentFactory(app.config, { logger: app.logger, ...(app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken }) }),
-    hangUp: acsHangUp(store, () => app.acs(), app.logger),
+    hangUp: acsHangUp(sessions, () => app.acs(), app.logger),
     ...(transfer ? { transfer } : {}),
     lookupProfile: archiveProfileLookup(() => app.archive()),
     agents: () => app.agentTools(),

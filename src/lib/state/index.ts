@@ -3,6 +3,21 @@
  * says so), so what the layer keeps to itself can change without touching its callers.
  */
 export { SessionStore, type AffinityClaim, type CallQuiescence, type SessionStoreOptions, type TtsCacheKey, type TtlOption } from './session-store.js';
+export {
+  CALL_OUTCOMES,
+  CALL_STATES,
+  CallSessions,
+  InvalidCallSessionError,
+  MEDIA_STATES,
+  SessionStepSchema,
+  type CallMediaView,
+  type CallOutcome,
+  type CallSession,
+  type CallSessionRecords,
+  type CallState,
+  type MediaState,
+  type SessionStep,
+} from './call-sessions.js';
 export type { StoreHealth, StoreStatus, WriteOutcome } from './tiered-store.js';
 export { ConversationManager, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';
 export { decodeTurn, TRUNCATION, type Turn, type TurnRole } from './conversation/turns.js';
