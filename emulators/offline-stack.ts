@@ -16,7 +16,7 @@ import { acsHangUp, acsTransfer } from '../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.js';
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
-import { CallSessions, SessionStore } from '../src/lib/state/index.js';
+import { CallSessions, SessionStore, TtsCache } from '../src/lib/state/index.js';
 import { instrumentStore } from '../src/lib/telemetry/call-instrumentation.js';
 import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
 
@@ -226,7 +226,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), runtime.console().observer);
         const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
-        const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
+        const prompts = new FixedPrompts(new TtsCache(store, { logger }), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
         const relay = await startRelay({
           config,
           store,

@@ -25,7 +25,7 @@ import { archiveProfileLookup } from '../../src/lib/agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from '../../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../../src/lib/agent/tts.js';
 import { createRedis } from '../../src/lib/state/redis-client.js';
-import { CallSessions, SessionStore } from '../../src/lib/state/index.js';
+import { CallSessions, SessionStore, TtsCache } from '../../src/lib/state/index.js';
 import type { AppRequest, AppMessage, AppStats } from './protocol.js';
 
 interface Launch {
@@ -66,7 +66,7 @@ async function launchRelay(): Promise<Relay> {
   await redis.ready();
   const store = new SessionStore(redis.client, runtime.keys, { logger });
   const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
-  const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
+  const prompts = new FixedPrompts(new TtsCache(store, { logger }), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
   const relay = await startRelay({
     config,
     store,

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { TTL_POLICIES } from '../../src/lib/state/keys.js';
+import { TtsCache } from '../../src/lib/state/tts-cache.js';
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl, openStore, randomId, type StoreHandle } from './support/store.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -100,7 +101,7 @@ describe('TTLs on every key this layer writes', () => {
     await store.setCallSummary(callId, { outcome: 'resolved' });
     await store.claimAffinity(callId, workerId);
     await store.heartbeat(workerId, { calls: 1 });
-    await store.setTts({ text: `hello ${callId}`, voice: 'v', format: 'pcm' }, Buffer.from([1, 2, 3]));
+    await new TtsCache(store).setTts({ text: `hello ${callId}`, voice: 'v', format: 'pcm' }, Buffer.from([1, 2, 3]));
     await store.setAuthState(callId, { verified: true });
     await store.writeCalls([{ callId, fields: { batch: true } }]);
     const cm = await ConversationManager.fromRedis(callId, store);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
-import { SessionStore } from '../../src/lib/state/session-store.js';
+import { TtsCache } from '../../src/lib/state/tts-cache.js';
 import { RedisServer } from '../support/redis-server.js';
 import { onCluster } from '../support/topology.js';
 import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
@@ -239,16 +239,17 @@ describe('TTS cache', () => {
     const audio = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256));
     const request = { text: `Welcome ${randomId()}`, voice: 'en-US-AvaMultilingualNeural', format: 'pcm24KMono' };
     // Act
-    await h.store.setTts(request, audio);
+    const cache = new TtsCache(h.store);
+    await cache.setTts(request, audio);
     h.store.memory.clear();
-    const fromRedis = await h.store.getTts(request);
-    const fromMemory = await h.store.getTts(request);
+    const fromRedis = await cache.getTts(request);
+    const fromMemory = await cache.getTts(request);
     // Assess
     expect(fromRedis?.equals(audio)).toBe(true);
     expect(fromMemory?.equals(audio)).toBe(true);
-    expect(await h.store.getTts({ ...request, voice: 'other' })).toBeUndefined();
-    expect(SessionStore.ttsCacheId(request)).not.toBe(SessionStore.ttsCacheId({ ...request, format: 'pcm16KMono' }));
-    expect(await h.raw.ttl(h.keys.tts(SessionStore.ttsCacheId(request)))).toBeGreaterThan(86_000);
+    expect(await cache.getTts({ ...request, voice: 'other' })).toBeUndefined();
+    expect(TtsCache.id(request)).not.toBe(TtsCache.id({ ...request, format: 'pcm16KMono' }));
+    expect(await h.raw.ttl(h.keys.tts(TtsCache.id(request)))).toBeGreaterThan(86_000);
   });
 });
 

@@ -144,7 +144,7 @@ export const FIXED_PROMPT_TEXT: Readonly<Record<FixedPromptName, string>> = {
   failure: failurePrompt(),
 };
 
-/** The part of the session store the prompts use (binary TTS cache). */
+/** What the prompts need of the TTS cache (the state layer's `TtsCache`). */
 export interface TtsCache {
   getTts(request: TtsCacheKey): Promise<Buffer | undefined>;
   setTts(request: TtsCacheKey, audio: Buffer): Promise<void>;

@@ -14,7 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { CallSessions, RedisKeys, SessionStore, createRedis, type ManagedRedis } from '../state/index.js';
+import { CallSessions, RedisKeys, SessionStore, TtsCache, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -39,6 +39,8 @@ export interface App {
   store(): Promise<SessionStore>;
   /** The call sessions over {@link store} (not traced; call control's are, see `calls/wiring.ts`). */
   callSessions(): Promise<CallSessions>;
+  /** Synthesised prompt audio, in Redis and memory. */
+  ttsCache(): Promise<TtsCache>;
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
@@ -120,6 +122,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     return sessionStore;
   });
   const callSessions = lazy(async () => new CallSessions(await store.get()));
+  const ttsCache = lazy(async () => new TtsCache(await store.get(), { logger }));
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -171,6 +174,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     redis: redis.get,
     store: store.get,
     callSessions: callSessions.get,
+    ttsCache: ttsCache.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -194,6 +198,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       const pendingRedis = redis.peek();
       store.reset();
       callSessions.reset();
+      ttsCache.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
@@ -18,12 +17,6 @@ export interface AffinityClaim {
   readonly claimed: boolean;
   /** The worker holding the call, or null when nobody does. */
   readonly owner: string | null;
-}
-
-export interface TtsCacheKey {
-  readonly text: string;
-  readonly voice: string;
-  readonly format: string;
 }
 
 /** What still writes a call when finalisation gives up waiting (nothing, normally). */
@@ -376,41 +369,6 @@ export class SessionStore extends TieredStore {
 
   private mediaCallsKey(): string {
     return this.keys.system('media', 'calls');
-  }
-
-  // ── TTS cache (binary audio; a cache, so never journaled) ────────────────────────────────────
-
-  /** The cache id of a synthesis: SHA-256 of text, voice and format. */
-  static ttsCacheId(request: TtsCacheKey): string {
-    return createHash('sha256').update(`${request.voice}\u0000${request.format}\u0000${request.text}`).digest('hex').slice(0, 40);
-  }
-
-  async getTts(request: TtsCacheKey): Promise<Buffer | undefined> {
-    const key = this.keys.tts(SessionStore.ttsCacheId(request));
-    const command: Command = { op: 'get', key, binary: true };
-    const held = this.memory.read([command], Number.POSITIVE_INFINITY)[0];
-    if (Buffer.isBuffer(held)) return held;
-    try {
-      const [audio] = await this.direct('tts.get', [command]);
-      if (!Buffer.isBuffer(audio)) return undefined;
-      this.memory.applyWrites([{ op: 'set', key, value: audio, ttlSeconds: this.keys.ttl('tts', 'audio') }], true);
-      return audio;
-    } catch (err) {
-      // A cache: when Redis is away (or refuses), a miss is the right answer; synthesis goes on.
-      this.logCacheFailure('tts.get', err);
-      return undefined;
-    }
-  }
-
-  async setTts(request: TtsCacheKey, audio: Buffer, options: TtlOption = {}): Promise<void> {
-    const command: Command = { op: 'set', key: this.keys.tts(SessionStore.ttsCacheId(request)), value: audio, ttlSeconds: this.keys.ttl('tts', 'audio', options.ttlSeconds) };
-    this.memory.applyWrites([command], false);
-    await this.direct('tts.set', [command]).catch((err: unknown) => this.logCacheFailure('tts.set', err));
-  }
-
-  private logCacheFailure(operation: string, err: unknown): void {
-    if (err instanceof RedisUnavailableError) return; // counted by the breaker; expected while Redis is away
-    this.logger.warn('tts cache operation failed', { operation, error: err instanceof Error ? err.name : 'Error' });
   }
 
   // ── authentication state ─────────────────────────────────────────────────────────────────────
