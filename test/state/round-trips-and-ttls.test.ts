@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { TTL_POLICIES } from '../../src/lib/state/keys.js';
 import { TtsCache } from '../../src/lib/state/tts-cache.js';
+import { AuthStates } from '../../src/lib/state/auth-states.js';
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl, openStore, randomId, type StoreHandle } from './support/store.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -102,7 +103,7 @@ describe('TTLs on every key this layer writes', () => {
     await store.claimAffinity(callId, workerId);
     await store.heartbeat(workerId, { calls: 1 });
     await new TtsCache(store).setTts({ text: `hello ${callId}`, voice: 'v', format: 'pcm' }, Buffer.from([1, 2, 3]));
-    await store.setAuthState(callId, { verified: true });
+    await new AuthStates(store).countAttempt(callId, 3);
     await store.writeCalls([{ callId, fields: { batch: true } }]);
     const cm = await ConversationManager.fromRedis(callId, store);
     cm.appendToHistory('user', 'hi');
@@ -157,7 +158,7 @@ describe('TTLs on every key this layer writes', () => {
     await store.setCallSummary(callId, { outcome: 'updated' });
     expect(await store.renewAffinity(callId, workerId)).toBe(true);
     await store.heartbeat(workerId);
-    await store.setAuthState(callId, { verified: true });
+    await new AuthStates(store).countAttempt(callId, 3);
     const cm = await ConversationManager.fromRedis(callId, store);
     cm.appendToHistory('assistant', 'again');
     await cm.flush();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
 import { TtsCache } from '../../src/lib/state/tts-cache.js';
+import { AuthStates, InvalidAuthStateError } from '../../src/lib/state/auth-states.js';
 import { RedisServer } from '../support/redis-server.js';
 import { onCluster } from '../support/topology.js';
 import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
@@ -53,7 +54,7 @@ describe('SessionStore call state', () => {
     await h.store.claimEvent(callId, 'e');
     await h.store.claimAffinity(callId, 'w1');
     await h.store.beginTurn(callId, 'turn-in-flight');
-    await h.store.setAuthState(callId, { ok: true });
+    await new AuthStates(h.store).countAttempt(callId, 3);
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
     // Act
     await h.store.deleteCall(callId, { keepSummary: true });
@@ -78,15 +79,23 @@ describe('SessionStore call state', () => {
     ]);
   });
 
-  it('keeps authentication state with its TTL and can delete it', async () => {
-    const subject = randomId('s');
-    await h.store.setAuthState(subject, { step: 'otp-sent', attempts: 1 });
-    expect(await h.store.getAuthState(subject)).toEqual({ step: 'otp-sent', attempts: 1 });
-    expect(await h.store.getTtl('auth', subject, 'state')).toBeGreaterThan(800);
-    await h.store.setTtl('auth', subject, 'state', 120);
-    expect(await h.store.getTtl('auth', subject, 'state')).toBeLessThanOrEqual(120);
-    await h.store.deleteAuthState(subject);
-    expect(await h.store.getAuthState(subject)).toBeUndefined();
+  it('keeps verification state with the authentication_state TTL, and refuses one that does not match its schema', async () => {
+    // Prepare
+    const callId = randomId();
+    const auth = new AuthStates(h.store);
+    const verifiedUntil = '2026-01-01T00:10:00.000Z';
+    // Act
+    const before = await auth.get(callId);
+    const first = await auth.countAttempt(callId, 2);
+    const settled = await auth.settleAttempt(callId, 'verified', { maxAttempts: 2, verifiedUntil });
+    // Assess
+    expect(before).toEqual({ attempts: 0, lockedOut: false });
+    expect(first).toEqual({ counted: true, state: { attempts: 1, lockedOut: false } });
+    expect(settled).toEqual({ attempts: 1, lockedOut: false, verifiedUntil });
+    expect(await auth.get(callId)).toEqual(settled);
+    expect(await h.raw.ttl(h.keys.auth(callId))).toBeGreaterThan(800);
+    await h.raw.set(h.keys.auth(callId), '{"attempts":"many","lockedOut":false}');
+    await expect(auth.get(callId)).rejects.toBeInstanceOf(InvalidAuthStateError);
   });
 });
 

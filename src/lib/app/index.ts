@@ -14,7 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { CallSessions, RedisKeys, SessionStore, TtsCache, createRedis, type ManagedRedis } from '../state/index.js';
+import { AuthStates, CallSessions, RedisKeys, SessionStore, TtsCache, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -123,6 +123,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
   });
   const callSessions = lazy(async () => new CallSessions(await store.get()));
   const ttsCache = lazy(async () => new TtsCache(await store.get(), { logger }));
+  const authStates = lazy(async () => new AuthStates(await store.get()));
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -142,7 +143,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     if (!catalog) return undefined;
     const bound = createScenarioResponder({
       catalog,
-      store: await store.get(),
+      store: await authStates.get(),
       audit: async (entry) => {
         await (await archive.get()).audit.append(entry);
       },
@@ -199,6 +200,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       store.reset();
       callSessions.reset();
       ttsCache.reset();
+      authStates.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

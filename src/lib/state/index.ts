@@ -18,6 +18,7 @@ export {
   type MediaState,
   type SessionStep,
 } from './call-sessions.js';
+export { AuthStates, InvalidAuthStateError, type AttemptOutcome, type AuthState, type AuthStateEngine } from './auth-states.js';
 export { TtsCache, type TtsCacheEngine, type TtsCacheKey } from './tts-cache.js';
 export type { StoreHealth, StoreStatus, WriteOutcome } from './tiered-store.js';
 export { ConversationManager, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';

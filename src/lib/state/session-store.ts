@@ -371,23 +371,6 @@ export class SessionStore extends TieredStore {
     return this.keys.system('media', 'calls');
   }
 
-  // ── authentication state ─────────────────────────────────────────────────────────────────────
-
-  async setAuthState(subjectId: string, state: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
-    const commands = new WriteBatch().set(this.keys.auth(subjectId), JSON.stringify(state), this.keys.ttl('auth', 'state', options.ttlSeconds)).commands();
-    return this.write(subjectId, 'auth.set', commands);
-  }
-
-  async getAuthState<T extends JsonValue = JsonValue>(subjectId: string): Promise<T | undefined> {
-    const key = this.keys.auth(subjectId);
-    const [raw] = await this.read(subjectId, 'auth.get', [{ op: 'get', key }]);
-    return raw === null || raw === undefined ? undefined : decodeJson<T>(key, String(raw));
-  }
-
-  async deleteAuthState(subjectId: string): Promise<WriteOutcome> {
-    return this.write(subjectId, 'auth.delete', new WriteBatch().del([this.keys.auth(subjectId)]).commands());
-  }
-
   // ── TTLs ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Seconds left on a key (-2 missing, -1 no TTL), straight from Redis. */
