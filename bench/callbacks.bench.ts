@@ -20,7 +20,7 @@ import { auditPort, profilePort } from '../src/lib/calls/wiring.js';
 import { loadConfig, type AppConfig } from '../src/lib/config/index.js';
 import { RedisKeys } from '../src/lib/state/keys.js';
 import { createRedis, type ManagedRedis } from '../src/lib/state/redis-client.js';
-import { CallSessions, SessionStore } from '../src/lib/state/index.js';
+import { CallSessions, SessionStore, TurnFencing } from '../src/lib/state/index.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { baseEnv } from '../test/support/env.js';
@@ -283,6 +283,7 @@ function buildHarness(
     config,
     store,
     sessions: new CallSessions(store),
+    fencing: new TurnFencing(store, { logger }),
     acs: () => Promise.resolve(client),
     agent: builtInResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id), logger }),
     lifecycle,

@@ -98,7 +98,7 @@ describe('TTLs on every key this layer writes', () => {
     const { store } = h;
     await store.createCallSession(callId, { state: 'incoming' });
     await store.updateCallSession(callId, { state: 'connected' });
-    await store.claimEvent(callId, `evt-${callId}`);
+    await h.fencing.claimEvent(callId, `evt-${callId}`);
     await store.setCallSummary(callId, { outcome: 'resolved' });
     await store.claimAffinity(callId, workerId);
     await store.heartbeat(workerId, { calls: 1 });
@@ -154,7 +154,7 @@ describe('TTLs on every key this layer writes', () => {
     // Act: the same writes again (a claim by the holder renews instead of claiming).
     const { store } = h;
     await store.updateCallSession(callId, { state: 'in-call' });
-    await store.claimEvent(callId, 'another-event');
+    await h.fencing.claimEvent(callId, 'another-event');
     await store.setCallSummary(callId, { outcome: 'updated' });
     expect(await store.renewAffinity(callId, workerId)).toBe(true);
     await store.heartbeat(workerId);

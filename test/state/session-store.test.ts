@@ -40,10 +40,10 @@ describe('SessionStore call state', () => {
 
   it('claims each event id once per call (ACS / Event Grid redeliveries)', async () => {
     const callId = randomId();
-    const results = await Promise.all([h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e2')]);
+    const results = await Promise.all([h.fencing.claimEvent(callId, 'e1'), h.fencing.claimEvent(callId, 'e1'), h.fencing.claimEvent(callId, 'e2')]);
     expect(results.filter(Boolean)).toHaveLength(2);
-    expect(await h.store.claimEvent(callId, 'e1')).toBe(false);
-    expect(await h.store.claimEvent(randomId(), 'e1')).toBe(true);
+    expect(await h.fencing.claimEvent(callId, 'e1')).toBe(false);
+    expect(await h.fencing.claimEvent(randomId(), 'e1')).toBe(true);
     expect(await h.raw.ttl(h.keys.call(callId, 'events'))).toBeGreaterThan(0);
   });
 
@@ -51,9 +51,9 @@ describe('SessionStore call state', () => {
     // Prepare
     const callId = randomId();
     await h.store.createCallSession(callId, { s: 1 });
-    await h.store.claimEvent(callId, 'e');
+    await h.fencing.claimEvent(callId, 'e');
     await h.store.claimAffinity(callId, 'w1');
-    await h.store.beginTurn(callId, 'turn-in-flight');
+    await h.fencing.beginTurn(callId, 'turn-in-flight');
     await new AuthStates(h.store).countAttempt(callId, 3);
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
     // Act
@@ -109,14 +109,14 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('waits for a turn in flight to end before finalisation reads the call', async () => {
     // Prepare
     const callId = await liveCall();
-    expect(await h.store.beginTurn(callId, 'rc-1')).toBe(true);
+    expect(await h.fencing.beginTurn(callId, 'rc-1')).toBe(true);
     let turnEnded = false;
     setTimeout(() => {
       turnEnded = true;
-      void h.store.endTurn(callId, 'rc-1');
+      void h.fencing.endTurn(callId, 'rc-1');
     }, 150);
     // Act
-    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const quiet = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     // Assess
     expect(turnEnded).toBe(true);
     expect(quiet).toMatchObject({ openTurns: 0, relay: null });
@@ -126,12 +126,12 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('refuses a turn once the call is closed, or once it is cleaned up, and leaves no lease behind', async () => {
     // Prepare
     const closed = await liveCall();
-    await h.store.closeAndAwaitWriters(closed);
+    await h.fencing.closeAndAwaitWriters(closed);
     const cleaned = await liveCall();
     await h.store.deleteCall(cleaned);
     // Act
-    const late = await h.store.beginTurn(closed, 'rc-late');
-    const afterCleanup = await h.store.beginTurn(cleaned, 'rc-late');
+    const late = await h.fencing.beginTurn(closed, 'rc-late');
+    const afterCleanup = await h.fencing.beginTurn(cleaned, 'rc-late');
     // Assess
     expect([late, afterCleanup]).toEqual([false, false]);
     expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
@@ -142,11 +142,11 @@ describe('writers of a call: turn leases and the closed mark', () => {
     // Prepare
     const callId = await liveCall();
     const closed = await liveCall();
-    await h.store.closeAndAwaitWriters(closed);
+    await h.fencing.closeAndAwaitWriters(closed);
     // Act
-    const first = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.a');
-    const duplicate = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.b');
-    const late = await h.store.claimTurnEvent(closed, 'rc-9', 'rc-9.a');
+    const first = await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1.a');
+    const duplicate = await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1.b');
+    const late = await h.fencing.claimTurnEvent(closed, 'rc-9', 'rc-9.a');
     // Assess
     expect([first, duplicate, late]).toEqual([
       { claimed: true, lease: 'held' },
@@ -155,15 +155,15 @@ describe('writers of a call: turn leases and the closed mark', () => {
     ]);
     expect(await h.raw.hkeys(h.keys.call(callId, 'turns'))).toEqual(['t.rc-1.a']);
     expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
-    expect(await h.store.claimEvent(closed, 'rc-9')).toBe(false);
+    expect(await h.fencing.claimEvent(closed, 'rc-9')).toBe(false);
   });
 
   it('stops waiting for a turn whose process died when its lease runs out', async () => {
     // Prepare: a lease that is never ended.
     const callId = await liveCall();
-    await h.store.beginTurn(callId, 'rc-orphan', { leaseMs: 200 });
+    await h.fencing.beginTurn(callId, 'rc-orphan', { leaseMs: 200 });
     // Act
-    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const quiet = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     // Assess
     expect(quiet.openTurns).toBe(0);
     expect(quiet.waitedMs).toBeGreaterThanOrEqual(150);
@@ -174,14 +174,14 @@ describe('writers of a call: turn leases and the closed mark', () => {
     // Prepare
     const stuck = await liveCall();
     await h.store.claimAffinity(stuck, 'relay-b');
-    await h.store.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
+    await h.fencing.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
     const released = await liveCall();
     await h.store.claimAffinity(released, 'relay-a');
     setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
     // Act
     const [afterRelease, atTimeout] = await Promise.all([
-      h.store.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
-      h.store.closeAndAwaitWriters(stuck, { timeoutMs: 300 }),
+      h.fencing.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
+      h.fencing.closeAndAwaitWriters(stuck, { timeoutMs: 300 }),
     ]);
     // Assess
     expect(afterRelease).toMatchObject({ openTurns: 0, relay: null });
@@ -278,18 +278,18 @@ describe.skipIf(onCluster())('while Redis is away', () => {
     try {
       const callId = randomId();
       await s.store.createCallSession(callId, { state: 'connected' });
-      await s.store.claimEvent(callId, 'e1');
-      await s.store.claimTurnEvent(callId, 'rc1', 'rc1.a');
+      await s.fencing.claimEvent(callId, 'e1');
+      await s.fencing.claimTurnEvent(callId, 'rc1', 'rc1.a');
       await s.store.getCallSession(callId); // memory answers only for values it has seen whole
       await s.raw.call('SAVE');
       await server.stop();
       // Act
       const update = await s.store.updateCallSession(callId, { state: 'transferring' });
       const seenDuringOutage = await s.store.getCallSession(callId);
-      const duplicateEvent = await s.store.claimEvent(callId, 'e1');
-      const newEvent = await s.store.claimEvent(callId, 'e2');
-      const duplicateTurn = await s.store.claimTurnEvent(callId, 'rc1', 'rc1.b');
-      const unfencedTurn = await s.store.claimTurnEvent(callId, 'rc2', 'rc2.a');
+      const duplicateEvent = await s.fencing.claimEvent(callId, 'e1');
+      const newEvent = await s.fencing.claimEvent(callId, 'e2');
+      const duplicateTurn = await s.fencing.claimTurnEvent(callId, 'rc1', 'rc1.b');
+      const unfencedTurn = await s.fencing.claimTurnEvent(callId, 'rc2', 'rc2.a');
       const affinity = s.store.claimAffinity(callId, 'relay-a');
       const unknownCall = s.store.getCallSession(randomId());
       await expect(affinity).rejects.toBeInstanceOf(RedisUnavailableError);
@@ -329,7 +329,7 @@ describe.skipIf(onCluster())('while Redis is away', () => {
       const created = await s.store.createCallSession(fresh, { state: 'answering', startedAt: 'now' });
       const session = await s.store.getCallSession(fresh);
       const summary = await s.store.getCallSummary(fresh);
-      const firstEvent = await s.store.claimEvent(fresh, 'connected-1');
+      const firstEvent = await s.fencing.claimEvent(fresh, 'connected-1');
       const elsewhere = await s.store.createCallSession(redelivered, { state: 'answering', startedAt: 'second' });
       await server.restart();
       const left = await s.store.flushJournal(10_000);

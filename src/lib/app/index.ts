@@ -14,7 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { AuthStates, CallSessions, RedisKeys, SessionStore, TtsCache, createRedis, type ManagedRedis } from '../state/index.js';
+import { AuthStates, CallSessions, RedisKeys, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -39,6 +39,8 @@ export interface App {
   store(): Promise<SessionStore>;
   /** The call sessions over {@link store} (not traced; call control's are, see `calls/wiring.ts`). */
   callSessions(): Promise<CallSessions>;
+  /** Event claims, turn leases and the closed mark of the calls (not traced; call control's are). */
+  turnFencing(): Promise<TurnFencing>;
   /** Synthesised prompt audio, in Redis and memory. */
   ttsCache(): Promise<TtsCache>;
   archive(): Promise<Archive>;
@@ -124,6 +126,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
   const callSessions = lazy(async () => new CallSessions(await store.get()));
   const ttsCache = lazy(async () => new TtsCache(await store.get(), { logger }));
   const authStates = lazy(async () => new AuthStates(await store.get()));
+  const turnFencing = lazy(async () => new TurnFencing(await store.get(), { logger }));
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -176,6 +179,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     store: store.get,
     callSessions: callSessions.get,
     ttsCache: ttsCache.get,
+    turnFencing: turnFencing.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -201,6 +205,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       callSessions.reset();
       ttsCache.reset();
       authStates.reset();
+      turnFencing.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

@@ -118,7 +118,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       }
       failed += 1;
       // Let ACS redeliver this event: forget the claim so the retry is not skipped as a duplicate.
-      await deps.store.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
+      await deps.fencing.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
         logger.error('could not release event claim', { callId, eventId: event.id, error: releaseErr as Error }),
       );
       logger.error('event handling failed', { callId, eventId: event.id, type: event.type, error: err as Error });
@@ -151,9 +151,9 @@ interface EventClaim {
  * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled.
  */
 async function claimEvent(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<EventClaim> {
-  if (!WRITES_CONVERSATION.has(event.kind)) return { claimed: await deps.store.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
+  if (!WRITES_CONVERSATION.has(event.kind)) return { claimed: await deps.fencing.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
   const turnId = `${event.id}.${randomUUID()}`;
-  const { claimed, lease } = await deps.store.claimTurnEvent(callId, event.id, turnId);
+  const { claimed, lease } = await deps.fencing.claimTurnEvent(callId, event.id, turnId);
   if (claimed && lease === 'none') deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
   let ended = lease !== 'held';
   return {
@@ -165,7 +165,7 @@ async function claimEvent(callId: string, event: CallAutomationEvent, deps: Call
       // After the reply to ACS, which need not wait for it. If it is lost the lease runs out, and
       // finalisation waits for it at most that long.
       setImmediate(() => {
-        deps.store.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
+        deps.fencing.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
       });
     },
   };

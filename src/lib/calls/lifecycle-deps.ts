@@ -61,7 +61,7 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
       const graceMs = Math.min(LATE_EVENT_GRACE_MS, Date.parse(request.endedAt) + LATE_EVENT_GRACE_MS - Date.now());
       if (request.endReason !== 'answer_failed' && graceMs > 0) await sleep(graceMs);
       // A turn still being answered, or the relay's last write, must land before the history is read.
-      const writers = await store.closeAndAwaitWriters(request.callId);
+      const writers = await (await rt.turnFencing()).closeAndAwaitWriters(request.callId);
       if (writers.openTurns > 0 || writers.relay !== null) {
         rt.logger.warn('finalizing with writers still active', { callId: request.callId, openTurns: writers.openTurns, relayHeld: writers.relay !== null, waitedMs: writers.waitedMs });
       }

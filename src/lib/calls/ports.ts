@@ -3,7 +3,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
-import type { CallSessions, SessionStore } from '../state/index.js';
+import type { CallSessions, SessionStore, TurnFencing } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -15,6 +15,8 @@ export interface CallControlDeps {
   readonly store: SessionStore;
   /** The call sessions, over {@link store}. */
   readonly sessions: CallSessions;
+  /** Event claims and turn leases of the calls. */
+  readonly fencing: TurnFencing;
   readonly acs: () => Promise<CallAutomationClient>;
   readonly agent: ChatAgent;
   readonly lifecycle: LifecyclePort;

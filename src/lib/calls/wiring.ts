@@ -17,13 +17,14 @@ export async function callControlDeps(context: InvocationContext, rt: App): Prom
 }
 
 export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, sessions, agent, agents] = await Promise.all([rt.store(), rt.callSessions(), rt.agent(), rt.agents()]);
+  const [store, sessions, fencing, agent, agents] = await Promise.all([rt.store(), rt.callSessions(), rt.turnFencing(), rt.agent(), rt.agents()]);
   // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
   const observed = instrumented(store, () => instrumentStore(store, rt.console().observer));
   return {
     config: rt.config,
     store: observed,
     sessions: observedSessions(observed),
+    fencing: instrumented(fencing, () => instrumentStore(fencing, rt.console().observer)),
     acs: async () => instrumentAcsClient(await rt.acs()),
     agent: instrumented(agent, () => instrumentAgent(agent)),
     callbackAuth: rt.callbackAuthenticator(),

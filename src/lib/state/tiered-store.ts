@@ -112,7 +112,7 @@ export class TieredStore {
   }
 
   /** True when the shard serving `key` takes traffic and `partition` has nothing waiting to replay. */
-  protected arbiterReady(partition: string, key: string): boolean {
+  arbiterReady(partition: string, key: string): boolean {
     return this.breakerFor(key).state === 'closed' && !this.journal.has(partition);
   }
 
