@@ -104,7 +104,6 @@ describe('TTLs on every key this layer writes', () => {
     await store.heartbeat(workerId, { calls: 1 });
     await new TtsCache(store).setTts({ text: `hello ${callId}`, voice: 'v', format: 'pcm' }, Buffer.from([1, 2, 3]));
     await new AuthStates(store).countAttempt(callId, 3);
-    await store.writeCalls([{ callId, fields: { batch: true } }]);
     const cm = await ConversationManager.fromRedis(callId, store);
     cm.appendToHistory('user', 'hi');
     cm.updateContext({ intent: 'billing' });

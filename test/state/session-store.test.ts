@@ -53,7 +53,7 @@ describe('SessionStore call state', () => {
     await h.store.createCallSession(callId, { s: 1 });
     await h.fencing.claimEvent(callId, 'e');
     await h.store.claimAffinity(callId, 'w1');
-    await h.fencing.beginTurn(callId, 'turn-in-flight');
+    await h.fencing.claimTurnEvent(callId, 'rc-in-flight', 'turn-in-flight');
     await new AuthStates(h.store).countAttempt(callId, 3);
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
     // Act
@@ -65,18 +65,6 @@ describe('SessionStore call state', () => {
     expect(await h.store.getCallSession(callId)).toBeUndefined();
     await h.store.deleteCall(callId, { keepSummary: false });
     expect(await h.raw.exists(h.keys.call(callId, 'summary'))).toBe(0);
-  });
-
-  it('reads and writes several calls in one batch', async () => {
-    const ids = [randomId(), randomId(), randomId()];
-    const outcomes = await h.store.writeCalls(ids.slice(0, 2).map((callId, i) => ({ callId, fields: { n: i } })));
-    const sessions = await h.store.readCalls(ids);
-    expect(outcomes).toEqual([{ durable: true }, { durable: true }]);
-    expect([...sessions.entries()]).toEqual([
-      [ids[0], { n: 0 }],
-      [ids[1], { n: 1 }],
-      [ids[2], undefined],
-    ]);
   });
 
   it('keeps verification state with the authentication_state TTL, and refuses one that does not match its schema', async () => {
@@ -109,7 +97,7 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('waits for a turn in flight to end before finalisation reads the call', async () => {
     // Prepare
     const callId = await liveCall();
-    expect(await h.fencing.beginTurn(callId, 'rc-1')).toBe(true);
+    expect(await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1')).toEqual({ claimed: true, lease: 'held' });
     let turnEnded = false;
     setTimeout(() => {
       turnEnded = true;
@@ -130,10 +118,10 @@ describe('writers of a call: turn leases and the closed mark', () => {
     const cleaned = await liveCall();
     await h.store.deleteCall(cleaned);
     // Act
-    const late = await h.fencing.beginTurn(closed, 'rc-late');
-    const afterCleanup = await h.fencing.beginTurn(cleaned, 'rc-late');
+    const late = await h.fencing.claimTurnEvent(closed, 'rc-late', 'rc-late');
+    const afterCleanup = await h.fencing.claimTurnEvent(cleaned, 'rc-late', 'rc-late');
     // Assess
-    expect([late, afterCleanup]).toEqual([false, false]);
+    expect([late.lease, afterCleanup.lease]).toEqual(['refused', 'refused']);
     expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
     expect(await h.raw.exists(h.keys.call(cleaned, 'turns'))).toBe(0);
   });
@@ -161,7 +149,7 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('stops waiting for a turn whose process died when its lease runs out', async () => {
     // Prepare: a lease that is never ended.
     const callId = await liveCall();
-    await h.fencing.beginTurn(callId, 'rc-orphan', { leaseMs: 200 });
+    await h.fencing.claimTurnEvent(callId, 'rc-orphan', 'rc-orphan', { leaseMs: 200 });
     // Act
     const quiet = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     // Assess
@@ -174,7 +162,7 @@ describe('writers of a call: turn leases and the closed mark', () => {
     // Prepare
     const stuck = await liveCall();
     await h.store.claimAffinity(stuck, 'relay-b');
-    await h.fencing.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
+    await h.fencing.claimTurnEvent(stuck, 'rc-slow', 'rc-slow', { leaseMs: 60_000 });
     const released = await liveCall();
     await h.store.claimAffinity(released, 'relay-a');
     setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);

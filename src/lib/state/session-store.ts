@@ -1,7 +1,7 @@
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
 import { RedisUnavailableError } from './errors.js';
 import { WriteBatch, type Command, type Reply } from './commands.js';
-import { assertValidIdentifier, type RedisKeys, type Component, type DataType } from './keys.js';
+import { assertValidIdentifier, type RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
@@ -225,18 +225,6 @@ export class SessionStore extends TieredStore {
 
   // ── TTLs ─────────────────────────────────────────────────────────────────────────────────────
 
-  /** Seconds left on a key (-2 missing, -1 no TTL), straight from Redis. */
-  async getTtl<D extends DataType>(dataType: D, id: string, component: Component<D>): Promise<number> {
-    const [ttl] = await this.direct('ttl', [{ op: 'ttl', key: this.keys.key(dataType, id, component) }]);
-    return Number(ttl);
-  }
-
-  /** Sets one key's TTL (clamped to its policy). */
-  async setTtl<D extends DataType>(dataType: D, id: string, component: Component<D>, seconds: number): Promise<WriteOutcome> {
-    const key = this.keys.key(dataType, id, component);
-    return this.write(id, 'ttl.set', [{ op: 'expire', key, seconds: this.keys.ttl(dataType, component, seconds) }]);
-  }
-
   /** Slides every key of a live call back to its policy TTL (missing keys are left missing). */
   async refreshCallTtls(callId: string): Promise<WriteOutcome> {
     const commands: Command[] = [
@@ -246,30 +234,6 @@ export class SessionStore extends TieredStore {
       { op: 'expire', key: this.keys.conversation(callId, 'history'), seconds: this.keys.ttl('conversation', 'history') },
     ];
     return this.write(callId, 'call.refreshTtl', commands);
-  }
-
-  // ── batch ────────────────────────────────────────────────────────────────────────────────────
-
-  /** Several calls' sessions in one round trip; a missing session maps to undefined. */
-  async readCalls(callIds: readonly string[]): Promise<Map<string, Record<string, JsonValue> | undefined>> {
-    const items = callIds.map((id) => ({ partition: id, commands: [{ op: 'hgetall', key: this.keys.call(id, 'session') }] as Command[] }));
-    const replies = await this.readMany(items);
-    const out = new Map<string, Record<string, JsonValue> | undefined>();
-    callIds.forEach((id, i) => {
-      const hash = replies[i]?.[0] as Record<string, string> | undefined;
-      out.set(id, hash && Object.keys(hash).length > 0 ? decodeFields(this.keys.call(id, 'session'), hash, RESERVED) : undefined);
-    });
-    return out;
-  }
-
-  /** Several calls' field updates in one round trip (one MULTI per call, TTLs slid). */
-  async writeCalls(updates: readonly { callId: string; fields: Fields }[]): Promise<WriteOutcome[]> {
-    return this.writeMany(
-      updates.map(({ callId, fields }) => {
-        const key = this.keys.call(callId, 'session');
-        return { partition: callId, name: 'call.update', commands: new WriteBatch().hset(key, encodeFields(fields), this.keys.ttl('call', 'session')).commands() };
-      }),
-    );
   }
 }
 

@@ -75,29 +75,10 @@ export class TurnFencing {
   // ── writers of a call: turn leases and the closed mark (`call:{id}:turns`) ───────────────────
 
   /**
-   * Registers a turn that is about to write the call's conversation, unless the call has been closed
-   * for finalisation (or already cleaned up). The lease and the closed check are one MULTI, so a turn
-   * either is seen by {@link closeAndAwaitWriters} (which waits for it) or sees the mark and is
-   * refused: no turn can land after finalize has read the history. Needs Redis as the arbiter: throws
-   * `RedisUnavailableError` while it is away, and the caller goes on unfenced (its writes journal).
-   */
-  async beginTurn(callId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<boolean> {
-    if (!this.engine.arbiterReady(callId, this.engine.keys.call(callId, 'turns'))) throw new RedisUnavailableError('call.turn.begin', new Error('the call has writes waiting to replay'));
-    let replies: Reply[];
-    try {
-      replies = await this.engine.direct('call.turn.begin', this.leaseCommands(callId, turnId, options.leaseMs), { atomic: true });
-    } catch (err) {
-      if (err instanceof RedisUnavailableError) await this.fenceLease(callId, turnId);
-      throw err;
-    }
-    if (isOpenForTurns(replies)) return true;
-    await this.releaseUnusedLease(callId, turnId);
-    return false;
-  }
-
-  /**
-   * {@link claimEvent} and {@link beginTurn} in one MULTI, for an event that writes the conversation:
-   * the callback path pays one round trip for both. `lease` is `held` (end it with {@link endTurn}),
+   * {@link claimEvent} and the turn's lease in one MULTI, for an event that writes the conversation:
+   * the callback path pays one round trip for both. The lease and the closed check are one MULTI too,
+   * so a turn either is seen by {@link closeAndAwaitWriters} (which waits for it) or sees the mark and
+   * is refused: no turn can land after finalize has read the history. `lease` is `held` (end it with {@link endTurn}),
    * `refused` (the call is closed; the event is claimed all the same, so a redelivery is skipped) or
    * `none` when the event was a duplicate or Redis could not arbitrate (the claim then goes through
    * {@link claimEvent}'s journal path and the turn runs unfenced).
