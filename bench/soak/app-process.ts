@@ -25,7 +25,7 @@ import { archiveProfileLookup } from '../../src/lib/agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from '../../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../../src/lib/agent/tts.js';
 import { createRedis } from '../../src/lib/state/redis-client.js';
-import { CallSessions, SessionStore, TtsCache } from '../../src/lib/state/index.js';
+import { CallSessions, RelayLeases, SessionStore, TtsCache } from '../../src/lib/state/index.js';
 import type { AppRequest, AppMessage, AppStats } from './protocol.js';
 
 interface Launch {
@@ -70,6 +70,7 @@ async function launchRelay(): Promise<Relay> {
   const relay = await startRelay({
     config,
     store,
+    leases: new RelayLeases(store, { logger }),
     logger,
     realtimeSocketOptions: { ca: media.realtimeCa },
     onCallerTranscription: (callId, text) => send({ type: 'utterance', callId, text }),

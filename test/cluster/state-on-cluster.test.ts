@@ -209,7 +209,7 @@ describe('the state layer on a Redis Cluster', () => {
     // and the frozen master applies them when it wakes up
     master.freeze();
     const turn = await h.fencing.claimTurnEvent(callId, 'event-1', 'turn-1');
-    const claim = await h.store.claimAffinity(callId, 'relay-a').catch((e: unknown) => e);
+    const claim = await h.leases.claimAffinity(callId, 'relay-a').catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 200));
     master.thaw();
     expect(await h.store.flushJournal(5_000)).toBe(0);

@@ -100,8 +100,8 @@ describe('TTLs on every key this layer writes', () => {
     await store.updateCallSession(callId, { state: 'connected' });
     await h.fencing.claimEvent(callId, `evt-${callId}`);
     await store.setCallSummary(callId, { outcome: 'resolved' });
-    await store.claimAffinity(callId, workerId);
-    await store.heartbeat(workerId, { calls: 1 });
+    await h.leases.claimAffinity(callId, workerId);
+    await h.leases.heartbeat(workerId, { calls: 1 });
     await new TtsCache(store).setTts({ text: `hello ${callId}`, voice: 'v', format: 'pcm' }, Buffer.from([1, 2, 3]));
     await new AuthStates(store).countAttempt(callId, 3);
     const cm = await ConversationManager.fromRedis(callId, store);
@@ -155,8 +155,8 @@ describe('TTLs on every key this layer writes', () => {
     await store.updateCallSession(callId, { state: 'in-call' });
     await h.fencing.claimEvent(callId, 'another-event');
     await store.setCallSummary(callId, { outcome: 'updated' });
-    expect(await store.renewAffinity(callId, workerId)).toBe(true);
-    await store.heartbeat(workerId);
+    expect(await h.leases.renewAffinity(callId, workerId)).toBe(true);
+    await h.leases.heartbeat(workerId);
     await new AuthStates(store).countAttempt(callId, 3);
     const cm = await ConversationManager.fromRedis(callId, store);
     cm.appendToHistory('assistant', 'again');

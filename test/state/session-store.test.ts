@@ -52,7 +52,7 @@ describe('SessionStore call state', () => {
     const callId = randomId();
     await h.store.createCallSession(callId, { s: 1 });
     await h.fencing.claimEvent(callId, 'e');
-    await h.store.claimAffinity(callId, 'w1');
+    await h.leases.claimAffinity(callId, 'w1');
     await h.fencing.claimTurnEvent(callId, 'rc-in-flight', 'turn-in-flight');
     await new AuthStates(h.store).countAttempt(callId, 3);
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
@@ -161,11 +161,11 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('waits for the relay holding the call to release it, and reports what is still active at the timeout', async () => {
     // Prepare
     const stuck = await liveCall();
-    await h.store.claimAffinity(stuck, 'relay-b');
+    await h.leases.claimAffinity(stuck, 'relay-b');
     await h.fencing.claimTurnEvent(stuck, 'rc-slow', 'rc-slow', { leaseMs: 60_000 });
     const released = await liveCall();
-    await h.store.claimAffinity(released, 'relay-a');
-    setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
+    await h.leases.claimAffinity(released, 'relay-a');
+    setTimeout(() => void h.leases.releaseAffinity(released, 'relay-a'), 150);
     // Act
     const [afterRelease, atTimeout] = await Promise.all([
       h.fencing.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
@@ -205,27 +205,27 @@ describe('worker affinity and heartbeat', () => {
     // Prepare
     const callId = randomId();
     // Act
-    const claims = await Promise.all([h.store.claimAffinity(callId, 'relay-a'), h.store.claimAffinity(callId, 'relay-b')]);
+    const claims = await Promise.all([h.leases.claimAffinity(callId, 'relay-a'), h.leases.claimAffinity(callId, 'relay-b')]);
     const winner = claims.find((c) => c.claimed)?.owner as string;
     const loser = winner === 'relay-a' ? 'relay-b' : 'relay-a';
     // Assess
     expect(claims.filter((c) => c.claimed)).toHaveLength(1);
     expect(claims.every((c) => c.owner === winner)).toBe(true);
-    expect(await h.store.claimAffinity(callId, winner)).toEqual({ claimed: true, owner: winner });
-    expect(await h.store.renewAffinity(callId, loser)).toBe(false);
-    expect(await h.store.releaseAffinity(callId, loser)).toBe(false);
-    expect(await h.store.getAffinity(callId)).toBe(winner);
-    expect(await h.store.renewAffinity(callId, winner, { ttlSeconds: 45 })).toBe(true);
+    expect(await h.leases.claimAffinity(callId, winner)).toEqual({ claimed: true, owner: winner });
+    expect(await h.leases.renewAffinity(callId, loser)).toBe(false);
+    expect(await h.leases.releaseAffinity(callId, loser)).toBe(false);
+    expect(await h.leases.getAffinity(callId)).toBe(winner);
+    expect(await h.leases.renewAffinity(callId, winner, { ttlSeconds: 45 })).toBe(true);
     expect(await h.raw.ttl(h.keys.call(callId, 'affinity'))).toBeLessThanOrEqual(45);
-    expect(await h.store.releaseAffinity(callId, winner)).toBe(true);
-    expect(await h.store.getAffinity(callId)).toBeNull();
-    expect(await h.store.claimAffinity(callId, loser)).toEqual({ claimed: true, owner: loser });
+    expect(await h.leases.releaseAffinity(callId, winner)).toBe(true);
+    expect(await h.leases.getAffinity(callId)).toBeNull();
+    expect(await h.leases.claimAffinity(callId, loser)).toEqual({ claimed: true, owner: loser });
   });
 
   it('records heartbeats that expire', async () => {
     const worker = randomId('w');
-    await h.store.heartbeat(worker, { calls: 3 }, { ttlSeconds: 5 });
-    expect(await h.store.getHeartbeat(worker)).toMatchObject({ calls: 3, at: expect.any(String) });
+    await h.leases.heartbeat(worker, { calls: 3 }, { ttlSeconds: 5 });
+    expect(await h.leases.getHeartbeat(worker)).toMatchObject({ calls: 3, at: expect.any(String) });
     expect(await h.raw.ttl(h.keys.worker(worker, 'heartbeat'))).toBeLessThanOrEqual(5);
   });
 });
@@ -278,7 +278,7 @@ describe.skipIf(onCluster())('while Redis is away', () => {
       const newEvent = await s.fencing.claimEvent(callId, 'e2');
       const duplicateTurn = await s.fencing.claimTurnEvent(callId, 'rc1', 'rc1.b');
       const unfencedTurn = await s.fencing.claimTurnEvent(callId, 'rc2', 'rc2.a');
-      const affinity = s.store.claimAffinity(callId, 'relay-a');
+      const affinity = s.leases.claimAffinity(callId, 'relay-a');
       const unknownCall = s.store.getCallSession(randomId());
       await expect(affinity).rejects.toBeInstanceOf(RedisUnavailableError);
       await expect(unknownCall).rejects.toBeInstanceOf(RedisUnavailableError);

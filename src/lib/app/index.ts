@@ -14,7 +14,7 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { AuthStates, CallSessions, RedisKeys, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
+import { AuthStates, CallSessions, RedisKeys, RelayLeases, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -41,6 +41,8 @@ export interface App {
   callSessions(): Promise<CallSessions>;
   /** Event claims, turn leases and the closed mark of the calls (not traced; call control's are). */
   turnFencing(): Promise<TurnFencing>;
+  /** Call affinity, relay heartbeats and the live-media registry (not traced; the relay's are). */
+  relayLeases(): Promise<RelayLeases>;
   /** Synthesised prompt audio, in Redis and memory. */
   ttsCache(): Promise<TtsCache>;
   archive(): Promise<Archive>;
@@ -127,6 +129,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
   const ttsCache = lazy(async () => new TtsCache(await store.get(), { logger }));
   const authStates = lazy(async () => new AuthStates(await store.get()));
   const turnFencing = lazy(async () => new TurnFencing(await store.get(), { logger }));
+  const relayLeases = lazy(async () => new RelayLeases(await store.get(), { logger }));
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -180,6 +183,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     callSessions: callSessions.get,
     ttsCache: ttsCache.get,
     turnFencing: turnFencing.get,
+    relayLeases: relayLeases.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -206,6 +210,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       ttsCache.reset();
       authStates.reset();
       turnFencing.reset();
+      relayLeases.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

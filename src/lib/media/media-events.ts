@@ -14,7 +14,7 @@
  */
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
-import type { CallMediaView, CallSessions, CallState, SessionStore } from '../state/index.js';
+import type { CallMediaView, CallSessions, CallState, RelayLeases } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { peerOf, RELAY_CONTROL_GROUP } from './groups.js';
 import type { RelayControlMessage } from './relay-control.js';
@@ -28,8 +28,8 @@ export type MediaSystemEvent = {
 };
 
 export type MediaEventDeps = {
-  /** The live-media registry (`registerMediaCall` / `unregisterMediaCall`). */
-  readonly store: Pick<SessionStore, 'registerMediaCall' | 'unregisterMediaCall'>;
+  /** The live-media registry. */
+  readonly leases: Pick<RelayLeases, 'registerMediaCall' | 'unregisterMediaCall'>;
   readonly sessions: CallSessions;
   readonly service: () => Promise<Pick<WebPubSubServiceClient, 'group'>>;
   readonly logger: Logger;
@@ -77,14 +77,14 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
     await Promise.all([
       deps.sessions.mediaConnected(callId, connectionId).catch(warn('media state not recorded', callId, deps)),
       // The registry is how a relay started later finds the calls in progress (see relay.ts).
-      deps.store.registerMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps)),
+      deps.leases.registerMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps)),
     ]);
     return announceAcs({ type: 'call-connected', callId, connectionId }, deps);
   }
   const current = view?.mediaConnectionId;
   if (current !== undefined && current !== connectionId) return ignore('stale-connection', event, callId, deps);
   // The registry entry goes whether or not the call still exists (compare-and-delete on this connection).
-  const writes: Promise<unknown>[] = [deps.store.unregisterMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps))];
+  const writes: Promise<unknown>[] = [deps.leases.unregisterMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps))];
   if (session !== undefined) writes.push(deps.sessions.mediaDisconnected(callId).catch(warn('media state not recorded', callId, deps)));
   await Promise.all(writes);
   return announceAcs({ type: 'call-disconnected', callId, connectionId }, deps);

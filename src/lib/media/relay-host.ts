@@ -109,6 +109,7 @@ async function launch(app: App): Promise<Relay> {
   return startRelay({
     config: app.config,
     store: instrumentStore(store, app.console().observer),
+    leases: instrumentStore(await app.relayLeases(), app.console().observer),
     logger: app.logger,
     services: await app.webPubSubShards(),
     agent: realtimeAgentFactory(app.config, { logger: app.logger, ...(app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken }) }),

@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
 import type { AppConfig } from '../config/index.js';
-import { ConversationManager, RedisUnavailableError, type JsonValue, type SessionStore, type StoreHealth } from '../state/index.js';
+import { ConversationManager, RedisUnavailableError, type JsonValue, type RelayLeases, type SessionStore, type StoreHealth } from '../state/index.js';
 import { classify } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
@@ -60,6 +60,8 @@ export { RelayError } from './errors.js';
 export type RelayOptions = {
   readonly config: AppConfig;
   readonly store: SessionStore;
+  /** Call affinity, heartbeats and the live-media registry. */
+  readonly leases: RelayLeases;
   readonly logger: Logger;
   /** Unique per process. @default `<host>-<pid>-<random>` */
   readonly workerId?: string;
@@ -305,7 +307,7 @@ class MediaRelay implements Relay {
     this.forget(callId, bridge);
     await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
     await bridge.close();
-    await this.options.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
+    await this.options.leases.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
     this.counters.released += 1;
   }
 
@@ -337,6 +339,7 @@ class MediaRelay implements Relay {
 
   private async claim(callId: string): Promise<boolean> {
     const store = this.options.store;
+    const leases = this.options.leases;
     let claim;
     let session: Record<string, JsonValue> | undefined;
     try {
@@ -346,7 +349,7 @@ class MediaRelay implements Relay {
         this.watched.delete(callId);
         return false;
       }
-      claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+      claim = await leases.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
       if (classify(error) !== 'retry') {
         // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
@@ -377,7 +380,7 @@ class MediaRelay implements Relay {
         await bridge.abandon();
       }
       await client?.leaveGroup(inboundGroup(callId)).catch(this.warnOnFailure('leave the call group', callId));
-      await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
+      await leases.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
       this.watch(callId, null);
       return false;
     }
@@ -465,9 +468,9 @@ class MediaRelay implements Relay {
   }
 
   private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
-    const store = this.options.store;
+    const leases = this.options.leases;
     // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
-    await store.releaseAffinity(callId, deadOwner).catch(() => false);
+    await leases.releaseAffinity(callId, deadOwner).catch(() => false);
     if (await this.handleConnected(callId, connectionId)) {
       this.counters.takeovers += 1;
       this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
@@ -571,19 +574,19 @@ class MediaRelay implements Relay {
   }
 
   private async beat(): Promise<void> {
-    const store = this.options.store;
+    const leases = this.options.leases;
     try {
-      await store.heartbeat(this.workerId, { calls: this.bridges.size }, { ttlSeconds: this.heartbeatTtlSeconds });
+      await leases.heartbeat(this.workerId, { calls: this.bridges.size }, { ttlSeconds: this.heartbeatTtlSeconds });
     } catch (error) {
       this.logger.warn('relay heartbeat failed', { workerId: this.workerId, error: error as Error });
       return; // Redis is away: keep every call (the store journals turns), retry next beat
     }
     for (const callId of [...this.bridges.keys()]) {
       try {
-        const renewed = await store.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+        const renewed = await leases.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
         if (!renewed && !this.stopped) {
           // The key may simply have expired while Redis was away: take it back unless another relay holds it.
-          const claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+          const claim = await leases.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
           if (!claim.claimed) await this.letGo(callId, `affinity held by ${claim.owner ?? 'nobody'}`);
         }
       } catch (error) {
@@ -601,9 +604,10 @@ class MediaRelay implements Relay {
    */
   private async recover(): Promise<void> {
     const store = this.options.store;
+    const leases = this.options.leases;
     let registered: Map<string, string>;
     try {
-      registered = await store.mediaCalls();
+      registered = await leases.mediaCalls();
     } catch (error) {
       if (!(error instanceof RedisUnavailableError)) this.logger.warn('relay could not read the live media calls', { error: error as Error });
       return;
@@ -619,10 +623,10 @@ class MediaRelay implements Relay {
         // Finalisation deleted the call, or it ended: prune it. (A call whose media merely dropped keeps
         // its entry only while a newer connection registered it, and that connection is live.)
         if (callHasEnded(session)) {
-          await store.unregisterMediaCall(callId, connectionId);
+          await leases.unregisterMediaCall(callId, connectionId);
           continue;
         }
-        const owner = await store.getAffinity(callId);
+        const owner = await leases.getAffinity(callId);
         if (owner === null) {
           claims.push(this.handleConnected(callId, connectionId));
           continue;
@@ -645,7 +649,7 @@ class MediaRelay implements Relay {
   private async isAlive(workerId: string, seen: Map<string, boolean>): Promise<boolean> {
     let alive = seen.get(workerId);
     if (alive === undefined) {
-      alive = (await this.options.store.getHeartbeat(workerId)) !== undefined;
+      alive = (await this.options.leases.getHeartbeat(workerId)) !== undefined;
       seen.set(workerId, alive);
     }
     return alive;
@@ -653,12 +657,12 @@ class MediaRelay implements Relay {
 
   /** Calls this relay knows of but does not own: claim those whose owner is gone. */
   private async sweep(): Promise<void> {
-    const store = this.options.store;
+    const leases = this.options.leases;
     const alive = new Map<string, boolean>();
     for (const [callId, watched] of [...this.watched]) {
       if (this.stopped || this.bridges.has(callId)) continue;
       try {
-        const owner = await store.getAffinity(callId);
+        const owner = await leases.getAffinity(callId);
         watched.owner = owner;
         if (owner === null) {
           await this.handleConnected(callId);

@@ -2,7 +2,7 @@
  * The state layer's public surface. Code outside `src/lib/state` imports from here only (a lint rule
  * says so), so what the layer keeps to itself can change without touching its callers.
  */
-export { SessionStore, type AffinityClaim, type SessionStoreOptions, type TtlOption } from './session-store.js';
+export { SessionStore, type SessionStoreOptions, type TtlOption } from './session-store.js';
 export {
   CALL_OUTCOMES,
   CALL_STATES,
@@ -19,6 +19,7 @@ export {
   type SessionStep,
 } from './call-sessions.js';
 export { AuthStates, InvalidAuthStateError, type AttemptOutcome, type AuthState, type AuthStateEngine } from './auth-states.js';
+export { RelayLeases, type AffinityClaim, type LeaseEngine } from './relay-leases.js';
 export { TurnFencing, type CallQuiescence, type FencingEngine } from './turn-fencing.js';
 export { TtsCache, type TtsCacheEngine, type TtsCacheKey } from './tts-cache.js';
 export type { StoreHealth, StoreStatus, WriteOutcome } from './tiered-store.js';

@@ -1,7 +1,6 @@
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
-import { RedisUnavailableError } from './errors.js';
-import { WriteBatch, type Command, type Reply } from './commands.js';
-import { assertValidIdentifier, type RedisKeys } from './keys.js';
+import { WriteBatch, type Command } from './commands.js';
+import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
@@ -11,14 +10,6 @@ export type SessionStoreOptions = TieredStoreOptions;
 /** Fields starting with `_` belong to the store (e.g. `_createdAt`); they are not returned as session fields. */
 const RESERVED = (name: string) => name.startsWith('_');
 
-export interface AffinityClaim {
-  /** True when `workerId` holds the call after the claim (newly, or it already did). */
-  readonly claimed: boolean;
-  /** The worker holding the call, or null when nobody does. */
-  readonly owner: string | null;
-}
-
-const HDEL_IF_VALUE = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
 
 export interface TtlOption {
   /** Override of the key's policy TTL, clamped to the policy's bounds. */
@@ -137,92 +128,6 @@ export class SessionStore extends TieredStore {
     return this.write(callId, 'call.delete', new WriteBatch().del(keys).commands());
   }
 
-  // ── worker affinity and heartbeat (Redis is the arbiter: never journaled) ───────────────────
-
-  /** `SET NX EX`: claims the call for `workerId` unless another worker holds it. */
-  async claimAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<AffinityClaim> {
-    const key = this.keys.call(callId, 'affinity');
-    const ttl = this.keys.ttl('call', 'affinity', options.ttlSeconds);
-    // A fenced claim (below) waits in the journal: no new claim before it has replayed.
-    if (this.journal.has(callId)) throw new RedisUnavailableError('affinity.claim', new Error('the call has writes waiting to replay'));
-    let owner: Reply | undefined;
-    try {
-      [, owner] = await this.direct('affinity.claim', [{ op: 'set', key, value: workerId, ttlSeconds: ttl, nx: true }, { op: 'get', key }], { atomic: true });
-    } catch (err) {
-      // The claim may still land (a timeout is not a refusal): released in order through the write
-      // path, so a claim nobody knows it holds cannot keep finalisation waiting for the relay.
-      if (err instanceof RedisUnavailableError) {
-        await this.write(callId, 'affinity.fence', [{ op: 'deleteIfOwner', key, owner: workerId }]).catch((fenceErr: unknown) =>
-          this.logger.error('timed-out affinity claim could not be fenced', { callId, error: (fenceErr as Error).name }),
-        );
-      }
-      throw err;
-    }
-    const holder = owner === null || owner === undefined ? null : String(owner);
-    return { claimed: holder === workerId, owner: holder };
-  }
-
-  /** Extends the claim only if `workerId` still holds it (atomic compare-and-expire). */
-  async renewAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<boolean> {
-    const key = this.keys.call(callId, 'affinity');
-    const [renewed] = await this.direct('affinity.renew', [{ op: 'renewIfOwner', key, owner: workerId, ttlSeconds: this.keys.ttl('call', 'affinity', options.ttlSeconds) }]);
-    return renewed === 1;
-  }
-
-  /** Gives the call up only if `workerId` holds it (atomic compare-and-delete). */
-  async releaseAffinity(callId: string, workerId: string): Promise<boolean> {
-    const [released] = await this.direct('affinity.release', [{ op: 'deleteIfOwner', key: this.keys.call(callId, 'affinity'), owner: workerId }]);
-    return released === 1;
-  }
-
-  async getAffinity(callId: string): Promise<string | null> {
-    const [owner] = await this.direct('affinity.get', [{ op: 'get', key: this.keys.call(callId, 'affinity') }]);
-    return owner === null || owner === undefined ? null : String(owner);
-  }
-
-  /** Records that `workerId` is alive (its key expires after the heartbeat TTL unless renewed). */
-  async heartbeat(workerId: string, info: Fields = {}, options: TtlOption = {}): Promise<void> {
-    const value = JSON.stringify({ ...definedFields(info), at: new Date().toISOString() });
-    await this.direct('worker.heartbeat', [{ op: 'set', key: this.keys.worker(workerId, 'heartbeat'), value, ttlSeconds: this.keys.ttl('worker', 'heartbeat', options.ttlSeconds) }]);
-  }
-
-  async getHeartbeat(workerId: string): Promise<Record<string, JsonValue> | undefined> {
-    const key = this.keys.worker(workerId, 'heartbeat');
-    const [raw] = await this.direct('worker.heartbeat.get', [{ op: 'get', key }]);
-    return raw === null || raw === undefined ? undefined : decodeJson<Record<string, JsonValue>>(key, String(raw));
-  }
-
-  // ── live media calls (one hash for the deployment, so a relay that starts later finds them) ──
-
-  /** Records that the call's media is connected on `connectionId`; slides the registry's TTL. */
-  async registerMediaCall(callId: string, connectionId: string): Promise<void> {
-    // A field, not a key, so nothing else would refuse a malformed id before every reader trips on it.
-    assertValidIdentifier(callId);
-    const key = this.mediaCallsKey();
-    await this.direct('media.calls.register', [{ op: 'hset', key, fields: { [callId]: connectionId } }, { op: 'expire', key, seconds: this.keys.ttl('system', 'calls') }], { atomic: true });
-  }
-
-  /**
-   * Forgets the call. With `connectionId`, only while that connection is the one registered: ACS may have
-   * reconnected the call's media on a newer connection, which stays.
-   */
-  async unregisterMediaCall(callId: string, connectionId?: string): Promise<boolean> {
-    const key = this.mediaCallsKey();
-    const command: Command = connectionId === undefined ? { op: 'hdel', key, fields: [callId] } : { op: 'eval', script: HDEL_IF_VALUE, keys: [key], args: [callId, connectionId] };
-    const [removed] = await this.direct('media.calls.unregister', [command]);
-    return Number(removed) === 1;
-  }
-
-  /** Every registered call and its media connection id. */
-  async mediaCalls(): Promise<Map<string, string>> {
-    const [hash] = await this.direct('media.calls.list', [{ op: 'hgetall', key: this.mediaCallsKey() }]);
-    return new Map(Object.entries((hash ?? {}) as Record<string, string>));
-  }
-
-  private mediaCallsKey(): string {
-    return this.keys.system('media', 'calls');
-  }
-
   // ── TTLs ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Slides every key of a live call back to its policy TTL (missing keys are left missing). */
@@ -235,10 +140,4 @@ export class SessionStore extends TieredStore {
     ];
     return this.write(callId, 'call.refreshTtl', commands);
   }
-}
-
-function definedFields(fields: Fields): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
-  return out;
 }
