@@ -283,7 +283,7 @@ function buildHarness(
     config,
     store,
     sessions: new CallSessions(store),
-    fencing: new TurnFencing(store, { logger }),
+    fencing: new TurnFencing(store, logger),
     acs: () => Promise.resolve(client),
     agent: builtInResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id), logger }),
     lifecycle,

@@ -241,7 +241,7 @@ async function step(calls: number, seconds: number, fps: number, redis: RedisSer
   const service = new WebPubSubServiceClient(emulator.connectionString, HUB, { allowInsecureConnection: true });
   const timings = new LatencyRecorder();
   let measuring = false;
-  const relay = await startRelay({ config, store, leases: new RelayLeases(store, { logger }), logger, service, agent: echoAgent, ...(outboundAudio ? { outboundAudio } : {}), onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
+  const relay = await startRelay({ config, store, leases: new RelayLeases(store, logger), logger, service, agent: echoAgent, ...(outboundAudio ? { outboundAudio } : {}), onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
   const callIds = Array.from({ length: calls }, (_, i) => `bench-${calls}-${i}`);
   // A relay claims only calls whose session says they are live.
   for (const callId of callIds) await store.createCallSession(callId, { state: 'connected', direction: 'inbound', startedAt: new Date().toISOString() });

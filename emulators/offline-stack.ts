@@ -225,10 +225,10 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         // Traced and observed by the operations console, as the hosted relay's store is.
         const plainStore = new SessionStore(redisClient.client, runtime.keys, { logger });
         const store = instrumentStore(plainStore, runtime.console().observer);
-        const leases = instrumentStore(new RelayLeases(plainStore, { logger }), runtime.console().observer);
+        const leases = instrumentStore(new RelayLeases(plainStore, logger), runtime.console().observer);
         const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
-        const prompts = new FixedPrompts(new TtsCache(store, { logger }), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
+        const prompts = new FixedPrompts(new TtsCache(store, logger), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
         const relay = await startRelay({
           config,
           store,

@@ -66,11 +66,11 @@ async function launchRelay(): Promise<Relay> {
   await redis.ready();
   const store = new SessionStore(redis.client, runtime.keys, { logger });
   const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
-  const prompts = new FixedPrompts(new TtsCache(store, { logger }), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
+  const prompts = new FixedPrompts(new TtsCache(store, logger), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
   const relay = await startRelay({
     config,
     store,
-    leases: new RelayLeases(store, { logger }),
+    leases: new RelayLeases(store, logger),
     logger,
     realtimeSocketOptions: { ca: media.realtimeCa },
     onCallerTranscription: (callId, text) => send({ type: 'utterance', callId, text }),

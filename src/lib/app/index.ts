@@ -126,10 +126,10 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     return sessionStore;
   });
   const callSessions = lazy(async () => new CallSessions(await store.get()));
-  const ttsCache = lazy(async () => new TtsCache(await store.get(), { logger }));
+  const ttsCache = lazy(async () => new TtsCache(await store.get(), logger));
   const authStates = lazy(async () => new AuthStates(await store.get()));
-  const turnFencing = lazy(async () => new TurnFencing(await store.get(), { logger }));
-  const relayLeases = lazy(async () => new RelayLeases(await store.get(), { logger }));
+  const turnFencing = lazy(async () => new TurnFencing(await store.get(), logger));
+  const relayLeases = lazy(async () => new RelayLeases(await store.get(), logger));
   const archive = lazy(
     overrides.archive ??
       (async () => {

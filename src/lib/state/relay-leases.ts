@@ -32,18 +32,14 @@ export interface LeaseEngine {
  * fail with `RedisUnavailableError`.
  *
  * @example
- * const leases = new RelayLeases(store, { logger });
+ * const leases = new RelayLeases(store, logger);
  * const { claimed, owner } = await leases.claimAffinity(callId, workerId, { ttlSeconds: 30 });
  */
 export class RelayLeases {
-  private readonly logger: Logger;
-
   constructor(
     private readonly engine: LeaseEngine,
-    options: { readonly logger?: Logger } = {},
-  ) {
-    this.logger = options.logger ?? quietLogger;
-  }
+    private readonly logger: Logger = quietLogger,
+  ) {}
 
   // ── worker affinity and heartbeat (Redis is the arbiter: never journaled) ───────────────────
 

@@ -25,18 +25,14 @@ export interface TtsCacheEngine {
  * change, so memory answers first.
  *
  * @example
- * const cache = new TtsCache(store, { logger });
+ * const cache = new TtsCache(store, logger);
  * const audio = (await cache.getTts(key)) ?? (await synthesize(key));
  */
 export class TtsCache {
-  private readonly logger: Logger;
-
   constructor(
     private readonly engine: TtsCacheEngine,
-    options: { readonly logger?: Logger } = {},
-  ) {
-    this.logger = options.logger ?? quietLogger;
-  }
+    private readonly logger: Logger = quietLogger,
+  ) {}
 
   /** The cache id of a synthesis: SHA-256 of text, voice and format. */
   static id(request: TtsCacheKey): string {

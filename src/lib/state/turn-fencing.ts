@@ -37,19 +37,15 @@ export interface FencingEngine {
  * Claims expire with the call session (call_session TTL).
  *
  * @example
- * const fencing = new TurnFencing(store, { logger });
+ * const fencing = new TurnFencing(store, logger);
  * const { claimed, lease } = await fencing.claimTurnEvent(callId, event.id, turnId);
  * try { if (lease !== 'refused' && claimed) await answer(); } finally { if (lease === 'held') await fencing.endTurn(callId, turnId); }
  */
 export class TurnFencing {
-  private readonly logger: Logger;
-
   constructor(
     private readonly engine: FencingEngine,
-    options: { readonly logger?: Logger } = {},
-  ) {
-    this.logger = options.logger ?? quietLogger;
-  }
+    private readonly logger: Logger = quietLogger,
+  ) {}
 
   /**
    * De-duplicates ACS / Event Grid redeliveries: true only the first time `eventId` is claimed for

@@ -53,8 +53,8 @@ export async function openStore(port: number, options: OpenStoreOptions = {}): P
   await raw.connect();
   return {
     store,
-    fencing: new TurnFencing(store, options.logger ? { logger: options.logger } : {}),
-    leases: new RelayLeases(store, options.logger ? { logger: options.logger } : {}),
+    fencing: new TurnFencing(store, options.logger),
+    leases: new RelayLeases(store, options.logger),
     redis,
     keys,
     raw,
