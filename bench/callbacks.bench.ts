@@ -305,7 +305,7 @@ async function seedCalls(h: Harness, count: number, turns: number, label: string
     const correlationId = randomUUID();
     const phone = `+1555${String(2000000 + i).padStart(7, '0')}`;
     const callerUserId = h.deps.profiles.userIdFor(phone);
-    await h.deps.store.createCallSession(callId, {
+    await h.deps.sessions.create(callId, {
       state: 'answered',
       direction: 'inbound',
       startedAt: new Date().toISOString(),

@@ -3,7 +3,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
-import type { CallSessions, SessionStore, TurnFencing } from '../state/index.js';
+import type { CallSessions, CallStore, TurnFencing } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -12,7 +12,8 @@ import type { Logger } from '../telemetry/logger.js';
  */
 export interface CallControlDeps {
   readonly config: AppConfig;
-  readonly store: SessionStore;
+  /** Conversations, and a call's summary and cleanup. */
+  readonly store: CallStore;
   /** The call sessions, over {@link store}. */
   readonly sessions: CallSessions;
   /** Event claims and turn leases of the calls. */

@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
 import type { AppConfig } from '../config/index.js';
-import { ConversationManager, RedisUnavailableError, type JsonValue, type RelayLeases, type SessionStore, type StoreHealth } from '../state/index.js';
+import { ConversationManager, RedisUnavailableError, type JsonValue, type RelayLeases, type RelayStore, type StoreHealth } from '../state/index.js';
 import { classify } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
@@ -59,7 +59,7 @@ export { RelayError } from './errors.js';
 
 export type RelayOptions = {
   readonly config: AppConfig;
-  readonly store: SessionStore;
+  readonly store: RelayStore;
   /** Call affinity, heartbeats and the live-media registry. */
   readonly leases: RelayLeases;
   readonly logger: Logger;

@@ -2,7 +2,7 @@
  * The state layer's public surface. Code outside `src/lib/state` imports from here only (a lint rule
  * says so), so what the layer keeps to itself can change without touching its callers.
  */
-export { SessionStore, type SessionStoreOptions, type TtlOption } from './session-store.js';
+export { SessionStore, type CallStore, type RelayStore, type SessionStoreOptions, type TtlOption } from './session-store.js';
 export {
   CALL_OUTCOMES,
   CALL_STATES,
@@ -23,7 +23,7 @@ export { RelayLeases, type AffinityClaim, type LeaseEngine } from './relay-lease
 export { TurnFencing, type CallQuiescence, type FencingEngine } from './turn-fencing.js';
 export { TtsCache, type TtsCacheEngine, type TtsCacheKey } from './tts-cache.js';
 export type { StoreHealth, StoreStatus, WriteOutcome } from './tiered-store.js';
-export { ConversationManager, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';
+export { ConversationManager, type ConversationEngine, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';
 export { decodeTurn, TRUNCATION, type Turn, type TurnRole } from './conversation/turns.js';
 export { decodeJson, type JsonValue, type Fields } from './codec.js';
 export type { Command, Reply } from './commands.js';

@@ -4,8 +4,15 @@ import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
+import type { ConversationEngine } from './conversation/conversation-manager.js';
 
 export type SessionStoreOptions = TieredStoreOptions;
+
+/** What call control needs of the store besides its repositories: conversations, and a call's summary and cleanup. */
+export type CallStore = ConversationEngine & Pick<SessionStore, 'getCallSummary' | 'setCallSummary' | 'deleteCall'>;
+
+/** What a media relay needs of the store besides its leases: conversations, the raw session it checks, health. */
+export type RelayStore = ConversationEngine & Pick<SessionStore, 'getCallSession' | 'health'>;
 
 /** Fields starting with `_` belong to the store (e.g. `_createdAt`); they are not returned as session fields. */
 const RESERVED = (name: string) => name.startsWith('_');
