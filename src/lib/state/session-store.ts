@@ -17,22 +17,23 @@ export type RelayStore = ConversationEngine & Pick<SessionStore, 'getCallSession
 /** Fields starting with `_` belong to the store (e.g. `_createdAt`); they are not returned as session fields. */
 const RESERVED = (name: string) => name.startsWith('_');
 
-
 export interface TtlOption {
   /** Override of the key's policy TTL, clamped to the policy's bounds. */
   readonly ttlSeconds?: number;
 }
 
 /**
- * Call state over the memory and Redis tiers: the operations of the source document's
- * `AsyncAzureRedisManager`, each one round trip, each key written with its policy TTL in the same
- * MULTI. While Redis is away, call-scoped writes are journaled (`durable: false`) and replayed later;
- * affinity and heartbeats need Redis as the arbiter and fail with `RedisUnavailableError` instead.
+ * The tiering engine with the call-scoped records on it: the call session hash (written through
+ * {@link CallSessions}, which owns its schema), the call summary and the call's cleanup. Each
+ * operation is one round trip, each key written with its policy TTL in the same MULTI; while Redis is
+ * away, writes are journaled (`durable: false`) and replayed later. The other records have
+ * repositories of their own over this engine (TurnFencing, RelayLeases, TtsCache, AuthStates), and
+ * the app builds each once (src/lib/app).
  *
  * @example
  * const store = new SessionStore(redis.client, new RedisKeys(config.keyPrefix, config.env), { logger });
- * const { created } = await store.createCallSession(callId, { state: 'incoming', from: maskedCaller });
- * if (await store.claimEvent(callId, event.id)) await store.updateCallSession(callId, { state: 'connected' });
+ * const sessions = new CallSessions(store);
+ * const { created } = await sessions.create(callId, { state: 'answering', direction: 'inbound', startedAt });
  */
 export class SessionStore extends TieredStore {
   constructor(
