@@ -16,6 +16,7 @@ import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
 import { AuthStates, CallSessions, RedisKeys, RelayLeases, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
+import { instrumentStore } from '../telemetry/call-instrumentation.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { processLatency } from '../telemetry/histograms.js';
 import { registerStateSource } from '../telemetry/metrics.js';
@@ -41,6 +42,8 @@ export interface App {
   callSessions(): Promise<CallSessions>;
   /** Event claims, turn leases and the closed mark of the calls (not traced; call control's are). */
   turnFencing(): Promise<TurnFencing>;
+  /** The store and repositories of call control, traced and observed by the operations console. */
+  callControlState(): Promise<CallControlState>;
   /** Call affinity, relay heartbeats and the live-media registry (not traced; the relay's are). */
   relayLeases(): Promise<RelayLeases>;
   /** Synthesised prompt audio, in Redis and memory. */
@@ -66,6 +69,12 @@ export interface App {
   readonly relay: HostedRelay;
   /** Stops the relay and closes every client that was opened. */
   close(): Promise<void>;
+}
+
+export interface CallControlState {
+  readonly store: SessionStore;
+  readonly sessions: CallSessions;
+  readonly fencing: TurnFencing;
 }
 
 /** A lazily created, shared value; a failed creation is forgotten so the next use tries again. */
@@ -130,6 +139,14 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
   const authStates = lazy(async () => new AuthStates(await store.get()));
   const turnFencing = lazy(async () => new TurnFencing(await store.get(), logger));
   const relayLeases = lazy(async () => new RelayLeases(await store.get(), logger));
+  // Traced (spans, the turn's stage times) and observed by the console; the sessions write through the
+  // traced store, whose createCallSession / updateCallSession the console feed listens to.
+  const callControlState = lazy(async (): Promise<CallControlState> => {
+    const [plain, fencing] = await Promise.all([store.get(), turnFencing.get()]);
+    const observer = app.console().observer;
+    const observed = instrumentStore(plain, observer);
+    return { store: observed, sessions: new CallSessions(observed), fencing: instrumentStore(fencing, observer) };
+  });
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -184,6 +201,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     ttsCache: ttsCache.get,
     turnFencing: turnFencing.get,
     relayLeases: relayLeases.get,
+    callControlState: callControlState.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -211,6 +229,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       authStates.reset();
       turnFencing.reset();
       relayLeases.reset();
+      callControlState.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

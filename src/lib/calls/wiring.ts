@@ -3,10 +3,9 @@ import * as df from 'durable-functions';
 import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import type { App } from '../app/index.js';
-import { CallSessions, type SessionStore } from '../state/index.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
-import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
+import { instrumentAcsClient, instrumentAgent } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
@@ -17,14 +16,13 @@ export async function callControlDeps(context: InvocationContext, rt: App): Prom
 }
 
 export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, sessions, fencing, agent, agents] = await Promise.all([rt.store(), rt.callSessions(), rt.turnFencing(), rt.agent(), rt.agents()]);
-  // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
-  const observed = instrumented(store, () => instrumentStore(store, rt.console().observer));
+  const [state, sessions, agent, agents] = await Promise.all([rt.callControlState(), rt.callSessions(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
-    store: observed,
-    sessions: observedSessions(observed),
-    fencing: instrumented(fencing, () => instrumentStore(fencing, rt.console().observer)),
+    // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
+    store: state.store,
+    sessions: state.sessions,
+    fencing: state.fencing,
     acs: async () => instrumentAcsClient(await rt.acs()),
     agent: instrumented(agent, () => instrumentAgent(agent)),
     callbackAuth: rt.callbackAuthenticator(),
@@ -50,15 +48,6 @@ function instrumented<T extends object>(target: T, wrap: () => T): T {
   let wrapper = wrappers.get(target);
   if (!wrapper) wrappers.set(target, (wrapper = wrap()));
   return wrapper as T;
-}
-
-const sessionsOfStore = new WeakMap<SessionStore, CallSessions>();
-
-/** The call sessions written through the traced store, so the console sees their changes; one per store. */
-function observedSessions(store: SessionStore): CallSessions {
-  let sessions = sessionsOfStore.get(store);
-  if (!sessions) sessionsOfStore.set(store, (sessions = new CallSessions(store)));
-  return sessions;
 }
 
 export function auditPort(archive: () => Promise<Archive>): AuditPort {
