@@ -29,6 +29,26 @@ export default tseslint.config(
     },
   },
   {
+    // The state layer is used through its public surface (src/lib/state/index.ts) only: its engine
+    // (tiers, journal, breakers) and its files can change without touching a caller. Tests and
+    // benchmarks of the internals may import them directly.
+    files: ['src/**/*.ts'],
+    ignores: ['src/lib/state/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)state/(?!index\\.js$).+',
+              message: 'Import the state layer from its index (src/lib/state/index.ts), not from its files.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Allowed: OpenTelemetry is process-global by design (the API registers one tracer, meter and logger
     // provider per process), so the SDK started for it, its instruments and the log sink that forwards to
     // its logger provider follow the provider, not an app.

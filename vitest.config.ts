@@ -10,6 +10,7 @@ const CLUSTER_SUITES = [
   'test/cluster/**/*.test.ts',
   'test/state/conversation.test.ts',
   'test/state/session-store.test.ts',
+  'test/state/call-sessions.test.ts',
   'test/state/media-calls.test.ts',
   'test/archive/profiles.test.ts',
   'test/agents/verification.test.ts',

@@ -21,7 +21,7 @@ import { auditPort, profilePort } from '../src/lib/calls/wiring.js';
 import { loadConfig, type AppConfig } from '../src/lib/config/index.js';
 import { RedisKeys } from '../src/lib/state/keys.js';
 import { createRedis, type ManagedRedis } from '../src/lib/state/redis-client.js';
-import { SessionStore } from '../src/lib/state/session-store.js';
+import { CallSessions, SessionStore, TurnFencing } from '../src/lib/state/index.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { RedisServer } from '../test/support/redis-server.js';
 import { baseEnv } from '../test/support/env.js';
@@ -317,6 +317,8 @@ function buildHarness(
   (harness as { deps: CallControlDeps }).deps = {
     config,
     store,
+    sessions: new CallSessions(store),
+    fencing: new TurnFencing(store, logger),
     acs: () => Promise.resolve(client),
     agent: builtInResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id), logger }),
     lifecycle,
@@ -338,7 +340,7 @@ async function seedCalls(h: Harness, count: number, turns: number, label: string
     const correlationId = randomUUID();
     const phone = `+1555${String(2000000 + i).padStart(7, '0')}`;
     const callerUserId = h.deps.profiles.userIdFor(phone);
-    await h.deps.store.createCallSession(callId, {
+    await h.deps.sessions.create(callId, {
       state: 'answered',
       direction: 'inbound',
       startedAt: new Date().toISOString(),

@@ -49,6 +49,7 @@ import type { AgentSessionFactory } from '../src/lib/media/agent-port.js';
 import { RedisKeys } from '../src/lib/state/keys.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
 import { SessionStore } from '../src/lib/state/session-store.js';
+import { RelayLeases } from '../src/lib/state/relay-leases.js';
 import { ConversationManager } from '../src/lib/state/conversation/conversation-manager.js';
 import { CallBridge } from '../src/lib/media/call-bridge.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
@@ -240,7 +241,7 @@ async function step(calls: number, seconds: number, fps: number, redis: RedisSer
   const service = new WebPubSubServiceClient(emulator.connectionString, HUB, { allowInsecureConnection: true });
   const timings = new LatencyRecorder();
   let measuring = false;
-  const relay = await startRelay({ config, store, logger, service, agent: echoAgent, ...(outboundAudio ? { outboundAudio } : {}), onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
+  const relay = await startRelay({ config, store, leases: new RelayLeases(store, logger), logger, service, agent: echoAgent, ...(outboundAudio ? { outboundAudio } : {}), onFrameTiming: (ms) => measuring && timings.recordMs(ms) });
   const callIds = Array.from({ length: calls }, (_, i) => `bench-${calls}-${i}`);
   // A relay claims only calls whose session says they are live.
   for (const callId of callIds) await store.createCallSession(callId, { state: 'connected', direction: 'inbound', startedAt: new Date().toISOString() });

@@ -16,7 +16,7 @@ import { acsHangUp, acsTransfer } from '../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../src/lib/agent/tts.js';
 import { fetchTrusting } from './realtime/index.js';
 import { createRedis } from '../src/lib/state/redis-client.js';
-import { SessionStore } from '../src/lib/state/session-store.js';
+import { CallSessions, RelayLeases, SessionStore, TtsCache } from '../src/lib/state/index.js';
 import { instrumentStore } from '../src/lib/telemetry/call-instrumentation.js';
 import { currentTelemetry, startTelemetry } from '../src/lib/telemetry/otel.js';
 
@@ -223,17 +223,20 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
         const redisClient = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
         await redisClient.ready();
         // Traced and observed by the operations console, as the hosted relay's store is.
-        const store = instrumentStore(new SessionStore(redisClient.client, runtime.keys, { logger }), runtime.console().observer);
-        const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
+        const plainStore = new SessionStore(redisClient.client, runtime.keys, { logger });
+        const store = instrumentStore(plainStore, runtime.console().observer);
+        const leases = instrumentStore(new RelayLeases(plainStore, logger), runtime.console().observer);
+        const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
         // Fixed prompts through the emulator's text-to-speech, cached in Redis like in Azure.
-        const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
+        const prompts = new FixedPrompts(new TtsCache(store, logger), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(emulator.ca) }), { logger });
         const relay = await startRelay({
           config,
           store,
+          leases,
           logger,
           realtimeSocketOptions: { ca: emulator.ca },
           onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
-          hangUp: acsHangUp(store, () => runtime.acs(), logger),
+          hangUp: acsHangUp(new CallSessions(store), () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),
           agents: () => runtime.agentTools(),

@@ -25,7 +25,7 @@ import { archiveProfileLookup } from '../../src/lib/agent/profile-lookup.js';
 import { acsHangUp, acsTransfer } from '../../src/lib/media/call-actions.js';
 import { FixedPrompts, speechSynthesizerFromConfig } from '../../src/lib/agent/tts.js';
 import { createRedis } from '../../src/lib/state/redis-client.js';
-import { SessionStore } from '../../src/lib/state/session-store.js';
+import { CallSessions, RelayLeases, SessionStore, TtsCache } from '../../src/lib/state/index.js';
 import type { AppRequest, AppMessage, AppStats } from './protocol.js';
 
 interface Launch {
@@ -65,15 +65,16 @@ async function launchRelay(): Promise<Relay> {
   const redis = await createRedis(config.redis, { logger, connectionName: 'rtvoice-relay' });
   await redis.ready();
   const store = new SessionStore(redis.client, runtime.keys, { logger });
-  const transfer = acsTransfer(config, store, () => runtime.acs(), logger);
-  const prompts = new FixedPrompts(store, await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
+  const transfer = acsTransfer(config, new CallSessions(store), () => runtime.acs(), logger);
+  const prompts = new FixedPrompts(new TtsCache(store, logger), await speechSynthesizerFromConfig(config, { fetch: await fetchTrusting(media.realtimeCa) }), { logger });
   const relay = await startRelay({
     config,
     store,
+    leases: new RelayLeases(store, logger),
     logger,
     realtimeSocketOptions: { ca: media.realtimeCa },
     onCallerTranscription: (callId, text) => send({ type: 'utterance', callId, text }),
-    hangUp: acsHangUp(store, () => runtime.acs(), logger),
+    hangUp: acsHangUp(new CallSessions(store), () => runtime.acs(), logger),
     ...(transfer ? { transfer } : {}),
     lookupProfile: archiveProfileLookup(() => runtime.archive()),
     prompts,

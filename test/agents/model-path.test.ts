@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AuthStates } from '../../src/lib/state/auth-states.js';
 import { AzureOpenAIChatAgent } from '../../src/lib/agent/azure-openai.js';
 import { createScenarioResponder, loadAgentCatalog, type AgentCatalog } from '../../src/lib/agents/index.js';
 import { hashPin } from '../../src/lib/agents/verification.js';
@@ -35,7 +36,7 @@ afterEach(() => aoai.reset());
 
 function modelAgent() {
   const { logger, lines } = recordingLogger();
-  const bound = createScenarioResponder({ catalog, store: h.store, audit: async () => undefined, pinHashFor: async () => pinHash, logger });
+  const bound = createScenarioResponder({ catalog, store: new AuthStates(h.store), audit: async () => undefined, pinHashFor: async () => pinHash, logger });
   const agent = new AzureOpenAIChatAgent({
     endpoint: aoai.endpoint,
     deployment: 'chat',

@@ -5,6 +5,7 @@ import { ScenarioResponder } from '../../src/lib/agents/offline-responder.js';
 import type { VerificationSettings } from '../../src/lib/agents/schema.js';
 import { ToolRunner } from '../../src/lib/agents/tools.js';
 import { CallerVerification, hashPin, pinMatches, type VerificationAuditEntry } from '../../src/lib/agents/verification.js';
+import { AuthStates } from '../../src/lib/state/auth-states.js';
 import { TTL_POLICIES } from '../../src/lib/state/keys.js';
 import { openSharedStore, randomId, type StoreHandle } from '../state/support/store.js';
 import { httpServer, recordingLogger } from './support.js';
@@ -37,7 +38,7 @@ function verifier(store = h.store, now?: () => Date) {
   const audit: VerificationAuditEntry[] = [];
   const { logger, lines } = recordingLogger();
   const verification = new CallerVerification({
-    store,
+    store: new AuthStates(store),
     audit: async (entry) => {
       audit.push(entry);
     },

@@ -208,12 +208,12 @@ describe('the state layer on a Redis Cluster', () => {
     // Act: the master freezes (shorter than the node timeout), the lease and the claim time out,
     // and the frozen master applies them when it wakes up
     master.freeze();
-    const turn = await h.store.claimTurnEvent(callId, 'event-1', 'turn-1');
-    const claim = await h.store.claimAffinity(callId, 'relay-a').catch((e: unknown) => e);
+    const turn = await h.fencing.claimTurnEvent(callId, 'event-1', 'turn-1');
+    const claim = await h.leases.claimAffinity(callId, 'relay-a').catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 200));
     master.thaw();
     expect(await h.store.flushJournal(5_000)).toBe(0);
-    const quiescence = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 3_000 });
+    const quiescence = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 3_000 });
 
     // Assess
     expect(turn.lease).toBe('none');

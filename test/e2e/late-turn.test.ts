@@ -69,7 +69,7 @@ describe('a caller who hangs up while the agent is answering', () => {
     const modelRequestsBefore = model.requests.length;
 
     // Act
-    const closed = await (await stack.runtime.store()).closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const closed = await (await stack.runtime.turnFencing()).closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     const call = await recording;
     const { output } = await lifecycleOf(stack, call.callConnectionId);
 

@@ -107,7 +107,7 @@ describe('handleCallEvents acts on the routing decision', () => {
   it('acknowledges, unhandled, an utterance after the call was closed for finalisation', async () => {
     // Prepare
     const callId = await callOf('disconnected');
-    await store.closeAndAwaitWriters(callId, { timeoutMs: 1_000 });
+    await (await app.turnFencing()).closeAndAwaitWriters(callId, { timeoutMs: 1_000 });
 
     // Act
     const response = await post(callId, [recognizeSpeech('too late to be archived')]);

@@ -208,6 +208,6 @@ describe('relay recovery from the registry of live media calls', () => {
     ]);
     expect(output).toMatchObject({ turnCount: 5, turnsArchived: 5 });
     // The media disconnect took the call out of the registry, so no later relay picks it up.
-    expect((await (await stack.runtime.store()).mediaCalls()).has(callId)).toBe(false);
+    expect((await (await stack.runtime.relayLeases()).mediaCalls()).has(callId)).toBe(false);
   });
 });

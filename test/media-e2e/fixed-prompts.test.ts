@@ -77,7 +77,7 @@ describe('fixed prompts on the media path: barge-in over the greeting, the failu
   it('plays the cached failure prompt at 16 kHz and hangs up', { timeout: 30_000 }, async () => {
     // Prepare: the prompt is in the TTS cache already (synthesised by another process earlier).
     const realtime = stack.media!.realtime;
-    const warm = new FixedPrompts(await stack.runtime.store(), await speechSynthesizerFromConfig(stack.config, { fetch: await fetchTrusting(realtime.ca) }));
+    const warm = new FixedPrompts(await stack.runtime.ttsCache(), await speechSynthesizerFromConfig(stack.config, { fetch: await fetchTrusting(realtime.ca) }));
     const cached = await warm.audio('failure');
     await warm.audio('greeting');
     const syntheses = realtime.speechRequests.length;

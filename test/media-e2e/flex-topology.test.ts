@@ -80,13 +80,13 @@ describe('media on the Flex Consumption scale groups', () => {
     // Prepare: the main app's instances run the handlers without the relay role, so they start none.
     expect(stack.runtime.relay.current()).toBeUndefined();
     const relayIds = new Set(alwaysReadyRelays().map((r) => r.workerId));
-    const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     const owners = new Set<string>();
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         for (const callId of stack.media!.relays.flatMap((r) => r.calls())) {
-          const owner = await store.getAffinity(callId);
+          const owner = await leases.getAffinity(callId);
           if (owner !== null) owners.add(owner);
         }
         await new Promise((resolve) => setTimeout(resolve, 50));

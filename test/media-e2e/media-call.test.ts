@@ -115,7 +115,7 @@ describe('a five-turn media call with a barge-in', () => {
     const relay = stack.media!.relays[0]!;
     expect(relay.calls()).toEqual([]);
     expect(relay.stats()).toMatchObject({ claims: 1, released: 1 });
-    expect(await (await stack.runtime.store()).getAffinity(callId)).toBeNull();
+    expect(await (await stack.runtime.relayLeases()).getAffinity(callId)).toBeNull();
     expect(await redisKeysOf(stack, callId)).toEqual([stack.runtime.keys.call(callId, 'summary')]);
 
     // The ACS token of this call cannot publish to another call's inbound group.

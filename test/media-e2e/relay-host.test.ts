@@ -46,8 +46,8 @@ describe('relay hosted by the Functions app', () => {
     // Assess
     const connection = wps.connections('media').find((c) => c.userId === relayUserId(relay!.workerId));
     expect(connection?.groups).toEqual([RELAY_CONTROL_GROUP]);
-    const store = await runtime.store();
-    expect(await store.getHeartbeat(relay!.workerId)).toMatchObject({ calls: 0 });
+    const leases = await runtime.relayLeases();
+    expect(await leases.getHeartbeat(relay!.workerId)).toMatchObject({ calls: 0 });
 
     // Act: the host stops.
     await host.close();

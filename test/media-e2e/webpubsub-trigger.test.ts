@@ -76,6 +76,7 @@ describe('webPubSubTrigger webhook', () => {
     // Prepare
     const key = stack.media!.webPubSub.accessKey;
     const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     await liveCall('signed-call');
     // Act
     const response = await fetch(url, cloudEvent('connected', 'conn-1', 'acs-call.signed-call', sign(key, 'conn-1')));
@@ -84,20 +85,20 @@ describe('webPubSubTrigger webhook', () => {
     expect(await store.getCallSession('signed-call')).toMatchObject({ mediaState: 'connected', mediaConnectionId: 'conn-1' });
     const relay = stack.media!.relays[0]!;
     await eventually('the relay owns the call', () => (relay.calls().includes('signed-call') ? true : undefined));
-    expect(await store.getAffinity('signed-call')).toBe(relay.workerId);
+    expect(await leases.getAffinity('signed-call')).toBe(relay.workerId);
 
     // Act: the ACS connection goes away.
     const gone = await fetch(url, cloudEvent('disconnected', 'conn-1', 'acs-call.signed-call', sign(key, 'conn-1')));
     // Assess
     expect(gone.status).toBe(204);
     await eventually('the relay let the call go', () => (relay.calls().length === 0 ? true : undefined));
-    await expect.poll(() => store.getAffinity('signed-call')).toBeNull();
+    await expect.poll(() => leases.getAffinity('signed-call')).toBeNull();
   });
 
   it('does not keep a call whose media ended while a relay was still claiming it', async () => {
     // Prepare
     const key = stack.media!.webPubSub.accessKey;
-    const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     const relay = stack.media!.relays[0]!;
     await liveCall('short-call');
     // Act: connected and disconnected back to back.
@@ -107,7 +108,7 @@ describe('webPubSubTrigger webhook', () => {
     ]);
     // Assess
     expect([connected.status, disconnected.status]).toEqual([204, 204]);
-    await expect.poll(() => store.getAffinity('short-call')).toBeNull();
+    await expect.poll(() => leases.getAffinity('short-call')).toBeNull();
     expect(relay.calls()).not.toContain('short-call');
   });
 
@@ -120,13 +121,13 @@ describe('webPubSubTrigger webhook', () => {
     const owned = await relay.handleConnected('crossed-call', 'conn-crossed');
     // Assess
     expect(owned).toBe(false);
-    expect(await (await stack.runtime.store()).getAffinity('crossed-call')).toBeNull();
+    expect(await (await stack.runtime.relayLeases()).getAffinity('crossed-call')).toBeNull();
   });
 
   it('keeps a call whose media ACS reconnected on a new connection, and ends it with that connection', async () => {
     // Prepare
     const relay = stack.media!.relays[0]!;
-    const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     await liveCall('reconnected-call');
     expect(await relay.handleConnected('reconnected-call', 'conn-old')).toBe(true);
     expect(await relay.handleConnected('reconnected-call', 'conn-new')).toBe(true);
@@ -134,16 +135,17 @@ describe('webPubSubTrigger webhook', () => {
     await relay.handleDisconnected('reconnected-call', 'conn-old');
     // Assess: the call goes on…
     expect(relay.calls()).toContain('reconnected-call');
-    expect(await store.getAffinity('reconnected-call')).toBe(relay.workerId);
+    expect(await leases.getAffinity('reconnected-call')).toBe(relay.workerId);
     // …until its current connection ends.
     await relay.handleDisconnected('reconnected-call', 'conn-new');
     expect(relay.calls()).not.toContain('reconnected-call');
-    expect(await store.getAffinity('reconnected-call')).toBeNull();
+    expect(await leases.getAffinity('reconnected-call')).toBeNull();
   });
 
   it('a late disconnected for an old media connection leaves the live call in the registry and with its relay', async () => {
     // Prepare: the call's media connected, then ACS reconnected it on a new connection.
     const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     const relay = stack.media!.relays[0]!;
     await liveCall('late-disconnect-call');
     expect((await post('connected', 'conn-a', 'late-disconnect-call')).status).toBe(204);
@@ -156,24 +158,25 @@ describe('webPubSubTrigger webhook', () => {
     // Assess: acknowledged; the call is still live on conn-b, in the session, the registry and its relay…
     expect(late.status).toBe(204);
     expect(await store.getCallSession('late-disconnect-call')).toMatchObject({ mediaState: 'connected', mediaConnectionId: 'conn-b' });
-    expect((await store.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
+    expect((await leases.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
     expect(relay.calls()).toContain('late-disconnect-call');
     // …and a relay started now (reading the registry) finds it rather than pruning it.
     const later = await stack.media!.startRelay();
-    expect((await store.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
+    expect((await leases.mediaCalls()).get('late-disconnect-call')).toBe('conn-b');
     await later.close();
 
     // Act: the current connection ends.
     expect((await post('disconnected', 'conn-b', 'late-disconnect-call')).status).toBe(204);
     // Assess
     await eventually('the relay let the call go', () => (relay.calls().includes('late-disconnect-call') ? undefined : true));
-    expect((await store.mediaCalls()).has('late-disconnect-call')).toBe(false);
+    expect((await leases.mediaCalls()).has('late-disconnect-call')).toBe(false);
     expect(await store.getCallSession('late-disconnect-call')).toMatchObject({ mediaState: 'disconnected' });
   });
 
   it('a late connected for an ended call is acknowledged and ignored and leaves nothing behind', async () => {
     // Prepare: one call finalised (its keys deleted), one whose session says it is over.
     const store = await stack.runtime.store();
+    const leases = await stack.runtime.relayLeases();
     await store.createCallSession('ended-call', { state: 'disconnected', direction: 'inbound', startedAt: new Date().toISOString() });
     const before = await keysOf('ended-call');
     const sessionsBefore = stack.media!.realtime.sessions.size;
@@ -190,7 +193,7 @@ describe('webPubSubTrigger webhook', () => {
     expect(await keysOf('finalised-call')).toEqual([]);
     expect(await keysOf('ended-call')).toEqual(before);
     expect(await store.getCallSession('ended-call')).not.toHaveProperty('mediaState');
-    expect((await store.mediaCalls()).has('ended-call')).toBe(false);
+    expect((await leases.mediaCalls()).has('ended-call')).toBe(false);
   });
 
   it('a relay never claims a call that has ended, whoever announces it', async () => {

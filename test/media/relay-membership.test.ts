@@ -74,14 +74,15 @@ afterAll(async () => {
   await h?.close();
 });
 
-function relay(options: { store?: RelayLeaseStore; workerId?: string } = {}): TestRelay {
+function relay(options: { leases?: RelayLeaseStore; handle?: StoreHandle; workerId?: string } = {}): TestRelay {
   const workerId = options.workerId ?? randomId('relay-');
   const scheduler = new ManualScheduler();
   const host = new RecordingHost();
   const logs: { level: LogLevel; message: string }[] = [];
   const membership = new RelayMembership({
     workerId,
-    store: options.store ?? h.store,
+    sessions: (options.handle ?? h).store,
+    leases: options.leases ?? (options.handle ?? h).leases,
     host,
     logger: createLogger((level, message) => logs.push({ level, message }), 'debug'),
     heartbeatTtlSeconds: HEARTBEAT_TTL_SECONDS,
@@ -107,24 +108,23 @@ function affinityOf(callId: string, handle = h): Promise<string | null> {
 
 /** The real store, whose claims fail as in a Redis outage while `outage.claimsFailing` > 0; claims are counted. */
 function storeWithFailingClaims(outage: { claimsFailing: number; claims: number }): RelayLeaseStore {
-  const store = h.store;
+  const leases = h.leases;
   return {
-    getCallSession: (callId) => store.getCallSession(callId),
     claimAffinity: async (callId, workerId, options) => {
       outage.claims += 1;
       if (outage.claimsFailing > 0) {
         outage.claimsFailing -= 1;
         throw new RedisUnavailableError('affinity.claim', new Error('connection refused'));
       }
-      return store.claimAffinity(callId, workerId, options);
+      return leases.claimAffinity(callId, workerId, options);
     },
-    renewAffinity: (callId, workerId, options) => store.renewAffinity(callId, workerId, options),
-    releaseAffinity: (callId, workerId) => store.releaseAffinity(callId, workerId),
-    getAffinity: (callId) => store.getAffinity(callId),
-    heartbeat: (workerId, info, options) => store.heartbeat(workerId, info, options),
-    getHeartbeat: (workerId) => store.getHeartbeat(workerId),
-    mediaCalls: () => store.mediaCalls(),
-    unregisterMediaCall: (callId, connectionId) => store.unregisterMediaCall(callId, connectionId),
+    renewAffinity: (callId, workerId, options) => leases.renewAffinity(callId, workerId, options),
+    releaseAffinity: (callId, workerId) => leases.releaseAffinity(callId, workerId),
+    getAffinity: (callId) => leases.getAffinity(callId),
+    heartbeat: (workerId, info, options) => leases.heartbeat(workerId, info, options),
+    getHeartbeat: (workerId) => leases.getHeartbeat(workerId),
+    mediaCalls: () => leases.mediaCalls(),
+    unregisterMediaCall: (callId, connectionId) => leases.unregisterMediaCall(callId, connectionId),
   };
 }
 
@@ -248,7 +248,7 @@ describe('claim retries while Redis cannot arbitrate', () => {
     // Prepare: eight claims fail as in an outage, the ninth reaches Redis
     const outage = { claimsFailing: 8, claims: 0 };
     const callId = await liveCall();
-    const a = relay({ store: storeWithFailingClaims(outage) });
+    const a = relay({ leases: storeWithFailingClaims(outage) });
 
     // Act
     const first = await a.membership.connected(callId);
@@ -269,7 +269,7 @@ describe('claim retries while Redis cannot arbitrate', () => {
     const outage = { claimsFailing: 2, claims: 0 };
     const first = await liveCall();
     const second = await liveCall();
-    const a = relay({ store: storeWithFailingClaims(outage) });
+    const a = relay({ leases: storeWithFailingClaims(outage) });
     await a.membership.connected(first);
     await a.scheduler.advance(60_000);
 
@@ -287,7 +287,7 @@ describe('claim retries while Redis cannot arbitrate', () => {
     // Prepare
     const outage = { claimsFailing: 1, claims: 0 };
     const callId = await liveCall();
-    const a = relay({ store: storeWithFailingClaims(outage) });
+    const a = relay({ leases: storeWithFailingClaims(outage) });
     await a.membership.connected(callId);
     expect(a.scheduler.pending()).toEqual([{ inMs: 250, background: true }]);
 
@@ -307,7 +307,7 @@ describe('claim retries while Redis cannot arbitrate', () => {
     const outage = { claimsFailing: 2, claims: 0 };
     const claimedElsewhere = await liveCall();
     const ended = await liveCall();
-    const a = relay({ store: storeWithFailingClaims(outage) });
+    const a = relay({ leases: storeWithFailingClaims(outage) });
     await a.membership.connected(claimedElsewhere);
     await a.membership.connected(ended);
 
@@ -340,7 +340,7 @@ describe('heartbeats and renewals', () => {
     expect(firstBeatAt).toBe(0);
     expect(a.membership.lastHeartbeatAtMs).toBe(BEAT_MS);
     expect(a.scheduler.pending()).toEqual([{ inMs: BEAT_MS, background: false }]);
-    expect(await h.store.getHeartbeat(a.workerId)).toMatchObject({ calls: 1 });
+    expect(await h.leases.getHeartbeat(a.workerId)).toMatchObject({ calls: 1 });
     const ttl = await h.raw.ttl(h.keys.worker(a.workerId, 'heartbeat'));
     expect(ttl).toBeGreaterThan(HEARTBEAT_TTL_SECONDS - 5);
     expect(ttl).toBeLessThanOrEqual(HEARTBEAT_TTL_SECONDS);
@@ -491,14 +491,14 @@ describe('recovery from the registry of live media calls on the first beat', () 
       const deadHolder = await liveCall(own.store);
       const liveHolder = await liveCall(own.store);
       const gone = randomId('call');
-      await own.store.registerMediaCall(unheld, 'conn-unheld');
-      await own.store.registerMediaCall(deadHolder, 'conn-dead');
-      await own.store.registerMediaCall(liveHolder, 'conn-live');
-      await own.store.registerMediaCall(gone, 'conn-gone');
+      await own.leases.registerMediaCall(unheld, 'conn-unheld');
+      await own.leases.registerMediaCall(deadHolder, 'conn-dead');
+      await own.leases.registerMediaCall(liveHolder, 'conn-live');
+      await own.leases.registerMediaCall(gone, 'conn-gone');
       await own.raw.set(own.keys.call(deadHolder, 'affinity'), 'relay-dead', 'EX', 60);
       await own.raw.set(own.keys.call(liveHolder, 'affinity'), 'relay-alive', 'EX', 60);
-      await own.store.heartbeat('relay-alive', {}, { ttlSeconds: 30 });
-      const r = relay({ store: own.store });
+      await own.leases.heartbeat('relay-alive', {}, { ttlSeconds: 30 });
+      const r = relay({ handle: own });
 
       // Act
       await r.membership.start();
@@ -511,11 +511,11 @@ describe('recovery from the registry of live media calls on the first beat', () 
       expect(r.host.announced).toEqual([{ type: 'call-claimed', callId: deadHolder, workerId: r.workerId }]);
       expect(r.membership.ownerOf(liveHolder)).toBe('relay-alive');
       expect(await affinityOf(liveHolder, own)).toBe('relay-alive');
-      const registry = await own.store.mediaCalls();
+      const registry = await own.leases.mediaCalls();
       expect([...registry.keys()].sort()).toEqual([unheld, deadHolder, liveHolder].sort());
 
       // Act: the registry is read once; a later beat only sweeps what is watched
-      await own.store.registerMediaCall(await liveCall(own.store), 'conn-late');
+      await own.leases.registerMediaCall(await liveCall(own.store), 'conn-late');
       await r.scheduler.advance(BEAT_MS);
 
       // Assess
@@ -530,10 +530,10 @@ describe('recovery from the registry of live media calls on the first beat', () 
     const own = await openSharedStore();
     try {
       const callId = await liveCall(own.store);
-      await own.store.registerMediaCall(callId, 'conn-live');
+      await own.leases.registerMediaCall(callId, 'conn-live');
       await own.raw.set(own.keys.call(callId, 'affinity'), 'relay-alive', 'EX', 60);
-      await own.store.heartbeat('relay-alive', {}, { ttlSeconds: 30 });
-      const r = relay({ store: own.store });
+      await own.leases.heartbeat('relay-alive', {}, { ttlSeconds: 30 });
+      const r = relay({ handle: own });
       await r.membership.start();
 
       // Act: the disconnect of the connection ACS replaced arrives late

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchTrusting, startRealtimeEmulator, synthesize, type RealtimeEmulator } from '../../emulators/realtime/index.js';
 import { AzureSpeechSynthesizer, FIXED_PROMPT_TEXT, FixedPrompts, TTS_CACHE_FORMAT, TtsError } from '../../src/lib/agent/tts.js';
-import { SessionStore } from '../../src/lib/state/session-store.js';
+import { TtsCache } from '../../src/lib/state/tts-cache.js';
 import { uniquePrefix } from '../support/env.js';
 import { openSharedStore, type StoreHandle } from '../state/support/store.js';
 
@@ -42,8 +42,8 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
     const before = emulator.speechRequests.length;
 
     // Act
-    const synthesised = await new FixedPrompts(first.store, synthesizer()).audio('hold');
-    const cached = await new FixedPrompts(second.store, synthesizer()).audio('hold');
+    const synthesised = await new FixedPrompts(new TtsCache(first.store), synthesizer()).audio('hold');
+    const cached = await new FixedPrompts(new TtsCache(second.store), synthesizer()).audio('hold');
 
     // Assess: one synthesis at the service; the second copy came from Redis.
     expect(emulator.speechRequests.slice(before)).toEqual([
@@ -57,7 +57,7 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
     // 24 kHz PCM16: the duration follows the words.
     expect(cached.pcm.length).toBe((FIXED_PROMPT_TEXT.hold.split(' ').length * MS_PER_WORD * 48));
     // The binary value in Redis is the audio itself, under the TTS key with the policy TTL.
-    const key = first.keys.tts(SessionStore.ttsCacheId({ text: FIXED_PROMPT_TEXT.hold, voice: `${emulator.ttsDeployment}/alloy`, format: TTS_CACHE_FORMAT }));
+    const key = first.keys.tts(TtsCache.id({ text: FIXED_PROMPT_TEXT.hold, voice: `${emulator.ttsDeployment}/alloy`, format: TTS_CACHE_FORMAT }));
     expect((await first.raw.getBuffer(key))?.equals(expected)).toBe(true);
     const ttl = await first.raw.ttl(key);
     expect(ttl).toBeGreaterThan(3600);
@@ -66,7 +66,7 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
 
   it('shares one synthesis between concurrent requests for the same prompt', async () => {
     // Prepare
-    const prompts = new FixedPrompts((await store(uniquePrefix())).store, synthesizer());
+    const prompts = new FixedPrompts(new TtsCache((await store(uniquePrefix())).store), synthesizer());
     const before = emulator.speechRequests.length;
 
     // Act
@@ -81,7 +81,7 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
   it('fails with a typed, non-retryable error on a wrong key, and caches nothing', async () => {
     // Prepare
     const handle = await store(uniquePrefix());
-    const prompts = new FixedPrompts(handle.store, synthesizer('not-the-key'));
+    const prompts = new FixedPrompts(new TtsCache(handle.store), synthesizer('not-the-key'));
 
     // Act
     const failure = prompts.audio('greeting');
@@ -89,7 +89,7 @@ describe('fixed prompts: Azure OpenAI text-to-speech and the Redis TTS cache', (
     // Assess
     await expect(failure).rejects.toBeInstanceOf(TtsError);
     await expect(failure).rejects.toMatchObject({ code: 'auth', retryable: false, status: 401 });
-    expect(await handle.store.getTts({ text: FIXED_PROMPT_TEXT.greeting, voice: `${emulator.ttsDeployment}/alloy`, format: TTS_CACHE_FORMAT })).toBeUndefined();
+    expect(await new TtsCache(handle.store).getTts({ text: FIXED_PROMPT_TEXT.greeting, voice: `${emulator.ttsDeployment}/alloy`, format: TTS_CACHE_FORMAT })).toBeUndefined();
   });
 
   it('names a deployment that does not exist', async () => {

@@ -29,10 +29,10 @@ describe('a malformed call id', () => {
 
   it('is refused by the media registry with a typed error, and the registry stays clean', async () => {
     // Act
-    const refused = await h.store.registerMediaCall('in-{abc}', 'conn-1').catch((error: unknown) => error);
+    const refused = await h.leases.registerMediaCall('in-{abc}', 'conn-1').catch((error: unknown) => error);
 
     // Assess
     expect(refused).toBeInstanceOf(InvalidIdentifierError);
-    expect((await h.store.mediaCalls()).has('in-{abc}')).toBe(false);
+    expect((await h.leases.mediaCalls()).has('in-{abc}')).toBe(false);
   });
 });

@@ -20,9 +20,9 @@ describe('registry of live media calls', () => {
     const second = randomId();
 
     // Act
-    await h.store.registerMediaCall(first, 'conn-1');
-    await h.store.registerMediaCall(second, 'conn-2');
-    const listed = await h.store.mediaCalls();
+    await h.leases.registerMediaCall(first, 'conn-1');
+    await h.leases.registerMediaCall(second, 'conn-2');
+    const listed = await h.leases.mediaCalls();
 
     // Assess
     expect(listed.get(first)).toBe('conn-1');
@@ -37,11 +37,11 @@ describe('registry of live media calls', () => {
   it('slides the TTL on every registration', async () => {
     // Prepare
     const key = h.keys.system('media', 'calls');
-    await h.store.registerMediaCall(randomId(), 'conn-a');
+    await h.leases.registerMediaCall(randomId(), 'conn-a');
     await h.raw.expire(key, 60);
 
     // Act
-    await h.store.registerMediaCall(randomId(), 'conn-b');
+    await h.leases.registerMediaCall(randomId(), 'conn-b');
 
     // Assess
     expect(await h.raw.ttl(key)).toBeGreaterThan(3600);
@@ -50,33 +50,33 @@ describe('registry of live media calls', () => {
   it('unregisters a call only while the connection that ends is the registered one', async () => {
     // Prepare: ACS reconnected the call's media on conn-new before conn-old's disconnect arrived.
     const callId = randomId();
-    await h.store.registerMediaCall(callId, 'conn-old');
-    await h.store.registerMediaCall(callId, 'conn-new');
+    await h.leases.registerMediaCall(callId, 'conn-old');
+    await h.leases.registerMediaCall(callId, 'conn-new');
 
     // Act
-    const staleRemoved = await h.store.unregisterMediaCall(callId, 'conn-old');
-    const afterStale = await h.store.mediaCalls();
-    const currentRemoved = await h.store.unregisterMediaCall(callId, 'conn-new');
+    const staleRemoved = await h.leases.unregisterMediaCall(callId, 'conn-old');
+    const afterStale = await h.leases.mediaCalls();
+    const currentRemoved = await h.leases.unregisterMediaCall(callId, 'conn-new');
 
     // Assess
     expect(staleRemoved).toBe(false);
     expect(afterStale.get(callId)).toBe('conn-new');
     expect(currentRemoved).toBe(true);
-    expect((await h.store.mediaCalls()).has(callId)).toBe(false);
+    expect((await h.leases.mediaCalls()).has(callId)).toBe(false);
   });
 
   it('unregisters whatever connection is registered when none is named (pruning)', async () => {
     // Prepare
     const callId = randomId();
-    await h.store.registerMediaCall(callId, 'conn-1');
+    await h.leases.registerMediaCall(callId, 'conn-1');
 
     // Act
-    const removed = await h.store.unregisterMediaCall(callId);
-    const again = await h.store.unregisterMediaCall(callId);
+    const removed = await h.leases.unregisterMediaCall(callId);
+    const again = await h.leases.unregisterMediaCall(callId);
 
     // Assess
     expect(removed).toBe(true);
     expect(again).toBe(false);
-    expect((await h.store.mediaCalls()).has(callId)).toBe(false);
+    expect((await h.leases.mediaCalls()).has(callId)).toBe(false);
   });
 });

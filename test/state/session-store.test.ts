@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
-import { SessionStore } from '../../src/lib/state/session-store.js';
+import { TtsCache } from '../../src/lib/state/tts-cache.js';
+import { AuthStates, InvalidAuthStateError } from '../../src/lib/state/auth-states.js';
 import { RedisServer } from '../support/redis-server.js';
 import { onCluster } from '../support/topology.js';
 import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
@@ -39,10 +40,10 @@ describe('SessionStore call state', () => {
 
   it('claims each event id once per call (ACS / Event Grid redeliveries)', async () => {
     const callId = randomId();
-    const results = await Promise.all([h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e1'), h.store.claimEvent(callId, 'e2')]);
+    const results = await Promise.all([h.fencing.claimEvent(callId, 'e1'), h.fencing.claimEvent(callId, 'e1'), h.fencing.claimEvent(callId, 'e2')]);
     expect(results.filter(Boolean)).toHaveLength(2);
-    expect(await h.store.claimEvent(callId, 'e1')).toBe(false);
-    expect(await h.store.claimEvent(randomId(), 'e1')).toBe(true);
+    expect(await h.fencing.claimEvent(callId, 'e1')).toBe(false);
+    expect(await h.fencing.claimEvent(randomId(), 'e1')).toBe(true);
     expect(await h.raw.ttl(h.keys.call(callId, 'events'))).toBeGreaterThan(0);
   });
 
@@ -50,10 +51,10 @@ describe('SessionStore call state', () => {
     // Prepare
     const callId = randomId();
     await h.store.createCallSession(callId, { s: 1 });
-    await h.store.claimEvent(callId, 'e');
-    await h.store.claimAffinity(callId, 'w1');
-    await h.store.beginTurn(callId, 'turn-in-flight');
-    await h.store.setAuthState(callId, { ok: true });
+    await h.fencing.claimEvent(callId, 'e');
+    await h.leases.claimAffinity(callId, 'w1');
+    await h.fencing.claimTurnEvent(callId, 'rc-in-flight', 'turn-in-flight');
+    await new AuthStates(h.store).countAttempt(callId, 3);
     await h.store.setCallSummary(callId, { outcome: 'resolved', turns: 12 });
     // Act
     await h.store.deleteCall(callId, { keepSummary: true });
@@ -66,27 +67,23 @@ describe('SessionStore call state', () => {
     expect(await h.raw.exists(h.keys.call(callId, 'summary'))).toBe(0);
   });
 
-  it('reads and writes several calls in one batch', async () => {
-    const ids = [randomId(), randomId(), randomId()];
-    const outcomes = await h.store.writeCalls(ids.slice(0, 2).map((callId, i) => ({ callId, fields: { n: i } })));
-    const sessions = await h.store.readCalls(ids);
-    expect(outcomes).toEqual([{ durable: true }, { durable: true }]);
-    expect([...sessions.entries()]).toEqual([
-      [ids[0], { n: 0 }],
-      [ids[1], { n: 1 }],
-      [ids[2], undefined],
-    ]);
-  });
-
-  it('keeps authentication state with its TTL and can delete it', async () => {
-    const subject = randomId('s');
-    await h.store.setAuthState(subject, { step: 'otp-sent', attempts: 1 });
-    expect(await h.store.getAuthState(subject)).toEqual({ step: 'otp-sent', attempts: 1 });
-    expect(await h.store.getTtl('auth', subject, 'state')).toBeGreaterThan(800);
-    await h.store.setTtl('auth', subject, 'state', 120);
-    expect(await h.store.getTtl('auth', subject, 'state')).toBeLessThanOrEqual(120);
-    await h.store.deleteAuthState(subject);
-    expect(await h.store.getAuthState(subject)).toBeUndefined();
+  it('keeps verification state with the authentication_state TTL, and refuses one that does not match its schema', async () => {
+    // Prepare
+    const callId = randomId();
+    const auth = new AuthStates(h.store);
+    const verifiedUntil = '2026-01-01T00:10:00.000Z';
+    // Act
+    const before = await auth.get(callId);
+    const first = await auth.countAttempt(callId, 2);
+    const settled = await auth.settleAttempt(callId, 'verified', { maxAttempts: 2, verifiedUntil });
+    // Assess
+    expect(before).toEqual({ attempts: 0, lockedOut: false });
+    expect(first).toEqual({ counted: true, state: { attempts: 1, lockedOut: false } });
+    expect(settled).toEqual({ attempts: 1, lockedOut: false, verifiedUntil });
+    expect(await auth.get(callId)).toEqual(settled);
+    expect(await h.raw.ttl(h.keys.auth(callId))).toBeGreaterThan(800);
+    await h.raw.set(h.keys.auth(callId), '{"attempts":"many","lockedOut":false}');
+    await expect(auth.get(callId)).rejects.toBeInstanceOf(InvalidAuthStateError);
   });
 });
 
@@ -100,14 +97,14 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('waits for a turn in flight to end before finalisation reads the call', async () => {
     // Prepare
     const callId = await liveCall();
-    expect(await h.store.beginTurn(callId, 'rc-1')).toBe(true);
+    expect(await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1')).toEqual({ claimed: true, lease: 'held' });
     let turnEnded = false;
     setTimeout(() => {
       turnEnded = true;
-      void h.store.endTurn(callId, 'rc-1');
+      void h.fencing.endTurn(callId, 'rc-1');
     }, 150);
     // Act
-    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const quiet = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     // Assess
     expect(turnEnded).toBe(true);
     expect(quiet).toMatchObject({ openTurns: 0, relay: null });
@@ -117,14 +114,14 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('refuses a turn once the call is closed, or once it is cleaned up, and leaves no lease behind', async () => {
     // Prepare
     const closed = await liveCall();
-    await h.store.closeAndAwaitWriters(closed);
+    await h.fencing.closeAndAwaitWriters(closed);
     const cleaned = await liveCall();
     await h.store.deleteCall(cleaned);
     // Act
-    const late = await h.store.beginTurn(closed, 'rc-late');
-    const afterCleanup = await h.store.beginTurn(cleaned, 'rc-late');
+    const late = await h.fencing.claimTurnEvent(closed, 'rc-late', 'rc-late');
+    const afterCleanup = await h.fencing.claimTurnEvent(cleaned, 'rc-late', 'rc-late');
     // Assess
-    expect([late, afterCleanup]).toEqual([false, false]);
+    expect([late.lease, afterCleanup.lease]).toEqual(['refused', 'refused']);
     expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
     expect(await h.raw.exists(h.keys.call(cleaned, 'turns'))).toBe(0);
   });
@@ -133,11 +130,11 @@ describe('writers of a call: turn leases and the closed mark', () => {
     // Prepare
     const callId = await liveCall();
     const closed = await liveCall();
-    await h.store.closeAndAwaitWriters(closed);
+    await h.fencing.closeAndAwaitWriters(closed);
     // Act
-    const first = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.a');
-    const duplicate = await h.store.claimTurnEvent(callId, 'rc-1', 'rc-1.b');
-    const late = await h.store.claimTurnEvent(closed, 'rc-9', 'rc-9.a');
+    const first = await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1.a');
+    const duplicate = await h.fencing.claimTurnEvent(callId, 'rc-1', 'rc-1.b');
+    const late = await h.fencing.claimTurnEvent(closed, 'rc-9', 'rc-9.a');
     // Assess
     expect([first, duplicate, late]).toEqual([
       { claimed: true, lease: 'held' },
@@ -146,15 +143,15 @@ describe('writers of a call: turn leases and the closed mark', () => {
     ]);
     expect(await h.raw.hkeys(h.keys.call(callId, 'turns'))).toEqual(['t.rc-1.a']);
     expect(await h.raw.hkeys(h.keys.call(closed, 'turns'))).toEqual(['_closed']);
-    expect(await h.store.claimEvent(closed, 'rc-9')).toBe(false);
+    expect(await h.fencing.claimEvent(closed, 'rc-9')).toBe(false);
   });
 
   it('stops waiting for a turn whose process died when its lease runs out', async () => {
     // Prepare: a lease that is never ended.
     const callId = await liveCall();
-    await h.store.beginTurn(callId, 'rc-orphan', { leaseMs: 200 });
+    await h.fencing.claimTurnEvent(callId, 'rc-orphan', 'rc-orphan', { leaseMs: 200 });
     // Act
-    const quiet = await h.store.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
+    const quiet = await h.fencing.closeAndAwaitWriters(callId, { timeoutMs: 5_000 });
     // Assess
     expect(quiet.openTurns).toBe(0);
     expect(quiet.waitedMs).toBeGreaterThanOrEqual(150);
@@ -164,15 +161,15 @@ describe('writers of a call: turn leases and the closed mark', () => {
   it('waits for the relay holding the call to release it, and reports what is still active at the timeout', async () => {
     // Prepare
     const stuck = await liveCall();
-    await h.store.claimAffinity(stuck, 'relay-b');
-    await h.store.beginTurn(stuck, 'rc-slow', { leaseMs: 60_000 });
+    await h.leases.claimAffinity(stuck, 'relay-b');
+    await h.fencing.claimTurnEvent(stuck, 'rc-slow', 'rc-slow', { leaseMs: 60_000 });
     const released = await liveCall();
-    await h.store.claimAffinity(released, 'relay-a');
-    setTimeout(() => void h.store.releaseAffinity(released, 'relay-a'), 150);
+    await h.leases.claimAffinity(released, 'relay-a');
+    setTimeout(() => void h.leases.releaseAffinity(released, 'relay-a'), 150);
     // Act
     const [afterRelease, atTimeout] = await Promise.all([
-      h.store.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
-      h.store.closeAndAwaitWriters(stuck, { timeoutMs: 300 }),
+      h.fencing.closeAndAwaitWriters(released, { timeoutMs: 5_000 }),
+      h.fencing.closeAndAwaitWriters(stuck, { timeoutMs: 300 }),
     ]);
     // Assess
     expect(afterRelease).toMatchObject({ openTurns: 0, relay: null });
@@ -208,27 +205,27 @@ describe('worker affinity and heartbeat', () => {
     // Prepare
     const callId = randomId();
     // Act
-    const claims = await Promise.all([h.store.claimAffinity(callId, 'relay-a'), h.store.claimAffinity(callId, 'relay-b')]);
+    const claims = await Promise.all([h.leases.claimAffinity(callId, 'relay-a'), h.leases.claimAffinity(callId, 'relay-b')]);
     const winner = claims.find((c) => c.claimed)?.owner as string;
     const loser = winner === 'relay-a' ? 'relay-b' : 'relay-a';
     // Assess
     expect(claims.filter((c) => c.claimed)).toHaveLength(1);
     expect(claims.every((c) => c.owner === winner)).toBe(true);
-    expect(await h.store.claimAffinity(callId, winner)).toEqual({ claimed: true, owner: winner });
-    expect(await h.store.renewAffinity(callId, loser)).toBe(false);
-    expect(await h.store.releaseAffinity(callId, loser)).toBe(false);
-    expect(await h.store.getAffinity(callId)).toBe(winner);
-    expect(await h.store.renewAffinity(callId, winner, { ttlSeconds: 45 })).toBe(true);
+    expect(await h.leases.claimAffinity(callId, winner)).toEqual({ claimed: true, owner: winner });
+    expect(await h.leases.renewAffinity(callId, loser)).toBe(false);
+    expect(await h.leases.releaseAffinity(callId, loser)).toBe(false);
+    expect(await h.leases.getAffinity(callId)).toBe(winner);
+    expect(await h.leases.renewAffinity(callId, winner, { ttlSeconds: 45 })).toBe(true);
     expect(await h.raw.ttl(h.keys.call(callId, 'affinity'))).toBeLessThanOrEqual(45);
-    expect(await h.store.releaseAffinity(callId, winner)).toBe(true);
-    expect(await h.store.getAffinity(callId)).toBeNull();
-    expect(await h.store.claimAffinity(callId, loser)).toEqual({ claimed: true, owner: loser });
+    expect(await h.leases.releaseAffinity(callId, winner)).toBe(true);
+    expect(await h.leases.getAffinity(callId)).toBeNull();
+    expect(await h.leases.claimAffinity(callId, loser)).toEqual({ claimed: true, owner: loser });
   });
 
   it('records heartbeats that expire', async () => {
     const worker = randomId('w');
-    await h.store.heartbeat(worker, { calls: 3 }, { ttlSeconds: 5 });
-    expect(await h.store.getHeartbeat(worker)).toMatchObject({ calls: 3, at: expect.any(String) });
+    await h.leases.heartbeat(worker, { calls: 3 }, { ttlSeconds: 5 });
+    expect(await h.leases.getHeartbeat(worker)).toMatchObject({ calls: 3, at: expect.any(String) });
     expect(await h.raw.ttl(h.keys.worker(worker, 'heartbeat'))).toBeLessThanOrEqual(5);
   });
 });
@@ -239,16 +236,17 @@ describe('TTS cache', () => {
     const audio = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256));
     const request = { text: `Welcome ${randomId()}`, voice: 'en-US-AvaMultilingualNeural', format: 'pcm24KMono' };
     // Act
-    await h.store.setTts(request, audio);
+    const cache = new TtsCache(h.store);
+    await cache.setTts(request, audio);
     h.store.memory.clear();
-    const fromRedis = await h.store.getTts(request);
-    const fromMemory = await h.store.getTts(request);
+    const fromRedis = await cache.getTts(request);
+    const fromMemory = await cache.getTts(request);
     // Assess
     expect(fromRedis?.equals(audio)).toBe(true);
     expect(fromMemory?.equals(audio)).toBe(true);
-    expect(await h.store.getTts({ ...request, voice: 'other' })).toBeUndefined();
-    expect(SessionStore.ttsCacheId(request)).not.toBe(SessionStore.ttsCacheId({ ...request, format: 'pcm16KMono' }));
-    expect(await h.raw.ttl(h.keys.tts(SessionStore.ttsCacheId(request)))).toBeGreaterThan(86_000);
+    expect(await cache.getTts({ ...request, voice: 'other' })).toBeUndefined();
+    expect(TtsCache.id(request)).not.toBe(TtsCache.id({ ...request, format: 'pcm16KMono' }));
+    expect(await h.raw.ttl(h.keys.tts(TtsCache.id(request)))).toBeGreaterThan(86_000);
   });
 });
 
@@ -268,19 +266,19 @@ describe.skipIf(onCluster())('while Redis is away', () => {
     try {
       const callId = randomId();
       await s.store.createCallSession(callId, { state: 'connected' });
-      await s.store.claimEvent(callId, 'e1');
-      await s.store.claimTurnEvent(callId, 'rc1', 'rc1.a');
+      await s.fencing.claimEvent(callId, 'e1');
+      await s.fencing.claimTurnEvent(callId, 'rc1', 'rc1.a');
       await s.store.getCallSession(callId); // memory answers only for values it has seen whole
       await s.raw.call('SAVE');
       await server.stop();
       // Act
       const update = await s.store.updateCallSession(callId, { state: 'transferring' });
       const seenDuringOutage = await s.store.getCallSession(callId);
-      const duplicateEvent = await s.store.claimEvent(callId, 'e1');
-      const newEvent = await s.store.claimEvent(callId, 'e2');
-      const duplicateTurn = await s.store.claimTurnEvent(callId, 'rc1', 'rc1.b');
-      const unfencedTurn = await s.store.claimTurnEvent(callId, 'rc2', 'rc2.a');
-      const affinity = s.store.claimAffinity(callId, 'relay-a');
+      const duplicateEvent = await s.fencing.claimEvent(callId, 'e1');
+      const newEvent = await s.fencing.claimEvent(callId, 'e2');
+      const duplicateTurn = await s.fencing.claimTurnEvent(callId, 'rc1', 'rc1.b');
+      const unfencedTurn = await s.fencing.claimTurnEvent(callId, 'rc2', 'rc2.a');
+      const affinity = s.leases.claimAffinity(callId, 'relay-a');
       const unknownCall = s.store.getCallSession(randomId());
       await expect(affinity).rejects.toBeInstanceOf(RedisUnavailableError);
       await expect(unknownCall).rejects.toBeInstanceOf(RedisUnavailableError);
@@ -319,7 +317,7 @@ describe.skipIf(onCluster())('while Redis is away', () => {
       const created = await s.store.createCallSession(fresh, { state: 'answering', startedAt: 'now' });
       const session = await s.store.getCallSession(fresh);
       const summary = await s.store.getCallSummary(fresh);
-      const firstEvent = await s.store.claimEvent(fresh, 'connected-1');
+      const firstEvent = await s.fencing.claimEvent(fresh, 'connected-1');
       const elsewhere = await s.store.createCallSession(redelivered, { state: 'answering', startedAt: 'second' });
       await server.restart();
       const left = await s.store.flushJournal(10_000);

@@ -6,7 +6,7 @@
 
 import { APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
 import type { AppConfig } from '../config/index.js';
-import type { TtsCacheKey } from '../state/session-store.js';
+import type { TtsCacheKey } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { failurePrompt, goodbyePrompt, greetingPrompt, transferHoldPrompt } from '../agents/built-in.js';
 import { AgentError, type AgentErrorCode } from './types.js';
@@ -144,7 +144,7 @@ export const FIXED_PROMPT_TEXT: Readonly<Record<FixedPromptName, string>> = {
   failure: failurePrompt(),
 };
 
-/** The part of the session store the prompts use (binary TTS cache). */
+/** What the prompts need of the TTS cache (the state layer's `TtsCache`). */
 export interface TtsCache {
   getTts(request: TtsCacheKey): Promise<Buffer | undefined>;
   setTts(request: TtsCacheKey, audio: Buffer): Promise<void>;

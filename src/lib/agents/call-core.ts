@@ -1,5 +1,5 @@
 import type { AgentReply, CallerProfile } from '../agent/types.js';
-import type { JsonValue } from '../state/codec.js';
+import type { JsonValue } from '../state/index.js';
 import * as builtIn from './built-in.js';
 import type { AgentCatalog } from './loader.js';
 import { AgentPrompts } from './prompts.js';

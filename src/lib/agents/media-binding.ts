@@ -1,7 +1,7 @@
 import type { RealtimeFunctionTool } from 'openai/resources/realtime/realtime';
 import type { ToolCallRequest } from '../agent/realtime/tools.js';
 import type { AgentReply, ToolCall } from '../agent/types.js';
-import type { JsonValue } from '../state/codec.js';
+import type { JsonValue } from '../state/index.js';
 import type { FixedPrompts } from './call-core.js';
 import type { AgentCatalog } from './loader.js';
 import { AgentPrompts } from './prompts.js';

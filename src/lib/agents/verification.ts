@@ -1,8 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { decodeJson, type JsonValue } from '../state/codec.js';
-import type { Command, Reply } from '../state/commands.js';
-import type { RedisKeys } from '../state/keys.js';
+import type { AuthState, AuthStates } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { VerificationSettings } from './schema.js';
 
@@ -36,49 +34,10 @@ export async function pinMatches(pin: string, stored: string): Promise<boolean> 
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-export interface AuthState {
-  readonly attempts: number;
-  readonly lockedOut: boolean;
-  /** ISO time until which the caller counts as verified. */
-  readonly verifiedUntil?: string;
-}
+export type { AuthState } from '../state/index.js';
 
-/** What verification needs of the session store: its key names and TTLs, and Redis as the arbiter. */
-export interface AuthStateStore {
-  readonly keys: Pick<RedisKeys, 'auth' | 'ttl'>;
-  direct(name: string, commands: readonly Command[]): Promise<Reply[]>;
-}
-
-const NO_STATE = '{"attempts":0,"lockedOut":false}';
-
-/**
- * Counts one attempt unless the call is locked out or has used every attempt.
- * KEYS[1] auth key; ARGV max attempts, TTL seconds. Returns {1 counted | 0 refused, state JSON}.
- */
-const COUNT_ATTEMPT = `
-local raw = redis.call('GET', KEYS[1]) or '${NO_STATE}'
-local s = cjson.decode(raw)
-if s.lockedOut or s.attempts >= tonumber(ARGV[1]) then return {0, raw} end
-s.attempts = s.attempts + 1
-local out = cjson.encode(s)
-redis.call('SET', KEYS[1], out, 'EX', ARGV[2])
-return {1, out}`;
-
-/**
- * Records a counted attempt's outcome: verified (unless a concurrent failure locked the call out
- * meanwhile), or a failure that locks the call out once the attempts are used up.
- * KEYS[1] auth key; ARGV 'verified' | 'wrong_pin', max attempts, verified-until ISO, TTL seconds.
- */
-const SETTLE_ATTEMPT = `
-local s = cjson.decode(redis.call('GET', KEYS[1]) or '{"attempts":1,"lockedOut":false}')
-if ARGV[1] == 'verified' then
-  if not s.lockedOut then s.verifiedUntil = ARGV[3] end
-elseif s.attempts >= tonumber(ARGV[2]) then
-  s.lockedOut = true
-end
-local out = cjson.encode(s)
-redis.call('SET', KEYS[1], out, 'EX', ARGV[4])
-return out`;
+/** What verification needs of the state layer: the calls' verification state. */
+export type AuthStateStore = Pick<AuthStates, 'get' | 'countAttempt' | 'settleAttempt'>;
 
 export type VerificationAuditEntry = {
   readonly callId: string;
@@ -108,9 +67,7 @@ export class CallerVerification {
   }
 
   async state(callId: string): Promise<AuthState> {
-    const key = this.options.store.keys.auth(callId);
-    const [raw] = await this.options.store.direct('auth.get', [{ op: 'get', key }]);
-    return decodeState(key, raw ?? NO_STATE);
+    return this.options.store.get(callId);
   }
 
   async isVerified(callId: string): Promise<boolean> {
@@ -127,17 +84,12 @@ export class CallerVerification {
     if (before.lockedOut) return this.record(callId, before, 'locked_out', settings);
     const stored = userId ? await this.options.pinHashFor(userId) : undefined;
     if (!stored) return this.record(callId, before, 'no_pin_on_file', settings);
-    const key = this.options.store.keys.auth(callId);
-    // No TTL of our own: the authentication_state policy's applies to every write.
-    const ttlSeconds = this.options.store.keys.ttl('auth', 'state');
-    const [counted] = await this.options.store.direct('auth.attempt.count', [{ op: 'eval', script: COUNT_ATTEMPT, keys: [key], args: [settings.maxAttempts, ttlSeconds] }]);
-    const [isCounted, countedState] = counted as [number, string];
-    if (isCounted !== 1) return this.record(callId, decodeState(key, countedState), 'locked_out', settings);
+    const { counted, state } = await this.options.store.countAttempt(callId, settings.maxAttempts);
+    if (!counted) return this.record(callId, state, 'locked_out', settings);
     const digitsOk = new RegExp(`^[0-9]{${settings.pinDigits}}$`).test(pin);
     const outcome = digitsOk && (await pinMatches(pin, stored)) ? 'verified' : 'wrong_pin';
     const verifiedUntil = new Date(this.now().getTime() + settings.verifiedForSeconds * 1000).toISOString();
-    const [settled] = await this.options.store.direct('auth.attempt.settle', [{ op: 'eval', script: SETTLE_ATTEMPT, keys: [key], args: [outcome, settings.maxAttempts, verifiedUntil, ttlSeconds] }]);
-    const after = decodeState(key, settled as string);
+    const after = await this.options.store.settleAttempt(callId, outcome, { maxAttempts: settings.maxAttempts, verifiedUntil });
     return this.record(callId, after, after.lockedOut ? 'locked_out' : outcome, settings);
   }
 
@@ -152,13 +104,4 @@ export class CallerVerification {
     this.options.logger.info('caller verification attempt', { callId, result, attempt: state.attempts });
     return result;
   }
-}
-
-function decodeState(key: string, raw: Reply): AuthState {
-  const parsed = decodeJson<Record<string, JsonValue>>(key, String(raw));
-  return {
-    attempts: typeof parsed.attempts === 'number' ? parsed.attempts : 0,
-    lockedOut: parsed.lockedOut === true,
-    ...(typeof parsed.verifiedUntil === 'string' ? { verifiedUntil: parsed.verifiedUntil } : {}),
-  };
 }

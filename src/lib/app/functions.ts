@@ -75,7 +75,7 @@ export async function onMediaSystemEvent(app: AppSource, eventName: MediaSystemE
   }
   await handleMediaSystemEvent(
     { eventName, hub: connection.hub ?? current.config.webPubSub.hub, connectionId: connection.connectionId, userId: connection.userId, reason: body.reason },
-    { store: await current.store(), service: () => current.webPubSub(), logger },
+    { leases: await current.relayLeases(), sessions: await current.callSessions(), service: () => current.webPubSub(), logger },
   );
 }
 

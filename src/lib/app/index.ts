@@ -14,10 +14,9 @@ import { createConsoleServices, type ConsoleServices } from '../console/index.js
 import type { LifecycleDeps } from '../lifecycle/index.js';
 import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
-import { RedisKeys } from '../state/keys.js';
-import { createRedis, type ManagedRedis } from '../state/redis-client.js';
-import { SessionStore } from '../state/session-store.js';
+import { AuthStates, CallSessions, RedisKeys, RelayLeases, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
+import { instrumentStore } from '../telemetry/call-instrumentation.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { once } from '../once.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -40,6 +39,16 @@ export interface App {
   readonly cognitiveServicesToken: () => Promise<string>;
   redis(): Promise<ManagedRedis>;
   store(): Promise<SessionStore>;
+  /** The call sessions over {@link store} (not traced; call control's are, see `calls/wiring.ts`). */
+  callSessions(): Promise<CallSessions>;
+  /** Event claims, turn leases and the closed mark of the calls (not traced; call control's are). */
+  turnFencing(): Promise<TurnFencing>;
+  /** The store and repositories of call control, traced and observed by the operations console. */
+  callControlState(): Promise<CallControlState>;
+  /** Call affinity, relay heartbeats and the live-media registry (not traced; the relay's are). */
+  relayLeases(): Promise<RelayLeases>;
+  /** Synthesised prompt audio, in Redis and memory. */
+  ttsCache(): Promise<TtsCache>;
   archive(): Promise<Archive>;
   acs(): Promise<CallAutomationClient>;
   agent(): Promise<ChatAgent>;
@@ -61,6 +70,12 @@ export interface App {
   readonly relay: HostedRelay;
   /** Stops the relay and closes every client that was opened. */
   close(): Promise<void>;
+}
+
+export interface CallControlState {
+  readonly store: SessionStore;
+  readonly sessions: CallSessions;
+  readonly fencing: TurnFencing;
 }
 
 /** A lazily created, shared value; a failed creation is forgotten so the next use tries again. */
@@ -114,6 +129,19 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     registerStateSource('functions', { health: () => sessionStore.health(), redisInfo: () => sampleRedisInfo(managed.client) });
     return sessionStore;
   });
+  const callSessions = lazy(async () => new CallSessions(await store.get()));
+  const ttsCache = lazy(async () => new TtsCache(await store.get(), logger));
+  const authStates = lazy(async () => new AuthStates(await store.get()));
+  const turnFencing = lazy(async () => new TurnFencing(await store.get(), logger));
+  const relayLeases = lazy(async () => new RelayLeases(await store.get(), logger));
+  // Traced (spans, the turn's stage times) and observed by the console; the sessions write through the
+  // traced store, whose createCallSession / updateCallSession the console feed listens to.
+  const callControlState = lazy(async (): Promise<CallControlState> => {
+    const [plain, fencing] = await Promise.all([store.get(), turnFencing.get()]);
+    const observer = app.console().observer;
+    const observed = instrumentStore(plain, observer);
+    return { store: observed, sessions: new CallSessions(observed), fencing: instrumentStore(fencing, observer) };
+  });
   const archive = lazy(
     overrides.archive ??
       (async () => {
@@ -133,7 +161,7 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     if (!catalog) return undefined;
     const bound = createScenarioResponder({
       catalog,
-      store: await store.get(),
+      store: await authStates.get(),
       audit: async (entry) => {
         await (await archive.get()).audit.append(entry);
       },
@@ -164,6 +192,11 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
     cognitiveServicesToken,
     redis: redis.get,
     store: store.get,
+    callSessions: callSessions.get,
+    ttsCache: ttsCache.get,
+    turnFencing: turnFencing.get,
+    relayLeases: relayLeases.get,
+    callControlState: callControlState.get,
     archive: archive.get,
     acs: acs.get,
     agent: agent.get,
@@ -186,6 +219,12 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
       const pendingArchive = archive.peek();
       const pendingRedis = redis.peek();
       store.reset();
+      callSessions.reset();
+      ttsCache.reset();
+      authStates.reset();
+      turnFencing.reset();
+      relayLeases.reset();
+      callControlState.reset();
       archive.reset();
       redis.reset();
       if (pendingStore) await (await pendingStore.catch(() => undefined))?.close();

@@ -1,6 +1,6 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { AppConfig } from '../config/index.js';
-import { RedisKeys } from '../state/keys.js';
+import { RedisKeys } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AnalyticsRepository } from './analytics.js';
 import { AuditRepository } from './audit.js';

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import type { RedisKeys } from '../state/keys.js';
+import type { RedisKeys } from '../state/index.js';
 import { ArchiveError, InvalidArchiveInputError, ProfileCacheError } from './errors.js';
 import { assertArchiveId, assertIsoTimestamp } from './ids.js';
 import { ChargeMeter, ContainerOps, withoutSystemFields, type CallOptions, type RepositoryOptions } from './repository-support.js';

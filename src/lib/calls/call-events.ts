@@ -4,17 +4,14 @@ import { callConnection, callMedia, phoneIdentifier, playText, recognizeSpeech }
 import { isEvent, parseCallAutomationEvents, type CallAutomationEvent } from '../acs/events.js';
 import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
-import type { JsonValue } from '../state/codec.js';
-import { InvalidIdentifierError, StateLostError } from '../state/errors.js';
+import { ConversationManager, InvalidCallSessionError, InvalidIdentifierError, StateLostError, assertValidIdentifier, type JsonValue, type SessionStep } from '../state/index.js';
 import { AppError, classify, errorSummary } from '../errors.js';
-import { assertValidIdentifier } from '../state/keys.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
 import { callerWaitMs, traceCallbackEvent } from '../telemetry/call-instrumentation.js';
 import { boundedContext, boundedRecognition, limitText, truncationMeta, type BoundedText } from './limits.js';
 import type { CallControlDeps } from './ports.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
-import { toCallSession, type CallSession } from './session.js';
+import type { CallSession } from './session.js';
 import { callbackResponse, decideCall, decideEvent, failurePolicy, OPERATION, writesConversation, type ClaimOutcome, type EventRoute, type RoutingMode, type StoredCall } from './event-routing.js';
 import { TurnBudget, withinBudget } from './turn-budget.js';
 
@@ -95,7 +92,7 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
       }
       failed += 1;
       // Let ACS redeliver this event: forget the claim so the retry is not skipped as a duplicate.
-      await deps.store.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
+      await deps.fencing.releaseEvent(callId, event.id).catch((releaseErr: unknown) =>
         logger.error('could not release event claim', { callId, eventId: event.id, error: releaseErr as Error }),
       );
       logger.error('event handling failed', { callId, eventId: event.id, type: event.type, error: err as Error });
@@ -109,9 +106,11 @@ export async function handleCallEvents(request: WebhookRequest, deps: CallContro
 /** The session the callback names, or `lost` when Redis lost it and no instance holds a copy. */
 async function readStoredCall(callId: string, deps: CallControlDeps): Promise<StoredCall> {
   try {
-    return { kind: 'read', session: toCallSession(await deps.store.getCallSession(callId)) };
+    return { kind: 'read', session: await deps.sessions.get(callId) };
   } catch (err) {
-    if (err instanceof StateLostError) return { kind: 'lost' };
+    // A session that fails its schema is, like one holding no identifiers, what a write replayed onto a
+    // lost key leaves behind.
+    if (err instanceof StateLostError || err instanceof InvalidCallSessionError) return { kind: 'lost' };
     throw err;
   }
 }
@@ -138,9 +137,9 @@ interface EventClaim extends ClaimOutcome {
  * Redis there is no arbiter; the turn goes on unfenced and its writes are journaled.
  */
 async function claimEvent(callId: string, event: CallAutomationEvent, deps: CallControlDeps): Promise<EventClaim> {
-  if (!writesConversation(event)) return { claimed: await deps.store.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
+  if (!writesConversation(event)) return { claimed: await deps.fencing.claimEvent(callId, event.id), refused: false, endTurn: () => undefined };
   const turnId = `${event.id}.${randomUUID()}`;
-  const { claimed, lease } = await deps.store.claimTurnEvent(callId, event.id, turnId);
+  const { claimed, lease } = await deps.fencing.claimTurnEvent(callId, event.id, turnId);
   if (claimed && lease === 'none') deps.logger.warn('turn not fenced: Redis unavailable', { callId, eventId: event.id, type: event.type });
   let ended = lease !== 'held';
   return {
@@ -152,7 +151,7 @@ async function claimEvent(callId: string, event: CallAutomationEvent, deps: Call
       // After the reply to ACS, which need not wait for it. If it is lost the lease runs out, and
       // finalisation waits for it at most that long.
       setImmediate(() => {
-        deps.store.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
+        deps.fencing.endTurn(callId, turnId).catch((err: unknown) => deps.logger.warn('turn lease not ended', { callId, eventId: event.id, error: err as Error }));
       });
     },
   };
@@ -164,7 +163,7 @@ async function claimEvent(callId: string, event: CallAutomationEvent, deps: Call
  */
 async function isKnownCall(deps: CallControlDeps, callId: string): Promise<boolean> {
   try {
-    return toCallSession(await deps.store.getCallSession(callId)) !== undefined;
+    return (await deps.sessions.get(callId)) !== undefined;
   } catch {
     // Not even a valid identifier (InvalidIdentifierError), or Redis unreachable: nothing to audit against.
     return false;
@@ -207,9 +206,8 @@ async function recoverLostCall(callId: string, events: readonly CallAutomationEv
     logger.error('audit of lost call state failed', { callId, error: err as Error });
   }
   if (!data.callConnectionId || events.some((e) => e.kind === 'CallDisconnected')) return ok({ handled: 0, stateLost: true });
-  const fields = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' } as const;
-  await deps.store.createCallSession(callId, { ...fields, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
-  const session = toCallSession(fields) as CallSession;
+  const session: CallSession = { state: 'ending', direction: 'inbound', startedAt: now(deps), callConnectionId: data.callConnectionId, outcome: 'state_lost' };
+  await deps.sessions.create(callId, { ...session, ...(data.serverCallId ? { serverCallId: data.serverCallId } : {}), ...(data.correlationId ? { correlationId: data.correlationId } : {}) });
   // Played as the goodbye: its PlayCompleted hangs up through the rebuilt session.
   await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
   return ok({ handled: 0, stateLost: true });
@@ -232,14 +230,14 @@ async function routeEvent(callId: string, session: CallSession, route: HandledRo
   const { logger } = deps;
   if (route.kind === 'connected') {
     const { event } = route;
-    await deps.store.updateCallSession(callId, { state: 'connected', callConnectionId: event.data.callConnectionId, connectedAt: now(deps) });
+    await deps.sessions.connected(callId, event.data.callConnectionId, now(deps));
     if (!route.greet) return;
     await greet(callId, { ...session, callConnectionId: event.data.callConnectionId }, event.id, deps, budget);
   } else if (route.kind === 'converse') {
     await converse(callId, session, route.event.id, boundedRecognition(route.event.data, deps.config.limits), route.late, deps, budget);
   } else if (route.kind === 'end_speech_failure') {
     logger.error('speech recognition unavailable; ending the call', { callId, result: route.event.data.resultInformation });
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'speech_failure' });
+    await deps.sessions.ending(callId, 'speech_failure');
     await play(session, promptsOf(session, deps).failure(), OPERATION.goodbye, deps);
   } else if (route.kind === 'reprompt') {
     await onSilenceOrFailure(callId, session, route.event.id, route.silent, deps, budget);
@@ -247,7 +245,7 @@ async function routeEvent(callId: string, session: CallSession, route: HandledRo
     if (route.failed) logger.warn('play failed', { callId, result: route.event.data.resultInformation });
     await afterPlay(session, route.then, deps);
   } else if (route.kind === 'transfer_accepted') {
-    await deps.store.updateCallSession(callId, { state: 'transferring', outcome: 'transferred' });
+    await deps.sessions.transferAccepted(callId);
     await deps.audit.append({ callId, action: 'transferred', actor: 'agent', at: now(deps), idempotencyKey: `${callId}:transferred` });
   } else if (route.kind === 'transfer_failed') {
     const result = route.event.data.resultInformation;
@@ -257,7 +255,7 @@ async function routeEvent(callId: string, session: CallSession, route: HandledRo
     await listen(callId, session, prompts.transferFailed(), OPERATION.turn, deps, prompts.pinDigits);
   } else if (route.kind === 'disconnected') {
     const at = now(deps);
-    await deps.store.updateCallSession(callId, { state: 'disconnected', endedAt: at });
+    await deps.sessions.disconnected(callId, at);
     await deps.lifecycle.callDisconnected(lifecycleStartOf(callId, session, route.event.data.callConnectionId, deps), { reason: 'disconnected', at });
   } else if (route.kind === 'never_connected') {
     await endUnconnectedCall(callId, session, route.event, deps);
@@ -289,7 +287,7 @@ async function endUnconnectedCall(
   const result = event.data.resultInformation;
   const callConnectionId = event.data.callConnectionId || session.callConnectionId;
   deps.logger.warn('call failed to connect; ending its lifecycle', { callId, type: event.kind, code: result?.code, subCode: result?.subCode });
-  await deps.store.updateCallSession(callId, { state: 'disconnected', outcome: 'answer_failed', endedAt: at });
+  await deps.sessions.disconnected(callId, at, 'answer_failed');
   await deps.audit.append({
     callId,
     action: 'answer_failed',
@@ -320,12 +318,12 @@ async function fallBackFromMedia(callId: string, session: CallSession, route: Ex
   const result = event.data.resultInformation;
   const details = { code: result?.code ?? null, subCode: result?.subCode ?? null, status: event.data.mediaStreamingUpdate?.mediaStreamingStatusDetails ?? null };
   deps.logger.error('media streaming failed; falling back to recognize and play', { callId, ...details });
-  await deps.store.updateCallSession(callId, { mediaFailed: at });
+  await deps.sessions.mediaFailed(callId, at);
   await deps.audit.append({ callId, action: 'media_failed', actor: 'acs', at, details, idempotencyKey: `${callId}:media_failed` });
   const fallen: CallSession = { ...session, mediaFailed: at };
   if (then === 'hang_up') {
     deps.logger.error('no Cognitive Services link for the recognize/play fallback; ending the call', { callId });
-    await deps.store.updateCallSession(callId, { state: 'ending', outcome: 'media_failed' });
+    await deps.sessions.ending(callId, 'media_failed');
     await (await connection(fallen, deps)).hangUp(true);
     return;
   }
@@ -354,7 +352,7 @@ async function media(session: CallSession, deps: CallControlDeps): Promise<CallM
  * operation failed) redoes only this.
  */
 interface FollowUp {
-  readonly session?: Readonly<Record<string, string>>;
+  readonly session?: SessionStep;
   /** `none`: the turn only records (the caller has already hung up). */
   readonly action: 'listen' | 'play' | 'none';
   readonly text: string;
@@ -369,7 +367,7 @@ function followUpOf(value: JsonValue | undefined): FollowUp | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const { action, text, operationContext, session, spokenTurnId, dtmfTones } = value;
   if ((action !== 'listen' && action !== 'play' && action !== 'none') || typeof text !== 'string' || typeof operationContext !== 'string') return undefined;
-  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as Record<string, string>) : undefined;
+  const fields = session && typeof session === 'object' && !Array.isArray(session) ? (session as SessionStep) : undefined;
   return {
     action,
     text,
@@ -419,7 +417,7 @@ async function turnOnce(
 /** The follow-up's session write and ACS request, under one budget of their own (`signal`). */
 async function performFollowUp(callId: string, session: CallSession, followUp: FollowUp, deps: CallControlDeps, budget: TurnBudget, signal = budget.followUp()): Promise<void> {
   const { session: fields, action } = followUp;
-  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.store.updateCallSession(callId, fields));
+  if (fields) await withinBudget(signal, 'session.update', budget.budgetMs, () => deps.sessions.step(callId, fields));
   if (action === 'none') return;
   await withinBudget(signal, `acs.${action}`, budget.budgetMs, () =>
     action === 'play'

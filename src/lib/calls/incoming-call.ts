@@ -6,9 +6,9 @@ import { maskPhoneNumber } from '../telemetry/logger.js';
 import { badRequest, ok, type WebhookRequest, type WebhookResponse } from './http.js';
 import type { CallControlDeps } from './ports.js';
 import { lifecycleStartOf } from './lifecycle-start.js';
-import { callIdForIncoming, toCallSession } from './session.js';
+import { callIdForIncoming } from './session.js';
 import { InvalidArchiveInputError } from '../archive/errors.js';
-import { RedisUnavailableError } from '../state/errors.js';
+import { RedisUnavailableError } from '../state/index.js';
 import { AppError, classify, errorSummary } from '../errors.js';
 
 type IncomingCallEvent = Extract<EventGridEvent, { kind: 'incomingCall' }>;
@@ -59,7 +59,7 @@ const UNKNOWN = Symbol('summary unknown');
 
 /** Returns the call id when this delivery answered the call; undefined for a redelivery. */
 async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): Promise<string | undefined> {
-  const { config, logger, store } = deps;
+  const { config, logger, store, sessions } = deps;
   const data = event.data;
   const callId = callIdForIncoming(data.serverCallId);
   const from = phoneNumberOf(data.from);
@@ -83,7 +83,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     return undefined;
   }
 
-  const { created, durable } = await store.createCallSession(callId, {
+  const { created, durable } = await sessions.create(callId, {
     state: 'answering',
     direction: 'inbound',
     startedAt,
@@ -96,7 +96,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     ...(deps.agents ? { scenario: deps.agents.scenarioFor(phoneNumberOf(data.to)).scenario.name } : {}),
   });
   if (!created) {
-    const existing = toCallSession(await store.getCallSession(callId));
+    const existing = await sessions.get(callId);
     if (existing?.state !== 'answer_failed') {
       logger.info('incoming call redelivered; already handled', { callId, eventId: event.id, state: existing?.state });
       // The delivery that answered may have failed before the lifecycle started (that failure is why
@@ -137,7 +137,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
       })
       .catch((auditErr: unknown) => logger.error('audit of a failed answer failed', { callId, error: auditErr as Error }));
     if (failure.transient) {
-      await store.updateCallSession(callId, { state: 'answer_failed' });
+      await sessions.answerFailed(callId);
       // Surfacing the failure makes Event Grid redeliver, and the redelivery retries the answer.
       logger.warn('answer failed; Event Grid will redeliver', { callId, eventId: event.id, status: failure.status, code: failure.code });
       // Transient by the answer's own rule (which also retries 401/403: our credentials, fixed within Event Grid's window).
@@ -154,7 +154,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     return undefined;
   }
 
-  await store.updateCallSession(callId, { state: 'answered', callConnectionId });
+  await sessions.answered(callId, { callConnectionId });
   await deps.lifecycle.start({
     callId,
     callConnectionId,

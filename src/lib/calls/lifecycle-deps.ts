@@ -3,10 +3,7 @@ import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
 import type { App } from '../app/index.js';
-import type { JsonValue } from '../state/codec.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
-import type { Turn } from '../state/conversation/turns.js';
-import { toCallSession } from './session.js';
+import { ConversationManager, InvalidCallSessionError, type CallSession, type JsonValue, type Turn } from '../state/index.js';
 
 /** What finalize keeps in `call:{id}:summary` (7 days) and the later steps read back. */
 export interface CallSummaryRecord {
@@ -49,19 +46,30 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
     return (await (await rt.store()).getCallSummary(callId)) as CallSummaryRecord | undefined;
   }
 
+  /** A session that fails its schema must not stop the archive: finalize goes on without it, and says so. */
+  async function sessionOf(callId: string): Promise<CallSession | undefined> {
+    try {
+      return await (await rt.callSessions()).get(callId);
+    } catch (err) {
+      if (!(err instanceof InvalidCallSessionError)) throw err;
+      rt.logger.error('call session unreadable; finalizing without it', { callId, error: err });
+      return undefined;
+    }
+  }
+
   return {
     async finalize(request) {
       const store = await rt.store();
       const graceMs = Math.min(LATE_EVENT_GRACE_MS, Date.parse(request.endedAt) + LATE_EVENT_GRACE_MS - Date.now());
       if (request.endReason !== 'answer_failed' && graceMs > 0) await sleep(graceMs);
       // A turn still being answered, or the relay's last write, must land before the history is read.
-      const writers = await store.closeAndAwaitWriters(request.callId);
+      const writers = await (await rt.turnFencing()).closeAndAwaitWriters(request.callId);
       if (writers.openTurns > 0 || writers.relay !== null) {
         rt.logger.warn('finalizing with writers still active', { callId: request.callId, openTurns: writers.openTurns, relayHeld: writers.relay !== null, waitedMs: writers.waitedMs });
       }
       // Whatever this process journaled while Redis was away must reach Redis before it is read back.
       await store.flushJournal();
-      const [turns, session] = await Promise.all([turnsOf(request.callId), store.getCallSession(request.callId).then(toCallSession)]);
+      const [turns, session] = await Promise.all([turnsOf(request.callId), sessionOf(request.callId)]);
       const spoken = turns.filter((t) => SPOKEN.has(t.role));
       const outcome = session?.outcome ?? (request.endReason === 'max-duration' ? 'timed_out' : spoken.some((t) => t.role === 'user') ? 'completed' : 'abandoned');
       const durationSeconds = Math.max(0, Math.round((Date.parse(request.endedAt) - Date.parse(request.startedAt)) / 1000));

@@ -1,6 +1,6 @@
 import type { AppConfig } from '../config/index.js';
 import type { EventData } from '../acs/event-models.js';
-import type { JsonValue } from '../state/codec.js';
+import type { JsonValue } from '../state/index.js';
 
 /** Text cut to a limit, and how long it was when it had to be cut. */
 export interface BoundedText {

@@ -16,7 +16,7 @@ const PlaceCallBody = z.object({
  * callbacks, turns and lifecycle follow as for an inbound call.
  */
 export async function handlePlaceCall(request: WebhookRequest, deps: CallControlDeps): Promise<WebhookResponse> {
-  const { config, store, logger } = deps;
+  const { config, logger } = deps;
   let body: unknown;
   try {
     body = JSON.parse(await request.text());
@@ -34,7 +34,7 @@ export async function handlePlaceCall(request: WebhookRequest, deps: CallControl
   const callId = `out-${randomBytes(12).toString('base64url')}`;
   const startedAt = (deps.now?.() ?? new Date()).toISOString();
   const callerUserId = deps.profiles.userIdFor(target);
-  await store.createCallSession(callId, {
+  await deps.sessions.create(callId, {
     state: 'placing',
     direction: 'outbound',
     startedAt,
@@ -59,11 +59,7 @@ export async function handlePlaceCall(request: WebhookRequest, deps: CallControl
   );
   const callConnectionId = result.callConnectionProperties.callConnectionId;
   if (!callConnectionId) throw new Error('createCall returned no callConnectionId');
-  await store.updateCallSession(callId, {
-    state: 'answered',
-    callConnectionId,
-    ...(result.callConnectionProperties.correlationId ? { correlationId: result.callConnectionProperties.correlationId } : {}),
-  });
+  await deps.sessions.answered(callId, { callConnectionId, correlationId: result.callConnectionProperties.correlationId });
   await deps.lifecycle.start({ callId, callConnectionId, startedAt, maxDurationSeconds: config.lifecycle.maxCallDurationSeconds, direction: 'outbound', callerUserId, archiveHorizonSeconds: config.lifecycle.archiveRetryHorizonSeconds });
   await deps.audit.append({ callId, action: 'call_placed', actor: 'api', at: startedAt, idempotencyKey: `${callId}:placed`, details: { purpose } });
   logger.info('outbound call placed', { callId, callConnectionId, target: maskPhoneNumber(target) });

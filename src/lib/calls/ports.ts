@@ -3,7 +3,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
-import type { SessionStore } from '../state/session-store.js';
+import type { CallSessions, CallStore, TurnFencing } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -12,7 +12,12 @@ import type { Logger } from '../telemetry/logger.js';
  */
 export interface CallControlDeps {
   readonly config: AppConfig;
-  readonly store: SessionStore;
+  /** Conversations, and a call's summary and cleanup. */
+  readonly store: CallStore;
+  /** The call sessions, over {@link store}. */
+  readonly sessions: CallSessions;
+  /** Event claims and turn leases of the calls. */
+  readonly fencing: TurnFencing;
   readonly acs: () => Promise<CallAutomationClient>;
   readonly agent: ChatAgent;
   readonly lifecycle: LifecyclePort;

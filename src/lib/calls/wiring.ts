@@ -5,7 +5,7 @@ import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import type { App } from '../app/index.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
-import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
+import { instrumentAcsClient, instrumentAgent } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
@@ -16,11 +16,13 @@ export async function callControlDeps(context: InvocationContext, rt: App): Prom
 }
 
 export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [store, agent, agents] = await Promise.all([rt.store(), rt.agent(), rt.agents()]);
+  const [state, sessions, agent, agents] = await Promise.all([rt.callControlState(), rt.callSessions(), rt.agent(), rt.agents()]);
   return {
     config: rt.config,
     // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
-    store: instrumented(store, () => instrumentStore(store, rt.console().observer)),
+    store: state.store,
+    sessions: state.sessions,
+    fencing: state.fencing,
     acs: async () => instrumentAcsClient(await rt.acs()),
     agent: instrumented(agent, () => instrumentAgent(agent)),
     callbackAuth: rt.callbackAuthenticator(),
@@ -31,7 +33,7 @@ export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, log
     agents,
     ...(rt.config.webPubSub.mediaMode === 'realtime'
       ? {
-          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => store.updateCallSession(callId, { mediaShard: shard }), {
+          mediaTransportUrl: shardedMediaTransportUrlFactory(() => rt.webPubSubShards(), (callId, shard) => sessions.mediaShardAssigned(callId, shard), {
             maxCallDurationSeconds: rt.config.lifecycle.maxCallDurationSeconds,
           }),
         }

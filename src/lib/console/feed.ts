@@ -11,8 +11,7 @@
  * store's write succeeded: the call path never waits for the console, and a failure is logged.
  */
 
-import type { Command } from '../state/commands.js';
-import { decodeTurn } from '../state/conversation/turns.js';
+import { decodeTurn, type Command } from '../state/index.js';
 import type { StoreCallObserver } from '../telemetry/call-instrumentation.js';
 import { redact, type Logger } from '../telemetry/logger.js';
 import type { LiveCall, LiveCallRegistry } from './live-calls.js';

@@ -1,4 +1,4 @@
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { ConversationManager } from '../state/index.js';
 import type { App } from '../app/index.js';
 import { redact } from '../telemetry/logger.js';
 import { CONSOLE_PAGE } from './page.js';

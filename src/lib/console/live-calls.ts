@@ -7,7 +7,7 @@
  * (a crashed instance) are dropped when read after `staleAfterMs`.
  */
 
-import type { RedisClient } from '../state/redis-client.js';
+import type { RedisClient } from '../state/index.js';
 import { redact } from '../telemetry/logger.js';
 
 export interface LiveCall {

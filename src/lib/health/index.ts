@@ -1,6 +1,4 @@
-import type { ManagedRedis } from '../state/redis-client.js';
-import { redisOp } from '../state/redis-client.js';
-import type { StoreHealth } from '../state/tiered-store.js';
+import { redisOp, type ManagedRedis, type StoreHealth } from '../state/index.js';
 import { evaluateBaselines, sampleRedisInfo, type MonitoringReport, type RedisInfoSample } from '../telemetry/baselines.js';
 import type { LatencyRegistry } from '../telemetry/histograms.js';
 import { APP_VERSION } from '../version.js';

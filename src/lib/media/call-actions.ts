@@ -9,7 +9,7 @@ import type { CallAutomationClient, CallConnection } from '@azure/communication-
 import type { AppConfig } from '../config/index.js';
 import type { CallerProfile } from '../agent/types.js';
 import { callConnection, phoneIdentifier } from '../acs/client.js';
-import type { SessionStore } from '../state/session-store.js';
+import type { CallSessions, WriteOutcome } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CallActionError } from './errors.js';
 
@@ -23,17 +23,16 @@ export const TRANSFER_OPERATION_CONTEXT = 'transfer';
  */
 async function connectionFor(
   callId: string,
-  fields: Record<string, string>,
-  store: SessionStore,
+  action: { readonly name: string; readonly record: (sessions: CallSessions) => Promise<WriteOutcome> },
+  sessions: CallSessions,
   acs: () => Promise<CallAutomationClient>,
   logger: Logger,
 ): Promise<CallConnection> {
-  const session = await store.getCallSession(callId);
-  const callConnectionId = typeof session?.callConnectionId === 'string' ? session.callConnectionId : undefined;
+  const callConnectionId = (await sessions.get(callId))?.callConnectionId;
   if (!callConnectionId) throw new CallActionError(`call ${callId} has no callConnectionId`, false);
-  await store
-    .updateCallSession(callId, fields)
-    .catch((error: unknown) => logger.warn('could not record the call action on the session', { callId, fields: Object.keys(fields).join(','), error: error as Error }));
+  await action
+    .record(sessions)
+    .catch((error: unknown) => logger.warn('could not record the call action on the session', { callId, action: action.name, error: error as Error }));
   return callConnection(await acs(), callConnectionId);
 }
 
@@ -45,22 +44,22 @@ async function connectionFor(
  */
 export function acsTransfer(
   config: AppConfig,
-  store: SessionStore,
+  sessions: CallSessions,
   acs: () => Promise<CallAutomationClient>,
   logger: Logger,
 ): ((callId: string, targetNumber?: string) => Promise<void>) | undefined {
   const configured = config.acs.transferTargetNumber;
   if (!configured) return undefined;
   return async (callId, targetNumber) => {
-    const connection = await connectionFor(callId, { state: 'transferring' }, store, acs, logger);
+    const connection = await connectionFor(callId, { name: 'transfer', record: (s) => s.transferring(callId) }, sessions, acs, logger);
     await connection.transferCallToParticipant(phoneIdentifier(targetNumber ?? configured), { operationContext: TRANSFER_OPERATION_CONTEXT });
   };
 }
 
 /** `hangUp` over the call's session (its callConnectionId) and the ACS client: hangs up for everyone. */
-export function acsHangUp(store: SessionStore, acs: () => Promise<CallAutomationClient>, logger: Logger): (callId: string) => Promise<void> {
+export function acsHangUp(sessions: CallSessions, acs: () => Promise<CallAutomationClient>, logger: Logger): (callId: string) => Promise<void> {
   return async (callId) => {
-    const connection = await connectionFor(callId, { outcome: 'completed' }, store, acs, logger);
+    const connection = await connectionFor(callId, { name: 'hang-up', record: (s) => s.concluding(callId, 'completed') }, sessions, acs, logger);
     await connection.hangUp(true);
   };
 }

@@ -8,12 +8,11 @@
  */
 
 import { limitText, truncationMeta } from '../calls/limits.js';
-import type { JsonValue } from '../state/codec.js';
+import type { ConversationManager, JsonValue } from '../state/index.js';
 import type { AgentReply, CallerProfile, ToolCall } from '../agent/types.js';
 import { BUILT_IN_PROMPTS, nextStep, perform, PIN_REDACTED, replyMeta, type CallActions, type FixedPrompts } from '../agents/call-core.js';
 import type { MediaAgentDefinition } from '../agents/media-binding.js';
 import { classify } from '../errors.js';
-import type { ConversationManager } from '../state/conversation/conversation-manager.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { CompletedTurn, RealtimeAgentHandlers, ToolCallRequest, TruncatedTurn } from '../agent/realtime/index.js';
 import { buildRealtimeInstructions, SilentToolOutput } from '../agent/realtime/index.js';

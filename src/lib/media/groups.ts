@@ -4,7 +4,7 @@
  * (joined through its token's groups claim). Relays join the control group to hear about calls.
  */
 
-import { assertValidIdentifier } from '../state/keys.js';
+import { assertValidIdentifier } from '../state/index.js';
 
 export const RELAY_CONTROL_GROUP = 'relays.control';
 

@@ -14,9 +14,8 @@
  */
 
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
-import type { SessionStore } from '../state/session-store.js';
+import type { CallMediaView, CallSessions, CallState, RelayLeases } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toCallSession, type CallState } from '../calls/session.js';
 import { peerOf, RELAY_CONTROL_GROUP } from './groups.js';
 import type { RelayControlMessage } from './relay-control.js';
 
@@ -29,7 +28,9 @@ export type MediaSystemEvent = {
 };
 
 export type MediaEventDeps = {
-  readonly store: SessionStore;
+  /** The live-media registry. */
+  readonly leases: Pick<RelayLeases, 'registerMediaCall' | 'unregisterMediaCall'>;
+  readonly sessions: CallSessions;
   readonly service: () => Promise<Pick<WebPubSubServiceClient, 'group'>>;
   readonly logger: Logger;
 };
@@ -63,28 +64,28 @@ export async function handleMediaSystemEvent(event: MediaSystemEvent, deps: Medi
   const { connectionId } = event;
   // Unreadable (Redis away): the event is announced unfenced; relays fence by connection and read the
   // session again before they claim.
-  let raw: Awaited<ReturnType<SessionStore['getCallSession']>> | null = null;
+  let view: CallMediaView | undefined;
   try {
-    raw = await deps.store.getCallSession(callId);
+    view = await deps.sessions.mediaView(callId);
   } catch (error) {
     deps.logger.warn('call session unreadable; media event announced unfenced', { callId, error: error as Error });
   }
-  const known = raw !== null;
-  const session = raw === null ? undefined : toCallSession(raw);
+  const known = view !== undefined;
+  const session = view?.session;
   if (event.eventName === 'connected') {
     if (known && (session === undefined || ENDED_STATES.has(session.state))) return ignore('call-ended', event, callId, deps);
     await Promise.all([
-      deps.store.updateCallSession(callId, { mediaState: 'connected', mediaConnectionId: connectionId }).catch(warn('media state not recorded', callId, deps)),
+      deps.sessions.mediaConnected(callId, connectionId).catch(warn('media state not recorded', callId, deps)),
       // The registry is how a relay started later finds the calls in progress (see relay.ts).
-      deps.store.registerMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps)),
+      deps.leases.registerMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps)),
     ]);
     return announceAcs({ type: 'call-connected', callId, connectionId }, deps);
   }
-  const current = typeof raw?.mediaConnectionId === 'string' ? raw.mediaConnectionId : undefined;
+  const current = view?.mediaConnectionId;
   if (current !== undefined && current !== connectionId) return ignore('stale-connection', event, callId, deps);
   // The registry entry goes whether or not the call still exists (compare-and-delete on this connection).
-  const writes: Promise<unknown>[] = [deps.store.unregisterMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps))];
-  if (session !== undefined) writes.push(deps.store.updateCallSession(callId, { mediaState: 'disconnected' }).catch(warn('media state not recorded', callId, deps)));
+  const writes: Promise<unknown>[] = [deps.leases.unregisterMediaCall(callId, connectionId).catch(warn('media call registry not updated', callId, deps))];
+  if (session !== undefined) writes.push(deps.sessions.mediaDisconnected(callId).catch(warn('media state not recorded', callId, deps)));
   await Promise.all(writes);
   return announceAcs({ type: 'call-disconnected', callId, connectionId }, deps);
 }

@@ -1,5 +1,4 @@
 import type { App } from '../app/index.js';
-import type { SessionStore } from '../state/session-store.js';
 import type { FixedPrompts } from '../agent/tts.js';
 import type { Relay } from './relay.js';
 
@@ -102,17 +101,19 @@ async function launch(app: App): Promise<Relay> {
     import('../telemetry/otel.js'),
   ]);
   const store = await app.store();
-  const transfer = acsTransfer(app.config, store, () => app.acs(), app.logger);
-  const prompts = await fixedPrompts(app, store);
+  const sessions = await app.callSessions();
+  const transfer = acsTransfer(app.config, sessions, () => app.acs(), app.logger);
+  const prompts = await fixedPrompts(app);
   // The relay may start before the app's own start hook: both ask, the first start wins.
   await startTelemetry().catch((error: unknown) => app.logger.error('telemetry did not start', { error: error as Error }));
   return startRelay({
     config: app.config,
     store: instrumentStore(store, app.console().observer),
+    leases: instrumentStore(await app.relayLeases(), app.console().observer),
     logger: app.logger,
     services: await app.webPubSubShards(),
     agent: realtimeAgentFactory(app.config, { logger: app.logger, ...(app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken }) }),
-    hangUp: acsHangUp(store, () => app.acs(), app.logger),
+    hangUp: acsHangUp(sessions, () => app.acs(), app.logger),
     ...(transfer ? { transfer } : {}),
     lookupProfile: archiveProfileLookup(() => app.archive()),
     agents: () => app.agentTools(),
@@ -121,12 +122,12 @@ async function launch(app: App): Promise<Relay> {
 }
 
 /** Fixed prompts need Azure OpenAI text-to-speech; without it (or a bad setting) the relay runs without them. */
-async function fixedPrompts(app: App, store: SessionStore): Promise<FixedPrompts | undefined> {
+async function fixedPrompts(app: App): Promise<FixedPrompts | undefined> {
   if (!app.config.agent.endpoint) return undefined;
   try {
     const { FixedPrompts, speechSynthesizerFromConfig } = await import('../agent/tts.js');
     const synthesizer = await speechSynthesizerFromConfig(app.config, app.config.agent.apiKey ? {} : { tokenProvider: app.cognitiveServicesToken });
-    return new FixedPrompts(store, synthesizer, { logger: app.logger });
+    return new FixedPrompts(await app.ttsCache(), synthesizer, { logger: app.logger });
   } catch (error) {
     app.logger.warn('fixed prompts unavailable; the relay runs without them', { error: error as Error });
     return undefined;

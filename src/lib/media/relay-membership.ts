@@ -9,17 +9,18 @@
  * means (joining its group, running its bridge) is the relay's, behind {@link MembershipHost}.
  */
 
-import type { JsonValue } from '../state/codec.js';
-import type { AffinityClaim } from '../state/session-store.js';
-import { RedisUnavailableError } from '../state/errors.js';
+import { RedisUnavailableError, type AffinityClaim, type JsonValue } from '../state/index.js';
 import { classify } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RelayControlMessage } from './relay-control.js';
 
-/** The relay-lease operations membership needs; production passes the session store. */
-export interface RelayLeaseStore {
-  /** The call session (to know whether the call has ended, and for the relay that owns it). */
+/** The call session reads membership needs (to know whether a call has ended, and for the relay that owns it). */
+export interface CallSessionReader {
   getCallSession(callId: string): Promise<Record<string, JsonValue> | undefined>;
+}
+
+/** The relay-lease operations membership needs; production passes the state layer's RelayLeases. */
+export interface RelayLeaseStore {
   claimAffinity(callId: string, workerId: string, options: { readonly ttlSeconds: number }): Promise<AffinityClaim>;
   /** Extends the claim only while `workerId` holds it. */
   renewAffinity(callId: string, workerId: string, options: { readonly ttlSeconds: number }): Promise<boolean>;
@@ -70,7 +71,8 @@ export interface MembershipHost {
 
 export type MembershipOptions = {
   readonly workerId: string;
-  readonly store: RelayLeaseStore;
+  readonly sessions: CallSessionReader;
+  readonly leases: RelayLeaseStore;
   readonly host: MembershipHost;
   readonly logger: Logger;
   /** The heartbeat key's TTL; a beat every third of it. */
@@ -112,7 +114,8 @@ function callHasEnded(session: Record<string, JsonValue> | undefined): boolean {
 
 export class RelayMembership {
   private readonly workerId: string;
-  private readonly store: RelayLeaseStore;
+  private readonly sessions: CallSessionReader;
+  private readonly leases: RelayLeaseStore;
   private readonly host: MembershipHost;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -136,7 +139,8 @@ export class RelayMembership {
 
   constructor(options: MembershipOptions) {
     this.workerId = options.workerId;
-    this.store = options.store;
+    this.sessions = options.sessions;
+    this.leases = options.leases;
     this.host = options.host;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
@@ -207,7 +211,7 @@ export class RelayMembership {
     // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
     await this.claiming.get(callId)?.catch(() => false);
     if (!(await this.host.end(callId))) return;
-    await this.store.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
+    await this.leases.releaseAffinity(callId, this.workerId).catch((error: unknown) => this.logger.warn('affinity release failed; it will expire', { callId, error: error as Error }));
     this.counters.released += 1;
   }
 
@@ -268,17 +272,17 @@ export class RelayMembership {
   // ── claims ─────────────────────────────────────────────────────────────────────────────────
 
   private async claim(callId: string): Promise<boolean> {
-    const store = this.store;
+    const leases = this.leases;
     let claim;
     let session: Record<string, JsonValue> | undefined;
     try {
-      session = await store.getCallSession(callId);
+      session = await this.sessions.getCallSession(callId);
       // An ended call (its session gone, or says so) is not claimed: no agent session, no keys.
       if (callHasEnded(session)) {
         this.watched.delete(callId);
         return false;
       }
-      claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+      claim = await leases.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
       if (classify(error) !== 'retry') {
         // Not an outage (e.g. InvalidIdentifierError): no later beat can claim it either.
@@ -303,7 +307,7 @@ export class RelayMembership {
     } catch (error) {
       this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
       await this.host.abandon(callId);
-      await store.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
+      await leases.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
       this.watch(callId, null);
       return false;
     }
@@ -311,7 +315,7 @@ export class RelayMembership {
 
   private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
     // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
-    await this.store.releaseAffinity(callId, deadOwner).catch(() => false);
+    await this.leases.releaseAffinity(callId, deadOwner).catch(() => false);
     if (await this.connected(callId, connectionId)) {
       this.counters.takeovers += 1;
       this.logger.warn('took over a call from a lost relay', { callId, from: deadOwner });
@@ -380,9 +384,9 @@ export class RelayMembership {
   }
 
   private async beat(): Promise<void> {
-    const store = this.store;
+    const leases = this.leases;
     try {
-      await store.heartbeat(this.workerId, { calls: this.host.ownedCalls().length }, { ttlSeconds: this.heartbeatTtlSeconds });
+      await leases.heartbeat(this.workerId, { calls: this.host.ownedCalls().length }, { ttlSeconds: this.heartbeatTtlSeconds });
       this.heartbeatAtMs = this.clock.now();
     } catch (error) {
       this.logger.warn('relay heartbeat failed', { workerId: this.workerId, error: error as Error });
@@ -390,10 +394,10 @@ export class RelayMembership {
     }
     for (const callId of [...this.host.ownedCalls()]) {
       try {
-        const renewed = await store.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+        const renewed = await leases.renewAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
         if (!renewed && !this.stoppedFlag) {
           // The key may simply have expired while Redis was away: take it back unless another relay holds it.
-          const claim = await store.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
+          const claim = await leases.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
           if (!claim.claimed) await this.host.letGo(callId, `affinity held by ${claim.owner ?? 'nobody'}`);
         }
       } catch (error) {
@@ -410,10 +414,10 @@ export class RelayMembership {
    * once are arbitrated by the affinity key's `SET NX`, as for an announcement.
    */
   private async recover(): Promise<void> {
-    const store = this.store;
+    const leases = this.leases;
     let registered: Map<string, string>;
     try {
-      registered = await store.mediaCalls();
+      registered = await leases.mediaCalls();
     } catch (error) {
       if (!(error instanceof RedisUnavailableError)) this.logger.warn('relay could not read the live media calls', { error: error as Error });
       return;
@@ -425,14 +429,14 @@ export class RelayMembership {
       if (this.stoppedFlag) break;
       if (this.host.owns(callId) || this.claiming.has(callId) || this.watched.has(callId)) continue;
       try {
-        const session = await store.getCallSession(callId);
+        const session = await this.sessions.getCallSession(callId);
         // Finalisation deleted the call, or it ended: prune it. (A call whose media merely dropped keeps
         // its entry only while a newer connection registered it, and that connection is live.)
         if (callHasEnded(session)) {
-          await store.unregisterMediaCall(callId, connectionId);
+          await leases.unregisterMediaCall(callId, connectionId);
           continue;
         }
-        const owner = await store.getAffinity(callId);
+        const owner = await leases.getAffinity(callId);
         if (owner === null) {
           claims.push(this.connected(callId, connectionId));
           continue;
@@ -455,7 +459,7 @@ export class RelayMembership {
   private async isAlive(workerId: string, seen: Map<string, boolean>): Promise<boolean> {
     let alive = seen.get(workerId);
     if (alive === undefined) {
-      alive = (await this.store.getHeartbeat(workerId)) !== undefined;
+      alive = (await this.leases.getHeartbeat(workerId)) !== undefined;
       seen.set(workerId, alive);
     }
     return alive;
@@ -463,12 +467,12 @@ export class RelayMembership {
 
   /** Calls this relay knows of but does not own: claim those whose owner is gone. */
   private async sweep(): Promise<void> {
-    const store = this.store;
+    const leases = this.leases;
     const alive = new Map<string, boolean>();
     for (const [callId, watched] of [...this.watched]) {
       if (this.stoppedFlag || this.host.owns(callId)) continue;
       try {
-        const owner = await store.getAffinity(callId);
+        const owner = await leases.getAffinity(callId);
         watched.owner = owner;
         if (owner === null) {
           await this.connected(callId);

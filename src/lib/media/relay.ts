@@ -39,15 +39,12 @@ import { randomBytes } from 'node:crypto';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { WebPubSubClient, WebPubSubJsonProtocol } from '@azure/web-pubsub-client';
 import type { AppConfig } from '../config/index.js';
-import type { SessionStore } from '../state/session-store.js';
-import { ConversationManager } from '../state/conversation/conversation-manager.js';
+import { ConversationManager, type JsonValue, type RelayLeases, type RelayStore, type StoreHealth } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { countInboundMessages, relayCallTelemetry } from '../telemetry/relay-turns.js';
 import { DEFAULT_VAD_SILENCE_MS } from '../agent/realtime/session-config.js';
 import type { CompletedTurn, ToolCallRequest } from '../agent/realtime/index.js';
-import type { JsonValue } from '../state/codec.js';
 import { CallBridge, type BargeInRecord, type CallBridgeOptions, type CallBridgeState, type CallBridgeStats } from './call-bridge.js';
-import type { StoreHealth } from '../state/tiered-store.js';
 import { realtimeAgentFactory, type AgentSessionFactory } from './agent-port.js';
 import { inboundGroup, RELAY_CONTROL_GROUP, relayUserId } from './groups.js';
 import { parseRelayControl, type RelayControlMessage } from './relay-control.js';
@@ -65,7 +62,9 @@ export { RelayError } from './errors.js';
 
 export type RelayOptions = {
   readonly config: AppConfig;
-  readonly store: SessionStore;
+  readonly store: RelayStore;
+  /** Call affinity, heartbeats and the live-media registry. */
+  readonly leases: RelayLeases;
   readonly logger: Logger;
   /** Unique per process. @default `<host>-<pid>-<random>` */
   readonly workerId?: string;
@@ -181,7 +180,8 @@ class MediaRelay implements Relay {
     this.logger = options.logger;
     this.membership = new RelayMembership({
       workerId: this.workerId,
-      store: options.store,
+      sessions: options.store,
+      leases: options.leases,
       logger: options.logger,
       heartbeatTtlSeconds: options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds),
       affinityTtlSeconds: options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds),

@@ -43,11 +43,6 @@ export class CircuitBreaker {
     return this.current;
   }
 
-  /** True when operations may go to Redis directly. */
-  get allowsTraffic(): boolean {
-    return this.current === 'closed';
-  }
-
   recordSuccess(): void {
     this.failures = 0;
   }

@@ -1,14 +1,28 @@
-/** The state layer's public surface: import from here. */
-export { SessionStore, type AffinityClaim, type SessionStoreOptions, type TtsCacheKey, type TtlOption } from './session-store.js';
-export { TieredStore, type StoreHealth, type StoreStatus, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
+/**
+ * The state layer's public surface. Code outside `src/lib/state` imports from here only (a lint rule
+ * says so), so the engine (tiers, journal, breakers) and the layer's files can change without touching
+ * a caller. The composition root (src/lib/app) builds the store and the repositories once.
+ */
+export { SessionStore, type CallStore, type RelayStore, type SessionStoreOptions, type TtlOption } from './session-store.js';
+export {
+  CallSessions,
+  InvalidCallSessionError,
+  type CallMediaView,
+  type CallOutcome,
+  type CallSession,
+  type CallState,
+  type MediaState,
+  type SessionStep,
+} from './call-sessions.js';
+export { TurnFencing, type CallQuiescence } from './turn-fencing.js';
+export { RelayLeases, type AffinityClaim } from './relay-leases.js';
+export { TtsCache, type TtsCacheKey } from './tts-cache.js';
+export { AuthStates, InvalidAuthStateError, type AttemptOutcome, type AuthState } from './auth-states.js';
 export { ConversationManager, type ConversationOptions, type FlushResult, type LoadInfo } from './conversation/conversation-manager.js';
-export { TRUNCATION, type Turn, type TurnRole } from './conversation/turns.js';
-export { SCHEMA_VERSION } from './conversation/migration.js';
-export { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
-export { RedisTier } from './redis-tier.js';
-export { WriteBatch, type Command, type Reply } from './commands.js';
-export { CircuitBreaker, type BreakerState, type BreakerSnapshot, type CircuitBreakerOptions } from './circuit-breaker.js';
-export { WriteJournal, type JournalOptions, type JournalStats } from './journal.js';
+export { decodeTurn, type Turn, type TurnRole } from './conversation/turns.js';
+export type { StoreHealth, WriteOutcome } from './tiered-store.js';
 export type { JsonValue, Fields } from './codec.js';
-export { RedisKeys, TTL_POLICIES } from './keys.js';
+export type { Command } from './commands.js';
+export { assertValidIdentifier, RedisKeys } from './keys.js';
+export { createRedis, redisOp, type ManagedRedis, type RedisClient } from './redis-client.js';
 export * from './errors.js';

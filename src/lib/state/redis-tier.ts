@@ -44,10 +44,6 @@ export class RedisTier implements StateBackend {
     this.deadlineMs = options.deadlineMs ?? (client instanceof Cluster ? client.options.redisOptions?.commandTimeout : undefined);
   }
 
-  get clustered(): boolean {
-    return this.client instanceof Cluster;
-  }
-
   /**
    * The shard serving a key: on a cluster the master the client's slot map names for the key's slot
    * (it changes when a failover, migration or reshard is learnt), on a single Redis {@link SINGLE_SHARD}.
@@ -141,41 +137,6 @@ export class RedisTier implements StateBackend {
     }
     this.latency.record(LATENCY.redis, ms);
     this.latency.record(full, ms);
-  }
-
-  /**
-   * Several independent command lists in one round trip (the batch API): one pipeline holding one
-   * MULTI/EXEC per list on a single Redis; per list in parallel on a cluster, where a pipeline
-   * cannot span slots.
-   */
-  async execMany(lists: readonly (readonly Command[])[], options: ExecOptions = {}): Promise<(Reply | Miss)[][]> {
-    if (lists.length === 0) return [];
-    if (this.clustered) return Promise.all(lists.map((l) => this.exec(l, options)));
-    const name = options.name ?? 'batch';
-    const started = performance.now();
-    try {
-      const pipeline = this.client.pipeline();
-      for (const list of lists) {
-        if (options.atomic) pipeline.call('MULTI');
-        for (const c of list) queue(pipeline, c, !options.atomic);
-        if (options.atomic) pipeline.call('EXEC');
-      }
-      const results = (await this.withinDeadline(name, pipeline.exec())) ?? [];
-      const out: (Reply | Miss)[][] = [];
-      let at = 0;
-      for (const list of lists) {
-        const width = options.atomic ? list.length + 2 : list.length;
-        const slice = results.slice(at, at + width);
-        at += width;
-        const replies = options.atomic ? transactionReplies(slice, list.length, name) : pipelineReplies(slice, name);
-        out.push(list.map((c, i) => decode(c, replies[i])));
-      }
-      return out;
-    } catch (err) {
-      throw toRedisError(name, err);
-    } finally {
-      this.record(name, performance.now() - started);
-    }
   }
 }
 

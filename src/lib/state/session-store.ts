@@ -1,45 +1,21 @@
-import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeFields, decodeJson, encodeFields, type Fields, type JsonValue } from './codec.js';
-import { RedisUnavailableError } from './errors.js';
-import { WriteBatch, type Command, type Reply } from './commands.js';
-import { assertValidIdentifier, type RedisKeys, type Component, type DataType } from './keys.js';
+import { WriteBatch, type Command } from './commands.js';
+import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-client.js';
 import { RedisTier } from './redis-tier.js';
 import { TieredStore, type TieredStoreOptions, type WriteOutcome } from './tiered-store.js';
+import type { ConversationEngine } from './conversation/conversation-manager.js';
 
 export type SessionStoreOptions = TieredStoreOptions;
 
+/** What call control needs of the store besides its repositories: conversations, and a call's summary and cleanup. */
+export type CallStore = ConversationEngine & Pick<SessionStore, 'getCallSummary' | 'setCallSummary' | 'deleteCall'>;
+
+/** What a media relay needs of the store besides its leases: conversations, the raw session it checks, health. */
+export type RelayStore = ConversationEngine & Pick<SessionStore, 'getCallSession' | 'health'>;
+
 /** Fields starting with `_` belong to the store (e.g. `_createdAt`); they are not returned as session fields. */
 const RESERVED = (name: string) => name.startsWith('_');
-
-export interface AffinityClaim {
-  /** True when `workerId` holds the call after the claim (newly, or it already did). */
-  readonly claimed: boolean;
-  /** The worker holding the call, or null when nobody does. */
-  readonly owner: string | null;
-}
-
-export interface TtsCacheKey {
-  readonly text: string;
-  readonly voice: string;
-  readonly format: string;
-}
-
-/** What still writes a call when finalisation gives up waiting (nothing, normally). */
-export interface CallQuiescence {
-  /** Turn leases still live when the wait ended. */
-  readonly openTurns: number;
-  /** The relay still holding the call's media, or null. */
-  readonly relay: string | null;
-  readonly waitedMs: number;
-}
-
-/** How long a turn may hold its lease: longer than any agent reply, short enough if its process dies. */
-export const DEFAULT_TURN_LEASE_MS = 30_000;
-const CLOSED_FIELD = '_closed';
-const turnField = (turnId: string) => `t.${turnId}`;
-const HDEL_IF_VALUE = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
 
 export interface TtlOption {
   /** Override of the key's policy TTL, clamped to the policy's bounds. */
@@ -47,15 +23,17 @@ export interface TtlOption {
 }
 
 /**
- * Call state over the memory and Redis tiers: the operations of the source document's
- * `AsyncAzureRedisManager`, each one round trip, each key written with its policy TTL in the same
- * MULTI. While Redis is away, call-scoped writes are journaled (`durable: false`) and replayed later;
- * affinity and heartbeats need Redis as the arbiter and fail with `RedisUnavailableError` instead.
+ * The tiering engine with the call-scoped records on it: the call session hash (written through
+ * {@link CallSessions}, which owns its schema), the call summary and the call's cleanup. Each
+ * operation is one round trip, each key written with its policy TTL in the same MULTI; while Redis is
+ * away, writes are journaled (`durable: false`) and replayed later. The other records have
+ * repositories of their own over this engine (TurnFencing, RelayLeases, TtsCache, AuthStates), and
+ * the app builds each once (src/lib/app).
  *
  * @example
  * const store = new SessionStore(redis.client, new RedisKeys(config.keyPrefix, config.env), { logger });
- * const { created } = await store.createCallSession(callId, { state: 'incoming', from: maskedCaller });
- * if (await store.claimEvent(callId, event.id)) await store.updateCallSession(callId, { state: 'connected' });
+ * const sessions = new CallSessions(store);
+ * const { created } = await sessions.create(callId, { state: 'answering', direction: 'inbound', startedAt });
  */
 export class SessionStore extends TieredStore {
   constructor(
@@ -118,146 +96,12 @@ export class SessionStore extends TieredStore {
   }
 
   /**
-   * De-duplicates ACS / Event Grid redeliveries: true only the first time `eventId` is claimed for
-   * the call. The ids live in one hash (`call:{id}:events`) that expires with the call session.
-   */
-  async claimEvent(callId: string, eventId: string): Promise<boolean> {
-    const key = this.keys.call(callId, 'events');
-    const ttl = this.keys.ttl('call', 'events');
-    const commands = new WriteBatch().hsetnx(key, eventId, String(Date.now()), ttl).commands();
-    const { replies } = await this.writeDetailed(callId, 'call.claimEvent', commands);
-    return replies[0] === 1;
-  }
-
-  /**
-   * Forgets a claimed event id, so a redelivery is handled again: for an event whose handling failed
-   * after it was claimed.
-   */
-  async releaseEvent(callId: string, eventId: string): Promise<WriteOutcome> {
-    const key = this.keys.call(callId, 'events');
-    return this.write(callId, 'call.releaseEvent', new WriteBatch().hdel(key, [eventId], this.keys.ttl('call', 'events')).commands());
-  }
-
-  // ── writers of a call: turn leases and the closed mark (`call:{id}:turns`) ───────────────────
-
-  /**
-   * Registers a turn that is about to write the call's conversation, unless the call has been closed
-   * for finalisation (or already cleaned up). The lease and the closed check are one MULTI, so a turn
-   * either is seen by {@link closeAndAwaitWriters} (which waits for it) or sees the mark and is
-   * refused: no turn can land after finalize has read the history. Needs Redis as the arbiter: throws
-   * `RedisUnavailableError` while it is away, and the caller goes on unfenced (its writes journal).
-   */
-  async beginTurn(callId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<boolean> {
-    if (!this.arbiterReady(callId, this.keys.call(callId, 'turns'))) throw new RedisUnavailableError('call.turn.begin', new Error('the call has writes waiting to replay'));
-    let replies: Reply[];
-    try {
-      replies = await this.direct('call.turn.begin', this.leaseCommands(callId, turnId, options.leaseMs), { atomic: true });
-    } catch (err) {
-      if (err instanceof RedisUnavailableError) await this.fenceLease(callId, turnId);
-      throw err;
-    }
-    if (isOpenForTurns(replies)) return true;
-    await this.releaseUnusedLease(callId, turnId);
-    return false;
-  }
-
-  /**
-   * {@link claimEvent} and {@link beginTurn} in one MULTI, for an event that writes the conversation:
-   * the callback path pays one round trip for both. `lease` is `held` (end it with {@link endTurn}),
-   * `refused` (the call is closed; the event is claimed all the same, so a redelivery is skipped) or
-   * `none` when the event was a duplicate or Redis could not arbitrate (the claim then goes through
-   * {@link claimEvent}'s journal path and the turn runs unfenced).
-   */
-  async claimTurnEvent(callId: string, eventId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<{ claimed: boolean; lease: 'held' | 'refused' | 'none' }> {
-    const claim = new WriteBatch().hsetnx(this.keys.call(callId, 'events'), eventId, String(Date.now()), this.keys.ttl('call', 'events')).commands();
-    if (!this.arbiterReady(callId, this.keys.call(callId, 'turns'))) return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
-    let replies: Reply[];
-    try {
-      replies = await this.direct('call.claimTurn', [...claim, ...this.leaseCommands(callId, turnId, options.leaseMs)], { atomic: true });
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      await this.fenceLease(callId, turnId);
-      return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
-    }
-    this.memory.applyWrites(claim, true);
-    const claimed = replies[0] === 1;
-    if (claimed && isOpenForTurns(replies)) return { claimed, lease: 'held' };
-    await this.releaseUnusedLease(callId, turnId);
-    return { claimed, lease: claimed ? 'refused' : 'none' };
-  }
-
-  /**
-   * A lease write that timed out may still be applied later (a frozen node catching up, a reply lost
-   * on the way back): nobody would end that lease, and finalisation would wait for it to run out. Its
-   * removal goes through the write path, so it lands after the lease, in order, even if that is
-   * only when the journal replays.
-   */
-  private async fenceLease(callId: string, turnId: string): Promise<void> {
-    const commands: Command[] = [{ op: 'hdel', key: this.keys.call(callId, 'turns'), fields: [turnField(turnId)] }];
-    await this.write(callId, 'call.turn.fence', commands).catch((err: unknown) => this.logger.error('timed-out turn lease could not be fenced', { callId, error: (err as Error).name }));
-  }
-
-  /**
    * A key this process wrote is gone: lost, unless the call was finalised elsewhere (cleanup removes
    * the call's keys and keeps its summary).
    */
   protected override async removedOnPurpose(partition: string): Promise<boolean> {
     const [exists] = await this.direct('call.summary.exists', [{ op: 'exists', key: this.keys.call(partition, 'summary') }]);
     return Number(exists) === 1;
-  }
-
-  /**
-   * Ends a lease taken with a refused or duplicate claim. The answer is already known, so a Redis that
-   * stops answering in between does not fail the event: the lease is fenced through the write path.
-   */
-  private async releaseUnusedLease(callId: string, turnId: string): Promise<void> {
-    try {
-      await this.endTurn(callId, turnId);
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      await this.fenceLease(callId, turnId);
-    }
-  }
-
-  /** Ends a turn's lease (its writes are in Redis or journaled). */
-  async endTurn(callId: string, turnId: string): Promise<void> {
-    await this.direct('call.turn.end', [{ op: 'hdel', key: this.keys.call(callId, 'turns'), fields: [turnField(turnId)] }]);
-  }
-
-  /** HSET lease + EXPIRE, then HMGET closed mark and EXISTS session (read by `isOpenForTurns`). */
-  private leaseCommands(callId: string, turnId: string, leaseMs = DEFAULT_TURN_LEASE_MS): Command[] {
-    const key = this.keys.call(callId, 'turns');
-    return [
-      ...new WriteBatch().hset(key, { [turnField(turnId)]: String(Date.now() + leaseMs) }, this.keys.ttl('call', 'turns')).commands(),
-      { op: 'hmget', key, fields: [CLOSED_FIELD] },
-      // Cleanup deletes the mark with the session: a call without its session is closed too.
-      { op: 'exists', key: this.keys.call(callId, 'session') },
-    ];
-  }
-
-  /**
-   * Closes the call to new turns, then waits until the turns in flight have ended (or their leases
-   * run out) and no relay holds the call's media (a relay releases its claim after its last write),
-   * for at most `timeoutMs`. Finalisation calls this before it reads the history.
-   */
-  async closeAndAwaitWriters(callId: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<CallQuiescence> {
-    const key = this.keys.call(callId, 'turns');
-    const affinity = this.keys.call(callId, 'affinity');
-    const started = Date.now();
-    const deadline = started + (options.timeoutMs ?? DEFAULT_TURN_LEASE_MS);
-    const close = new WriteBatch().hset(key, { [CLOSED_FIELD]: new Date(started).toISOString() }, this.keys.ttl('call', 'turns')).commands();
-    let replies = await this.direct('call.close', [...close, { op: 'hgetall', key }, { op: 'get', key: affinity }], { atomic: true });
-    let pollMs = options.pollMs ?? 25;
-    for (;;) {
-      const leases = replies.at(-2) as Record<string, string>;
-      const relay = replies.at(-1) === null || replies.at(-1) === undefined ? null : String(replies.at(-1));
-      const now = Date.now();
-      const openTurns = Object.entries(leases).filter(([field, expiresAt]) => field !== CLOSED_FIELD && Number(expiresAt) > now).length;
-      if ((openTurns === 0 && relay === null) || now >= deadline) return { openTurns, relay, waitedMs: now - started };
-      await sleep(Math.min(pollMs, deadline - now));
-      pollMs = Math.min(pollMs * 2, 500);
-      replies = await this.direct('call.writers', [{ op: 'hgetall', key }, { op: 'get', key: affinity }]);
-    }
   }
 
   // ── call summary (kept 7 days) ───────────────────────────────────────────────────────────────
@@ -292,157 +136,7 @@ export class SessionStore extends TieredStore {
     return this.write(callId, 'call.delete', new WriteBatch().del(keys).commands());
   }
 
-  // ── worker affinity and heartbeat (Redis is the arbiter: never journaled) ───────────────────
-
-  /** `SET NX EX`: claims the call for `workerId` unless another worker holds it. */
-  async claimAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<AffinityClaim> {
-    const key = this.keys.call(callId, 'affinity');
-    const ttl = this.keys.ttl('call', 'affinity', options.ttlSeconds);
-    // A fenced claim (below) waits in the journal: no new claim before it has replayed.
-    if (this.journal.has(callId)) throw new RedisUnavailableError('affinity.claim', new Error('the call has writes waiting to replay'));
-    let owner: Reply | undefined;
-    try {
-      [, owner] = await this.direct('affinity.claim', [{ op: 'set', key, value: workerId, ttlSeconds: ttl, nx: true }, { op: 'get', key }], { atomic: true });
-    } catch (err) {
-      // The claim may still land (a timeout is not a refusal): released in order through the write
-      // path, so a claim nobody knows it holds cannot keep finalisation waiting for the relay.
-      if (err instanceof RedisUnavailableError) {
-        await this.write(callId, 'affinity.fence', [{ op: 'deleteIfOwner', key, owner: workerId }]).catch((fenceErr: unknown) =>
-          this.logger.error('timed-out affinity claim could not be fenced', { callId, error: (fenceErr as Error).name }),
-        );
-      }
-      throw err;
-    }
-    const holder = owner === null || owner === undefined ? null : String(owner);
-    return { claimed: holder === workerId, owner: holder };
-  }
-
-  /** Extends the claim only if `workerId` still holds it (atomic compare-and-expire). */
-  async renewAffinity(callId: string, workerId: string, options: TtlOption = {}): Promise<boolean> {
-    const key = this.keys.call(callId, 'affinity');
-    const [renewed] = await this.direct('affinity.renew', [{ op: 'renewIfOwner', key, owner: workerId, ttlSeconds: this.keys.ttl('call', 'affinity', options.ttlSeconds) }]);
-    return renewed === 1;
-  }
-
-  /** Gives the call up only if `workerId` holds it (atomic compare-and-delete). */
-  async releaseAffinity(callId: string, workerId: string): Promise<boolean> {
-    const [released] = await this.direct('affinity.release', [{ op: 'deleteIfOwner', key: this.keys.call(callId, 'affinity'), owner: workerId }]);
-    return released === 1;
-  }
-
-  async getAffinity(callId: string): Promise<string | null> {
-    const [owner] = await this.direct('affinity.get', [{ op: 'get', key: this.keys.call(callId, 'affinity') }]);
-    return owner === null || owner === undefined ? null : String(owner);
-  }
-
-  /** Records that `workerId` is alive (its key expires after the heartbeat TTL unless renewed). */
-  async heartbeat(workerId: string, info: Fields = {}, options: TtlOption = {}): Promise<void> {
-    const value = JSON.stringify({ ...definedFields(info), at: new Date().toISOString() });
-    await this.direct('worker.heartbeat', [{ op: 'set', key: this.keys.worker(workerId, 'heartbeat'), value, ttlSeconds: this.keys.ttl('worker', 'heartbeat', options.ttlSeconds) }]);
-  }
-
-  async getHeartbeat(workerId: string): Promise<Record<string, JsonValue> | undefined> {
-    const key = this.keys.worker(workerId, 'heartbeat');
-    const [raw] = await this.direct('worker.heartbeat.get', [{ op: 'get', key }]);
-    return raw === null || raw === undefined ? undefined : decodeJson<Record<string, JsonValue>>(key, String(raw));
-  }
-
-  // ── live media calls (one hash for the deployment, so a relay that starts later finds them) ──
-
-  /** Records that the call's media is connected on `connectionId`; slides the registry's TTL. */
-  async registerMediaCall(callId: string, connectionId: string): Promise<void> {
-    // A field, not a key, so nothing else would refuse a malformed id before every reader trips on it.
-    assertValidIdentifier(callId);
-    const key = this.mediaCallsKey();
-    await this.direct('media.calls.register', [{ op: 'hset', key, fields: { [callId]: connectionId } }, { op: 'expire', key, seconds: this.keys.ttl('system', 'calls') }], { atomic: true });
-  }
-
-  /**
-   * Forgets the call. With `connectionId`, only while that connection is the one registered: ACS may have
-   * reconnected the call's media on a newer connection, which stays.
-   */
-  async unregisterMediaCall(callId: string, connectionId?: string): Promise<boolean> {
-    const key = this.mediaCallsKey();
-    const command: Command = connectionId === undefined ? { op: 'hdel', key, fields: [callId] } : { op: 'eval', script: HDEL_IF_VALUE, keys: [key], args: [callId, connectionId] };
-    const [removed] = await this.direct('media.calls.unregister', [command]);
-    return Number(removed) === 1;
-  }
-
-  /** Every registered call and its media connection id. */
-  async mediaCalls(): Promise<Map<string, string>> {
-    const [hash] = await this.direct('media.calls.list', [{ op: 'hgetall', key: this.mediaCallsKey() }]);
-    return new Map(Object.entries((hash ?? {}) as Record<string, string>));
-  }
-
-  private mediaCallsKey(): string {
-    return this.keys.system('media', 'calls');
-  }
-
-  // ── TTS cache (binary audio; a cache, so never journaled) ────────────────────────────────────
-
-  /** The cache id of a synthesis: SHA-256 of text, voice and format. */
-  static ttsCacheId(request: TtsCacheKey): string {
-    return createHash('sha256').update(`${request.voice}\u0000${request.format}\u0000${request.text}`).digest('hex').slice(0, 40);
-  }
-
-  async getTts(request: TtsCacheKey): Promise<Buffer | undefined> {
-    const key = this.keys.tts(SessionStore.ttsCacheId(request));
-    const command: Command = { op: 'get', key, binary: true };
-    const held = this.memory.read([command], Number.POSITIVE_INFINITY)[0];
-    if (Buffer.isBuffer(held)) return held;
-    try {
-      const [audio] = await this.direct('tts.get', [command]);
-      if (!Buffer.isBuffer(audio)) return undefined;
-      this.memory.applyWrites([{ op: 'set', key, value: audio, ttlSeconds: this.keys.ttl('tts', 'audio') }], true);
-      return audio;
-    } catch (err) {
-      // A cache: when Redis is away (or refuses), a miss is the right answer; synthesis goes on.
-      this.logCacheFailure('tts.get', err);
-      return undefined;
-    }
-  }
-
-  async setTts(request: TtsCacheKey, audio: Buffer, options: TtlOption = {}): Promise<void> {
-    const command: Command = { op: 'set', key: this.keys.tts(SessionStore.ttsCacheId(request)), value: audio, ttlSeconds: this.keys.ttl('tts', 'audio', options.ttlSeconds) };
-    this.memory.applyWrites([command], false);
-    await this.direct('tts.set', [command]).catch((err: unknown) => this.logCacheFailure('tts.set', err));
-  }
-
-  private logCacheFailure(operation: string, err: unknown): void {
-    if (err instanceof RedisUnavailableError) return; // counted by the breaker; expected while Redis is away
-    this.logger.warn('tts cache operation failed', { operation, error: err instanceof Error ? err.name : 'Error' });
-  }
-
-  // ── authentication state ─────────────────────────────────────────────────────────────────────
-
-  async setAuthState(subjectId: string, state: JsonValue, options: TtlOption = {}): Promise<WriteOutcome> {
-    const commands = new WriteBatch().set(this.keys.auth(subjectId), JSON.stringify(state), this.keys.ttl('auth', 'state', options.ttlSeconds)).commands();
-    return this.write(subjectId, 'auth.set', commands);
-  }
-
-  async getAuthState<T extends JsonValue = JsonValue>(subjectId: string): Promise<T | undefined> {
-    const key = this.keys.auth(subjectId);
-    const [raw] = await this.read(subjectId, 'auth.get', [{ op: 'get', key }]);
-    return raw === null || raw === undefined ? undefined : decodeJson<T>(key, String(raw));
-  }
-
-  async deleteAuthState(subjectId: string): Promise<WriteOutcome> {
-    return this.write(subjectId, 'auth.delete', new WriteBatch().del([this.keys.auth(subjectId)]).commands());
-  }
-
   // ── TTLs ─────────────────────────────────────────────────────────────────────────────────────
-
-  /** Seconds left on a key (-2 missing, -1 no TTL), straight from Redis. */
-  async getTtl<D extends DataType>(dataType: D, id: string, component: Component<D>): Promise<number> {
-    const [ttl] = await this.direct('ttl', [{ op: 'ttl', key: this.keys.key(dataType, id, component) }]);
-    return Number(ttl);
-  }
-
-  /** Sets one key's TTL (clamped to its policy). */
-  async setTtl<D extends DataType>(dataType: D, id: string, component: Component<D>, seconds: number): Promise<WriteOutcome> {
-    const key = this.keys.key(dataType, id, component);
-    return this.write(id, 'ttl.set', [{ op: 'expire', key, seconds: this.keys.ttl(dataType, component, seconds) }]);
-  }
 
   /** Slides every key of a live call back to its policy TTL (missing keys are left missing). */
   async refreshCallTtls(callId: string): Promise<WriteOutcome> {
@@ -454,40 +148,4 @@ export class SessionStore extends TieredStore {
     ];
     return this.write(callId, 'call.refreshTtl', commands);
   }
-
-  // ── batch ────────────────────────────────────────────────────────────────────────────────────
-
-  /** Several calls' sessions in one round trip; a missing session maps to undefined. */
-  async readCalls(callIds: readonly string[]): Promise<Map<string, Record<string, JsonValue> | undefined>> {
-    const items = callIds.map((id) => ({ partition: id, commands: [{ op: 'hgetall', key: this.keys.call(id, 'session') }] as Command[] }));
-    const replies = await this.readMany(items);
-    const out = new Map<string, Record<string, JsonValue> | undefined>();
-    callIds.forEach((id, i) => {
-      const hash = replies[i]?.[0] as Record<string, string> | undefined;
-      out.set(id, hash && Object.keys(hash).length > 0 ? decodeFields(this.keys.call(id, 'session'), hash, RESERVED) : undefined);
-    });
-    return out;
-  }
-
-  /** Several calls' field updates in one round trip (one MULTI per call, TTLs slid). */
-  async writeCalls(updates: readonly { callId: string; fields: Fields }[]): Promise<WriteOutcome[]> {
-    return this.writeMany(
-      updates.map(({ callId, fields }) => {
-        const key = this.keys.call(callId, 'session');
-        return { partition: callId, name: 'call.update', commands: new WriteBatch().hset(key, encodeFields(fields), this.keys.ttl('call', 'session')).commands() };
-      }),
-    );
-  }
-}
-
-/** The last two replies of {@link SessionStore.leaseCommands}: no closed mark, and the session exists. */
-function isOpenForTurns(replies: readonly Reply[]): boolean {
-  const closed = (replies.at(-2) as (string | null)[] | undefined)?.[0];
-  return (closed === null || closed === undefined) && Number(replies.at(-1)) === 1;
-}
-
-function definedFields(fields: Fields): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
-  return out;
 }

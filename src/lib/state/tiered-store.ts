@@ -112,7 +112,7 @@ export class TieredStore {
   }
 
   /** True when the shard serving `key` takes traffic and `partition` has nothing waiting to replay. */
-  protected arbiterReady(partition: string, key: string): boolean {
+  arbiterReady(partition: string, key: string): boolean {
     return this.breakerFor(key).state === 'closed' && !this.journal.has(partition);
   }
 
@@ -159,74 +159,6 @@ export class TieredStore {
     if (lost.length > 0) await this.recoverOnWrite(partition, name, lost, new Map());
     this.latency.record(LATENCY.persistence, performance.now() - started);
     return { durable: true, replies };
-  }
-
-  /**
-   * Several partitions' writes in one round trip (one MULTI each, one pipeline). Partitions that are
-   * journaled, or a Redis that is away, fall back to {@link write}'s journal path per partition.
-   */
-  async writeMany(items: readonly { partition: string; name: string; commands: readonly Command[]; guards?: readonly AppendGuard[] }[]): Promise<WriteOutcome[]> {
-    this.assertOpen('writeMany');
-    // On a cluster every partition is a transaction of its own, to its own shard: each fails or journals alone.
-    if (this.redis.clustered) return Promise.all(items.map((i) => this.write(i.partition, i.name, i.commands, i.guards)));
-    const breaker = this.breakerFor(undefined);
-    if (breaker.state !== 'closed' || items.some((i) => this.journal.has(i.partition))) {
-      const out: WriteOutcome[] = [];
-      for (const i of items) out.push(await this.write(i.partition, i.name, i.commands, i.guards));
-      return out;
-    }
-    const started = performance.now();
-    try {
-      await this.redis.execMany(items.map((i) => i.commands), { atomic: true, name: 'batch.write' });
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      const shard = this.shardOf(undefined);
-      this.onUnavailable(shard, firstKey(items[0]?.commands ?? []));
-      return items.map((i) => {
-        this.toJournal(i.partition, shard, i.name, i.commands, i.guards ?? [], true);
-        return JOURNALED;
-      });
-    }
-    breaker.recordSuccess();
-    for (const i of items) {
-      this.memory.applyWrites(i.commands, true);
-      this.noteWritten(i.partition, i.commands);
-    }
-    this.latency.record(LATENCY.persistence, performance.now() - started);
-    return items.map(() => DURABLE);
-  }
-
-  /** Several partitions' reads in one round trip; memory answers what Redis cannot while it is away. */
-  async readMany(items: readonly { partition: string; commands: readonly Command[] }[]): Promise<(Reply[] | undefined)[]> {
-    this.assertOpen('readMany');
-    if (this.redis.clustered) {
-      return Promise.all(
-        items.map(async (i) => {
-          try {
-            return await this.read(i.partition, 'batch.read', i.commands);
-          } catch (err) {
-            if (err instanceof RedisUnavailableError) return undefined;
-            throw err;
-          }
-        }),
-      );
-    }
-    const breaker = this.breakerFor(undefined);
-    if (breaker.state === 'open') return items.map((i) => this.heldOrUndefined(i.commands));
-    try {
-      const replies = await this.redis.execMany(items.map((i) => i.commands), { name: 'batch.read' });
-      breaker.recordSuccess();
-      return items.map((i, n) => (this.journal.has(i.partition) ? (this.heldOrUndefined(i.commands) ?? (replies[n] as Reply[])) : (replies[n] as Reply[])));
-    } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
-      this.onUnavailable(this.shardOf(undefined), firstKey(items[0]?.commands ?? []));
-      return items.map((i) => this.heldOrUndefined(i.commands));
-    }
-  }
-
-  private heldOrUndefined(commands: readonly Command[]): Reply[] | undefined {
-    const held = this.memory.read(commands, Number.POSITIVE_INFINITY);
-    return allHit(held) ? held : undefined;
   }
 
   /**

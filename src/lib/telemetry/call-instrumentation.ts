@@ -101,7 +101,7 @@ function sessionAttributes(method: string, fields: unknown): Record<string, stri
 }
 
 /** Store methods whose first argument is not a call id (workers, TTS entries, subjects, batches). */
-const NOT_PER_CALL = new Set(['heartbeat', 'getHeartbeat', 'getTts', 'setTts', 'setAuthState', 'deleteAuthState', 'mediaCalls', 'readCalls', 'writeCalls', 'direct', 'flushJournal', 'close']);
+const NOT_PER_CALL = new Set(['heartbeat', 'getHeartbeat', 'getTts', 'setTts', 'mediaCalls', 'direct', 'flushJournal', 'close']);
 
 /** Call ids are ours (`callIdForIncoming`), never a number; anything else stays out of the span. */
 function callIdOf(first: unknown): string | undefined {

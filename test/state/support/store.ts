@@ -5,12 +5,18 @@ import { loadConfig } from '../../../src/lib/config/index.js';
 import { RedisKeys } from '../../../src/lib/state/keys.js';
 import { createRedis, type ManagedRedis } from '../../../src/lib/state/redis-client.js';
 import { SessionStore, type SessionStoreOptions } from '../../../src/lib/state/session-store.js';
+import { RelayLeases } from '../../../src/lib/state/relay-leases.js';
+import { TurnFencing } from '../../../src/lib/state/turn-fencing.js';
 import { LatencyRegistry } from '../../../src/lib/telemetry/histograms.js';
 import { baseEnv, uniquePrefix } from '../../support/env.js';
 import { onCluster } from '../../support/topology.js';
 
 export interface StoreHandle {
   readonly store: SessionStore;
+  /** Event claims and turn leases over {@link store}. */
+  readonly fencing: TurnFencing;
+  /** Call affinity, heartbeats and the live-media registry over {@link store}. */
+  readonly leases: RelayLeases;
   readonly redis: ManagedRedis;
   readonly keys: RedisKeys;
   /** A plain client on the same Redis (cluster-aware on a cluster), for looking at what the store wrote. */
@@ -47,6 +53,8 @@ export async function openStore(port: number, options: OpenStoreOptions = {}): P
   await raw.connect();
   return {
     store,
+    fencing: new TurnFencing(store, options.logger),
+    leases: new RelayLeases(store, options.logger),
     redis,
     keys,
     raw,

@@ -2,9 +2,27 @@ import type { JsonValue, Fields } from '../codec.js';
 import { decodeFields } from '../codec.js';
 import { WriteBatch, type Command, type Reply } from '../commands.js';
 import { RedisUnavailableError, StateFormatError } from '../errors.js';
-import type { SessionStore } from '../session-store.js';
+import type { MemoryTier } from '../memory-tier.js';
+import type { RedisKeys } from '../keys.js';
+import type { TieredStore } from '../tiered-store.js';
 import { fromPython, fromV1, migrationCommand, SCHEMA_VERSION, VERSION_FIELD, type Migration } from './migration.js';
 import { decodeTurn, encodeTurn, materialize, TRUNCATION, TurnIds, UNHEARD, type Turn, type TurnRole } from './turns.js';
+
+/**
+ * What a conversation needs from the state engine: its keys, tiered reads, detailed writes (the
+ * replies say what an append did), Redis-only reads for paging and migration, the memory tier's
+ * loads, and the journal of its call. The session store fits; a conversation sees nothing else of it.
+ */
+export interface ConversationEngine {
+  readonly keys: RedisKeys;
+  readonly memory: Pick<MemoryTier, 'loadHash' | 'loadListTail' | 'delete'>;
+  read: TieredStore['read'];
+  writeDetailed: TieredStore['writeDetailed'];
+  direct: TieredStore['direct'];
+  journaled: TieredStore['journaled'];
+  flushJournal: TieredStore['flushJournal'];
+  recoverLostState: TieredStore['recoverLostState'];
+}
 
 export interface ConversationOptions {
   /** Turns kept in memory and returned by {@link ConversationManager.getHistory}. @default 20 */
@@ -77,7 +95,7 @@ export class ConversationManager {
 
   private constructor(
     readonly sessionId: string,
-    private readonly store: SessionStore,
+    private readonly store: ConversationEngine,
     options: ConversationOptions,
     loaded: { context: Record<string, JsonValue>; turns: Turn[]; length: number },
     readonly loadInfo: LoadInfo,
@@ -99,7 +117,7 @@ export class ConversationManager {
    * While Redis is away it starts from what the memory tier holds; when memory holds nothing it
    * throws `RedisUnavailableError` (never an empty conversation for a call that may have turns).
    */
-  static async fromRedis(sessionId: string, store: SessionStore, options: ConversationOptions = {}): Promise<ConversationManager> {
+  static async fromRedis(sessionId: string, store: ConversationEngine, options: ConversationOptions = {}): Promise<ConversationManager> {
     const hotWindow = options.hotWindow ?? 20;
     const keys = { context: store.keys.conversation(sessionId, 'context'), history: store.keys.conversation(sessionId, 'history') };
     const ttl = {
@@ -391,7 +409,7 @@ interface RawConversation {
 }
 
 async function readCurrent(
-  store: SessionStore,
+  store: ConversationEngine,
   sessionId: string,
   keys: { context: string; history: string },
   hotWindow: number,
@@ -426,7 +444,7 @@ function decodeLoaded(contextKey: string, raw: RawConversation): { context: Reco
 }
 
 /** The Python accelerator's keys for a session, when any exists (two commands: they live in other slots). */
-async function readPython(store: SessionStore, sessionId: string): Promise<{ session: Record<string, string>; list: string[]; keys: string[] } | undefined> {
+async function readPython(store: ConversationEngine, sessionId: string): Promise<{ session: Record<string, string>; list: string[]; keys: string[] } | undefined> {
   const sessionKey = `session:${sessionId}`;
   const listKey = `${sessionId}:hist`;
   try {
