@@ -232,7 +232,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           store,
           logger,
           realtimeSocketOptions: { ca: emulator.ca },
-          onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
+          onCallerTranscription: (callId, text, utteranceId) => emulator.utterances.say(text, callId, utteranceId),
           hangUp: acsHangUp(store, () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),

@@ -9,7 +9,7 @@ export type AppRequest =
 
 export type AppMessage =
   | { readonly type: 'ready'; readonly baseUrl: string; readonly webPubSubWebhookUrl: string; readonly functionKey: string; readonly keyPrefix: string }
-  | { readonly type: 'utterance'; readonly callId: string; readonly text: string }
+  | { readonly type: 'utterance'; readonly callId: string; readonly text: string; readonly utteranceId?: string }
   | { readonly type: 'reply'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: string };
 
 /** What the app process did since the last reset: CPU (all threads), event-loop delay, memory, relays. */

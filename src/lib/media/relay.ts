@@ -57,6 +57,7 @@ import type { FixedPrompts } from '../agent/tts.js';
 import { RelayError } from './errors.js';
 import type { DefinitionBinding } from '../agents/model-binding.js';
 import { mediaAgentDefinition } from '../agents/media-binding.js';
+import { StandbyRelay, type StandbyStats } from './standby.js';
 
 export { RelayError } from './errors.js';
 
@@ -87,7 +88,7 @@ export type RelayOptions = {
    */
   readonly agents?: () => Promise<DefinitionBinding | undefined>;
   /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
-  readonly onCallerTranscription?: (callId: string, text: string) => void;
+  readonly onCallerTranscription?: (callId: string, text: string, utteranceId?: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Ends a call through ACS; enables the agent's `end_call` tool (see {@link acsHangUp}). */
@@ -117,6 +118,8 @@ export type RelayStats = {
   readonly released: number;
   /** Fire-and-forget frame or control sends the Web PubSub client refused (counted, not logged per frame). */
   readonly sendFailures: number;
+  /** With RELAY_STANDBY: the calls this relay stands by for, and what it kept and replayed. */
+  readonly standby?: StandbyStats;
 };
 
 export interface Relay {
@@ -191,6 +194,10 @@ class MediaRelay implements Relay {
   /** The registry of live media calls has been read (see {@link recover}). */
   private recovered = false;
   private counters = { claims: 0, takeovers: 0, released: 0, sendFailures: 0 };
+  /** RELAY_STANDBY: the calls this relay stands by for (see standby.ts). */
+  private readonly standby: StandbyRelay | undefined;
+  /** The shard of each call this relay stands by for. */
+  private readonly standbyShard = new Map<string, number>();
 
   constructor(private readonly options: RelayOptions) {
     this.workerId = options.workerId ?? `${hostname().replace(/[^A-Za-z0-9-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -198,6 +205,29 @@ class MediaRelay implements Relay {
     this.heartbeatTtlSeconds = options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds);
     this.affinityTtlSeconds = options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds);
     this.agent = options.agent ?? realtimeAgentFactory(options.config, { logger: options.logger, ...(options.realtimeSocketOptions ? { socketOptions: options.realtimeSocketOptions } : {}) });
+    this.standby = options.config.webPubSub.relayStandby ? this.createStandby() : undefined;
+  }
+
+  private createStandby(): StandbyRelay {
+    return new StandbyRelay({
+      workerId: this.workerId,
+      store: this.options.store,
+      logger: this.logger,
+      ttlSeconds: this.affinityTtlSeconds,
+      vadSilenceMs: DEFAULT_VAD_SILENCE_MS,
+      owns: (callId) => this.bridges.has(callId) || this.claiming.has(callId),
+      joinGroup: async (callId, group) => {
+        const session = await this.options.store.getCallSession(callId);
+        const shard = typeof session?.mediaShard === 'number' ? session.mediaShard : 0;
+        this.standbyShard.set(callId, shard);
+        await this.clients[shard]?.joinGroup(group);
+      },
+      leaveGroup: async (callId, group) => {
+        const shard = this.standbyShard.get(callId) ?? 0;
+        this.standbyShard.delete(callId);
+        await this.clients[shard]?.leaveGroup(group);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -239,6 +269,7 @@ class MediaRelay implements Relay {
         }
         return;
       }
+      if (this.standby?.onGroupMessage(message.group, message.data)) return;
       if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.onControl(parseRelayControl(message.data));
     });
     return client;
@@ -262,6 +293,7 @@ class MediaRelay implements Relay {
       calls: this.bridges.size,
       watched: this.watched.size,
       ...this.counters,
+      ...(this.standby ? { standby: this.standby.stats() } : {}),
       perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats }])),
     };
   }
@@ -301,6 +333,7 @@ class MediaRelay implements Relay {
     }
     this.mediaConnection.delete(callId);
     this.watched.delete(callId);
+    await this.standby?.drop(callId);
     // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
     await this.claiming.get(callId)?.catch(() => false);
     const bridge = this.bridges.get(callId);
@@ -323,6 +356,7 @@ class MediaRelay implements Relay {
     const handOver = [...this.bridges.keys()].map((callId) => ({ callId, connectionId: this.mediaConnection.get(callId) }));
     for (const { callId } of handOver) await this.handleDisconnected(callId);
     for (const { callId, connectionId } of handOver) this.announce(connectionId === undefined ? { type: 'call-connected', callId } : { type: 'call-connected', callId, connectionId });
+    await this.standby?.close();
     for (const client of this.clients) client.stop();
   }
 
@@ -330,6 +364,7 @@ class MediaRelay implements Relay {
     this.stopped = true;
     clearTimeout(this.timer);
     this.cancelClaimRetries();
+    this.standby?.terminate();
     for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
@@ -412,6 +447,9 @@ class MediaRelay implements Relay {
         : undefined;
     // A new call of a scenario is greeted in its agent's words, by name for a caller it knows.
     const callerProfile = definition && lookup && callerUserId && conversation.getHistory().length === 0 ? await this.profileOf(callId, callerUserId, lookup) : undefined;
+    // A standby taking the call over: the caller audio the conversation does not hold yet goes to the
+    // new session first. From here to the group handed to the bridge nothing awaits, so no frame is missed.
+    const replay = this.standby?.handOver(callId, conversation.getHistory()) ?? [];
     const bridge = new CallBridge({
       callId,
       conversation,
@@ -432,9 +470,11 @@ class MediaRelay implements Relay {
       ...(lookupProfile ? { lookupProfile } : {}),
       ...(this.options.prompts ? { prompts: this.options.prompts } : {}),
       ...(this.options.outboundAudio ? { outboundAudio: this.options.outboundAudio } : {}),
+      ...(replay.length > 0 ? { maxPendingFrames: replay.length + 250 } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
+    for (const frame of replay) bridge.onInboundFrame(frame);
     await client.joinGroup(inboundGroup(callId));
     await bridge.start();
   }
@@ -470,6 +510,7 @@ class MediaRelay implements Relay {
 
   private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
     const store = this.options.store;
+    await this.standby?.headStart(callId);
     // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
     await store.releaseAffinity(callId, deadOwner).catch(() => false);
     if (await this.handleConnected(callId, connectionId)) {
@@ -511,6 +552,7 @@ class MediaRelay implements Relay {
   private watch(callId: string, owner: string | null): void {
     this.watched.delete(callId);
     this.watched.set(callId, { owner });
+    if (owner !== null && owner !== this.workerId) void this.standby?.offer(callId);
     if (this.watched.size > MAX_WATCHED) {
       const oldest = this.watched.keys().next().value;
       if (oldest !== undefined) this.watched.delete(oldest);
@@ -531,7 +573,10 @@ class MediaRelay implements Relay {
       case 'call-claimed':
         if (message.workerId !== this.workerId) {
           const watched = this.watched.get(message.callId);
-          if (watched) watched.owner = message.workerId;
+          if (watched) {
+            watched.owner = message.workerId;
+            void this.standby?.offer(message.callId);
+          }
           if (this.bridges.has(message.callId)) void this.letGo(message.callId, 'claimed by another relay');
         }
         return;
@@ -594,6 +639,7 @@ class MediaRelay implements Relay {
         if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
       }
     }
+    await this.standby?.renew();
     if (!this.recovered) await this.recover();
     await this.sweep();
   }
@@ -670,6 +716,7 @@ class MediaRelay implements Relay {
         }
         if (owner === this.workerId) continue;
         if (!(await this.isAlive(owner, alive))) await this.takeOver(callId, owner);
+        else await this.standby?.offer(callId);
       } catch (error) {
         if (error instanceof RedisUnavailableError) return;
         this.logger.warn('relay sweep failed for a call', { callId, error: error as Error });

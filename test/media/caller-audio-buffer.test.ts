@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { CALLER_AUDIO_END, CallerAudioBuffer, CallerAudioPosition, replayDecision } from '../../src/lib/media/caller-audio-buffer.js';
+import { buildInboundAudioDataFrame, parseMediaFrame } from '../../src/lib/media/codec.js';
+import type { Turn } from '../../src/lib/state/conversation/turns.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const at = (ms: number): string => new Date(T0 + ms).toISOString();
+const loud = (ms: number): string => buildInboundAudioDataFrame({ data: Buffer.alloc(960, 7).toString('base64'), timestamp: at(ms), silent: false });
+const quiet = (ms: number): string => buildInboundAudioDataFrame({ data: Buffer.alloc(960).toString('base64'), timestamp: at(ms), silent: true });
+const transcription = (text: string): string => JSON.stringify({ kind: 'TranscriptionData', transcriptionData: { text, format: 'display', confidence: 0.9, offset: 0, duration: 0, words: [], resultStatus: 'Final' } });
+const turn = (role: Turn['role'], meta?: Turn['meta']): Turn => ({ id: `w-${Math.random()}`, role, content: role, at: at(0), ...(meta ? { meta } : {}) });
+
+describe('CallerAudioPosition', () => {
+  it('records on a caller turn the latest frame heard when its speech stopped, once', () => {
+    // Prepare
+    const position = new CallerAudioPosition();
+    position.heard(at(0));
+    position.heard(at(20));
+
+    // Act
+    position.speechStopped('item_1');
+    position.heard(at(40));
+
+    // Assess
+    expect(position.turnMeta('item_1')).toEqual({ [CALLER_AUDIO_END]: at(20) });
+    expect(position.turnMeta('item_1')).toEqual({});
+    expect(position.turnMeta(undefined)).toEqual({});
+  });
+
+  it('records nothing for frames without timestamps', () => {
+    const position = new CallerAudioPosition();
+    position.heard(undefined);
+    position.speechStopped('item_1');
+    expect(position.turnMeta('item_1')).toEqual({});
+  });
+});
+
+describe('replayDecision', () => {
+  it('replays everything while no caller turn is persisted', () => {
+    expect(replayDecision([turn('assistant')], { vadSilenceMs: 500 })).toEqual({ kind: 'all' });
+  });
+
+  it('replays from just after the last caller turn\'s speech ended (its stop minus the silence window, plus the margin)', () => {
+    const history = [turn('assistant'), turn('user', { [CALLER_AUDIO_END]: at(1_000) }), turn('assistant'), turn('user', { [CALLER_AUDIO_END]: at(5_000) }), turn('assistant')];
+    expect(replayDecision(history, { vadSilenceMs: 500 })).toEqual({ kind: 'from', fromMs: T0 + 4_600 });
+  });
+
+  it('skips keyed turns, which have no audio', () => {
+    const history = [turn('user', { [CALLER_AUDIO_END]: at(1_000) }), turn('user', { via: 'dtmf' })];
+    expect(replayDecision(history, { vadSilenceMs: 500, marginMs: 0 })).toEqual({ kind: 'from', fromMs: T0 + 500 });
+  });
+
+  it('replays nothing when the last caller turn has no position, rather than saying it twice', () => {
+    expect(replayDecision([turn('user')], { vadSilenceMs: 500 }).kind).toBe('none');
+  });
+});
+
+describe('CallerAudioBuffer', () => {
+  it('replays speech as received and silence rebuilt to the same frame, from the decision on', () => {
+    // Prepare
+    const buffer = new CallerAudioBuffer();
+    const frames = [quiet(0), quiet(20), loud(40), loud(60), transcription('hello there'), quiet(80)];
+    for (const frame of frames) buffer.push(frame);
+
+    // Act
+    const all = buffer.replay({ kind: 'all' });
+    const fromSpeech = buffer.replay({ kind: 'from', fromMs: T0 + 40 });
+
+    // Assess
+    expect(all).toHaveLength(6);
+    expect(all.map((f) => parseMediaFrame(f))).toEqual(frames.map((f) => parseMediaFrame(f)));
+    // The transcription stands at its utterance's last frame.
+    expect(fromSpeech).toEqual([loud(40), loud(60), transcription('hello there'), quiet(80)].map((f, i) => (i === 3 ? fromSpeech[3] : f)));
+    expect(parseMediaFrame(fromSpeech[3]!)).toEqual(parseMediaFrame(quiet(80)));
+    expect(buffer.replay({ kind: 'none', reason: 'test' })).toEqual([]);
+  });
+
+  it('keeps at most its duration, dropping the oldest', () => {
+    const buffer = new CallerAudioBuffer({ maxDurationMs: 100 });
+    for (let ms = 0; ms <= 1_000; ms += 20) buffer.push(loud(ms));
+    const kept = buffer.replay({ kind: 'all' }).map((f) => (parseMediaFrame(f) as { timestamp: string }).timestamp);
+    expect(kept[0]).toBe(at(900));
+    expect(kept.at(-1)).toBe(at(1_000));
+    expect(buffer.dropped).toBe(45);
+  });
+
+  it('keeps at most its size, where silence costs next to nothing', () => {
+    const buffer = new CallerAudioBuffer({ maxChars: 3 * loud(0).length });
+    for (let ms = 0; ms < 200; ms += 20) buffer.push(loud(ms));
+    for (let ms = 200; ms < 2_200; ms += 20) buffer.push(quiet(ms));
+    expect(buffer.size).toBeLessThanOrEqual(3 * loud(0).length);
+    const replayed = buffer.replay({ kind: 'all' }).map((f) => parseMediaFrame(f) as { silent: boolean });
+    expect(replayed.filter((f) => !f.silent).length).toBeLessThan(3);
+    expect(replayed.filter((f) => f.silent)).toHaveLength(100);
+  });
+
+  it('refuses frames it cannot place (no timestamp, not JSON) and ignores DTMF', () => {
+    const buffer = new CallerAudioBuffer();
+    buffer.push('not json');
+    buffer.push(buildInboundAudioDataFrame({ data: 'AAAA' }).replace(/"timestamp":"[^"]*",/, ''));
+    buffer.push(JSON.stringify({ kind: 'DtmfData', dtmfData: { data: '5' } }));
+    expect(buffer.refused).toBe(2);
+    expect(buffer.length).toBe(0);
+  });
+});
