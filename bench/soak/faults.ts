@@ -1,5 +1,6 @@
 import type { ClusterNode, RedisCluster } from '../../emulators/redis/cluster.js';
 import type { AppProcess } from './app-client.js';
+import type { AppStats } from './protocol.js';
 
 /** What a fault did and how long the system took to be whole again (ms on this process's clock). */
 export interface FaultRecord {
@@ -70,9 +71,11 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
   const fromWallMs = Date.now();
   const { workerId, calls } = await app.terminateRelay();
   let recoveredMs: number | undefined;
+  let after = before;
   const deadline = atMs + 15_000;
   while (performance.now() < deadline) {
     const now = await app.stats();
+    after = now;
     const takeovers = now.relays.filter((r) => !r.terminated).reduce((n, r) => n + r.takeovers, 0) - before.relays.filter((r) => r.workerId !== workerId).reduce((n, r) => n + r.takeovers, 0);
     if (takeovers >= calls || owned(now) >= owned(before)) {
       recoveredMs = Math.round(performance.now() - atMs);
@@ -87,9 +90,17 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
     atMs,
     fromWallMs,
     toWallMs,
-    detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}; ${replacement}`,
+    detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}${standbyReplays(before, after, workerId)}; ${replacement}`,
     ...(recoveredMs === undefined ? {} : { recoveredMs }),
   };
+}
+
+/** With RELAY_STANDBY: how many of the dead relay's calls a standby took over with the caller audio it kept. */
+function standbyReplays(before: AppStats, after: AppStats, deadWorkerId: string): string {
+  const replays = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.replays ?? 0), 0);
+  const frames = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.framesReplayed ?? 0), 0);
+  if (!after.relays.some((r) => r.standby)) return '';
+  return `; ${replays(after) - replays(before)} taken over by their standby (${frames(after) - frames(before)} caller frames replayed)`;
 }
 
 /** A supervisor restarting the relay: a start that fails (Redis not ready yet) is tried again. */

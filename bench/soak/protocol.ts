@@ -22,5 +22,5 @@ export interface AppStats {
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
   readonly rssMb: number;
-  readonly relays: ReadonlyArray<{ readonly workerId: string; readonly calls: number; readonly takeovers: number; readonly terminated: boolean }>;
+  readonly relays: ReadonlyArray<{ readonly workerId: string; readonly calls: number; readonly takeovers: number; readonly terminated: boolean; readonly standby?: { readonly calls: number; readonly replays: number; readonly framesReplayed: number } }>;
 }

@@ -11,26 +11,37 @@ const transcription = (text: string): string => JSON.stringify({ kind: 'Transcri
 const turn = (role: Turn['role'], meta?: Turn['meta']): Turn => ({ id: `w-${Math.random()}`, role, content: role, at: at(0), ...(meta ? { meta } : {}) });
 
 describe('CallerAudioPosition', () => {
-  it('records on a caller turn the latest frame heard when its speech stopped, once', () => {
-    // Prepare
+  it('records on a caller turn where its speech stopped in the stream, however late the model says so, once', () => {
+    // Prepare: 10 frames wait while the session connects, 40 more go to it live.
     const position = new CallerAudioPosition();
-    position.heard(at(0));
-    position.heard(at(20));
+    for (let i = 0; i < 10; i++) position.heard(at(i * 20));
+    position.sessionStarted(10);
+    for (let i = 10; i < 50; i++) position.heard(at(i * 20));
 
-    // Act
-    position.speechStopped('item_1');
-    position.heard(at(40));
+    // Act: the model stopped the speech at 600 ms of its input, and says so when 1,000 ms had been sent.
+    position.speechStopped('item_1', 600);
+    position.heard(at(1_000));
 
-    // Assess
-    expect(position.turnMeta('item_1')).toEqual({ [CALLER_AUDIO_END]: at(20) });
+    // Assess: its input began with the stream's frame at 0 ms.
+    expect(position.turnMeta('item_1')).toEqual({ [CALLER_AUDIO_END]: at(600) });
     expect(position.turnMeta('item_1')).toEqual({});
     expect(position.turnMeta(undefined)).toEqual({});
+  });
+
+  it('counts the session\'s input from the frames it was first given, not from the call\'s start', () => {
+    const position = new CallerAudioPosition();
+    for (let i = 0; i < 100; i++) position.heard(at(i * 20));
+    // A new session (a reconnect) is given the last 5 frames first.
+    position.sessionStarted(5);
+    for (let i = 100; i < 120; i++) position.heard(at(i * 20));
+    position.speechStopped('item_2', 200);
+    expect(position.turnMeta('item_2')).toEqual({ [CALLER_AUDIO_END]: at(95 * 20 + 200) });
   });
 
   it('records nothing for frames without timestamps', () => {
     const position = new CallerAudioPosition();
     position.heard(undefined);
-    position.speechStopped('item_1');
+    position.speechStopped('item_1', 20);
     expect(position.turnMeta('item_1')).toEqual({});
   });
 });

@@ -208,6 +208,7 @@ export class CallBridge {
     }
     this.session = session;
     this.reconnects = 0;
+    this.callerAudioPosition.sessionStarted(this.pending.length);
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
     if (resumed) {
       // The previous relay died after the caller's turn was written but before its answer was: answer it.
@@ -362,7 +363,7 @@ export class CallBridge {
         else this.tracker.onAgentTranscriptDelta(responseId, itemId, text);
       },
       onSpeechStarted: () => this.onCallerSpeechStarted(),
-      onSpeechStopped: (event) => this.callerAudioPosition.speechStopped(event.itemId),
+      onSpeechStopped: (event) => this.callerAudioPosition.speechStopped(event.itemId, event.audioEndMs),
       onTurnCompleted: (turn) => this.onTurnCompleted(turn),
       onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
       onToolCall: (call) => this.onToolCall(call),

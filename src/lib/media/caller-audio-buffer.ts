@@ -3,10 +3,10 @@
  * conversation already holds.
  *
  * Positions are ACS's own: every AudioData frame carries the stream's `timestamp`, the same for every
- * relay that hears the frame. The owner records on each caller turn the timestamp of the latest frame
- * it had when the model reported the end of that speech (`meta.callerAudioEnd`); a standby that takes
- * the call over replays what it kept after the last such turn, so the utterance the dead owner never
- * persisted is heard again by the new agent session.
+ * relay that hears the frame. The owner records on each caller turn where the model's VAD ended that
+ * speech, in the stream's time (`meta.callerAudioEnd`); a standby that takes the call over replays what
+ * it kept after the last such turn, so the utterance the dead owner never persisted is heard again by
+ * the new agent session.
  *
  * Silent frames (ACS marks them `silent`) are kept as their length only and rebuilt on replay, so a
  * standby's memory grows with what the caller says, not with the call's length.
@@ -15,6 +15,7 @@
 import type { JsonValue } from '../state/codec.js';
 import type { Turn } from '../state/conversation/turns.js';
 import { buildInboundAudioDataFrame, parseMediaFrame } from './codec.js';
+import { FRAME_DURATION_MS } from './audio.js';
 
 /** Turn meta: the ACS timestamp of the latest caller frame when the model heard the turn's speech end. */
 export const CALLER_AUDIO_END = 'callerAudioEnd';
@@ -23,22 +24,35 @@ export const CALLER_AUDIO_END = 'callerAudioEnd';
 const MAX_PENDING_TURN_ENDS = 16;
 
 /**
- * The owner's side: the latest caller frame's timestamp, and where each caller turn's speech ended
- * (kept as strings: one assignment per frame on the hot path).
+ * The owner's side: where each caller turn's speech ended in the stream. The model reports the end in
+ * its own input time (`audio_end_ms`, from the first audio the session got); the frames given to the
+ * session since then, and the latest one's timestamp, turn that into stream time however late the
+ * event arrives (one counter and one assignment per frame on the hot path; the arithmetic runs per turn).
  */
 export class CallerAudioPosition {
   private latest: string | undefined;
+  /** 20 ms frames the agent session has had, counted from its first (see {@link sessionStarted}). */
+  private framesSinceSessionStart = 0;
   private readonly turnEnds = new Map<string, string>();
 
-  /** Each caller AudioData frame, in order. */
+  /** Each caller AudioData frame, in order (whether it goes to the session now or waits for it). */
   heard(timestamp: string | undefined): void {
+    this.framesSinceSessionStart += 1;
     if (timestamp !== undefined) this.latest = timestamp;
   }
 
-  /** The model's server VAD ended the caller's speech for `itemId`. */
-  speechStopped(itemId: string): void {
-    if (this.latest === undefined) return;
-    this.turnEnds.set(itemId, this.latest);
+  /** An agent session starts, first given the `waitingFrames` kept while it connected. */
+  sessionStarted(waitingFrames: number): void {
+    this.framesSinceSessionStart = waitingFrames;
+  }
+
+  /** The model's server VAD ended the caller's speech for `itemId` at `audioEndMs` of the session's input. */
+  speechStopped(itemId: string, audioEndMs: number): void {
+    const latestMs = this.latest === undefined ? Number.NaN : Date.parse(this.latest);
+    if (Number.isNaN(latestMs) || !Number.isFinite(audioEndMs)) return;
+    const heardMs = this.framesSinceSessionStart * FRAME_DURATION_MS;
+    const endMs = latestMs + FRAME_DURATION_MS - Math.max(0, heardMs - audioEndMs);
+    this.turnEnds.set(itemId, new Date(endMs).toISOString());
     if (this.turnEnds.size > MAX_PENDING_TURN_ENDS) this.turnEnds.delete(this.turnEnds.keys().next().value!);
   }
 
@@ -60,11 +74,10 @@ export type ReplayDecision =
   | { readonly kind: 'none'; readonly reason: string };
 
 /**
- * Where to replay from, given the persisted conversation. The recorded end is when the model's VAD
+ * Where to replay from, given the persisted conversation. The recorded end is where the model's VAD
  * said the speech had stopped: the speech itself ended `vadSilenceMs` before, and the caller cannot
- * have started again before the stop. So replay starts `marginMs` after the speech's end: none of the
- * persisted utterance is heard twice, and the next one's start is kept as long as the model's stop
- * event reached the owner within `vadSilenceMs - marginMs` of its last frame.
+ * have started again before the stop. So replay starts `marginMs` after the speech's end and before
+ * the stop: none of the persisted utterance is heard twice, and the next one is heard from its start.
  */
 export function replayDecision(history: readonly Turn[], options: { readonly vadSilenceMs: number; readonly marginMs?: number }): ReplayDecision {
   for (let i = history.length - 1; i >= 0; i--) {
