@@ -93,6 +93,18 @@ const WHOLE_CALL = [
 describe('relay killed while the caller speaks, with a standby relay', () => {
   const fixture = standbyStack(true);
 
+  it('has the other relay stand by as soon as the owner has claimed the call, not at its next beat', { timeout: 30_000 }, async () => {
+    const stack = fixture.stack();
+    const placed = stack.acs.placeCall({ from: '+15550107200', to: APP_NUMBER, steps: [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, { hangUp: true }] }, { eventGridUrl: stack.eventGridUrl, maxDurationMs: 20_000 });
+    const owner = await eventually('a relay owning the call', () => stack.media!.relays.find((r) => r.calls().length > 0), 10_000);
+    const claimedAt = performance.now();
+    const standby = await eventually('a relay standing by', () => stack.media!.relays.find((r) => r !== owner && (r.stats().standby?.calls ?? 0) > 0), 5_000);
+    // The relays beat every 1.7 s here (5 s heartbeats): standing by at once means well before that.
+    expect(performance.now() - claimedAt).toBeLessThan(600);
+    await placed;
+    await eventually('the standby let the ended call go', () => (standby.stats().standby!.calls === 0 ? true : undefined), 10_000);
+  });
+
   it.each<[Moment, string]>([
     ['mid-utterance', '+15550107201'],
     ['just after the utterance', '+15550107202'],

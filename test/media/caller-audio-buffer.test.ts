@@ -86,12 +86,33 @@ describe('CallerAudioBuffer', () => {
     expect(buffer.replay({ kind: 'none', reason: 'test' })).toEqual([]);
   });
 
+  it('leaves out an utterance it holds only the end of (it joined late, or the bounds cut it)', () => {
+    // Prepare: the standby joined mid-utterance.
+    const buffer = new CallerAudioBuffer();
+    const frames = [loud(1_000), loud(1_020), transcription('the end of it'), quiet(1_040), loud(1_060), quiet(1_080)];
+    for (const frame of frames) buffer.push(frame);
+
+    // Act
+    const fromEarlier = buffer.replay({ kind: 'from', fromMs: T0 + 500 });
+    const fromWithin = buffer.replay({ kind: 'from', fromMs: T0 + 1_020 });
+    const all = buffer.replay({ kind: 'all' });
+
+    // Assess: from the first silent frame on; a replay that starts within what it holds is whole.
+    const times = (replayed: string[]) => replayed.map((f) => (parseMediaFrame(f) as { timestamp?: string }).timestamp);
+    expect(times(fromEarlier)).toEqual([at(1_040), at(1_060), at(1_080)]);
+    expect(times(all)).toEqual([at(1_040), at(1_060), at(1_080)]);
+    expect(times(fromWithin)).toEqual([at(1_020), undefined, at(1_040), at(1_060), at(1_080)]);
+  });
+
   it('keeps at most its duration, dropping the oldest', () => {
     const buffer = new CallerAudioBuffer({ maxDurationMs: 100 });
     for (let ms = 0; ms <= 1_000; ms += 20) buffer.push(loud(ms));
-    const kept = buffer.replay({ kind: 'all' }).map((f) => (parseMediaFrame(f) as { timestamp: string }).timestamp);
-    expect(kept[0]).toBe(at(900));
-    expect(kept.at(-1)).toBe(at(1_000));
+    const kept = buffer.replay({ kind: 'from', fromMs: T0 }).map((f) => (parseMediaFrame(f) as { timestamp: string }).timestamp);
+    expect(kept).toEqual([]); // all speech, cut by the bound: nothing whole to replay
+    const recent = buffer.replay({ kind: 'from', fromMs: T0 + 950 }).map((f) => (parseMediaFrame(f) as { timestamp: string }).timestamp);
+    expect(recent[0]).toBe(at(960));
+    expect(buffer.length).toBe(6);
+    expect(recent.at(-1)).toBe(at(1_000));
     expect(buffer.dropped).toBe(45);
   });
 

@@ -161,14 +161,25 @@ export class CallerAudioBuffer {
     }
   }
 
-  /** The frames to replay (rebuilt silence included), oldest first. */
+  /**
+   * The frames to replay (rebuilt silence included), oldest first. When the buffer does not reach back
+   * to where the replay should start (the standby joined late, or the bounds dropped the oldest), it
+   * may begin inside an utterance: that partial utterance is left out (up to the first silent frame),
+   * since its tail alone would be heard as something else or nothing.
+   */
   replay(decision: ReplayDecision): string[] {
     if (decision.kind === 'none') return [];
     const out: string[] = [];
     const zeros = new Map<number, string>();
+    const oldest = this.frames[this.head];
+    let partial = oldest !== undefined && (decision.kind === 'all' || oldest.atMs > decision.fromMs);
     for (let i = this.head; i < this.frames.length; i++) {
       const kept = this.frames[i]!;
       if (decision.kind === 'from' && kept.atMs < decision.fromMs) continue;
+      if (partial) {
+        if (kept.text !== undefined) continue;
+        partial = false;
+      }
       if (kept.text !== undefined) {
         out.push(kept.text);
         continue;

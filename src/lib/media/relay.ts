@@ -215,7 +215,8 @@ class MediaRelay implements Relay {
       logger: this.logger,
       ttlSeconds: this.affinityTtlSeconds,
       vadSilenceMs: DEFAULT_VAD_SILENCE_MS,
-      owns: (callId) => this.bridges.has(callId) || this.claiming.has(callId),
+      // Not `claiming`: a relay that just lost the claim offers to stand by from inside it.
+      owns: (callId) => this.bridges.has(callId),
       joinGroup: async (callId, group) => {
         const session = await this.options.store.getCallSession(callId);
         const shard = typeof session?.mediaShard === 'number' ? session.mediaShard : 0;

@@ -44,7 +44,7 @@ export type StandbyOptions = {
   /** Joins or leaves a group on the call's Web PubSub shard. */
   readonly joinGroup: (callId: string, group: string) => Promise<void>;
   readonly leaveGroup: (callId: string, group: string) => Promise<void>;
-  /** Whether this relay owns (or is claiming) the call: a relay is never its own call's standby. */
+  /** Whether this relay owns the call: a relay is never its own call's standby. */
   readonly owns: (callId: string) => boolean;
 };
 
