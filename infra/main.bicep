@@ -474,6 +474,7 @@ module functionApp 'modules/function-app.bicep' = {
     mediaAudioFormat: mediaAudioFormat
     // The main app scales on demand: it never runs a relay (see relayApp).
     relayEnabled: false
+    relayStandby: false
     agentMode: agentMode
     openAiEndpoint: aiServices.outputs.openAiEndpoint
     openAiApiVersion: openAiApiVersion

@@ -71,11 +71,9 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
   const fromWallMs = Date.now();
   const { workerId, calls } = await app.terminateRelay();
   let recoveredMs: number | undefined;
-  let after = before;
   const deadline = atMs + 15_000;
   while (performance.now() < deadline) {
     const now = await app.stats();
-    after = now;
     const takeovers = now.relays.filter((r) => !r.terminated).reduce((n, r) => n + r.takeovers, 0) - before.relays.filter((r) => r.workerId !== workerId).reduce((n, r) => n + r.takeovers, 0);
     if (takeovers >= calls || owned(now) >= owned(before)) {
       recoveredMs = Math.round(performance.now() - atMs);
@@ -85,6 +83,8 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
   }
   const toWallMs = Date.now();
   const replacement = await startReplacement(app);
+  // Read once the replacement runs: takeovers still finishing when recovery was seen are counted too.
+  const after = await app.stats();
   return {
     fault: 'relay kill',
     atMs,
@@ -100,7 +100,7 @@ function standbyReplays(before: AppStats, after: AppStats, deadWorkerId: string)
   const replays = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.replays ?? 0), 0);
   const frames = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.framesReplayed ?? 0), 0);
   if (!after.relays.some((r) => r.standby)) return '';
-  return `; ${replays(after) - replays(before)} taken over by their standby (${frames(after) - frames(before)} caller frames replayed)`;
+  return `; ${replays(after) - replays(before)} taken over by a standby that replayed what it kept (${frames(after) - frames(before)} caller frames)`;
 }
 
 /** A supervisor restarting the relay: a start that fails (Redis not ready yet) is tried again. */
