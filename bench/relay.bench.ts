@@ -1,7 +1,7 @@
 /**
  * Media relay capacity: concurrent calls on ONE relay process at 50 frames/s each way.
  *
- *   npm run bench -- relay [--calls 100,300,500] [--seconds 8] [--fps 50] [--no-direct] [--no-failover] [--failovers 3]
+ *   npm run bench -- relay [--calls 100,300,500] [--seconds 8] [--fps 50] [--no-direct] [--no-failover] [--failovers 3] [--standby]
  *
  * Three processes, as in production where ACS, Web PubSub and the relay are different machines:
  * - the Web PubSub emulator (emulators/webpubsub/main.ts) in a child process;
@@ -34,6 +34,11 @@
  * the client SDK does, CallBridge, codec, playback tracker, the echo agent, the outbound sendToGroup
  * message serialised as the SDK does) driven in this process by a 1 ms scheduler that spreads every
  * call's 50 frames/s evenly, with no emulator or callers competing for the cores: the relay's own cost.
+ *
+ * `--standby` adds, per step, what standing by for those calls costs another relay (RELAY_STANDBY):
+ * the same caller frames, each envelope parsed as the client SDK does and kept in the call's caller
+ * audio buffer (standby.ts), driven the same way; its CPU per call and the memory the buffers hold once
+ * full. The caller speaks all the time here, so the buffers reach their size bound (the worst case).
  */
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -52,6 +57,7 @@ import { SessionStore } from '../src/lib/state/session-store.js';
 import { RelayLeases } from '../src/lib/state/relay-leases.js';
 import { ConversationManager } from '../src/lib/state/conversation/conversation-manager.js';
 import { CallBridge } from '../src/lib/media/call-bridge.js';
+import { CallerAudioBuffer } from '../src/lib/media/caller-audio-buffer.js';
 import { consoleLogger } from '../src/lib/telemetry/logger.js';
 import { RedisServer } from '../emulators/redis/server.js';
 import { LatencyRecorder, printTable, processCpuMs, round, sleep, startWebPubSubEmulatorProcess } from './lib.js';
@@ -79,6 +85,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       // Every 20 ms model delta its own AudioData message, as before coalescing: for comparison.
       'no-coalesce': { type: 'boolean', default: false },
       failovers: { type: 'string', default: '3' },
+      standby: { type: 'boolean', default: false },
     },
   });
   const steps = String(values.calls).split(',').map(Number).filter((n) => n > 0);
@@ -87,10 +94,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const redis = await RedisServer.start();
   const results: Record<string, unknown>[] = [];
   const direct: Record<string, unknown>[] = [];
+  const standby: Record<string, unknown>[] = [];
   try {
     for (const calls of steps) {
       results.push(await step(calls, seconds, fps, redis, values['no-coalesce'] ? PER_DELTA : undefined));
       if (!values['no-direct']) direct.push(await directStep(calls, seconds, fps, redis));
+      if (values.standby) standby.push(await standbyStep(calls, seconds, fps));
     }
   } finally {
     await redis.dispose();
@@ -106,6 +115,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   if (direct.length > 0) {
     console.log('\ndirect frame path (no emulator or callers on the cores):');
     printTable(direct.map(relayRow));
+  }
+  if (standby.length > 0) {
+    console.log('\nstanding by (RELAY_STANDBY): another relay keeping the same calls\' caller audio:');
+    printTable(standby);
   }
   // A latency of the frames that arrived says nothing about the ones that did not: a step passes
   // only with its p99 in budget and no frame lost.
@@ -135,6 +148,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     outboundAudio: values['no-coalesce'] ? 'one message per 20 ms delta' : 'coalesced (120-200 ms messages)',
     steps: results,
     direct,
+    ...(standby.length > 0 ? { standby } : {}),
     capacity: { basis: 'concept-performance send to small group: 400 inbound msgs/s (2 KB) per unit, 15,000 per resource; 1,000 connections per unit', perCall: lightest ? { calls: lightest.calls, lostPercent: lightest.lostPercent, inboundMsgsPerSec: lightest.wpsInboundMsgsPerCallPerSec, inboundCostPerSec: lightest.wpsInboundCostPerCallPerSec } : undefined, table: capacity },
     ...(failover ? { failover } : {}),
     budgets,
@@ -210,6 +224,63 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
     relayCpuMicrosPerFramePair: round((cpu.user + cpu.system) / Math.max(1, framesIn), 1),
     framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
     outboundWireMBPerSecond: round(wireBytes / 1e6 / ((elapsedMs + WARMUP_MS) / 1000), 1),
+  };
+}
+
+/** A standby relay's frame path alone (see the header): envelope parsed, frame kept in the call's buffer. */
+async function standbyStep(calls: number, seconds: number, fps: number): Promise<Record<string, unknown>> {
+  const data = Buffer.alloc(PCM_FRAME_BYTES, 1).toString('base64');
+  const t0 = Date.now();
+  const buffers = Array.from({ length: calls }, () => new CallerAudioBuffer());
+  const groups = Array.from({ length: calls }, (_, i) => `call.standby-${calls}-${i}.in`);
+  const heapBefore = process.memoryUsage().heapUsed;
+  const framesPerMs = (calls * fps) / 1000;
+  let measuring = false;
+  let framesIn = 0;
+  let next = 0;
+  let owed = 0;
+  let tick = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    owed += (now - last) * framesPerMs;
+    last = now;
+    while (owed >= 1) {
+      owed -= 1;
+      const i = next;
+      next = (next + 1) % calls;
+      if (i === 0) tick += 1;
+      // Stream time advances 20 ms per frame of each call, as ACS's timestamps do; the envelope is what
+      // the socket delivers (built by template, the cheapest stand-in for the wire), parsed as the SDK does.
+      const frame = `{\\"kind\\":\\"AudioData\\",\\"audioData\\":{\\"timestamp\\":\\"${new Date(t0 + tick * 20).toISOString()}\\",\\"participantRawID\\":\\"4:+15550100123\\",\\"data\\":\\"${data}\\",\\"silent\\":false}}`;
+      const envelope = `{"type":"message","from":"group","group":"${groups[i]}","dataType":"text","data":"${frame}"}`;
+      const message = JSON.parse(envelope) as { data: string };
+      buffers[i]!.push(message.data);
+      if (measuring) framesIn++;
+    }
+  }, 1);
+  await sleep(WARMUP_MS);
+  const cpuStart = process.cpuUsage();
+  const startedAt = performance.now();
+  measuring = true;
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = process.cpuUsage(cpuStart);
+  clearInterval(timer);
+  const heldChars = buffers.reduce((n, b) => n + b.size, 0);
+  const heapAfter = process.memoryUsage().heapUsed;
+  const cpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+  return {
+    calls,
+    standbyCpuPercentOfOneCore: round(cpuPct, 1),
+    standbyCpuPercentOfOneCorePerCall: round(cpuPct / calls, 4),
+    // Building each frame and envelope (a timestamp and two templates) is counted too: an upper bound.
+    standbyCpuMicrosPerFrame: round((cpu.user + cpu.system) / Math.max(1, framesIn), 1),
+    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    bufferedSecondsPerCall: round((buffers[0]!.length * 20) / 1000, 1),
+    heldMBPerCall: round(heldChars / calls / 1e6, 2),
+    heapGrowthMB: round((heapAfter - heapBefore) / 1e6, 1),
   };
 }
 

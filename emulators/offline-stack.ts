@@ -235,7 +235,7 @@ export async function startOfflineStack(options: OfflineStackOptions = {}): Prom
           leases,
           logger,
           realtimeSocketOptions: { ca: emulator.ca },
-          onCallerTranscription: (callId, text) => emulator.utterances.say(text, callId),
+          onCallerTranscription: (callId, text, utteranceId) => emulator.utterances.say(text, callId, utteranceId),
           hangUp: acsHangUp(new CallSessions(store), () => runtime.acs(), logger),
           ...(transfer ? { transfer } : {}),
           lookupProfile: archiveProfileLookup(() => runtime.archive()),

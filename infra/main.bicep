@@ -117,6 +117,9 @@ param relayInstances int = 2
 @description('Memory of each relay instance, in MB (2048: 1 vCPU, 4096: 2 vCPU).')
 param relayInstanceMemoryMB int = 2048
 
+@description('RELAY_STANDBY: a standby relay per call keeps the caller\'s audio, so a relay that dies loses no caller turn; doubles the inbound Web PubSub messages. Needs relayInstances >= 2.')
+param relayStandby bool = false
+
 @minValue(1)
 @maxValue(1000)
 @description('Upper bound of Flex Consumption scale-out.')
@@ -471,6 +474,7 @@ module functionApp 'modules/function-app.bicep' = {
     mediaAudioFormat: mediaAudioFormat
     // The main app scales on demand: it never runs a relay (see relayApp).
     relayEnabled: false
+    relayStandby: false
     agentMode: agentMode
     openAiEndpoint: aiServices.outputs.openAiEndpoint
     openAiApiVersion: openAiApiVersion
@@ -532,6 +536,7 @@ module relayApp 'modules/function-app.bicep' = if (relayInstances > 0) {
     mediaMode: mediaMode
     mediaAudioFormat: mediaAudioFormat
     relayEnabled: true
+    relayStandby: relayStandby
     agentMode: agentMode
     openAiEndpoint: aiServices.outputs.openAiEndpoint
     openAiApiVersion: openAiApiVersion

@@ -11,7 +11,7 @@ export interface AppProcessOptions {
   readonly settings: Record<string, string>;
   readonly media?: { readonly relays: number; readonly webPubSubAccessKey: string; readonly webPubSubEndpoint: string; readonly realtimeCa: string; readonly heartbeatTtlSeconds: number };
   /** What a caller said, from the relay's side channel (media path). */
-  readonly onUtterance?: (callId: string, text: string) => void;
+  readonly onUtterance?: (callId: string, text: string, utteranceId?: string) => void;
   /** The app's own output (its JSON log lines) is appended here. */
   readonly logFile: string;
   /** @default 60000 */
@@ -68,7 +68,7 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
         clearTimeout(timer);
         resolve(message);
       } else if (message.type === 'utterance') {
-        options.onUtterance?.(message.callId, message.text);
+        options.onUtterance?.(message.callId, message.text, message.utteranceId);
       } else if (message.type === 'reply') {
         const waiter = pending.get(message.id);
         pending.delete(message.id);

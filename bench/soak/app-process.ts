@@ -73,7 +73,7 @@ async function launchRelay(): Promise<Relay> {
     leases: new RelayLeases(store, logger),
     logger,
     realtimeSocketOptions: { ca: media.realtimeCa },
-    onCallerTranscription: (callId, text) => send({ type: 'utterance', callId, text }),
+    onCallerTranscription: (callId, text, utteranceId) => send({ type: 'utterance', callId, text, ...(utteranceId === undefined ? {} : { utteranceId }) }),
     hangUp: acsHangUp(new CallSessions(store), () => runtime.acs(), logger),
     ...(transfer ? { transfer } : {}),
     lookupProfile: archiveProfileLookup(() => runtime.archive()),
@@ -102,7 +102,7 @@ function stats(reset: boolean): AppStats {
     loopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
     loopDelayMaxMs: Math.round(loopDelay.max / 1e4) / 100,
     rssMb: Math.round(process.memoryUsage().rss / 1048576),
-    relays: relays.map((r) => ({ workerId: r.workerId, calls: r.calls().length, takeovers: r.stats().takeovers, terminated: !relayCleanups.has(r) })),
+    relays: relays.map((r) => ({ workerId: r.workerId, calls: r.calls().length, takeovers: r.stats().takeovers, terminated: !relayCleanups.has(r), ...(r.stats().standby ? { standby: r.stats().standby } : {}) })),
   };
   if (reset) {
     cpuMark = process.cpuUsage();

@@ -39,6 +39,8 @@ export interface SoakEnvironment {
 export interface SoakEnvironmentOptions {
   readonly media: boolean;
   readonly relays: number;
+  /** RELAY_STANDBY for the media app's relays. */
+  readonly relayStandby: boolean;
   /** Play speed of the ACS emulator (ms of audio per character of prompt text). */
   readonly speechMsPerChar: number;
   readonly speechMsPerWord: number;
@@ -70,7 +72,8 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
       webPubSub = await startWebPubSubEmulator({ logger, hubs: { media: {} } });
       const wps = webPubSub;
       cleanups.push(() => wps.close());
-      realtime = await startRealtimeEmulator({ speechMsPerWord: options.speechMsPerWord });
+      // Realistic: a relay that joins mid-utterance does not get its words (as a real model would not).
+      realtime = await startRealtimeEmulator({ speechMsPerWord: options.speechMsPerWord, tailTranscription: 'unintelligible' });
       const rt = realtime;
       cleanups.push(() => rt.close());
       mediaSettings = {
@@ -80,6 +83,7 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
         AZURE_OPENAI_ENDPOINT: realtime.endpoint,
         AZURE_OPENAI_API_KEY: realtime.apiKey,
         AZURE_OPENAI_REALTIME_DEPLOYMENT: realtime.deployment,
+        RELAY_STANDBY: String(options.relayStandby),
       };
     }
 
@@ -123,7 +127,7 @@ export async function startSoakEnvironment(options: SoakEnvironmentOptions): Pro
         settings: { ...settings, REDIS_KEY_PREFIX: `soakm${randomBytes(3).toString('hex')}`, ...mediaSettings },
         logFile: options.appLogFile,
         media: { relays: options.relays, webPubSubAccessKey: webPubSub.accessKey, webPubSubEndpoint: webPubSub.endpoint, realtimeCa: realtime.ca, heartbeatTtlSeconds: 5 },
-        onUtterance: (callId, text) => utterances.say(text, callId),
+        onUtterance: (callId, text, utteranceId) => utterances.say(text, callId, utteranceId),
       });
       const started = mediaApp;
       cleanups.push(() => started.close());

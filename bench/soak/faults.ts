@@ -1,5 +1,6 @@
 import type { ClusterNode, RedisCluster } from '../../emulators/redis/cluster.js';
 import type { AppProcess } from './app-client.js';
+import type { AppStats } from './protocol.js';
 
 /** What a fault did and how long the system took to be whole again (ms on this process's clock). */
 export interface FaultRecord {
@@ -82,14 +83,24 @@ export async function relayKill(app: AppProcess): Promise<FaultRecord> {
   }
   const toWallMs = Date.now();
   const replacement = await startReplacement(app);
+  // Read once the replacement runs: takeovers still finishing when recovery was seen are counted too.
+  const after = await app.stats();
   return {
     fault: 'relay kill',
     atMs,
     fromWallMs,
     toWallMs,
-    detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}; ${replacement}`,
+    detail: `relay owning ${calls} of ${owned(before)} media calls terminated${recoveredMs === undefined ? '; its calls were not all taken over within 15 s' : ''}${standbyReplays(before, after, workerId)}; ${replacement}`,
     ...(recoveredMs === undefined ? {} : { recoveredMs }),
   };
+}
+
+/** With RELAY_STANDBY: how many of the dead relay's calls a standby took over with the caller audio it kept. */
+function standbyReplays(before: AppStats, after: AppStats, deadWorkerId: string): string {
+  const replays = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.replays ?? 0), 0);
+  const frames = (s: AppStats) => s.relays.filter((r) => r.workerId !== deadWorkerId).reduce((n, r) => n + (r.standby?.framesReplayed ?? 0), 0);
+  if (!after.relays.some((r) => r.standby)) return '';
+  return `; ${replays(after) - replays(before)} taken over by a standby that replayed what it kept (${frames(after) - frames(before)} caller frames)`;
 }
 
 /** A supervisor restarting the relay: a start that fails (Redis not ready yet) is tried again. */

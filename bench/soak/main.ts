@@ -32,6 +32,7 @@ Redis Cluster (3 masters + 3 replicas). The app runs in a child process of its o
   --questions N       caller questions per call (default 3, plus the goodbye on the recognize path)
   --think-ms MS       the caller's pause before answering each prompt (default 800)
   --relays N          relays in the media app process (default 2)
+  --no-standby        the media relays run without RELAY_STANDBY (on by default: a standby relay per call)
   --node-timeout-ms MS  cluster-node-timeout (default 3000: a loaded machine does not fail masters over by itself)
   --p99-limit-ms MS   the caller wait the ramp looks for (default 1000)
   --out NAME          result file bench/results/NAME.json (default soak)
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
       questions: { type: 'string', default: '3' },
       'think-ms': { type: 'string', default: '800' },
       relays: { type: 'string', default: '2' },
+      'no-standby': { type: 'boolean', default: false },
       'node-timeout-ms': { type: 'string', default: '3000' },
       'p99-limit-ms': { type: 'string', default: '1000' },
       out: { type: 'string', default: 'soak' },
@@ -72,7 +74,8 @@ async function main(): Promise<number> {
   const limitMs = positiveInt(values['p99-limit-ms'], '--p99-limit-ms');
   const faults = !values['no-faults'];
   const nodeTimeoutMs = positiveInt(values['node-timeout-ms'], '--node-timeout-ms');
-  const options: SoakOptions = { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, limitMs, faults, nodeTimeoutMs, out: values.out };
+  const relayStandby = !values['no-standby'];
+  const options: SoakOptions = { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, relayStandby, limitMs, faults, nodeTimeoutMs, out: values.out };
   // Loaded only now: --help and a bad flag answer at once, without loading the whole stack.
   const { runSoak } = await import('./run.js');
   return runSoak(options);

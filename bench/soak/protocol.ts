@@ -9,7 +9,7 @@ export type AppRequest =
 
 export type AppMessage =
   | { readonly type: 'ready'; readonly baseUrl: string; readonly webPubSubWebhookUrl: string; readonly functionKey: string; readonly keyPrefix: string }
-  | { readonly type: 'utterance'; readonly callId: string; readonly text: string }
+  | { readonly type: 'utterance'; readonly callId: string; readonly text: string; readonly utteranceId?: string }
   | { readonly type: 'reply'; readonly id: number; readonly ok: boolean; readonly value?: unknown; readonly error?: string };
 
 /** What the app process did since the last reset: CPU (all threads), event-loop delay, memory, relays. */
@@ -22,5 +22,5 @@ export interface AppStats {
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
   readonly rssMb: number;
-  readonly relays: ReadonlyArray<{ readonly workerId: string; readonly calls: number; readonly takeovers: number; readonly terminated: boolean }>;
+  readonly relays: ReadonlyArray<{ readonly workerId: string; readonly calls: number; readonly takeovers: number; readonly terminated: boolean; readonly standby?: { readonly calls: number; readonly replays: number; readonly framesReplayed: number } }>;
 }

@@ -19,6 +19,8 @@ export interface SoakOptions {
   readonly questions: number;
   readonly thinkMs: number;
   readonly relays: number;
+  /** RELAY_STANDBY for the media app's relays. */
+  readonly relayStandby: boolean;
   readonly limitMs: number;
   readonly faults: boolean;
   readonly nodeTimeoutMs: number;
@@ -44,14 +46,14 @@ interface PhaseResult {
 }
 /** Runs the ramp and the soak, checks every call, prints and writes the results; resolves to the exit status. */
 export async function runSoak(options: SoakOptions): Promise<number> {
-  const { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, limitMs, faults, nodeTimeoutMs } = options;
+  const { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, relayStandby, limitMs, faults, nodeTimeoutMs } = options;
   const loadBefore = loadavg().map((l) => round(l, 2));
   console.log(`soak: ramp ${rampLoads.join(', ') || 'skipped'} (${rampMs / 1000} s each); soak ${calls} recognize/play + ${mediaCalls} media calls live for ${durationMs / 1000} s${faults ? ', master kill -9 and relay kill midway' : ', no faults'}`);
   console.log(`machine load (1/5/15 min) before: ${loadBefore.join(' / ')}`);
 
   const appLogFile = join(tmpdir(), `rtvoice-soak-app-${process.pid}.log`);
   console.log(`app log: ${appLogFile}`);
-  const env = await startSoakEnvironment({ media: mediaCalls > 0, relays, speechMsPerChar: 10, speechMsPerWord: 60, nodeTimeoutMs, appLogFile });
+  const env = await startSoakEnvironment({ media: mediaCalls > 0, relays, relayStandby, speechMsPerChar: 10, speechMsPerWord: 60, nodeTimeoutMs, appLogFile });
   // Interrupted: the app processes, the Cosmos server and the cluster's redis-servers go too.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -160,7 +162,7 @@ export async function runSoak(options: SoakOptions): Promise<number> {
     exitCode = ok ? 0 : 1;
 
     const file = writeResult(options.out, {
-      parameters: { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, faults, nodeTimeoutMs, p99LimitMs: limitMs, redis: 'local Redis Cluster, 3 masters + 3 replicas' },
+      parameters: { calls, mediaCalls, durationMs, rampLoads, rampMs, questions, thinkMs, relays, relayStandby, realtimeTailTranscription: 'unintelligible', faults, nodeTimeoutMs, p99LimitMs: limitMs, redis: 'local Redis Cluster, 3 masters + 3 replicas' },
       loadavgBefore: loadBefore,
       loadavgAfter: loadAfter,
       p99PassesLimitAtCallsPerAppProcess: passedAt ?? null,

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { selfSignedCertificate } from './tls.js';
-import { EmulatedRealtimeSession } from './session.js';
+import { EmulatedRealtimeSession, type TailTranscription } from './session.js';
 import { defaultResponder, type Responder } from './responder.js';
 import { UtteranceScript } from './utterances.js';
 import { handleSpeechRequest, type SpeechRequestRecord } from './speech.js';
@@ -43,6 +43,11 @@ export type RealtimeEmulatorOptions = {
   readonly paceFactor?: number;
   /** RMS level (0..1) above which caller audio counts as speech. @default 0.02 */
   readonly vadThresholdRms?: number;
+  /**
+   * How a user turn is transcribed when the session heard only its tail (a relay joined the call
+   * mid-utterance). @default 'unintelligible' (as a real model: see {@link TailTranscription})
+   */
+  readonly tailTranscription?: TailTranscription;
 };
 
 export type RealtimeEmulator = {
@@ -126,6 +131,7 @@ export async function startRealtimeEmulator(options: RealtimeEmulatorOptions = {
         speechMsPerWord: options.speechMsPerWord ?? 200,
         paceFactor: options.paceFactor ?? 1,
         vadThresholdRms: options.vadThresholdRms ?? DEFAULT_VAD_THRESHOLD_RMS,
+        tailTranscription: options.tailTranscription ?? 'unintelligible',
       });
       sessions.set(session.id, session);
     });

@@ -21,7 +21,18 @@ export type EmulatedSessionOptions = {
   /** 1 = real time, 0.5 = twice as fast, 0 = all at once. */
   readonly paceFactor: number;
   readonly vadThresholdRms: number;
+  /** What a user turn whose start the session never heard is transcribed as (see {@link TailTranscription}). */
+  readonly tailTranscription: TailTranscription;
 };
+
+/**
+ * A session that joins an utterance already under way (a relay that took the call over mid-sentence)
+ * hears only its tail. `unintelligible`, as a real model would not recover the words it never heard:
+ * the turn is transcribed as an empty transcript (the scripted words it stood for are used up), and
+ * the response is created as server VAD does. `whole`: the scripted words are transcribed as if the
+ * whole utterance had been heard (lenient, for tests about something else).
+ */
+export type TailTranscription = 'unintelligible' | 'whole';
 
 export type EmulatedItem = {
   readonly id: string;
@@ -79,6 +90,10 @@ export class EmulatedRealtimeSession {
   private readonly vad: EnergyVad;
   private active: ActiveResponse | undefined;
   private userItemId: string | undefined;
+  /** Whether the current user turn's speech began within this session's audio (see TailTranscription). */
+  private userOnsetHeard = true;
+  /** User turns transcribed as unintelligible because only their tail was heard. */
+  unintelligibleTurns = 0;
   private lastUserText = '';
   private pendingToolOutputs: Array<{ name: string; output: string }> = [];
   private responseCount = 0;
@@ -96,6 +111,11 @@ export class EmulatedRealtimeSession {
       this.active = undefined;
     });
     this.send({ type: 'session.created', session: { id: this.id, object: 'realtime.session', ...this.config } });
+  }
+
+  /** Whether server VAD hears the caller speaking now (tests time a failure mid-utterance by it). */
+  get callerSpeaking(): boolean {
+    return this.vad.isSpeaking;
   }
 
   /** Ends the conversation from the server side. */
@@ -192,6 +212,7 @@ export class EmulatedRealtimeSession {
     for (const transition of this.vad.push(pcm)) {
       if (transition.type === 'speech_started') {
         this.userItemId = nextId('item');
+        this.userOnsetHeard = transition.onsetHeard;
         this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: transition.audioStartMs, item_id: this.userItemId });
         if (this.active && vadConfig.interrupt_response !== false) this.active.finish('cancelled', 'turn_detected');
       } else {
@@ -205,7 +226,11 @@ export class EmulatedRealtimeSession {
 
   private commitUserTurn(itemId: string): void {
     const previous = this.items[this.items.length - 1]?.id ?? null;
-    const transcript = this.options.utterances.next([this.correlationId, this.id]);
+    const scripted = this.options.utterances.next([this.correlationId, this.id]);
+    const tailOnly = !this.userOnsetHeard && this.options.tailTranscription === 'unintelligible';
+    this.userOnsetHeard = true;
+    if (tailOnly) this.unintelligibleTurns += 1;
+    const transcript = tailOnly ? '' : scripted;
     const item: EmulatedItem = { id: itemId, role: 'user', type: 'message', text: transcript, audioMs: 0, words: [] };
     this.items.push(item);
     this.lastUserText = transcript;

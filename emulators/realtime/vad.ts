@@ -6,7 +6,10 @@
 
 import { rms } from '../../src/lib/media/audio.js';
 
-export type VadEvent = { readonly type: 'speech_started'; readonly audioStartMs: number } | { readonly type: 'speech_stopped'; readonly audioEndMs: number };
+export type VadEvent =
+  /** `onsetHeard` is false when the speech was already under way in the first audio this VAD was given. */
+  | { readonly type: 'speech_started'; readonly audioStartMs: number; readonly onsetHeard: boolean }
+  | { readonly type: 'speech_stopped'; readonly audioEndMs: number };
 
 export type EnergyVadOptions = {
   readonly sampleRateHz: number;
@@ -56,7 +59,7 @@ export class EnergyVad {
       if (!this.speaking && loud) {
         this.speaking = true;
         this.quietMs = 0;
-        events.push({ type: 'speech_started', audioStartMs: Math.max(0, windowStartMs - this.prefixPaddingMs) });
+        events.push({ type: 'speech_started', audioStartMs: Math.max(0, windowStartMs - this.prefixPaddingMs), onsetHeard: windowStartMs > 0 });
       } else if (this.speaking) {
         this.quietMs = loud ? 0 : this.quietMs + WINDOW_MS;
         if (this.quietMs >= this.silenceDurationMs) {

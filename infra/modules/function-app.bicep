@@ -131,6 +131,9 @@ param mediaAudioFormat string
 @description('RELAY_ENABLED.')
 param relayEnabled bool
 
+@description('RELAY_STANDBY (relay app only).')
+param relayStandby bool = false
+
 @description('AGENT_MODE.')
 param agentMode string
 
@@ -292,6 +295,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     MEDIA_MODE: mediaMode
     MEDIA_AUDIO_FORMAT: mediaAudioFormat
     RELAY_ENABLED: relayEnabled ? 'true' : 'false'
+    RELAY_STANDBY: relayStandby ? 'true' : 'false'
     AGENT_MODE: agentMode
     AZURE_OPENAI_ENDPOINT: openAiEndpoint
     AZURE_OPENAI_API_VERSION: openAiApiVersion

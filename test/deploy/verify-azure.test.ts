@@ -133,7 +133,7 @@ describe('verify:azure Web PubSub media path, both ways the service could valida
   async function serviceFor(tokenPrecedence: 'query' | 'header') {
     const wps = await startWebPubSubEmulator({ hubs: { media: {} }, tokenPrecedence, logger: quiet });
     emulators.push(wps);
-    return createWebPubSubService({ webPubSub: { connectionString: wps.connectionString, endpoint: undefined, hub: 'media', mediaMode: 'realtime', audioFormat: 'pcm24KMono', relayEnabled: false, shards: [{ connectionString: wps.connectionString }] } });
+    return createWebPubSubService({ webPubSub: { connectionString: wps.connectionString, endpoint: undefined, hub: 'media', mediaMode: 'realtime', audioFormat: 'pcm24KMono', relayEnabled: false, relayStandby: false, shards: [{ connectionString: wps.connectionString }] } });
   }
 
   it('passes when the query token wins, and reports it', async () => {

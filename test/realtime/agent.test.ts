@@ -33,6 +33,9 @@ let emulator: RealtimeEmulator;
 beforeAll(async () => {
   emulator = await startRealtimeEmulator({
     speechMsPerWord: MS_PER_WORD,
+    // The scripted caller speaks in the session's very first audio, which the emulator cannot tell from
+    // a relay that joined mid-utterance: these tests are about the session, so the words are heard whole.
+    tailTranscription: 'whole',
     responder: (input) => (/story/i.test(input.userText) ? { text: LONG_ANSWER } : defaultResponder(input)),
   });
 });
@@ -280,6 +283,7 @@ describe('RealtimeAgentSession against the realtime emulator', () => {
     // Prepare: a service that sends a whole answer at once, as real models often do; the relay's side simulated.
     const fast = await startRealtimeEmulator({
       paceFactor: 0,
+      tailTranscription: 'whole',
       speechMsPerWord: MS_PER_WORD,
       responder: (input) => (/story/i.test(input.userText) ? { text: LONG_ANSWER } : defaultResponder(input)),
     });

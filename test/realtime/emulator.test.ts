@@ -117,10 +117,56 @@ describe('EnergyVad', () => {
     const events = [];
     for (let i = 0; i < stream.length; i += 333 * 2) events.push(...vad.push(stream.subarray(i, i + 333 * 2)));
     expect(events).toEqual([
-      { type: 'speech_started', audioStartMs: 60 },
+      { type: 'speech_started', audioStartMs: 60, onsetHeard: true },
       { type: 'speech_stopped', audioEndMs: 400 },
     ]);
     expect(vad.audioMs).toBe(500);
+  });
+
+  it('says when the speech was already under way in the first audio it was given', () => {
+    const vad = new EnergyVad({ sampleRateHz: 16000, prefixPaddingMs: 40, silenceDurationMs: 100 });
+    const events = vad.push(Buffer.concat(callerSpeechFrames({ sampleRateHz: 16000, speechMs: 200, silenceMs: 200 })));
+    expect(events[0]).toEqual({ type: 'speech_started', audioStartMs: 0, onsetHeard: false });
+  });
+});
+
+describe('an utterance heard only from its middle (a relay that joined mid-sentence)', () => {
+  /** Sends the tail of an utterance (speech from the session's first frame), then silence; the transcript it gets. */
+  async function transcriptOfTail(target: RealtimeEmulator): Promise<{ transcript: unknown; answered: boolean; unintelligible: number }> {
+    const ws = new WebSocket(`wss://127.0.0.1:${target.port}${azurePath(target.deployment)}`, { ca: target.ca, headers: { 'api-key': target.apiKey } });
+    const events: Array<Record<string, any>> = [];
+    ws.on('message', (data) => events.push(JSON.parse(data.toString()) as Record<string, any>));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    try {
+      ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model: 'whisper-1' }, turn_detection: { type: 'server_vad', silence_duration_ms: 200, prefix_padding_ms: 100 } } } } }));
+      await vi.waitFor(() => expect(events.some((e) => e['type'] === 'session.updated')).toBe(true), { timeout: 5_000, interval: 10 });
+      const emulated = [...target.sessions.values()].at(-1)!;
+      target.utterances.say('what are your opening hours', emulated.id);
+      for (const frame of callerSpeechFrames({ sampleRateHz: 24000, speechMs: 300, silenceMs: 300 })) ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: frame.toString('base64') }));
+      await vi.waitFor(() => expect(events.some((e) => e['type'] === 'response.done')).toBe(true), { timeout: 5_000, interval: 10 });
+      const completed = events.find((e) => e['type'] === 'conversation.item.input_audio_transcription.completed');
+      return { transcript: completed?.['transcript'], answered: true, unintelligible: emulated.unintelligibleTurns };
+    } finally {
+      ws.close();
+    }
+  }
+
+  it('is unintelligible by default: an empty transcript, the scripted words used up, and server VAD still answers', async () => {
+    const result = await transcriptOfTail(emulator);
+    expect(result).toEqual({ transcript: '', answered: true, unintelligible: 1 });
+    expect(emulator.utterances.next([[...emulator.sessions.values()].at(-1)!.id])).toBe(UNSCRIPTED_TRANSCRIPT);
+  });
+
+  it('is transcribed whole in the lenient mode', async () => {
+    const lenient = await startRealtimeEmulator({ speechMsPerWord: 40, paceFactor: 0, tailTranscription: 'whole' });
+    try {
+      expect(await transcriptOfTail(lenient)).toEqual({ transcript: 'what are your opening hours', answered: true, unintelligible: 0 });
+    } finally {
+      await lenient.close();
+    }
   });
 });
 
@@ -131,6 +177,18 @@ describe('UtteranceScript', () => {
     script.say('for call A', 'call-a');
     expect(script.next(['call-b', 'sess-1'])).toBe('for anyone');
     expect(script.next(['call-a', 'sess-2'])).toBe('for call A');
+    expect(script.next(['call-a'])).toBe(UNSCRIPTED_TRANSCRIPT);
+  });
+
+  it('queues an utterance with an id once while it waits, and again once it was transcribed', () => {
+    const script = new UtteranceScript();
+    script.say('first', 'call-a', '100');
+    script.say('first', 'call-a', '100');
+    script.say('second', 'call-a', '200');
+    expect(script.next(['call-a'])).toBe('first');
+    script.say('first', 'call-a', '100');
+    expect(script.next(['call-a'])).toBe('second');
+    expect(script.next(['call-a'])).toBe('first');
     expect(script.next(['call-a'])).toBe(UNSCRIPTED_TRANSCRIPT);
   });
 });

@@ -72,6 +72,8 @@ export interface AppConfig {
     readonly mediaMode: 'off' | 'realtime';
     readonly audioFormat: 'pcm24KMono' | 'pcm16KMono';
     readonly relayEnabled: boolean;
+    /** A standby relay per call keeps the caller's audio for a takeover (see media/standby.ts). */
+    readonly relayStandby: boolean;
     /**
      * The Web PubSub resources calls are sharded across (one for most deployments). Shard 0 also
      * carries the relays' control group. Each entry has a connection string (local) or an endpoint.
@@ -276,6 +278,7 @@ function shape(s: RawSettings): AppConfig {
       mediaMode: s.MEDIA_MODE,
       audioFormat: s.MEDIA_AUDIO_FORMAT,
       relayEnabled: s.RELAY_ENABLED,
+      relayStandby: s.RELAY_STANDBY,
       shards: webPubSubShards(s.WEBPUBSUB_CONNECTION_STRINGS ?? (s.WEBPUBSUB_CONNECTION_STRING ? [s.WEBPUBSUB_CONNECTION_STRING] : []), s.WEBPUBSUB_ENDPOINTS ?? (s.WEBPUBSUB_ENDPOINT ? [s.WEBPUBSUB_ENDPOINT] : [])),
     },
     agent: {

@@ -465,6 +465,12 @@ export const SETTINGS = {
     description: 'The relay role: start the media relay in this app\'s instances (only the relay app, whose instances are always ready).',
     sample: 'false',
   }),
+  RELAY_STANDBY: spec({
+    schema: boolean(false),
+    expects: 'true or false',
+    description: 'A standby relay per call: a second relay hears the caller too and keeps the last 30 s of the caller\'s speech, so a relay that dies loses no caller turn (doubles the inbound group\'s Web PubSub messages).',
+    sample: 'false',
+  }),
 
   AGENT_MODE: spec({
     schema: oneOf(['offline', 'azure-openai'] as const, 'offline'),

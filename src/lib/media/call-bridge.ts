@@ -26,6 +26,7 @@ import { AGENT_SAMPLE_RATE_HZ, sessionTools, type AgentSessionFactory, type Agen
 import { KEYPAD_INTER_DIGIT_MS, KeypadBuffer } from './keypad.js';
 import { outboundGroup } from './groups.js';
 import { RelayError } from './errors.js';
+import { CallerAudioPosition } from './caller-audio-buffer.js';
 
 /** Sends a text frame to a group, fire-and-forget (the relay's one Web PubSub connection). */
 export type GroupSender = (group: string, frame: string) => void;
@@ -105,8 +106,11 @@ export type CallBridgeOptions = {
   readonly definition?: MediaAgentDefinition;
   /** The caller's profile, for a greeting in the definition's words ("Welcome back, Sam!"). */
   readonly callerProfile?: CallerProfile;
-  /** Offline agents only: what the caller said, from ACS's TranscriptionData frames. */
-  readonly onCallerTranscription?: (callId: string, text: string) => void;
+  /**
+   * Offline agents only: what the caller said, from ACS's TranscriptionData frames, with the
+   * utterance's offset in the stream as its id (the same utterance replayed after a failover keeps it).
+   */
+  readonly onCallerTranscription?: (callId: string, text: string, utteranceId?: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /**
@@ -193,6 +197,8 @@ export class CallBridge {
   private readonly keypad: KeypadBuffer;
   /** What the model's tools did since its last turn, for that turn's transcript meta. */
   private pendingTools: ToolCall[] = [];
+  /** Where each caller turn's speech ended in ACS's stream (turn meta, for a standby's replay). */
+  private readonly callerAudioPosition = new CallerAudioPosition();
 
   constructor(private readonly options: CallBridgeOptions) {
     this.out = outboundGroup(options.callId);
@@ -258,6 +264,7 @@ export class CallBridge {
     this.session = session;
     this.moveTo('live');
     this.reconnects = 0;
+    this.callerAudioPosition.sessionStarted(this.pending.length);
     for (const frame of this.pending.splice(0)) session.appendAudio(frame);
     if (resumed) {
       // The previous relay died after the caller's turn was written but before its answer was: answer it.
@@ -351,6 +358,7 @@ export class CallBridge {
         if (this.bridgeState === 'ending' || this.bridgeState === 'closed') return this.refuse(`call-${this.bridgeState}`);
         const audio = this.inbound.processBase64(frame.data);
         this.audioSeen = true;
+        this.callerAudioPosition.heard(frame.timestamp);
         if (this.bridgeState === 'live') this.session!.appendAudio(audio);
         else this.keepWhileConnecting(audio);
         return;
@@ -359,7 +367,7 @@ export class CallBridge {
         this.onAudioMetadataFrame(frame.sampleRateHz);
         return;
       case 'TranscriptionData':
-        if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text);
+        if (frame.text !== '') this.options.onCallerTranscription?.(this.options.callId, frame.text, frame.offsetTicks === undefined ? undefined : String(frame.offsetTicks));
         return;
       case 'DtmfData':
         this.onTone(frame.data);
@@ -424,6 +432,7 @@ export class CallBridge {
         else this.tracker.onAgentTranscriptDelta(responseId, itemId, text);
       },
       onSpeechStarted: () => this.onCallerSpeechStarted(),
+      onSpeechStopped: (event) => this.callerAudioPosition.speechStopped(event.itemId, event.audioEndMs),
       onTurnCompleted: (turn) => this.onTurnCompleted(turn),
       onAgentTurnTruncated: (turn) => this.onLateTruncation(turn),
       onToolCall: (call) => this.onToolCall(call),
@@ -757,7 +766,7 @@ export class CallBridge {
     const conversation = this.options.conversation;
     const turn = this.bounded(completed);
     if (turn.role === 'user') {
-      conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn), ...turn.cut });
+      conversation.appendToHistory('user', turn.text, { itemId: turn.itemId, ...timingMeta(turn), ...turn.cut, ...this.callerAudioPosition.turnMeta(turn.itemId) });
     } else {
       this.outboundAudio.flush(); // the response is complete: its tail goes now
       if (turn.responseId !== undefined) this.tracker.onResponseDone(turn.responseId);

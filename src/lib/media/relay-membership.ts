@@ -34,6 +34,21 @@ export interface RelayLeaseStore {
   unregisterMediaCall(callId: string, connectionId?: string): Promise<boolean>;
 }
 
+/**
+ * A relay standing by for calls it watches (RELAY_STANDBY, see standby.ts): membership tells it when a
+ * call has an owner to stand by for, when a takeover is due, each beat, and when a call ends.
+ */
+export interface StandbyPort {
+  /** Another relay owns the call: race for its standby key. */
+  offer(callId: string): Promise<void>;
+  /** Before taking a dead owner's call: a relay that is not the call's standby lets the standby go first. */
+  headStart(callId: string): Promise<void>;
+  /** Every beat: renews the standby keys held. */
+  renew(): Promise<void>;
+  /** The call's media ended: stop standing by for it. */
+  drop(callId: string): Promise<void>;
+}
+
 export interface Clock {
   /** Milliseconds on a monotonic scale (`performance.now()` in production). */
   now(): number;
@@ -82,6 +97,8 @@ export type MembershipOptions = {
   readonly clock?: Clock;
   /** @default the process's timers */
   readonly scheduler?: Scheduler;
+  /** @default none: no relay stands by */
+  readonly standby?: StandbyPort;
 };
 
 export type MembershipCounters = { readonly claims: number; readonly takeovers: number; readonly released: number };
@@ -122,6 +139,7 @@ export class RelayMembership {
   private readonly scheduler: Scheduler;
   private readonly heartbeatTtlSeconds: number;
   private readonly affinityTtlSeconds: number;
+  private readonly standby: StandbyPort | undefined;
   private readonly claiming = new Map<string, Promise<boolean>>();
   private readonly watched = new Map<string, Watched>();
   private readonly claimRetries = new Map<string, TimerHandle>();
@@ -147,6 +165,7 @@ export class RelayMembership {
     this.scheduler = options.scheduler ?? systemScheduler;
     this.heartbeatTtlSeconds = options.heartbeatTtlSeconds;
     this.affinityTtlSeconds = options.affinityTtlSeconds;
+    this.standby = options.standby;
   }
 
   /** The first beat (heartbeat, recovery), then one every third of the heartbeat TTL. */
@@ -208,6 +227,7 @@ export class RelayMembership {
     }
     this.mediaConnection.delete(callId);
     this.watched.delete(callId);
+    await this.standby?.drop(callId);
     // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
     await this.claiming.get(callId)?.catch(() => false);
     if (!(await this.host.end(callId))) return;
@@ -228,7 +248,10 @@ export class RelayMembership {
       case 'call-claimed':
         if (message.workerId !== this.workerId) {
           const watched = this.watched.get(message.callId);
-          if (watched) watched.owner = message.workerId;
+          if (watched) {
+            watched.owner = message.workerId;
+            void this.standby?.offer(message.callId);
+          }
           if (this.host.owns(message.callId)) void this.host.letGo(message.callId, 'claimed by another relay');
         }
         return;
@@ -314,6 +337,7 @@ export class RelayMembership {
   }
 
   private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
+    await this.standby?.headStart(callId);
     // Compare-and-delete: only the dead owner's key goes, so two relays cannot both take the call.
     await this.leases.releaseAffinity(callId, deadOwner).catch(() => false);
     if (await this.connected(callId, connectionId)) {
@@ -358,6 +382,7 @@ export class RelayMembership {
   private watch(callId: string, owner: string | null): void {
     this.watched.delete(callId);
     this.watched.set(callId, { owner });
+    if (owner !== null && owner !== this.workerId) void this.standby?.offer(callId);
     if (this.watched.size > MAX_WATCHED) {
       const oldest = this.watched.keys().next().value;
       if (oldest !== undefined) this.watched.delete(oldest);
@@ -404,6 +429,7 @@ export class RelayMembership {
         if (!(error instanceof RedisUnavailableError)) this.logger.warn('affinity renewal failed', { callId, error: error as Error });
       }
     }
+    await this.standby?.renew();
     if (!this.recovered) await this.recover();
     await this.sweep();
   }
@@ -480,6 +506,7 @@ export class RelayMembership {
         }
         if (owner === this.workerId) continue;
         if (!(await this.isAlive(owner, alive))) await this.takeOver(callId, owner);
+        else await this.standby?.offer(callId);
       } catch (error) {
         if (error instanceof RedisUnavailableError) return;
         this.logger.warn('relay sweep failed for a call', { callId, error: error as Error });

@@ -56,6 +56,7 @@ import type { FixedPrompts } from '../agent/tts.js';
 import { RelayError } from './errors.js';
 import type { DefinitionBinding } from '../agents/model-binding.js';
 import { mediaAgentDefinition } from '../agents/media-binding.js';
+import { StandbyRelay, type StandbyStats } from './standby.js';
 
 export { RelayError } from './errors.js';
 
@@ -88,7 +89,7 @@ export type RelayOptions = {
    */
   readonly agents?: () => Promise<DefinitionBinding | undefined>;
   /** Offline agents only: ACS's TranscriptionData text (see emulators/acs). */
-  readonly onCallerTranscription?: (callId: string, text: string) => void;
+  readonly onCallerTranscription?: (callId: string, text: string, utteranceId?: string) => void;
   readonly onTurn?: (callId: string, turn: CompletedTurn) => void;
   readonly onBargeIn?: (callId: string, bargeIn: BargeInRecord) => void;
   /** Ends a call through ACS; enables the agent's `end_call` tool (see {@link acsHangUp}). */
@@ -121,6 +122,8 @@ export type RelayStats = {
   readonly released: number;
   /** Fire-and-forget frame or control sends the Web PubSub client refused (counted, not logged per frame). */
   readonly sendFailures: number;
+  /** With RELAY_STANDBY: the calls this relay stands by for, and what it kept and replayed. */
+  readonly standby?: StandbyStats;
 };
 
 /** One call's bridge counters and where the bridge is. */
@@ -174,17 +177,24 @@ class MediaRelay implements Relay {
   /** The shard of each call this relay owns (from the call session's `mediaShard`). */
   private readonly callShard = new Map<string, number>();
   private sendFailures = 0;
+  /** RELAY_STANDBY: the calls this relay stands by for (see standby.ts). */
+  private readonly standby: StandbyRelay | undefined;
+  /** The shard of each call this relay stands by for. */
+  private readonly standbyShard = new Map<string, number>();
 
   constructor(private readonly options: RelayOptions) {
     this.workerId = options.workerId ?? `${hostname().replace(/[^A-Za-z0-9-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.logger = options.logger;
+    const affinityTtlSeconds = options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds);
+    this.standby = options.config.webPubSub.relayStandby ? this.createStandby(affinityTtlSeconds) : undefined;
     this.membership = new RelayMembership({
       workerId: this.workerId,
       sessions: options.store,
       leases: options.leases,
       logger: options.logger,
       heartbeatTtlSeconds: options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds),
-      affinityTtlSeconds: options.store.keys.ttl('worker', 'affinity', options.affinityTtlSeconds),
+      affinityTtlSeconds,
+      ...(this.standby ? { standby: this.standby } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       host: {
@@ -198,6 +208,29 @@ class MediaRelay implements Relay {
       },
     });
     this.agent = options.agent ?? realtimeAgentFactory(options.config, { logger: options.logger, ...(options.realtimeSocketOptions ? { socketOptions: options.realtimeSocketOptions } : {}) });
+  }
+
+  private createStandby(ttlSeconds: number): StandbyRelay {
+    return new StandbyRelay({
+      workerId: this.workerId,
+      store: this.options.leases,
+      logger: this.options.logger,
+      ttlSeconds,
+      vadSilenceMs: DEFAULT_VAD_SILENCE_MS,
+      // Not a claim in flight: a relay that just lost the claim offers to stand by from inside it.
+      owns: (callId) => this.bridges.has(callId),
+      joinGroup: async (callId, group) => {
+        const session = await this.options.store.getCallSession(callId);
+        const shard = typeof session?.mediaShard === 'number' ? session.mediaShard : 0;
+        this.standbyShard.set(callId, shard);
+        await this.clients[shard]?.joinGroup(group);
+      },
+      leaveGroup: async (callId, group) => {
+        const shard = this.standbyShard.get(callId) ?? 0;
+        this.standbyShard.delete(callId);
+        await this.clients[shard]?.leaveGroup(group);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -238,6 +271,7 @@ class MediaRelay implements Relay {
         }
         return;
       }
+      if (this.standby?.onGroupMessage(message.group, message.data)) return;
       if (shard === 0 && message.group === RELAY_CONTROL_GROUP) this.membership.onControl(parseRelayControl(message.data));
     });
     return client;
@@ -262,6 +296,7 @@ class MediaRelay implements Relay {
       watched: this.membership.watchedCount,
       ...this.membership.stats(),
       sendFailures: this.sendFailures,
+      ...(this.standby ? { standby: this.standby.stats() } : {}),
       perCall: new Map([...this.bridges].map(([id, b]) => [id, { ...b.stats, state: b.state }])),
     };
   }
@@ -281,11 +316,13 @@ class MediaRelay implements Relay {
   async close(): Promise<void> {
     if (this.membership.stopped) return;
     await this.membership.close();
+    await this.standby?.close();
     for (const client of this.clients) client.stop();
   }
 
   async terminate(): Promise<void> {
     this.membership.stop();
+    this.standby?.terminate();
     for (const client of this.clients) client.stop();
     const bridges = [...this.bridges.values()];
     this.bridges.clear();
@@ -320,6 +357,9 @@ class MediaRelay implements Relay {
         : undefined;
     // A new call of a scenario is greeted in its agent's words, by name for a caller it knows.
     const callerProfile = definition && lookup && callerUserId && conversation.getHistory().length === 0 ? await this.profileOf(callId, callerUserId, lookup) : undefined;
+    // A standby taking the call over: the caller audio the conversation does not hold yet goes to the
+    // new session first. From here to the group handed to the bridge nothing awaits, so no frame is missed.
+    const replay = this.standby?.handOver(callId, conversation.getHistory()) ?? [];
     const bridge = new CallBridge({
       callId,
       conversation,
@@ -340,9 +380,11 @@ class MediaRelay implements Relay {
       ...(lookupProfile ? { lookupProfile } : {}),
       ...(this.options.prompts ? { prompts: this.options.prompts } : {}),
       ...(this.options.outboundAudio ? { outboundAudio: this.options.outboundAudio } : {}),
+      ...(replay.length > 0 ? { maxPendingFrames: replay.length + 250 } : {}),
     });
     this.bridges.set(callId, bridge);
     this.byGroup.set(inboundGroup(callId), bridge);
+    for (const frame of replay) bridge.onInboundFrame(frame);
     await client.joinGroup(inboundGroup(callId));
     await bridge.start();
   }
