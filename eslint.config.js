@@ -12,7 +12,8 @@ export default tseslint.config(
   },
   {
     // One composition root (src/lib/app): state lives in the app an invocation runs with, never in a
-    // module. A module-level `let` or an exported setter/resetter would be a second, process-wide root.
+    // module. A module-level `let`, cache or registry, or an exported setter/resetter, would be a second,
+    // process-wide root that two apps in one process (the dev host, tests) would share.
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-syntax': [
@@ -20,6 +21,24 @@ export default tseslint.config(
         {
           selector: 'Program > VariableDeclaration[kind="let"], Program > ExportNamedDeclaration > VariableDeclaration[kind="let"]',
           message: 'No module-level `let` in src/: keep the state in the app (src/lib/app) or in the object that owns it.',
+        },
+        {
+          // Weak collections and LRU caches exist to be filled at run time: always state.
+          selector: [
+            'Program > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(WeakMap|WeakSet|WeakRef|FinalizationRegistry|LRUCache)$/]',
+            'Program > ExportNamedDeclaration > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(WeakMap|WeakSet|WeakRef|FinalizationRegistry|LRUCache)$/]',
+          ].join(', '),
+          message: 'No module-level cache in src/: make it a field of the object that owns it (the app built in src/lib/app, or a client the app builds once), so two apps in one process share nothing.',
+        },
+        {
+          // A constant lookup table is built from its entries (`new Set(['a', 'b'])`, `new Map(pairs)`);
+          // an empty one at module level is there to be filled at run time, i.e. a registry.
+          selector: [
+            'Program > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(Map|Set)$/][arguments.length=0]',
+            'Program > ExportNamedDeclaration > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(Map|Set)$/][arguments.length=0]',
+          ].join(', '),
+          message:
+            'No module-level empty Map or Set in src/: one filled at run time is a registry and belongs to the object that owns it (the app built in src/lib/app, or a client the app builds once). Build a constant table from its entries: `new Set([...])`.',
         },
         {
           selector: 'Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/^(set|reset)[A-Z]/]',

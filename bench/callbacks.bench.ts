@@ -14,6 +14,7 @@ import { DEFAULT_ARCHIVE_RETRY, ProfileRepository, type Archive } from '../src/l
 import { callbackUrlFor } from '../src/lib/acs/callback-auth.js';
 import { handleCallEvents } from '../src/lib/calls/call-events.js';
 import { createCallbackAuthenticator } from '../src/lib/acs/callback-auth.js';
+import { AcsClient } from '../src/lib/acs/client.js';
 import type { WebhookRequest } from '../src/lib/calls/http.js';
 import type { CallControlDeps, LifecyclePort } from '../src/lib/calls/ports.js';
 import { callIdForIncoming } from '../src/lib/calls/session.js';
@@ -289,6 +290,7 @@ function buildHarness(
     },
   };
   const client = new CallAutomationClient(config.acs.connectionString!, { allowInsecureConnection: acsBaseUrl.startsWith('http://'), additionalPolicies: [{ policy: timing, position: 'perCall' }] });
+  const acs = new AcsClient(client);
   // Profiles are read through their Redis cache; the Cosmos container behind it is never reached
   // (returning callers are seeded into the cache), so its client points nowhere.
   const nowhere = new CosmosClient({ endpoint: 'https://127.0.0.1:9', key: randomBytes(64).toString('base64') });
@@ -319,7 +321,7 @@ function buildHarness(
     store,
     sessions: new CallSessions(store),
     fencing: new TurnFencing(store, logger),
-    acs: () => Promise.resolve(client),
+    acs: () => Promise.resolve(acs),
     agent: builtInResponder({ transferTargetNumber: config.acs.transferTargetNumber, lookupProfile: (id) => profilesPort.lookup(id), logger }),
     lifecycle,
     audit: auditPort(async () => archive),

@@ -2,10 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AcsClient,
   AcsClientError,
   answerCallArgs,
-  callConnection,
-  callMedia,
   createCallAutomationClient,
   phoneIdentifier,
   playText,
@@ -154,20 +153,39 @@ describe('Call Automation client', () => {
 
   it("keeps one connection and media handle per call and client, and they act on that call's path", async () => {
     // Prepare
-    const client = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
-    const other = await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined });
+    const client = new AcsClient(await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined }));
+    const other = new AcsClient(await createCallAutomationClient({ connectionString: connectionString(), endpoint: undefined }));
     // Act
-    const first = callMedia(client, 'conn-7');
-    const again = callMedia(client, 'conn-7');
+    const first = client.media('conn-7');
+    const again = client.media('conn-7');
     await again.playToAll(...playText('Still there?', speech, { operationContext: 'reprompt' }));
-    await callMedia(client, 'conn-8').playToAll(...playText('Goodbye!', speech, { operationContext: 'goodbye' }));
+    await client.media('conn-8').playToAll(...playText('Goodbye!', speech, { operationContext: 'goodbye' }));
     // Assess
     expect(again).toBe(first);
-    expect(callConnection(client, 'conn-7')).toBe(callConnection(client, 'conn-7'));
-    expect(callConnection(client, 'conn-8')).not.toBe(callConnection(client, 'conn-7'));
-    expect(other).not.toBe(client);
-    expect(callMedia(other, 'conn-7')).not.toBe(first);
+    expect(client.connection('conn-7')).toBe(client.connection('conn-7'));
+    expect(client.connection('conn-8')).not.toBe(client.connection('conn-7'));
+    expect(other.media('conn-7')).not.toBe(first);
     expect(recorded.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /calling/callConnections/conn-7:play', 'POST /calling/callConnections/conn-8:play']);
+  });
+
+  it("shares no call handles between two apps in one process, and each app's act on its call", async () => {
+    // Prepare: the same settings, so only the app tells the two apart.
+    const env = baseEnv({ ACS_CONNECTION_STRING: connectionString() });
+    const [one, two] = [createApp(loadConfig(env)), createApp(loadConfig(env))];
+    // Act
+    const [acsOne, acsTwo] = await Promise.all([one.acs(), two.acs()]);
+    const mediaOne = acsOne.media('conn-9');
+    const mediaTwo = acsTwo.media('conn-9');
+    await mediaOne.playToAll(...playText('From one', speech, { operationContext: 'one' }));
+    await mediaTwo.playToAll(...playText('From two', speech, { operationContext: 'two' }));
+    // Assess
+    expect(mediaTwo).not.toBe(mediaOne);
+    expect(acsTwo.connection('conn-9')).not.toBe(acsOne.connection('conn-9'));
+    expect((await one.acs()).media('conn-9')).toBe(mediaOne);
+    expect(recorded.map((r) => `${r.method} ${r.path} ${r.body?.operationContext ?? ''}`.trim())).toEqual([
+      'POST /calling/callConnections/conn-9:play one',
+      'POST /calling/callConnections/conn-9:play two',
+    ]);
   });
 
   it('builds an endpoint + managed identity client without contacting anything', async () => {

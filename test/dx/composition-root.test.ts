@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * One composition root: no module of src/ keeps process-wide state of its own. The lint rule
- * (eslint.config.js) refuses a module-level `let` and an exported setter or resetter; these cases show
- * it is on for src/ and which files it allows, so removing or narrowing it fails here.
+ * (eslint.config.js) refuses a module-level `let`, cache or empty Map/Set, and an exported setter or
+ * resetter; these cases show it is on for src/ and which files it allows, so removing or narrowing it
+ * fails here.
  */
 const eslint = new ESLint({ cwd: new URL('../..', import.meta.url).pathname });
 
@@ -24,8 +25,39 @@ describe('the composition-root lint rule', () => {
     expect(messages.filter((m) => m.includes('setters or resetters'))).toHaveLength(2);
   });
 
-  it('allows state inside functions and objects, and setters that are not exported', async () => {
-    const code = ['export function counter() {', '  let count = 0;', '  return { next: () => ++count };', '}', 'const settings = new Map<string, string>();', 'export function settingOf(name: string) { return settings.get(name); }', ''].join('\n');
+  it('refuses a module-level cache or registry in src/, exported or not', async () => {
+    const code = [
+      "import { LRUCache } from 'lru-cache';",
+      'const wrappers = new WeakMap<object, object>();',
+      'const seen = new WeakSet<object>();',
+      'export const handles = new LRUCache<string, object>({ max: 10 });',
+      'const byRate = new Map<number, string>();',
+      'export const known = new Set<string>();',
+      '',
+    ].join('\n');
+    const messages = await ruleMessages(code, 'src/lib/acs/example.ts');
+    expect(messages).toHaveLength(5);
+    expect(messages.filter((m) => m.includes('No module-level cache') && m.includes('src/lib/app'))).toHaveLength(3);
+    expect(messages.filter((m) => m.includes('empty Map or Set') && m.includes('src/lib/app'))).toHaveLength(2);
+  });
+
+  it('allows state inside functions and objects, constant tables built from their entries, and setters that are not exported', async () => {
+    const code = [
+      'export function counter() {',
+      '  let count = 0;',
+      '  const byId = new Map<string, number>();',
+      '  return { next: (id: string) => byId.set(id, ++count) };',
+      '}',
+      'export class Client {',
+      '  private readonly handles = new WeakMap<object, object>();',
+      '  handleOf(key: object) { return this.handles.get(key); }',
+      '}',
+      "const KINDS = new Set(['a', 'b']);",
+      "const LOWER = new Map(['A', 'B'].map((k) => [k.toLowerCase(), k]));",
+      'function setCurrent(next: string) { return KINDS.has(next) || LOWER.has(next); }',
+      'export const known = (name: string) => setCurrent(name);',
+      '',
+    ].join('\n');
     expect(await ruleMessages(code, 'src/lib/calls/example.ts')).toEqual([]);
   });
 

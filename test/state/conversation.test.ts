@@ -83,32 +83,26 @@ describe('ConversationManager', () => {
     expect(await h.raw.llen(h.keys.conversation(callId, 'history'))).toBe(5); // append-only: 4 turns + 1 marker
   });
 
-  it('records tool results and the active agent', async () => {
+  it('records the turns\' metadata and the active agent, and keeps the manager\'s own fields out of the context', async () => {
     // Prepare
     const callId = randomId();
     const cm = await ConversationManager.fromRedis(callId, h.store);
-    // Act
+    // Act: what the callback path writes with a keypad PIN turn and the agent's answer.
     cm.setActiveAgent('billing');
-    const tool = cm.recordToolResult('lookup_invoice', { amount: 42.5, currency: 'EUR' }, { toolCallId: 'call_1' });
-    await cm.flush();
-    const reloaded = await ConversationManager.fromRedis(callId, h.store);
-    // Assess
-    expect(tool).toMatchObject({ role: 'tool', meta: { tool: 'lookup_invoice', toolCallId: 'call_1' } });
-    expect(reloaded.activeAgent).toBe('billing');
-    expect(JSON.parse(reloaded.getHistory()[0]?.content ?? 'null')).toEqual({ amount: 42.5, currency: 'EUR' });
-    expect(reloaded.getContext()).toEqual({});
-    expect(() => cm.updateContext({ _v: 'x' })).toThrow(RangeError);
-  });
-
-  it('removes context fields with HDEL and keeps them removed', async () => {
-    const callId = randomId();
-    const cm = await ConversationManager.fromRedis(callId, h.store);
-    cm.updateContext({ keep: 1, drop: 2 });
-    await cm.flush();
-    cm.removeContext('drop');
+    const pin = cm.appendToHistory('user', '[PIN]', { redacted: 'pin', via: 'dtmf' });
+    cm.appendToHistory('assistant', 'Thank you, you are verified.', { agent: 'billing', kind: 'reply' });
     await cm.flush();
     h.store.memory.clear();
-    expect((await ConversationManager.fromRedis(callId, h.store)).getContext()).toEqual({ keep: 1 });
+    const reloaded = await ConversationManager.fromRedis(callId, h.store);
+    // Assess
+    expect(pin).toMatchObject({ role: 'user', meta: { redacted: 'pin', via: 'dtmf' } });
+    expect(reloaded.activeAgent).toBe('billing');
+    expect(reloaded.getHistory().map((t) => [t.role, t.content, t.meta])).toEqual([
+      ['user', '[PIN]', { redacted: 'pin', via: 'dtmf' }],
+      ['assistant', 'Thank you, you are verified.', { agent: 'billing', kind: 'reply' }],
+    ]);
+    expect(reloaded.getContext()).toEqual({});
+    expect(() => cm.updateContext({ _v: 'x' })).toThrow(RangeError);
   });
 });
 

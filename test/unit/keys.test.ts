@@ -70,10 +70,9 @@ describe('RedisKeys', () => {
   it('parses keys back into their parts, for SCAN tooling', () => {
     const key = keys.call('abc123', 'session');
     expect(RedisKeys.parse(key)).toEqual({ prefix: 'rtvoice', env: 'prod', dataType: 'call', id: 'abc123', component: 'session' });
-    expect(RedisKeys.tryParse('session:abc')).toBeUndefined();
+    expect(() => RedisKeys.parse('session:abc')).toThrow(InvalidKeyError);
     expect(() => RedisKeys.parse('rtvoice:prod:call:{abc}:bogus')).toThrow(InvalidKeyError);
     expect(() => RedisKeys.parse('rtvoice:live:call:{abc}:session')).toThrow(InvalidEnvironmentError);
-    expect(keys.scanPattern('conversation')).toBe('rtvoice:prod:conversation:{*}:*');
   });
 });
 
@@ -113,17 +112,5 @@ describe('TTL policies', () => {
   });
 });
 
-describe('legacy key map (Python accelerator layout)', () => {
-  it('maps session:<id>, <id>:hist and call:<id>:<component>', () => {
-    expect(keys.legacyTarget('session:abc')).toEqual({ legacyKey: 'session:abc', kind: 'conversation-context', id: 'abc', key: 'rtvoice:prod:conversation:{abc}:context' });
-    expect(keys.legacyTarget('abc:hist')).toEqual({ legacyKey: 'abc:hist', kind: 'conversation-history', id: 'abc', key: 'rtvoice:prod:conversation:{abc}:history' });
-    expect(keys.legacyTarget('call:abc:session')).toEqual({ legacyKey: 'call:abc:session', kind: 'call', id: 'abc', key: 'rtvoice:prod:call:{abc}:session' });
-  });
-
-  it('ignores keys that are not legacy shapes', () => {
-    expect(keys.legacyTarget('rtvoice:prod:call:{abc}:session')).toBeUndefined();
-    expect(keys.legacyTarget('call:abc:unknown')).toBeUndefined();
-    expect(keys.legacyTarget('session:')).toBeUndefined();
-    expect(keys.legacyTarget('random')).toBeUndefined();
-  });
-});
+// The Python accelerator's keys (`session:<id>`, `<id>:hist`) are read and rewritten by the
+// conversation's load: test/state/conversation.test.ts ("rewrites the Python accelerator's …").

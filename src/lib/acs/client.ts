@@ -67,37 +67,43 @@ interface ConnectionHandles {
  * handles age out, and a call idle for longer than the TTL is rebuilt on its next event.
  */
 const CONNECTION_CACHE = { max: 256, ttl: 10 * 60_000 } as const;
-const connections = new WeakMap<CallAutomationClient, LRUCache<string, ConnectionHandles>>();
-
-function handlesOf(client: CallAutomationClient, callConnectionId: string): ConnectionHandles {
-  let byId = connections.get(client);
-  if (!byId) {
-    byId = new LRUCache<string, ConnectionHandles>({ ...CONNECTION_CACHE, updateAgeOnGet: true });
-    connections.set(client, byId);
-  }
-  let handles = byId.get(callConnectionId);
-  if (!handles) {
-    handles = { connection: client.getCallConnection(callConnectionId) };
-    byId.set(callConnectionId, handles);
-  }
-  return handles;
-}
 
 /**
- * The SDK's handle on one call, reused across that call's callbacks. `getCallConnection` and
- * `getCallMedia` each build a new generated client with its own request pipeline (about 80 µs of CPU and
- * tens of KB of garbage per callback); the handles hold no per-request state, so one pair per call serves
- * every event of it.
+ * The app's Call Automation client with the SDK's handles on the calls it acts on, reused across each
+ * call's callbacks. `getCallConnection` and `getCallMedia` each build a new generated client with its own
+ * request pipeline (about 80 µs of CPU and tens of KB of garbage per callback); the handles hold no
+ * per-request state, so one pair per call serves every event of it. The app builds one of these per
+ * client, so the cache lives and dies with the app that owns it.
+ *
+ * @example
+ * const acs = new AcsClient(await createCallAutomationClient(config.acs, { credential }));
+ * await acs.media(callConnectionId).playToAll(...playText('Goodbye!', speech, { operationContext: 'goodbye' }));
  */
-export function callConnection(client: CallAutomationClient, callConnectionId: string): CallConnection {
-  return handlesOf(client, callConnectionId).connection;
-}
+export class AcsClient {
+  private readonly handles = new LRUCache<string, ConnectionHandles>({ ...CONNECTION_CACHE, updateAgeOnGet: true });
 
-/** The media operations of one call (play, recognize, streaming), reused like {@link callConnection}. */
-export function callMedia(client: CallAutomationClient, callConnectionId: string): CallMedia {
-  const handles = handlesOf(client, callConnectionId);
-  handles.media ??= handles.connection.getCallMedia();
-  return handles.media;
+  constructor(readonly client: CallAutomationClient) {}
+
+  /** The SDK's handle on one call, reused across that call's callbacks. */
+  connection(callConnectionId: string): CallConnection {
+    return this.handlesOf(callConnectionId).connection;
+  }
+
+  /** The media operations of one call (play, recognize, streaming), reused like {@link connection}. */
+  media(callConnectionId: string): CallMedia {
+    const handles = this.handlesOf(callConnectionId);
+    handles.media ??= handles.connection.getCallMedia();
+    return handles.media;
+  }
+
+  private handlesOf(callConnectionId: string): ConnectionHandles {
+    let handles = this.handles.get(callConnectionId);
+    if (!handles) {
+      handles = { connection: this.client.getCallConnection(callConnectionId) };
+      this.handles.set(callConnectionId, handles);
+    }
+    return handles;
+  }
 }
 
 export * from './operations.js';

@@ -1,4 +1,3 @@
-import type { CallAutomationClient } from '@azure/communication-call-automation';
 import type { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { createChatAgent } from '../agent/index.js';
 import { COGNITIVE_SERVICES_SCOPE } from '../agent/azure-openai.js';
@@ -6,7 +5,7 @@ import { archiveProfileLookup } from '../agent/profile-lookup.js';
 import type { ChatAgent } from '../agent/types.js';
 import { createScenarioResponder, openAppAgents, type AgentCatalog, type ScenarioResponder, type ToolRunner } from '../agents/index.js';
 import { createCallbackAuthenticator, type CallbackAuthenticator } from '../acs/callback-auth.js';
-import { createCallAutomationClient } from '../acs/client.js';
+import { AcsClient, createCallAutomationClient } from '../acs/client.js';
 import { openArchive, type Archive } from '../archive/index.js';
 import { lifecycleDeps } from '../calls/lifecycle-deps.js';
 import type { AppConfig } from '../config/index.js';
@@ -16,7 +15,7 @@ import { createHostedRelay, type HostedRelay } from '../media/relay-host.js';
 import { createWebPubSubService, createWebPubSubServices } from '../media/webpubsub-service.js';
 import { AuthStates, CallSessions, RedisKeys, RelayLeases, SessionStore, TtsCache, TurnFencing, createRedis, type ManagedRedis } from '../state/index.js';
 import { sampleRedisInfo } from '../telemetry/baselines.js';
-import { instrumentStore } from '../telemetry/call-instrumentation.js';
+import { instrumentAcsClient, instrumentAgent, instrumentStore } from '../telemetry/call-instrumentation.js';
 import { consoleLogger, type Logger } from '../telemetry/logger.js';
 import { once } from '../once.js';
 import { processLatency } from '../telemetry/histograms.js';
@@ -43,14 +42,15 @@ export interface App {
   callSessions(): Promise<CallSessions>;
   /** Event claims, turn leases and the closed mark of the calls (not traced; call control's are). */
   turnFencing(): Promise<TurnFencing>;
-  /** The store and repositories of call control, traced and observed by the operations console. */
+  /** The store, repositories, ACS client and agent of call control, traced and observed by the operations console. */
   callControlState(): Promise<CallControlState>;
   /** Call affinity, relay heartbeats and the live-media registry (not traced; the relay's are). */
   relayLeases(): Promise<RelayLeases>;
   /** Synthesised prompt audio, in Redis and memory. */
   ttsCache(): Promise<TtsCache>;
   archive(): Promise<Archive>;
-  acs(): Promise<CallAutomationClient>;
+  /** The Call Automation client with its per-call handles (not traced; call control's is). */
+  acs(): Promise<AcsClient>;
   agent(): Promise<ChatAgent>;
   /** The agent definitions from `AGENTS_SOURCE` (undefined without an `AGENTS_DIR` folder); a Cosmos source answers from its newest good version. */
   agents(): Promise<AgentCatalog | undefined>;
@@ -76,6 +76,9 @@ export interface CallControlState {
   readonly store: SessionStore;
   readonly sessions: CallSessions;
   readonly fencing: TurnFencing;
+  /** The ACS client with spans around its requests and handles of its own; created on first use. */
+  readonly acs: () => Promise<AcsClient>;
+  readonly agent: ChatAgent;
 }
 
 /** A lazily created, shared value; a failed creation is forgotten so the next use tries again. */
@@ -137,10 +140,16 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
   // Traced (spans, the turn's stage times) and observed by the console; the sessions write through the
   // traced store, whose createCallSession / updateCallSession the console feed listens to.
   const callControlState = lazy(async (): Promise<CallControlState> => {
-    const [plain, fencing] = await Promise.all([store.get(), turnFencing.get()]);
+    const [plain, fencing, plainAgent] = await Promise.all([store.get(), turnFencing.get(), agent.get()]);
     const observer = app.console().observer;
     const observed = instrumentStore(plain, observer);
-    return { store: observed, sessions: new CallSessions(observed), fencing: instrumentStore(fencing, observer) };
+    return {
+      store: observed,
+      sessions: new CallSessions(observed),
+      fencing: instrumentStore(fencing, observer),
+      acs: tracedAcs.get,
+      agent: instrumentAgent(plainAgent),
+    };
   });
   const archive = lazy(
     overrides.archive ??
@@ -149,7 +158,9 @@ export function createApp(config: AppConfig, overrides: AppOverrides = {}): App 
         return openArchive(config, { redis: managed.client, logger, clientOptions: { credential } });
       }),
   );
-  const acs = lazy(() => createCallAutomationClient(config.acs, { credential }));
+  const acs = lazy(async () => new AcsClient(await createCallAutomationClient(config.acs, { credential })));
+  // The traced client keeps handles of its own: a handle built on the plain client would make untraced requests.
+  const tracedAcs = lazy(async () => new AcsClient(instrumentAcsClient((await acs.get()).client)));
   const webPubSub = lazy(() => createWebPubSubService(config, 0, { credential }));
   const webPubSubShards = lazy(() => createWebPubSubServices(config, { credential }));
   // The transfer number comes from validated config; anything else a definition names, from the environment.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CallConnection, CallMedia } from '@azure/communication-call-automation';
-import { callConnection, callMedia, phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
+import { phoneIdentifier, playText, recognizeSpeech } from '../acs/client.js';
 import { isEvent, parseCallAutomationEvents, type CallAutomationEvent } from '../acs/events.js';
 import { fixedPromptsFor, nextStep, PIN_REDACTED, replyMeta, transferTargetFor, type FixedPrompts, type NextStep } from '../agents/call-core.js';
 import type { AgentReply } from '../agent/types.js';
@@ -339,11 +339,11 @@ function connectionIdOf(session: CallSession): string {
 }
 
 async function connection(session: CallSession, deps: CallControlDeps): Promise<CallConnection> {
-  return callConnection(await deps.acs(), connectionIdOf(session));
+  return (await deps.acs()).connection(connectionIdOf(session));
 }
 
 async function media(session: CallSession, deps: CallControlDeps): Promise<CallMedia> {
-  return callMedia(await deps.acs(), connectionIdOf(session));
+  return (await deps.acs()).media(connectionIdOf(session));
 }
 
 /**

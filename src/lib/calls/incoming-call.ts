@@ -113,7 +113,7 @@ async function answerIncoming(event: IncomingCallEvent, deps: CallControlDeps): 
     const media = config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl
       ? { transportUrl: await deps.mediaTransportUrl(callId), audioFormat: config.webPubSub.audioFormat }
       : undefined;
-    const client = await deps.acs();
+    const { client } = await deps.acs();
     const result = await client.answerCall(
       ...answerCallArgs({
         incomingCallContext: data.incomingCallContext,

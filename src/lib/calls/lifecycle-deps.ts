@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { callConnection } from '../acs/client.js';
 import { summarizeLatency } from '../archive/index.js';
 import type { FinalizedCall, LifecycleDeps } from '../lifecycle/index.js';
 import type { App } from '../app/index.js';
@@ -150,7 +149,7 @@ export function lifecycleDeps(rt: App): LifecycleDeps {
 
     async hangUp(callConnectionId) {
       try {
-        await callConnection(await rt.acs(), callConnectionId).hangUp(true);
+        await (await rt.acs()).connection(callConnectionId).hangUp(true);
       } catch (err) {
         // The call is already gone: that is what hanging up wanted.
         const status = (err as { statusCode?: number }).statusCode;

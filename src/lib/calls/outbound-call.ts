@@ -44,7 +44,7 @@ export async function handlePlaceCall(request: WebhookRequest, deps: CallControl
     participantRawId: `4:${target}`,
   });
 
-  const client = await deps.acs();
+  const { client } = await deps.acs();
   const media = config.webPubSub.mediaMode === 'realtime' && deps.mediaTransportUrl
     ? mediaStreamingOptions({ transportUrl: await deps.mediaTransportUrl(callId), audioFormat: config.webPubSub.audioFormat })
     : undefined;

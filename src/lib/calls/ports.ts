@@ -1,5 +1,5 @@
 import type { CallbackAuthenticator } from '../acs/callback-auth.js';
-import type { CallAutomationClient } from '@azure/communication-call-automation';
+import type { AcsClient } from '../acs/client.js';
 import type { AppConfig } from '../config/index.js';
 import type { ChatAgent, CallerProfile } from '../agent/types.js';
 import type { AgentCatalog } from '../agents/loader.js';
@@ -18,7 +18,8 @@ export interface CallControlDeps {
   readonly sessions: CallSessions;
   /** Event claims and turn leases of the calls. */
   readonly fencing: TurnFencing;
-  readonly acs: () => Promise<CallAutomationClient>;
+  /** The app's ACS client and its per-call handles (created on first use). */
+  readonly acs: () => Promise<AcsClient>;
   readonly agent: ChatAgent;
   readonly lifecycle: LifecyclePort;
   readonly audit: AuditPort;

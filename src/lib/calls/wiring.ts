@@ -5,7 +5,6 @@ import { userIdFromPhoneNumber, type Archive } from '../archive/index.js';
 import type { App } from '../app/index.js';
 import { shardedMediaTransportUrlFactory } from '../media/media-token.js';
 import { invocationLogger, type Logger } from '../telemetry/logger.js';
-import { instrumentAcsClient, instrumentAgent } from '../telemetry/call-instrumentation.js';
 import { durableLifecycle } from './durable-lifecycle.js';
 import type { AuditPort, CallControlDeps, LifecyclePort, ProfilePort } from './ports.js';
 
@@ -16,15 +15,15 @@ export async function callControlDeps(context: InvocationContext, rt: App): Prom
 }
 
 export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, logger: Logger = rt.logger): Promise<CallControlDeps> {
-  const [state, sessions, agent, agents] = await Promise.all([rt.callControlState(), rt.callSessions(), rt.agent(), rt.agents()]);
+  const [state, sessions, agents] = await Promise.all([rt.callControlState(), rt.callSessions(), rt.agents()]);
   return {
     config: rt.config,
     // Traced (spans, the turn's stage times) and observed by the operations console; behaviour unchanged.
     store: state.store,
     sessions: state.sessions,
     fencing: state.fencing,
-    acs: async () => instrumentAcsClient(await rt.acs()),
-    agent: instrumented(agent, () => instrumentAgent(agent)),
+    acs: state.acs,
+    agent: state.agent,
     callbackAuth: rt.callbackAuthenticator(),
     lifecycle,
     audit: auditPort(() => rt.archive()),
@@ -39,15 +38,6 @@ export async function callControlDepsWith(rt: App, lifecycle: LifecyclePort, log
         }
       : {}),
   };
-}
-
-const wrappers = new WeakMap<object, object>();
-
-/** One wrapper per process object, so per-object caches (the ACS handle cache) keep working. */
-function instrumented<T extends object>(target: T, wrap: () => T): T {
-  let wrapper = wrappers.get(target);
-  if (!wrapper) wrappers.set(target, (wrapper = wrap()));
-  return wrapper as T;
 }
 
 export function auditPort(archive: () => Promise<Archive>): AuditPort {

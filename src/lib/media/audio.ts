@@ -48,16 +48,15 @@ export function silence(durationMs: number, sampleRateHz: number): Buffer {
   return Buffer.alloc(bytesForDurationMs(durationMs, sampleRateHz));
 }
 
-const silentFrameCache = new Map<number, string>();
+/** Constants of the two rates ACS streams (about 2 KB in all), not state: every app may share them. */
+const SILENT_FRAME_BASE64: Readonly<Record<SampleRateHz, string>> = {
+  16000: silence(FRAME_DURATION_MS, 16000).toString('base64'),
+  24000: silence(FRAME_DURATION_MS, 24000).toString('base64'),
+};
 
-/** A 20 ms silent frame as base64, computed once per rate. */
-export function silentFrameBase64(sampleRateHz: number): string {
-  let frame = silentFrameCache.get(sampleRateHz);
-  if (frame === undefined) {
-    frame = silence(FRAME_DURATION_MS, sampleRateHz).toString('base64');
-    silentFrameCache.set(sampleRateHz, frame);
-  }
-  return frame;
+/** A 20 ms silent frame as base64. */
+export function silentFrameBase64(sampleRateHz: SampleRateHz): string {
+  return SILENT_FRAME_BASE64[sampleRateHz];
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -5,10 +5,10 @@
  * the caller from the call session's `callerUserId`.
  */
 
-import type { CallAutomationClient, CallConnection } from '@azure/communication-call-automation';
+import type { CallConnection } from '@azure/communication-call-automation';
 import type { AppConfig } from '../config/index.js';
 import type { CallerProfile } from '../agent/types.js';
-import { callConnection, phoneIdentifier } from '../acs/client.js';
+import { phoneIdentifier, type AcsClient } from '../acs/client.js';
 import type { CallSessions, WriteOutcome } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CallActionError } from './errors.js';
@@ -25,7 +25,7 @@ async function connectionFor(
   callId: string,
   action: { readonly name: string; readonly record: (sessions: CallSessions) => Promise<WriteOutcome> },
   sessions: CallSessions,
-  acs: () => Promise<CallAutomationClient>,
+  acs: () => Promise<AcsClient>,
   logger: Logger,
 ): Promise<CallConnection> {
   const callConnectionId = (await sessions.get(callId))?.callConnectionId;
@@ -33,7 +33,7 @@ async function connectionFor(
   await action
     .record(sessions)
     .catch((error: unknown) => logger.warn('could not record the call action on the session', { callId, action: action.name, error: error as Error }));
-  return callConnection(await acs(), callConnectionId);
+  return (await acs()).connection(callConnectionId);
 }
 
 /**
@@ -45,7 +45,7 @@ async function connectionFor(
 export function acsTransfer(
   config: AppConfig,
   sessions: CallSessions,
-  acs: () => Promise<CallAutomationClient>,
+  acs: () => Promise<AcsClient>,
   logger: Logger,
 ): ((callId: string, targetNumber?: string) => Promise<void>) | undefined {
   const configured = config.acs.transferTargetNumber;
@@ -57,7 +57,7 @@ export function acsTransfer(
 }
 
 /** `hangUp` over the call's session (its callConnectionId) and the ACS client: hangs up for everyone. */
-export function acsHangUp(sessions: CallSessions, acs: () => Promise<CallAutomationClient>, logger: Logger): (callId: string) => Promise<void> {
+export function acsHangUp(sessions: CallSessions, acs: () => Promise<AcsClient>, logger: Logger): (callId: string) => Promise<void> {
   return async (callId) => {
     const connection = await connectionFor(callId, { name: 'hang-up', record: (s) => s.concluding(callId, 'completed') }, sessions, acs, logger);
     await connection.hangUp(true);

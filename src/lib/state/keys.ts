@@ -154,11 +154,6 @@ export class RedisKeys {
     return resolveTtl(policy, requestedSeconds);
   }
 
-  /** `SCAN MATCH` pattern for every key of one data type in this prefix and environment. */
-  scanPattern(dataType: DataType, component: Component | '*' = '*'): string {
-    return `${this.prefix}:${this.env}:${dataType}:{*}:${component}`;
-  }
-
   /** Inverse of {@link key}; throws {@link InvalidKeyError} for anything that does not follow the convention. */
   static parse(key: string): KeyParts {
     const m = KEY_PATTERN.exec(key);
@@ -172,55 +167,4 @@ export class RedisKeys {
     assertValidIdentifier(id);
     return { prefix, env, dataType: dataType as DataType, id, component: component as Component };
   }
-
-  /** Like {@link parse} but returns undefined instead of throwing (SCAN sees foreign keys). */
-  static tryParse(key: string): KeyParts | undefined {
-    try {
-      return RedisKeys.parse(key);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * Maps a key of the Python accelerator's layout to the key that replaces it, or undefined when
-   * the key is not one of its shapes:
-   * - `session:<id>` → conversation context
-   * - `<id>:hist` → conversation history
-   * - `call:<id>:<component>` → the hierarchical call key
-   */
-  legacyTarget(legacyKey: string): LegacyKeyMapping | undefined {
-    let m = /^session:([^:]+)$/.exec(legacyKey);
-    if (m?.[1]) return this.mapping(legacyKey, 'conversation-context', m[1], (id) => this.conversation(id, 'context'));
-    m = /^([^:]+):hist$/.exec(legacyKey);
-    if (m?.[1]) return this.mapping(legacyKey, 'conversation-history', m[1], (id) => this.conversation(id, 'history'));
-    m = /^call:([^:]+):([a-z_]+)$/.exec(legacyKey);
-    if (m?.[1] && m[2]) {
-      const component = m[2];
-      if (!(DATA_TYPES.call as readonly string[]).includes(component)) return undefined;
-      return this.mapping(legacyKey, 'call', m[1], (id) => this.call(id, component as Component<'call'>));
-    }
-    return undefined;
-  }
-
-  private mapping(
-    legacyKey: string,
-    kind: LegacyKeyMapping['kind'],
-    id: string,
-    build: (id: string) => string,
-  ): LegacyKeyMapping | undefined {
-    try {
-      return { legacyKey, kind, id, key: build(id) };
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-export interface LegacyKeyMapping {
-  readonly legacyKey: string;
-  readonly kind: 'conversation-context' | 'conversation-history' | 'call';
-  readonly id: string;
-  /** The key in the current layout. */
-  readonly key: string;
 }

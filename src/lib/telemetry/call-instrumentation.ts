@@ -1,7 +1,7 @@
 /**
  * Instrumentation of the callback path at its seams, as thin wrappers: the session store, the agent
- * and the ACS client a handler is given are wrapped once (`wiring.ts`), and the handlers wrap each
- * event in a span. Nothing here changes what the wrapped objects do or return.
+ * and the ACS client a handler is given are wrapped once per app (`app/index.ts`), and the handlers
+ * wrap each event in a span. Nothing here changes what the wrapped objects do or return.
  *
  * A callback turn (`RecognizeCompleted`, `RecognizeFailed`, `CallConnected`) is timed as the caller
  * waits: from the ACS event's own `time` to the play or recognize request ACS accepted (the end of
@@ -127,19 +127,14 @@ export function instrumentAgent<T extends { respond(...args: never[]): Promise<u
 }
 
 const ACS_HANDLES = new Set(['getCallConnection', 'getCallMedia']);
-const acsClients = new WeakMap<object, object>();
 
 /**
  * The ACS client with an `acs <operation>` span and the `acs` stage around every request a call
- * handle makes (`startRecognizing`, `playToAll`, `hangUp`…). One wrapper per client, so the handle
- * cache keyed by client keeps working.
+ * handle makes (`startRecognizing`, `playToAll`, `hangUp`…). The app wraps its client once and keeps
+ * the call handles built on the wrapper (`AcsClient`), so a handle is wrapped once per call, not per event.
  */
 export function instrumentAcsClient<T extends object>(client: T): T {
-  const existing = acsClients.get(client);
-  if (existing) return existing as T;
-  const proxy = wrapAcsObject(client);
-  acsClients.set(client, proxy);
-  return proxy;
+  return wrapAcsObject(client);
 }
 
 function wrapAcsObject<T extends object>(object: T): T {

@@ -83,7 +83,6 @@ export class ConversationManager {
   private hot: Turn[];
   private pendingTurns: Turn[] = [];
   private pendingFields: Record<string, string> = {};
-  private pendingRemovals = new Set<string>();
   private knownLength: number;
   private readonly ids: TurnIds;
   private readonly hotWindow: number;
@@ -168,20 +167,12 @@ export class ConversationManager {
 
   // ── context ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Stages field-level changes (undefined values are ignored; use {@link removeContext} to delete). */
+  /** Stages field-level changes (undefined values are ignored). */
   updateContext(partial: Fields): void {
     for (const [name, value] of Object.entries(partial)) {
       if (value === undefined) continue;
       if (isSystemField(name)) throw new RangeError(`context field names starting with "_" are reserved: ${name}`);
       this.setField(name, value);
-    }
-  }
-
-  removeContext(...names: string[]): void {
-    for (const name of names) {
-      delete this.context[name];
-      delete this.pendingFields[name];
-      this.pendingRemovals.add(name);
     }
   }
 
@@ -277,11 +268,6 @@ export class ConversationManager {
     this.setField(HANDLED_EVENTS, [...kept, [eventId, record]]);
   }
 
-  /** Appends a tool's result as a `tool` turn (content = the result as JSON). */
-  recordToolResult(tool: string, result: JsonValue, options: { toolCallId?: string } = {}): Turn {
-    return this.appendToHistory('tool', JSON.stringify(result), { tool, ...(options.toolCallId ? { toolCallId: options.toolCallId } : {}) });
-  }
-
   /**
    * Barge-in: the caller heard only `heardContent` of the agent's last turn. A turn not yet flushed
    * is shortened in place; a flushed one gets an appended truncation marker (the history stays
@@ -316,20 +302,17 @@ export class ConversationManager {
 
   /**
    * Writes the staged turns and fields as one MULTI: RPUSH new turns, HSET changed fields (and the
-   * schema version), HDEL removed ones, EXPIRE context and history. One round trip; when Redis is
+   * schema version), EXPIRE context and history. One round trip; when Redis is
    * away the write is journaled and replayed later (`durable: false`).
    */
   async flush(): Promise<FlushResult> {
     const turns = this.pendingTurns;
     const fields = this.pendingFields;
-    const removals = this.pendingRemovals;
     this.pendingTurns = [];
     this.pendingFields = {};
-    this.pendingRemovals = new Set();
     const batch = new WriteBatch()
       .rpush(this.historyKey, turns.map(encodeTurn), this.historyTtl)
       .hset(this.contextKey, { ...fields, [VERSION_FIELD]: SCHEMA_VERSION }, this.contextTtl);
-    if (removals.size > 0) batch.hdel(this.contextKey, [...removals], this.contextTtl);
     const guards = turns.length > 0 ? [{ key: this.historyKey, ids: turns.map((t) => t.id) }] : [];
     let outcome: { durable: boolean; replies: Reply[] };
     try {
@@ -338,7 +321,6 @@ export class ConversationManager {
       // Not sent and not kept (journal full, store closed): stage it again so a later flush retries.
       this.pendingTurns = [...turns, ...this.pendingTurns];
       this.pendingFields = { ...fields, ...this.pendingFields };
-      for (const r of removals) this.pendingRemovals.add(r);
       throw err;
     }
     if (turns.length > 0) {
@@ -356,7 +338,7 @@ export class ConversationManager {
       this.assignSeq(turns, lengthAfter);
       this.knownLength = lengthAfter;
     }
-    return { durable: outcome.durable, turns: turns.length, fields: Object.keys(fields).length + removals.size };
+    return { durable: outcome.durable, turns: turns.length, fields: Object.keys(fields).length };
   }
 
   /** Re-reads context and the hot window from Redis (another writer's changes); staged changes stay on top. */
@@ -366,7 +348,6 @@ export class ConversationManager {
     const loaded = decodeLoaded(this.contextKey, raw);
     const staged = decodeFields(this.contextKey, this.pendingFields);
     this.context = { ...loaded.context, ...staged };
-    for (const r of this.pendingRemovals) delete this.context[r];
     this.hot = [...loaded.turns, ...this.pendingTurns].slice(-this.hotWindow);
     this.knownLength = raw.length;
   }
@@ -384,7 +365,6 @@ export class ConversationManager {
   private setField(name: string, value: JsonValue): void {
     this.context[name] = value;
     this.pendingFields[name] = JSON.stringify(value);
-    this.pendingRemovals.delete(name);
   }
 
   /** Our turns are the last `turns.length` items RPUSH left in the list; mark them in the hot window (in place). */
