@@ -222,6 +222,29 @@ describe('the state layer on a Redis Cluster', () => {
     expect(quiescence.waitedMs).toBeLessThan(1_000);
     expect(await h.raw.hget(h.keys.call(callId, 'events'), 'event-1')).not.toBeNull();
   });
+
+  it('a turn claim that timed out and landed before its fallback is the turn’s own, not a duplicate; a second handling still is one', async () => {
+    // Prepare
+    const h = await store();
+    const callId = randomId();
+    await h.store.createCallSession(callId, { state: 'connected' });
+    const master = await cluster.masterOf(h.keys.call(callId, 'events'));
+
+    // Act: the master freezes past the claim's deadline and wakes while the fallback claim is in
+    // flight, so the timed-out MULTI lands first and the fallback finds its event id taken
+    master.freeze();
+    const turn = h.fencing.claimTurnEvent(callId, 'event-1', 'turn-1');
+    await new Promise((r) => setTimeout(r, COMMAND_TIMEOUT_MS + 100));
+    master.thaw();
+    const first = await turn;
+    const redelivered = await h.fencing.claimTurnEvent(callId, 'event-1', 'turn-2');
+
+    // Assess
+    expect(h.store.journaled(callId)).toBe(0);
+    expect(first).toEqual({ claimed: true, lease: 'none' });
+    expect(redelivered.claimed).toBe(false);
+    expect(await h.raw.hget(h.keys.call(callId, 'events'), 'event-1')).toBe('turn-1');
+  });
 });
 
 /** Runs `read` again while it fails with RedisUnavailableError (at most 10 s); any other outcome is returned. */

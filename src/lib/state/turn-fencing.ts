@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WriteBatch, type Command, type Reply } from './commands.js';
 import { RedisUnavailableError } from './errors.js';
@@ -50,13 +51,12 @@ export class TurnFencing {
   /**
    * De-duplicates ACS / Event Grid redeliveries: true only the first time `eventId` is claimed for
    * the call. The ids live in one hash (`call:{id}:events`) that expires with the call session.
+   * `handlingId` names this handling of the event: a claim found holding it is this handling's own
+   * (an earlier attempt of it that timed out in the app and landed all the same), not a duplicate's.
    */
-  async claimEvent(callId: string, eventId: string): Promise<boolean> {
-    const key = this.engine.keys.call(callId, 'events');
-    const ttl = this.engine.keys.ttl('call', 'events');
-    const commands = new WriteBatch().hsetnx(key, eventId, String(Date.now()), ttl).commands();
-    const { replies } = await this.engine.writeDetailed(callId, 'call.claimEvent', commands);
-    return replies[0] === 1;
+  async claimEvent(callId: string, eventId: string, handlingId: string = randomUUID()): Promise<boolean> {
+    const { replies } = await this.engine.writeDetailed(callId, 'call.claimEvent', this.claimCommands(callId, eventId, handlingId));
+    return ownsClaim(replies, handlingId);
   }
 
   /**
@@ -80,18 +80,20 @@ export class TurnFencing {
    * {@link claimEvent}'s journal path and the turn runs unfenced).
    */
   async claimTurnEvent(callId: string, eventId: string, turnId: string, options: { leaseMs?: number } = {}): Promise<{ claimed: boolean; lease: 'held' | 'refused' | 'none' }> {
-    const claim = new WriteBatch().hsetnx(this.engine.keys.call(callId, 'events'), eventId, String(Date.now()), this.engine.keys.ttl('call', 'events')).commands();
-    if (!this.engine.arbiterReady(callId, this.engine.keys.call(callId, 'turns'))) return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
+    const claim = this.claimCommands(callId, eventId, turnId);
+    if (!this.engine.arbiterReady(callId, this.engine.keys.call(callId, 'turns'))) return { claimed: await this.claimEvent(callId, eventId, turnId), lease: 'none' };
     let replies: Reply[];
     try {
       replies = await this.engine.direct('call.claimTurn', [...claim, ...this.leaseCommands(callId, turnId, options.leaseMs)], { atomic: true });
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
       await this.fenceLease(callId, turnId);
-      return { claimed: await this.claimEvent(callId, eventId), lease: 'none' };
+      // The timed-out MULTI may still land (a cluster client retries it across the failover), and
+      // before this claim: under the same handling id, its claim is recognised as this turn's own.
+      return { claimed: await this.claimEvent(callId, eventId, turnId), lease: 'none' };
     }
     this.engine.memory.applyWrites(claim, true);
-    const claimed = replies[0] === 1;
+    const claimed = ownsClaim(replies.slice(0, claim.length), turnId);
     if (claimed && isOpenForTurns(replies)) return { claimed, lease: 'held' };
     await this.releaseUnusedLease(callId, turnId);
     return { claimed, lease: claimed ? 'refused' : 'none' };
@@ -124,6 +126,12 @@ export class TurnFencing {
   /** Ends a turn's lease (its writes are in Redis or journaled). */
   async endTurn(callId: string, turnId: string): Promise<void> {
     await this.engine.direct('call.turn.end', [{ op: 'hdel', key: this.engine.keys.call(callId, 'turns'), fields: [turnField(turnId)] }]);
+  }
+
+  /** HSETNX of the event id with the handling's id, its EXPIRE, then HMGET of who holds the claim (read by `ownsClaim`). */
+  private claimCommands(callId: string, eventId: string, handlingId: string): Command[] {
+    const key = this.engine.keys.call(callId, 'events');
+    return [...new WriteBatch().hsetnx(key, eventId, handlingId, this.engine.keys.ttl('call', 'events')).commands(), { op: 'hmget', key, fields: [eventId] }];
   }
 
   /** HSET lease + EXPIRE, then HMGET closed mark and EXISTS session (read by `isOpenForTurns`). */
@@ -161,6 +169,17 @@ export class TurnFencing {
       replies = await this.engine.direct('call.writers', [{ op: 'hgetall', key }, { op: 'get', key: affinity }]);
     }
   }
+}
+
+/**
+ * Whether the replies of {@link TurnFencing.claimCommands} say `handlingId` holds the claim: the
+ * HSETNX set it, or the claim already held it (this handling's own earlier write). A memory answer
+ * without the holder (the hash not held whole) falls back to the HSETNX reply.
+ */
+function ownsClaim(replies: readonly Reply[], handlingId: string): boolean {
+  const holder = (replies.at(-1) as (string | null)[] | undefined)?.[0];
+  if (typeof holder === 'string') return holder === handlingId;
+  return replies[0] === 1;
 }
 
 /** The last two replies of {@link TurnFencing.leaseCommands}: no closed mark, and the session exists. */
