@@ -189,6 +189,40 @@ describe('claims', () => {
     expect(a.membership.ownerOf(over)).toBeUndefined();
   });
 
+  it('looks again for a connected call whose session is missing, so a session restored after a lost write is claimed', async () => {
+    // Prepare
+    const restored = randomId('call');
+    const a = relay();
+
+    // Act: the first read finds nothing (a failover dropped the write); the writer restores it
+    const claimedAtFirst = await a.membership.connected(restored, 'conn-restored');
+    await h.store.createCallSession(restored, { state: 'connected' });
+    await a.scheduler.advance(250);
+
+    // Assess
+    expect(claimedAtFirst).toBe(false);
+    expect(a.host.ownedCalls()).toEqual([restored]);
+    expect(await affinityOf(restored)).toBe(a.workerId);
+  });
+
+  it('takes a connected call whose session stays missing for ended after 30 s, and stops reading it', async () => {
+    // Prepare
+    const gone = randomId('call');
+    const a = relay();
+
+    // Act
+    await a.membership.connected(gone, 'conn-gone');
+    const watchedAtFirst = a.membership.ownerOf(gone);
+    await a.scheduler.advance(40_000);
+
+    // Assess
+    expect(watchedAtFirst).toBeNull();
+    expect(a.membership.ownerOf(gone)).toBeUndefined();
+    expect(a.scheduler.pending().filter((t) => t.background)).toEqual([]);
+    expect(await affinityOf(gone)).toBeNull();
+    expect(a.logs.filter((l) => l.message.startsWith('call session not found'))).toHaveLength(1);
+  });
+
   it('gives the claim back when the relay cannot own the call, and watches it as unclaimed', async () => {
     // Prepare
     const callId = await liveCall();
