@@ -239,6 +239,28 @@ describe('claims', () => {
     expect(a.membership.ownerOf(callId)).toBeNull();
   });
 
+  it('takes a call it could not own because the relay stopped under the claim for no fault, and gives the claim back', async () => {
+    // Prepare: the relay is terminated while the call's agent session connects, which aborts it
+    const callId = await liveCall();
+    const a = relay();
+    a.host.refuseToOwn = true;
+    const own = a.host.own.bind(a.host);
+    a.host.own = async (id, session) => {
+      a.membership.stop();
+      await own(id, session);
+    };
+
+    // Act
+    const owned = await a.membership.connected(callId);
+
+    // Assess
+    expect(owned).toBe(false);
+    expect(a.host.events).toEqual([`own ${callId}`, `abandon ${callId}`]);
+    expect(await affinityOf(callId)).toBeNull();
+    expect(a.logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(a.logs.some((l) => l.level === 'info' && l.message === 'relay stopped while taking a call; releasing it')).toBe(true);
+  });
+
   it('refuses a connection already reported disconnected (the events crossed)', async () => {
     // Prepare
     const callId = await liveCall();

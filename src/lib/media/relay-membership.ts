@@ -348,10 +348,12 @@ export class RelayMembership {
       await this.host.own(callId, session);
       return true;
     } catch (error) {
-      this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
+      // A relay stopping (terminated, or closing) aborts the agent session it was connecting: expected.
+      if (this.stoppedFlag) this.logger.info('relay stopped while taking a call; releasing it', { callId, error: error as Error });
+      else this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
       await this.host.abandon(callId);
       await leases.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
-      this.watch(callId, null);
+      if (!this.stoppedFlag) this.watch(callId, null);
       return false;
     }
   }
