@@ -52,7 +52,7 @@ function script(): CallerStep[] {
   return [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: 300 }, { say: Q[1]!, audioMs: SECOND_MS }, { waitFor: 'agentSilence', quietMs: 1_500, timeoutMs: 15_000 }, { hangUp: true }];
 }
 
-type Moment = 'mid-utterance' | 'just after the utterance';
+type Moment = 'mid-utterance' | 'just after the utterance' | 'once its caller turn is persisted, before the answer';
 
 /** Places the call, kills its owner at `moment` of the second question, and returns the archive's turns. */
 async function killOwner(fixture: ReturnType<typeof standbyStack>, phone: string, moment: Moment): Promise<{ turns: string[][]; survivor: Relay; callId: string }> {
@@ -66,6 +66,12 @@ async function killOwner(fixture: ReturnType<typeof standbyStack>, phone: string
     await eventually('the caller speaking the second question', () => session.callerSpeaking || undefined, 10_000);
     await new Promise((resolve) => setTimeout(resolve, SECOND_MS / 3));
     expect(session.callerSpeaking).toBe(true);
+  } else if (moment === 'once its caller turn is persisted, before the answer') {
+    // The owner wrote the caller's turn; the model's answer is still to come (or streaming).
+    await eventually('the second question said', () => fixture.transcribed.some((t) => t.callId === callId && t.text === Q[1]) || undefined, 10_000);
+    const persistedBefore = owner.stats().perCall.get(callId)!.turnsPersisted;
+    await eventually('the second question persisted', () => (owner.stats().perCall.get(callId)!.turnsPersisted > persistedBefore ? true : undefined), 10_000);
+    expect(fixture.agentTurns.get(callId)).toBe(2);
   } else {
     // The owner has the whole utterance (its transcription frame follows the last audio frame); the
     // model's end of speech comes 500 ms later, so nothing of it is persisted yet.
@@ -113,6 +119,13 @@ describe('relay killed while the caller speaks, with a standby relay', () => {
     expect(turns).toEqual(WHOLE_CALL);
     expect(survivor.stats().standby).toMatchObject({ replays: 1 });
     expect(survivor.stats().standby!.framesReplayed).toBeGreaterThan(SECOND_MS / 20);
+  });
+
+  it('answers the caller turn the owner persisted but died before answering, and does not replay it', { timeout: 60_000 }, async () => {
+    const { turns, survivor } = await killOwner(fixture, '+15550107205', 'once its caller turn is persisted, before the answer');
+    expect(turns).toEqual(WHOLE_CALL);
+    expect(survivor.stats().standby).toMatchObject({ replays: 1 });
+    expect(survivor.stats().standby!.framesReplayed).toBeLessThan(SECOND_MS / 20);
   });
 });
 

@@ -219,6 +219,26 @@ describe('call bridge states', () => {
     expect(agent.last().session.closed).toBe(true);
   });
 
+  it('abandoned: a turn the agent socket still reports, and turns staged before, are not written', async () => {
+    // Prepare: a caller turn staged while an earlier flush is still on its way
+    const agent = new AgentStandIn();
+    const callId = randomId();
+    const conversation = await ConversationManager.fromRedis(callId, h.store);
+    const bridge = new CallBridge({ callId, conversation, send: () => undefined, agent: agent.factory, logger: quiet });
+    await bridge.start();
+    const timings = { startedAtEpochMs: Date.now(), endedAtEpochMs: Date.now() };
+    agent.last().handlers.onTurnCompleted?.({ role: 'user', text: 'What are your opening hours', itemId: 'item_1', timings });
+
+    // Act: another relay takes the call; the close handshake delivers the answer
+    await bridge.abandon();
+    agent.last().handlers.onTurnCompleted?.({ role: 'agent', text: 'We open at nine.', itemId: 'item_2', responseId: 'resp_1', timings });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // Assess
+    const persisted = await ConversationManager.fromRedis(callId, h.store);
+    expect(persisted.getHistory().map((t) => t.content)).toEqual([]);
+  });
+
   it('closed while waiting to reconnect: no agent session is opened for the call', async () => {
     // Prepare
     const agent = new AgentStandIn();

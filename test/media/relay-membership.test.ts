@@ -189,6 +189,40 @@ describe('claims', () => {
     expect(a.membership.ownerOf(over)).toBeUndefined();
   });
 
+  it('looks again for a connected call whose session is missing, so a session restored after a lost write is claimed', async () => {
+    // Prepare
+    const restored = randomId('call');
+    const a = relay();
+
+    // Act: the first read finds nothing (a failover dropped the write); the writer restores it
+    const claimedAtFirst = await a.membership.connected(restored, 'conn-restored');
+    await h.store.createCallSession(restored, { state: 'connected' });
+    await a.scheduler.advance(250);
+
+    // Assess
+    expect(claimedAtFirst).toBe(false);
+    expect(a.host.ownedCalls()).toEqual([restored]);
+    expect(await affinityOf(restored)).toBe(a.workerId);
+  });
+
+  it('takes a connected call whose session stays missing for ended after 30 s, and stops reading it', async () => {
+    // Prepare
+    const gone = randomId('call');
+    const a = relay();
+
+    // Act
+    await a.membership.connected(gone, 'conn-gone');
+    const watchedAtFirst = a.membership.ownerOf(gone);
+    await a.scheduler.advance(40_000);
+
+    // Assess
+    expect(watchedAtFirst).toBeNull();
+    expect(a.membership.ownerOf(gone)).toBeUndefined();
+    expect(a.scheduler.pending().filter((t) => t.background)).toEqual([]);
+    expect(await affinityOf(gone)).toBeNull();
+    expect(a.logs.filter((l) => l.message.startsWith('call session not found'))).toHaveLength(1);
+  });
+
   it('gives the claim back when the relay cannot own the call, and watches it as unclaimed', async () => {
     // Prepare
     const callId = await liveCall();
@@ -203,6 +237,28 @@ describe('claims', () => {
     expect(a.host.events).toEqual([`own ${callId}`, `abandon ${callId}`]);
     expect(await affinityOf(callId)).toBeNull();
     expect(a.membership.ownerOf(callId)).toBeNull();
+  });
+
+  it('takes a call it could not own because the relay stopped under the claim for no fault, and gives the claim back', async () => {
+    // Prepare: the relay is terminated while the call's agent session connects, which aborts it
+    const callId = await liveCall();
+    const a = relay();
+    a.host.refuseToOwn = true;
+    const own = a.host.own.bind(a.host);
+    a.host.own = async (id, session) => {
+      a.membership.stop();
+      await own(id, session);
+    };
+
+    // Act
+    const owned = await a.membership.connected(callId);
+
+    // Assess
+    expect(owned).toBe(false);
+    expect(a.host.events).toEqual([`own ${callId}`, `abandon ${callId}`]);
+    expect(await affinityOf(callId)).toBeNull();
+    expect(a.logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(a.logs.some((l) => l.level === 'info' && l.message === 'relay stopped while taking a call; releasing it')).toBe(true);
   });
 
   it('refuses a connection already reported disconnected (the events crossed)', async () => {

@@ -181,6 +181,13 @@ export class CallBridge {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly fullTranscripts = new Map<string, BargeInRecord>();
   private bridgeState: CallBridgeState = 'connecting';
+  /**
+   * Another relay owns the call (or this one is dying): nothing more is written. The agent socket's
+   * close handshake can still deliver a turn, and staged turns can still be waiting to flush; written
+   * now, they would land after the new owner read the conversation (an answer twice, or a caller turn
+   * the new owner never answers).
+   */
+  private abandoned = false;
   /** What happens once the agent's next turn has played out (after end_call / transfer_to_human). */
   private afterNextAgentTurn: AfterSpeech | undefined;
   /** Transcript meta for the model's next turn, when it was asked to say the call core's words. */
@@ -412,6 +419,7 @@ export class CallBridge {
   /** Drops the call without a goodbye (another relay took it over): nothing is written. */
   async abandon(): Promise<void> {
     if (this.isClosed()) return;
+    this.abandoned = true;
     this.moveTo('closed');
     this.abort.abort();
     this.outboundAudio.drop();
@@ -763,6 +771,7 @@ export class CallBridge {
   }
 
   private onTurnCompleted(completed: CompletedTurn): void {
+    if (this.abandoned) return;
     const conversation = this.options.conversation;
     const turn = this.bounded(completed);
     if (turn.role === 'user') {
@@ -804,6 +813,7 @@ export class CallBridge {
 
   /** The agent turn was reported before the truncate reached the session: mark what the caller heard. */
   private onLateTruncation(turn: TruncatedTurn): void {
+    if (this.abandoned) return;
     this.fullTranscripts.delete(turn.itemId);
     this.options.conversation.truncateLastAgentTurn(turn.text, { heardMs: turn.audioEndMs });
     void this.flush();
@@ -812,6 +822,7 @@ export class CallBridge {
   /** One flush at a time, in order; a failure (journal full, store closed) stays staged for the next. */
   private flush(): Promise<void> {
     this.flushChain = this.flushChain.then(async () => {
+      if (this.abandoned) return;
       try {
         await this.options.conversation.flush();
       } catch (error) {

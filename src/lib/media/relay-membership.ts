@@ -121,6 +121,11 @@ type Watched = { owner: string | null };
 
 const MAX_WATCHED = 10_000;
 const CLAIM_RETRY_FIRST_MS = 250;
+/**
+ * How long a connected call whose session cannot be found is looked for again before it is taken for
+ * ended: about as long as a caller waits in silence before hanging up.
+ */
+const MISSING_SESSION_GRACE_MS = 30_000;
 /** Ended media connections remembered, so a `connected` that arrives after its `disconnected` is ignored. */
 const MAX_ENDED_CONNECTIONS = 10_000;
 
@@ -144,6 +149,8 @@ export class RelayMembership {
   private readonly watched = new Map<string, Watched>();
   private readonly claimRetries = new Map<string, TimerHandle>();
   private readonly claimAttempts = new Map<string, number>();
+  /** When a connected call's session was first found missing (see {@link mayStillAppear}). */
+  private readonly missingSessionSince = new Map<string, number>();
   /** The latest ACS media connection seen per call, and connections known to have ended. */
   private readonly mediaConnection = new Map<string, string>();
   private readonly endedConnections = new Set<string>();
@@ -227,6 +234,7 @@ export class RelayMembership {
     }
     this.mediaConnection.delete(callId);
     this.watched.delete(callId);
+    this.missingSessionSince.delete(callId);
     await this.standby?.drop(callId);
     // A claim still in flight finishes first, so a call that ends while being claimed is not kept.
     await this.claiming.get(callId)?.catch(() => false);
@@ -302,9 +310,21 @@ export class RelayMembership {
       session = await this.sessions.getCallSession(callId);
       // An ended call (its session gone, or says so) is not claimed: no agent session, no keys.
       if (callHasEnded(session)) {
+        const firstMiss = !this.missingSessionSince.has(callId);
+        if (session === undefined && this.mayStillAppear(callId)) {
+          // No session may also be a read that lost its write (a failover that dropped acknowledged
+          // writes, a node back without its data) until the session's writer restores it. The call was
+          // announced once: dropping it here would leave its caller in silence for good, so look again.
+          this.watch(callId, null);
+          if (firstMiss) this.logger.warn('call session not found for a connected call; looking again shortly', { callId });
+          this.retryClaimSoon(callId);
+          return false;
+        }
+        this.missingSessionSince.delete(callId);
         this.watched.delete(callId);
         return false;
       }
+      this.missingSessionSince.delete(callId);
       claim = await leases.claimAffinity(callId, this.workerId, { ttlSeconds: this.affinityTtlSeconds });
     } catch (error) {
       if (classify(error) !== 'retry') {
@@ -328,12 +348,31 @@ export class RelayMembership {
       await this.host.own(callId, session);
       return true;
     } catch (error) {
-      this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
+      // A relay stopping (terminated, or closing) aborts the agent session it was connecting: expected.
+      if (this.stoppedFlag) this.logger.info('relay stopped while taking a call; releasing it', { callId, error: error as Error });
+      else this.logger.error('could not take a call; releasing it', { callId, error: error as Error });
       await this.host.abandon(callId);
       await leases.releaseAffinity(callId, this.workerId).catch(this.warnOnFailure('release the affinity key', callId));
-      this.watch(callId, null);
+      if (!this.stoppedFlag) this.watch(callId, null);
       return false;
     }
+  }
+
+  /**
+   * Whether a call whose session is missing is looked for again: for {@link MISSING_SESSION_GRACE_MS}
+   * from the first miss. A call finalised before its `connected` event arrived costs a few reads.
+   */
+  private mayStillAppear(callId: string): boolean {
+    const now = this.clock.now();
+    const since = this.missingSessionSince.get(callId);
+    if (since === undefined) {
+      this.missingSessionSince.set(callId, now);
+      if (this.missingSessionSince.size > MAX_WATCHED) this.missingSessionSince.delete(this.missingSessionSince.keys().next().value as string);
+      return true;
+    }
+    if (now - since < MISSING_SESSION_GRACE_MS) return true;
+    this.missingSessionSince.delete(callId);
+    return false;
   }
 
   private async takeOver(callId: string, deadOwner: string, connectionId?: string): Promise<void> {
