@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
 import { TtsCache } from '../../src/lib/state/tts-cache.js';
 import { AuthStates, InvalidAuthStateError } from '../../src/lib/state/auth-states.js';
+import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { RedisServer } from '../support/redis-server.js';
 import { onCluster } from '../support/topology.js';
 import { openSharedStore, openStore, randomId, scanAll, type StoreHandle } from './support/store.js';
@@ -298,6 +299,36 @@ describe.skipIf(onCluster())('while Redis is away', () => {
       expect(await s.raw.hkeys(s.keys.call(callId, 'events'))).toEqual(['e1', 'rc1', 'e2', 'rc2']);
       expect(s.store.health().status).toBe('ok');
     } finally {
+      await s.close();
+    }
+  });
+
+  it('answers the first callbacks of a call it created just before Redis went away from memory: the whole session, no summary, an empty conversation', async () => {
+    // Prepare: a call answered while Redis was up, nothing read back since (as between IncomingCall and CallConnected)
+    const s = await openStore(server.port, { breaker: { failureThreshold: 1, probeIntervalMs: 30 } });
+    try {
+      const callId = randomId();
+      const created = await s.store.createCallSession(callId, { state: 'answering', startedAt: 'now' });
+      await s.store.updateCallSession(callId, { state: 'answered', callConnectionId: 'conn-1' });
+      await s.raw.call('SAVE');
+      await server.stop();
+
+      // Act: CallConnected's reads, with Redis gone
+      const session = await s.store.getCallSession(callId);
+      const summary = await s.store.getCallSummary(callId);
+      const conversation = await ConversationManager.fromRedis(callId, s.store);
+      const firstEvent = await s.fencing.claimEvent(callId, 'connected-1');
+      const otherCall = s.store.getCallSession(randomId());
+
+      // Assess
+      expect(created).toEqual({ created: true, durable: true });
+      expect(session).toEqual({ state: 'answered', startedAt: 'now', callConnectionId: 'conn-1' });
+      expect(summary).toBeUndefined();
+      expect(conversation.getHistory()).toEqual([]);
+      expect(firstEvent).toBe(true);
+      await expect(otherCall).rejects.toBeInstanceOf(RedisUnavailableError);
+    } finally {
+      await server.restart();
       await s.close();
     }
   });

@@ -60,10 +60,13 @@ export class SessionStore extends TieredStore {
     // The HSETNX of `_createdAt` (index 0) says whether this call created the session.
     const { durable, replies } = await this.writeDetailed(callId, 'call.create', commands);
     const created = replies[0] === 1;
-    // Journaled for a call this process never saw: as far as anyone can know, the fields just written
-    // are the whole session and the call has nothing else yet, so memory answers the reads of the
-    // call's first callbacks until Redis is back (the journal's HSETNX keeps an earlier writer's fields).
-    if (!durable && created) {
+    // A call this process has just created has nothing else yet: the fields just written are the whole
+    // session, and its summary, events, conversation and auth state are absent. Memory can then answer
+    // the reads of the call's first callbacks while Redis (or the shard holding the call) is away,
+    // whether the create reached Redis or was journaled (the journal's HSETNX keeps an earlier writer's
+    // fields). Archiving never reads memory (`readFullHistory` reads Redis), so a copy another instance
+    // has since written past cannot reach a transcript.
+    if (created) {
       this.memory.assumeWhole([
         key,
         this.keys.call(callId, 'summary'),
