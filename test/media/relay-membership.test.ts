@@ -14,7 +14,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RelayMembership, type MembershipHost, type RelayLeaseStore } from '../../src/lib/media/relay-membership.js';
+import { RelayMembership, type MembershipHost, type RelayLeaseStore, type RelayPresence } from '../../src/lib/media/relay-membership.js';
 import type { RelayControlMessage } from '../../src/lib/media/relay-control.js';
 import type { JsonValue } from '../../src/lib/state/codec.js';
 import { RedisUnavailableError } from '../../src/lib/state/errors.js';
@@ -74,7 +74,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-function relay(options: { leases?: RelayLeaseStore; handle?: StoreHandle; workerId?: string } = {}): TestRelay {
+function relay(options: { leases?: RelayLeaseStore; handle?: StoreHandle; workerId?: string; presence?: RelayPresence } = {}): TestRelay {
   const workerId = options.workerId ?? randomId('relay-');
   const scheduler = new ManualScheduler();
   const host = new RecordingHost();
@@ -89,6 +89,7 @@ function relay(options: { leases?: RelayLeaseStore; handle?: StoreHandle; worker
     affinityTtlSeconds: 60,
     clock: scheduler,
     scheduler,
+    ...(options.presence ? { presence: options.presence } : {}),
   });
   const created = { workerId, membership, host, scheduler, logs };
   started.push(created);
@@ -493,6 +494,67 @@ describe('takeover', () => {
     expect(await affinityOf(callId)).toBe(b.workerId);
     expect(b.membership.stats()).toMatchObject({ claims: 1, takeovers: 1 });
     expect(b.host.announced).toEqual([{ type: 'call-claimed', callId, workerId: b.workerId }]);
+  });
+
+  it('keeps a call with its owner whose heartbeat is missing while Web PubSub still has its connection (the heartbeat’s shard was away), and takes it once the connection is gone too', async () => {
+    // Prepare: Web PubSub presence is a stand-in here; the relay's own check asks the service's REST API (HEAD users/{id}),
+    // which the failover tests in test/media-e2e go through when they take over from a relay whose connection is gone
+    const connected = new Set<string>();
+    const asked: string[] = [];
+    const presence: RelayPresence = {
+      isConnected: async (workerId) => {
+        asked.push(workerId);
+        return connected.has(workerId);
+      },
+    };
+    const callId = await liveCall();
+    const a = relay();
+    const b = relay({ presence });
+    connected.add(a.workerId);
+    await a.membership.start();
+    await b.membership.start();
+    await a.membership.connected(callId);
+    await b.membership.connected(callId);
+
+    // Act: a's heartbeat key is gone (its shard failed over past the TTL), a itself is still connected
+    a.membership.stop();
+    await heartbeatExpires(a.workerId);
+    await b.scheduler.advance(BEAT_MS);
+    const whileConnected = { owns: b.host.owns(callId), affinity: await affinityOf(callId) };
+    connected.delete(a.workerId);
+    await b.scheduler.advance(BEAT_MS);
+
+    // Assess
+    expect(whileConnected).toEqual({ owns: false, affinity: a.workerId });
+    expect(asked).toEqual([a.workerId, a.workerId]);
+    expect(b.logs.some((l) => l.level === 'warn' && l.message.startsWith('a relay heartbeat is missing but the relay is still connected'))).toBe(true);
+    expect(b.host.owns(callId)).toBe(true);
+    expect(b.membership.stats()).toMatchObject({ takeovers: 1 });
+  });
+
+  it('takes the heartbeat as the answer when Web PubSub cannot say whether the owner is connected', async () => {
+    // Prepare
+    const presence: RelayPresence = {
+      isConnected: async () => {
+        throw new Error('service unavailable');
+      },
+    };
+    const callId = await liveCall();
+    const a = relay();
+    const b = relay({ presence });
+    await a.membership.start();
+    await b.membership.start();
+    await a.membership.connected(callId);
+    await b.membership.connected(callId);
+
+    // Act
+    a.membership.stop();
+    await heartbeatExpires(a.workerId);
+    await b.scheduler.advance(BEAT_MS);
+
+    // Assess
+    expect(b.host.owns(callId)).toBe(true);
+    expect(b.logs.some((l) => l.level === 'warn' && l.message.startsWith('could not ask Web PubSub whether a relay is connected'))).toBe(true);
   });
 
   it('takes a watched call over when its owner is reported lost, even before its heartbeat expires', async () => {

@@ -49,6 +49,15 @@ export interface StandbyPort {
   drop(callId: string): Promise<void>;
 }
 
+/**
+ * Whether a relay still holds its Web PubSub connection. A heartbeat key can be missing while its relay
+ * lives: the shard holding it was away for longer than its TTL (a failover), so a missing heartbeat is
+ * a takeover's reason only once the relay's connection is gone too.
+ */
+export interface RelayPresence {
+  isConnected(workerId: string): Promise<boolean>;
+}
+
 export interface Clock {
   /** Milliseconds on a monotonic scale (`performance.now()` in production). */
   now(): number;
@@ -99,6 +108,8 @@ export type MembershipOptions = {
   readonly scheduler?: Scheduler;
   /** @default none: no relay stands by */
   readonly standby?: StandbyPort;
+  /** @default none: a missing heartbeat alone means the relay is gone */
+  readonly presence?: RelayPresence;
 };
 
 export type MembershipCounters = { readonly claims: number; readonly takeovers: number; readonly released: number };
@@ -145,6 +156,7 @@ export class RelayMembership {
   private readonly heartbeatTtlSeconds: number;
   private readonly affinityTtlSeconds: number;
   private readonly standby: StandbyPort | undefined;
+  private readonly presence: RelayPresence | undefined;
   private readonly claiming = new Map<string, Promise<boolean>>();
   private readonly watched = new Map<string, Watched>();
   private readonly claimRetries = new Map<string, TimerHandle>();
@@ -173,6 +185,7 @@ export class RelayMembership {
     this.heartbeatTtlSeconds = options.heartbeatTtlSeconds;
     this.affinityTtlSeconds = options.affinityTtlSeconds;
     this.standby = options.standby;
+    this.presence = options.presence;
   }
 
   /** The first beat (heartbeat, recovery), then one every third of the heartbeat TTL. */
@@ -524,10 +537,24 @@ export class RelayMembership {
   private async isAlive(workerId: string, seen: Map<string, boolean>): Promise<boolean> {
     let alive = seen.get(workerId);
     if (alive === undefined) {
-      alive = (await this.leases.getHeartbeat(workerId)) !== undefined;
+      alive = (await this.leases.getHeartbeat(workerId)) !== undefined || (await this.stillConnected(workerId));
       seen.set(workerId, alive);
     }
     return alive;
+  }
+
+  /** A relay whose heartbeat is missing but whose connection is up is alive: its heartbeat's shard was away. */
+  private async stillConnected(workerId: string): Promise<boolean> {
+    if (!this.presence) return false;
+    try {
+      const connected = await this.presence.isConnected(workerId);
+      if (connected) this.logger.warn('a relay heartbeat is missing but the relay is still connected; its calls stay with it', { workerId });
+      return connected;
+    } catch (error) {
+      // Web PubSub cannot say: the heartbeat is the only evidence, as without a presence check.
+      this.logger.warn('could not ask Web PubSub whether a relay is connected; taking its heartbeat as the answer', { workerId, error: error as Error });
+      return false;
+    }
   }
 
   /** Calls this relay knows of but does not own: claim those whose owner is gone. */

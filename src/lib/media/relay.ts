@@ -174,6 +174,8 @@ class MediaRelay implements Relay {
   private readonly logger: Logger;
   /** One Web PubSub connection per shard, in shard order. */
   private clients: WebPubSubClient[] = [];
+  /** The service clients, in shard order (set at start). */
+  private services: readonly WebPubSubServiceClient[] = [];
   /** The shard of each call this relay owns (from the call session's `mediaShard`). */
   private readonly callShard = new Map<string, number>();
   private sendFailures = 0;
@@ -195,6 +197,8 @@ class MediaRelay implements Relay {
       heartbeatTtlSeconds: options.store.keys.ttl('worker', 'heartbeat', options.heartbeatTtlSeconds),
       affinityTtlSeconds,
       ...(this.standby ? { standby: this.standby } : {}),
+      // Relays connect to every shard; shard 0's connection is the one that also hears the control group.
+      presence: { isConnected: async (workerId) => (this.services[0] ? this.services[0].userExists(relayUserId(workerId)) : false) },
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       host: {
@@ -236,6 +240,7 @@ class MediaRelay implements Relay {
   async start(): Promise<void> {
     const services = this.options.services ?? (this.options.service ? [this.options.service] : await createWebPubSubServices(this.options.config));
     // One connection per shard; shard 0's also hears the control group.
+    this.services = services;
     this.clients = services.map((service, shard) => this.connect(service, shard));
     try {
       await Promise.all(this.clients.map((client) => client.start()));
