@@ -42,7 +42,7 @@
  */
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
@@ -176,10 +176,41 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
     bridges.push({ bridge, envelope: JSON.stringify({ type: 'message', from: 'group', group: `call.${callId}.in`, dataType: 'text', data: frame }) });
   }
   const timings = new LatencyRecorder();
-  const framesPerMs = (calls * fps) / 1000;
+  let next = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const { framesIn, elapsedMs, cpuMicros } = await pacedFrames(calls * fps, seconds, (measuring) => {
+    const target = bridges[next]!;
+    next = (next + 1) % bridges.length;
+    const startedAt = performance.now();
+    const message = JSON.parse(target.envelope) as { data: string };
+    target.bridge.onInboundFrame(message.data);
+    if (measuring) timings.recordMs(performance.now() - startedAt);
+  }, loop);
+  for (const { bridge } of bridges) await bridge.abandon();
+  await store.close();
+  await managed.close();
+  const relayCpuPct = (cpuMicros / 1000 / elapsedMs) * 100;
+  return {
+    calls,
+    relayAddedLatencyMs: timings.summary(),
+    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
+    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
+    relayCpuMicrosPerFramePair: round(cpuMicros / Math.max(1, framesIn), 1),
+    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    outboundWireMBPerSecond: round(wireBytes / 1e6 / ((elapsedMs + WARMUP_MS) / 1000), 1),
+  };
+}
+
+/**
+ * Calls `frame` `framesPerSecond` times a second from a 1 ms timer (catching up on what a late tick
+ * owes), warms up, then measures `seconds` of it: the frames handled, the time and the CPU taken.
+ * `loop`, when given, watches the event loop over the measured window only.
+ */
+async function pacedFrames(framesPerSecond: number, seconds: number, frame: (measuring: boolean) => void, loop?: IntervalHistogram): Promise<{ framesIn: number; elapsedMs: number; cpuMicros: number }> {
+  const framesPerMs = framesPerSecond / 1000;
   let measuring = false;
   let framesIn = 0;
-  let next = 0;
   let owed = 0;
   let last = performance.now();
   const timer = setInterval(() => {
@@ -188,20 +219,12 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
     last = now;
     while (owed >= 1) {
       owed -= 1;
-      const target = bridges[next]!;
-      next = (next + 1) % bridges.length;
-      const startedAt = performance.now();
-      const message = JSON.parse(target.envelope) as { data: string };
-      target.bridge.onInboundFrame(message.data);
-      if (measuring) {
-        timings.recordMs(performance.now() - startedAt);
-        framesIn++;
-      }
+      frame(measuring);
+      if (measuring) framesIn++;
     }
   }, 1);
   await sleep(WARMUP_MS);
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
+  loop?.enable();
   const cpuStart = process.cpuUsage();
   const startedAt = performance.now();
   measuring = true;
@@ -209,22 +232,9 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
   measuring = false;
   const elapsedMs = performance.now() - startedAt;
   const cpu = process.cpuUsage(cpuStart);
-  loop.disable();
+  loop?.disable();
   clearInterval(timer);
-  for (const { bridge } of bridges) await bridge.abandon();
-  await store.close();
-  await managed.close();
-  const relayCpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
-  return {
-    calls,
-    relayAddedLatencyMs: timings.summary(),
-    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
-    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
-    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
-    relayCpuMicrosPerFramePair: round((cpu.user + cpu.system) / Math.max(1, framesIn), 1),
-    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
-    outboundWireMBPerSecond: round(wireBytes / 1e6 / ((elapsedMs + WARMUP_MS) / 1000), 1),
-  };
+  return { framesIn, elapsedMs, cpuMicros: cpu.user + cpu.system };
 }
 
 /** A standby relay's frame path alone (see the header): envelope parsed, frame kept in the call's buffer. */
@@ -234,49 +244,28 @@ async function standbyStep(calls: number, seconds: number, fps: number): Promise
   const buffers = Array.from({ length: calls }, () => new CallerAudioBuffer());
   const groups = Array.from({ length: calls }, (_, i) => `call.standby-${calls}-${i}.in`);
   const heapBefore = process.memoryUsage().heapUsed;
-  const framesPerMs = (calls * fps) / 1000;
-  let measuring = false;
-  let framesIn = 0;
   let next = 0;
-  let owed = 0;
   let tick = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    owed += (now - last) * framesPerMs;
-    last = now;
-    while (owed >= 1) {
-      owed -= 1;
-      const i = next;
-      next = (next + 1) % calls;
-      if (i === 0) tick += 1;
-      // Stream time advances 20 ms per frame of each call, as ACS's timestamps do; the envelope is what
-      // the socket delivers (built by template, the cheapest stand-in for the wire), parsed as the SDK does.
-      const frame = `{\\"kind\\":\\"AudioData\\",\\"audioData\\":{\\"timestamp\\":\\"${new Date(t0 + tick * 20).toISOString()}\\",\\"participantRawID\\":\\"4:+15550100123\\",\\"data\\":\\"${data}\\",\\"silent\\":false}}`;
-      const envelope = `{"type":"message","from":"group","group":"${groups[i]}","dataType":"text","data":"${frame}"}`;
-      const message = JSON.parse(envelope) as { data: string };
-      buffers[i]!.push(message.data);
-      if (measuring) framesIn++;
-    }
-  }, 1);
-  await sleep(WARMUP_MS);
-  const cpuStart = process.cpuUsage();
-  const startedAt = performance.now();
-  measuring = true;
-  await sleep(seconds * 1000);
-  measuring = false;
-  const elapsedMs = performance.now() - startedAt;
-  const cpu = process.cpuUsage(cpuStart);
-  clearInterval(timer);
+  const { framesIn, elapsedMs, cpuMicros } = await pacedFrames(calls * fps, seconds, () => {
+    const i = next;
+    next = (next + 1) % calls;
+    if (i === 0) tick += 1;
+    // Stream time advances 20 ms per frame of each call, as ACS's timestamps do; the envelope is what
+    // the socket delivers (built by template, the cheapest stand-in for the wire), parsed as the SDK does.
+    const frame = `{\\"kind\\":\\"AudioData\\",\\"audioData\\":{\\"timestamp\\":\\"${new Date(t0 + tick * 20).toISOString()}\\",\\"participantRawID\\":\\"4:+15550100123\\",\\"data\\":\\"${data}\\",\\"silent\\":false}}`;
+    const envelope = `{"type":"message","from":"group","group":"${groups[i]}","dataType":"text","data":"${frame}"}`;
+    const message = JSON.parse(envelope) as { data: string };
+    buffers[i]!.push(message.data);
+  });
   const heldChars = buffers.reduce((n, b) => n + b.size, 0);
   const heapAfter = process.memoryUsage().heapUsed;
-  const cpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
+  const cpuPct = (cpuMicros / 1000 / elapsedMs) * 100;
   return {
     calls,
     standbyCpuPercentOfOneCore: round(cpuPct, 1),
     standbyCpuPercentOfOneCorePerCall: round(cpuPct / calls, 4),
     // Building each frame and envelope (a timestamp and two templates) is counted too: an upper bound.
-    standbyCpuMicrosPerFrame: round((cpu.user + cpu.system) / Math.max(1, framesIn), 1),
+    standbyCpuMicrosPerFrame: round(cpuMicros / Math.max(1, framesIn), 1),
     framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
     bufferedSecondsPerCall: round((buffers[0]!.length * 20) / 1000, 1),
     heldMBPerCall: round(heldChars / calls / 1e6, 2),

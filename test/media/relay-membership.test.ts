@@ -129,6 +129,18 @@ function storeWithFailingClaims(outage: { claimsFailing: number; claims: number 
   };
 }
 
+/** A live call owned by relay `a` and watched by relay `b` (both started, `b` with `presence` when given). */
+async function ownedByAWatchedByB(presence?: RelayPresence): Promise<{ callId: string; a: TestRelay; b: TestRelay }> {
+  const callId = await liveCall();
+  const a = relay();
+  const b = relay(presence ? { presence } : {});
+  await a.membership.start();
+  await b.membership.start();
+  await a.membership.connected(callId);
+  await b.membership.connected(callId);
+  return { callId, a, b };
+}
+
 /** Lets the relay's heartbeat key expire in Redis (as when its process died), and waits until it has. */
 async function heartbeatExpires(workerId: string): Promise<void> {
   const key = h.keys.worker(workerId, 'heartbeat');
@@ -473,13 +485,7 @@ describe('heartbeats and renewals', () => {
 describe('takeover', () => {
   it('takes a watched call over once its owner heartbeat has expired, and announces it', async () => {
     // Prepare
-    const callId = await liveCall();
-    const a = relay();
-    const b = relay();
-    await a.membership.start();
-    await b.membership.start();
-    await a.membership.connected(callId);
-    await b.membership.connected(callId);
+    const { callId, a, b } = await ownedByAWatchedByB();
     await b.scheduler.advance(BEAT_MS);
     const whileOwnerAlive = b.host.owns(callId);
 
@@ -507,14 +513,8 @@ describe('takeover', () => {
         return connected.has(workerId);
       },
     };
-    const callId = await liveCall();
-    const a = relay();
-    const b = relay({ presence });
+    const { callId, a, b } = await ownedByAWatchedByB(presence);
     connected.add(a.workerId);
-    await a.membership.start();
-    await b.membership.start();
-    await a.membership.connected(callId);
-    await b.membership.connected(callId);
 
     // Act: a's heartbeat key is gone (its shard failed over past the TTL), a itself is still connected
     a.membership.stop();
@@ -539,13 +539,7 @@ describe('takeover', () => {
         throw new Error('service unavailable');
       },
     };
-    const callId = await liveCall();
-    const a = relay();
-    const b = relay({ presence });
-    await a.membership.start();
-    await b.membership.start();
-    await a.membership.connected(callId);
-    await b.membership.connected(callId);
+    const { callId, a, b } = await ownedByAWatchedByB(presence);
 
     // Act
     a.membership.stop();
