@@ -13,7 +13,7 @@ import type { Relay } from '../../src/lib/media/relay.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { lifecycleOf } from '../e2e/support.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
-import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
+import { APP_NUMBER, ask, echoAnswer, startMediaStack, wholeCall } from './support.js';
 
 const Q = ['What are your opening hours', 'Can I change my address'];
 
@@ -47,13 +47,7 @@ describe('relay failover', () => {
     return [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: pauseMs }, ...ask(Q[1]!), { hangUp: true }];
   }
 
-  const WHOLE_CALL = [
-    ['assistant', greetingPrompt()],
-    ['user', Q[0]],
-    ['assistant', echoAnswer(Q[0]!)],
-    ['user', Q[1]],
-    ['assistant', echoAnswer(Q[1]!)],
-  ];
+  const WHOLE_CALL = wholeCall(Q);
 
   /** The greeting and the first answer were spoken: the caller is in the pause. */
   function callInPause(): Promise<string> {

@@ -9,13 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep, CallRecording } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import type { Relay } from '../../src/lib/media/relay.js';
 import { ConversationManager } from '../../src/lib/state/conversation/conversation-manager.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { lifecycleOf } from '../e2e/support.js';
-import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
+import { APP_NUMBER, ask, echoAnswer, startMediaStack, wholeCall } from './support.js';
 
 const HEARTBEAT_TTL_SECONDS = 6;
 /** A long question gets a long echo, so an answer is still being spoken when its relay dies. */
@@ -63,13 +62,7 @@ describe('media on the Flex Consumption scale groups', () => {
     return [{ waitFor: 'greeting', quietMs: 400, timeoutMs: 10_000 }, ...ask(Q[0]!), { pause: pauseMs }, ...ask(Q[1]!), { hangUp: true }];
   }
 
-  const WHOLE_CALL = [
-    ['assistant', greetingPrompt()],
-    ['user', Q[0]],
-    ['assistant', echoAnswer(Q[0]!)],
-    ['user', Q[1]],
-    ['assistant', echoAnswer(Q[1]!)],
-  ];
+  const WHOLE_CALL = wholeCall(Q);
 
   async function transcriptOf(callId: string): Promise<string[][]> {
     const transcript = await (await stack.runtime.archive()).transcripts.read(callId);

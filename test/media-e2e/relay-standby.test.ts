@@ -8,12 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
-import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import type { Relay } from '../../src/lib/media/relay.js';
 import { eventually } from '../emulators/webpubsub-support.js';
 import { lifecycleOf } from '../e2e/support.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
-import { APP_NUMBER, ask, echoAnswer, startMediaStack } from './support.js';
+import { APP_NUMBER, ask, startMediaStack, wholeCall } from './support.js';
 
 const Q = ['What are your opening hours', 'Can I change my address please'];
 /** The second question is long, so a relay can be killed well inside it. */
@@ -88,13 +87,7 @@ async function killOwner(fixture: ReturnType<typeof standbyStack>, phone: string
   return { turns: transcript!.turns.map((t) => [t.role, t.content]), survivor, callId };
 }
 
-const WHOLE_CALL = [
-  ['assistant', greetingPrompt()],
-  ['user', Q[0]],
-  ['assistant', echoAnswer(Q[0]!)],
-  ['user', Q[1]],
-  ['assistant', echoAnswer(Q[1]!)],
-];
+const WHOLE_CALL = wholeCall(Q);
 
 describe('relay killed while the caller speaks, with a standby relay', () => {
   const fixture = standbyStack(true);

@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import { startOfflineStack, type OfflineMediaOptions, type OfflineStack, type OfflineStackOptions } from '../../emulators/offline-stack.js';
 import type { CallerStep } from '../../emulators/acs/index.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
+import { greetingPrompt } from '../../src/lib/agents/built-in.js';
 import { onCluster } from '../support/topology.js';
 
 /**
@@ -34,4 +35,9 @@ export const APP_NUMBER = '+15550100000';
 /** What the realtime emulator's default responder answers to a caller's words. */
 export function echoAnswer(question: string): string {
   return `You said: ${question.replace(/[.!?]+$/, '')}.`;
+}
+
+/** The transcript of a whole call that asked `questions`: the greeting, then each question and its echoed answer. */
+export function wholeCall(questions: readonly string[]): string[][] {
+  return [['assistant', greetingPrompt()], ...questions.flatMap((q) => [['user', q], ['assistant', echoAnswer(q)]])];
 }
