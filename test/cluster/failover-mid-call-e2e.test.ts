@@ -5,6 +5,7 @@ import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { APP_NUMBER, archiveOf, phoneNumber } from '../e2e/support.js';
+import { greetedCall } from '../support/calls.js';
 
 /**
  * Whole calls through the offline stack on a cluster of their own, whose master serving the call
@@ -46,14 +47,7 @@ describe('a call whose master stops answering while a caller turn is handled', (
       { from: phoneNumber(9101), to: APP_NUMBER, steps: [{ waitFor: 'greeting', quietMs: 200 }, { pause: 300 }, ...said.map((text) => ({ say: text, timeoutMs: 10_000 })), { waitFor: 'agentSilence', quietMs: 200 }, { pause: 3_000 }, { hangUp: true }] },
       { eventGridUrl: stack.eventGridUrl },
     );
-    const live = await vi.waitFor(
-      () => {
-        const call = [...stack.acs.calls.values()].find((c) => !known.has(c.callConnectionId) && c.requests.some((r) => r.operation === 'recognize'));
-        if (!call) throw new Error('greeting not asked yet');
-        return call;
-      },
-      { timeout: 15_000 },
-    );
+    const live = await greetedCall(stack.acs, known);
     const callId = callIdForIncoming(live.serverCallId);
     const master = await cluster.masterOf(stack.runtime.keys.call(callId, 'events'));
     let thawed: Promise<void> | undefined;

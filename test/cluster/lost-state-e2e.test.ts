@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOfflineStack, type OfflineStack } from '../../emulators/offline-stack.js';
 import { failurePrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { consoleLogger } from '../../src/lib/telemetry/logger.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { APP_NUMBER, phoneNumber } from '../e2e/support.js';
+import { greetedCall } from '../support/calls.js';
 
 /**
  * A whole call through the offline stack on a cluster of its own, whose master restarts without its
@@ -36,14 +37,7 @@ describe('a call whose state Redis lost and no instance holds', () => {
       { from: phoneNumber(9001), to: APP_NUMBER, steps: [{ waitFor: 'greeting' }, { pause: 4500 }, { say: 'Are you still there?' }, { pause: 4000 }, { hangUp: true }] },
       { eventGridUrl: stack.eventGridUrl },
     );
-    const live = await vi.waitFor(
-      () => {
-        const call = [...stack.acs.calls.values()].find((c) => !known.has(c.callConnectionId) && c.requests.some((r) => r.operation === 'recognize'));
-        if (!call) throw new Error('greeting not asked yet');
-        return call;
-      },
-      { timeout: 15_000 },
-    );
+    const live = await greetedCall(stack.acs, known);
     const callId = callIdForIncoming(live.serverCallId);
     const store = await stack.runtime.store();
 

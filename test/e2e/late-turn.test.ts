@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { AzureOpenAIStandIn, slow, textReply } from '../agent/aoai-server.js';
 import { APP_NUMBER, archiveOf, lifecycleOf, phoneNumber, redisKeysOf, startE2eStack } from './support.js';
+import { greetedCall } from '../support/calls.js';
 
 /**
  * A caller who hangs up while the agent is still thinking. The model is the Azure OpenAI stand-in
@@ -60,11 +61,7 @@ describe('a caller who hangs up while the agent is answering', () => {
       { from: phoneNumber(7002), to: APP_NUMBER, overlappingCallbacks: true, steps: [{ waitFor: 'greeting' }, { pause: 300 }, { say: 'Are you still there?' }, { pause: 300 }, { hangUp: true }] },
       { eventGridUrl: stack.eventGridUrl },
     );
-    const live = await vi.waitFor(() => {
-      const call = [...stack.acs.calls.values()].find((c) => !known.has(c.callConnectionId) && c.requests.some((r) => r.operation === 'recognize'));
-      if (!call) throw new Error('greeting not asked yet');
-      return call;
-    });
+    const live = await greetedCall(stack.acs, known);
     const callId = callIdForIncoming(live.serverCallId);
     const modelRequestsBefore = model.requests.length;
 

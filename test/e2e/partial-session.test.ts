@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfflineStack } from '../../emulators/offline-stack.js';
 import { failurePrompt } from '../../src/lib/agents/built-in.js';
 import { callIdForIncoming } from '../../src/lib/calls/session.js';
 import { APP_NUMBER, phoneNumber, startE2eStack } from './support.js';
+import { greetedCall } from '../support/calls.js';
 
 /**
  * A call session that lost its identifiers (a write replayed onto a key Redis had lost leaves only the
@@ -25,14 +26,7 @@ describe('a call session left without its identifiers', () => {
       { from: phoneNumber(7401), to: APP_NUMBER, steps: [{ waitFor: 'greeting' }, { pause: 1500 }, { say: 'Where is my order?' }, { pause: 3000 }, { hangUp: true }] },
       { eventGridUrl: stack.eventGridUrl },
     );
-    const live = await vi.waitFor(
-      () => {
-        const call = [...stack.acs.calls.values()].find((c) => !known.has(c.callConnectionId) && c.requests.some((r) => r.operation === 'recognize'));
-        if (!call) throw new Error('not greeted yet');
-        return call;
-      },
-      { timeout: 15_000 },
-    );
+    const live = await greetedCall(stack.acs, known);
     const callId = callIdForIncoming(live.serverCallId);
     const store = await stack.runtime.store();
     const raw = (await stack.runtime.redis()).client;
