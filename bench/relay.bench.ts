@@ -189,15 +189,8 @@ async function directStep(calls: number, seconds: number, fps: number, redis: Re
   for (const { bridge } of bridges) await bridge.abandon();
   await store.close();
   await managed.close();
-  const relayCpuPct = (cpuMicros / 1000 / elapsedMs) * 100;
   return {
-    calls,
-    relayAddedLatencyMs: timings.summary(),
-    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
-    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
-    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
-    relayCpuMicrosPerFramePair: round(cpuMicros / Math.max(1, framesIn), 1),
-    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    ...relayFigures(calls, timings, loop, { framesIn, elapsedMs, cpuMicros }),
     outboundWireMBPerSecond: round(wireBytes / 1e6 / ((elapsedMs + WARMUP_MS) / 1000), 1),
   };
 }
@@ -235,6 +228,21 @@ async function pacedFrames(framesPerSecond: number, seconds: number, frame: (mea
   loop?.disable();
   clearInterval(timer);
   return { framesIn, elapsedMs, cpuMicros: cpu.user + cpu.system };
+}
+
+/** The relay's own figures of a step: the latency it added per frame, its event loop, its CPU. */
+function relayFigures(calls: number, timings: LatencyRecorder, loop: IntervalHistogram, measured: { readonly framesIn: number; readonly elapsedMs: number; readonly cpuMicros: number }): Record<string, unknown> {
+  const { framesIn, elapsedMs, cpuMicros } = measured;
+  const relayCpuPct = (cpuMicros / 1000 / elapsedMs) * 100;
+  return {
+    calls,
+    relayAddedLatencyMs: timings.summary(),
+    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
+    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
+    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
+    relayCpuMicrosPerFramePair: round(cpuMicros / Math.max(1, framesIn), 1),
+    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+  };
 }
 
 /** A standby relay's frame path alone (see the header): envelope parsed, frame kept in the call's buffer. */
@@ -343,16 +351,9 @@ async function step(calls: number, seconds: number, fps: number, redis: RedisSer
   await emulator.stop();
   void statsBefore;
 
-  const relayCpuPct = ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100;
   const expectedIn = calls * fps * (elapsedMs / 1000);
   return {
-    calls,
-    relayAddedLatencyMs: timings.summary(),
-    relayEventLoopDelayMs: { p50: round(loop.percentile(50) / 1e6), p99: round(loop.percentile(99) / 1e6), max: round(loop.max / 1e6) },
-    relayCpuPercentOfOneCore: round(relayCpuPct, 1),
-    relayCpuPercentOfOneCorePerCall: round(relayCpuPct / calls, 4),
-    relayCpuMicrosPerFramePair: round(((cpu.user + cpu.system) / framesIn) || 0, 1),
-    framesInPerSecond: round(framesIn / (elapsedMs / 1000), 0),
+    ...relayFigures(calls, timings, loop, { framesIn, elapsedMs, cpuMicros: cpu.user + cpu.system }),
     lostPercent: round(Math.max(0, (1 - framesIn / expectedIn) * 100), 2),
     // Per second of call audio that reached the relay (framesIn / fps): a busy machine that starts the
     // callers late or starves them under-counts nothing this way.
